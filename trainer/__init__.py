@@ -1,0 +1,9 @@
+"""Data loading, preprocessing, the one-vs-all model and its metrics.
+
+Nothing in this package draws, encodes or typesets: it produces arrays and numbers
+that ``render`` turns into files.
+"""
+from trainer.errors import ExitCode, InputError, ToolError
+from trainer.model import OneVsAllLogisticRegression, NotFittedError
+
+__all__ = ["ExitCode", "InputError", "ToolError", "OneVsAllLogisticRegression", "NotFittedError"]

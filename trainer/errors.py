@@ -1,0 +1,22 @@
+"""The tool's own error types and the exit codes they map to."""
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    INTERNAL_ERROR = 1
+    BAD_INPUT = 2
+    DATA_UNAVAILABLE = 3  # a download failed: worth retrying later
+    INTERRUPTED = 130
+
+
+class ToolError(Exception):
+    """An error the tool reports as one line; ``exit_code`` says how the process ends."""
+
+    exit_code = ExitCode.INTERNAL_ERROR
+
+
+class InputError(ToolError, ValueError):
+    """Bad input or usage: a file, a flag or a config value the user can fix."""
+
+    exit_code = ExitCode.BAD_INPUT

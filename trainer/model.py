@@ -1,0 +1,241 @@
+"""Ten (or K) one-vs-all logistic-regression models trained as one matrix.
+
+Per model this is exactly the course notebook's algorithm: zero initialisation, full-batch
+gradient descent on the cross-entropy cost, and after every update the RMSE of the rounded
+training predictions; a model stops once that is <= ``tol`` and keeps its weights while the
+others go on. All models share one pass over X per step (``trainer.kernels``): it computes the
+logits of every model, the cost, the rounding errors and the gradient Xᵀ(A − Y) at once,
+and the logits of step i+1 double as the prediction that checks the update of step i, so X
+is read once a step instead of the notebook's three times per model.
+"""
+import numpy as np
+from scipy.special import expit
+
+from trainer import validation
+from trainer.errors import InputError
+
+SOLVERS = ("gd", "lbfgs")
+DEFAULT_L2 = {"gd": 0.0, "lbfgs": 1e-3}
+DTYPES = ("float64", "float32")
+
+
+class NotFittedError(InputError, AttributeError):
+    """The model was used before ``fit`` (or loading) gave it weights."""
+
+
+class OneVsAllLogisticRegression:
+    """One binary logistic-regression model per class, each "class k or not".
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.01
+        Gradient-descent step size (the notebook's alpha).
+    max_iter : int, default 1000
+        Gradient-descent iterations per model.
+    tol : float, default 1e-5
+        A model stops once the RMSE of its rounded training predictions is <= tol.
+    dtype : {"float64", "float32"}, default "float64"
+        Precision of the weights and of the arithmetic.
+    solver : {"gd", "lbfgs"}, default "gd"
+        "gd" is the notebook's full-batch gradient descent. "lbfgs" minimises the same costs
+        with L-BFGS, one independent run per model, all in lockstep so one pass over X per
+        iteration serves them all, for at most ``max_iter`` iterations.
+    l2 : float or None, default None
+        Weight of the penalty (l2 / 2) * ||w||^2 added to each model's mean cost. None means
+        0 for "gd" (the notebook has none) and 1e-3 for "lbfgs", which would otherwise chase
+        ever larger weights on separable data (1 / n_samples matches scikit-learn's C = 1).
+
+    Attributes
+    ----------
+    classes_ : ndarray (K,)
+    coef_ : ndarray (n_features, K), one column per model
+    intercept_ : ndarray (K,)
+    n_iter_ : ndarray (K,), iterations each model ran
+    cost_history_ : list of K ndarrays, the cost before each of a model's updates
+    """
+
+    def __init__(self, *, learning_rate=0.01, max_iter=1000, tol=1e-5, dtype="float64", solver="gd", l2=None):
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.tol = tol
+        self.dtype = dtype
+        self.solver = solver
+        self.l2 = l2
+
+    def get_params(self):
+        return {"learning_rate": self.learning_rate, "max_iter": self.max_iter, "tol": self.tol,
+                "dtype": self.dtype, "solver": self.solver, "l2": self.l2}
+
+    def _validated_params(self):
+        solver = validation.check_choice("solver", self.solver, SOLVERS)
+        return {
+            "learning_rate": validation.check_number("learning_rate", self.learning_rate, minimum=0,
+                                                     include_minimum=False),
+            "max_iter": validation.check_number("max_iter", self.max_iter, minimum=1, integer=True),
+            "tol": validation.check_number("tol", self.tol, minimum=0),
+            "dtype": validation.check_choice("dtype", self.dtype, DTYPES),
+            "solver": solver,
+            "l2": DEFAULT_L2[solver] if self.l2 is None else validation.check_number("l2", self.l2, minimum=0),
+        }
+
+    def fit(self, X, y, *, callback=None):
+        """Train all models on features ``X`` (n, d) and labels ``y`` (n,).
+
+        ``callback(step, n_active)`` is called after every gradient step, for progress bars.
+        """
+        params = self._validated_params()
+        dtype = np.dtype(params["dtype"])
+        X = validation.check_features("X", X)
+        y = validation.check_labels("y", y, X.shape[0])
+        X = np.asarray(X, dtype=dtype)
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        K = self.classes_.size
+        solve = _gradient_descent if params["solver"] == "gd" else _lbfgs
+        W, b, n_iter, history = solve(X, y_index, K, params, callback)
+        self.coef_, self.intercept_, self.n_iter_ = W, b, n_iter
+        self.cost_history_ = [history[: n_iter[k], k].copy() for k in range(K)]
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "coef_"):
+            raise NotFittedError("this OneVsAllLogisticRegression is not fitted yet: call fit(X, y) "
+                                 "or load a saved model first")
+
+    def decision_function(self, X):
+        """The K logits z = X @ W + b, one column per model."""
+        self._check_fitted()
+        X = validation.check_features("X", X, n_features=self.coef_.shape[0])
+        return np.asarray(X, dtype=self.coef_.dtype) @ self.coef_ + self.intercept_
+
+    def predict_binary_proba(self, X):
+        """Each model's own sigmoid output: P(class k) as model k alone sees it."""
+        return expit(self.decision_function(X))
+
+    def predict_proba(self, X):
+        """The K sigmoid outputs divided by their sum, as the notebook shows them."""
+        A = self.predict_binary_proba(X).astype(np.float64)
+        total = A.sum(axis=1, keepdims=True)
+        # Every sigmoid can underflow to 0 only for absurd logits; then no model claims
+        # the image and the fair reading is a uniform distribution.
+        return np.divide(A, total, out=np.full_like(A, 1.0 / A.shape[1]), where=total > 0)
+
+    def predict(self, X):
+        """The class whose model gives the largest output (one-vs-all argmax)."""
+        self._check_fitted()
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+
+def _gradient_descent(X, y_index, K, params, callback):
+    from trainer.kernels import FusedPass
+
+    n, d = X.shape
+    dtype = X.dtype
+    lr = dtype.type(params["learning_rate"])
+    max_iter, tol = params["max_iter"], params["tol"]
+    WT = np.zeros((K, d), dtype=dtype)  # one row per model: the layout the kernel reads fastest
+    b = np.zeros(K, dtype=dtype)
+    n_iter = np.full(K, max_iter, dtype=np.int64)
+    history = np.full((max_iter, K), np.nan)
+    active = np.ones(K, dtype=bool)
+    step_sums = FusedPass(X, y_index, K)
+    for step in range(max_iter):
+        dWT, g_sum, cost_sum, errors = step_sums(WT, b)
+        if step > 0:
+            # This pass's predictions are the notebook's "predict after the update" of the previous step.
+            rmse = np.sqrt(errors / n)
+            stopped = active & (rmse <= tol)
+            n_iter[stopped] = step
+            active &= ~stopped
+            if not active.any():
+                break
+        history[step, active] = cost_sum[active] / n + 0.5 * params["l2"] * np.sum(WT[active] ** 2, axis=1)
+        # A stopped model keeps its weights exactly: only the active rows move.
+        WT[active] -= lr * (dWT[active] / dtype.type(n) + dtype.type(params["l2"]) * WT[active])
+        b[active] -= lr * (g_sum[active] / n).astype(dtype)
+        if callback is not None:
+            callback(step, int(active.sum()))
+    return WT.T.copy(), b, n_iter, history
+
+
+def _lbfgs(X, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=1e-5):
+    """K independent L-BFGS minimisations run in lockstep, so one pass over X serves them all.
+
+    The models share nothing but the data, so each keeps its own curvature pairs and its own
+    step length (backtracking until the Armijo condition holds); a joint L-BFGS over all
+    weights would couple them through one line search and one history. A model stops once its
+    largest gradient entry is below ``gtol``.
+    """
+    from trainer.kernels import FusedPass
+
+    n, d = X.shape
+    l2 = params["l2"]
+    step_sums = FusedPass(X, y_index, K)
+
+    def evaluate(theta):
+        """Per-model cost (K,) and gradient (K, d + 1) at parameters ``theta`` = [w | b] per row."""
+        WT, b = theta[:, :d], theta[:, d]
+        dWT, g_sum, cost_sum, _ = step_sums(WT.astype(X.dtype), b.astype(X.dtype))
+        cost = cost_sum / n + 0.5 * l2 * np.sum(WT ** 2, axis=1)
+        return cost, np.column_stack([dWT / n + l2 * WT, g_sum / n])
+
+    theta = np.zeros((K, d + 1))
+    cost, grad = evaluate(theta)
+    pairs = []  # (s, y, rho) per iteration, each with one row per model
+    active = np.abs(grad).max(axis=1) > gtol
+    n_iter = np.zeros(K, dtype=np.int64)
+    history = []
+    for step in range(params["max_iter"]):
+        if not active.any():
+            break
+        direction = -_two_loop(grad, pairs)
+        slope = np.sum(direction * grad, axis=1)
+        uphill = slope >= 0  # a stale history can point uphill: fall back to steepest descent there
+        direction[uphill], slope[uphill] = -grad[uphill], -np.sum(grad[uphill] ** 2, axis=1)
+        direction[~active], slope[~active] = 0.0, 0.0
+        length = np.ones(K) if pairs else 1.0 / np.maximum(np.abs(grad).sum(axis=1), 1e-12)
+        new_cost, new_grad = cost.copy(), grad.copy()
+        pending = active.copy()
+        for _ in range(30):
+            trial_cost, trial_grad = evaluate(theta + np.where(pending, length, 0.0)[:, None] * direction)
+            accepted = pending & (trial_cost <= cost + armijo * length * slope)
+            new_cost[accepted], new_grad[accepted] = trial_cost[accepted], trial_grad[accepted]
+            pending &= ~accepted
+            if not pending.any():
+                break
+            length[pending] *= 0.5
+        moved = active & ~pending  # a model whose line search failed has converged as far as it can
+        s_step = np.where(moved, length, 0.0)[:, None] * direction
+        theta += s_step
+        y_step = np.where(moved[:, None], new_grad - grad, 0.0)
+        curvature = np.sum(s_step * y_step, axis=1)
+        rho = np.divide(1.0, curvature, out=np.zeros(K), where=curvature > 1e-12)
+        pairs = (pairs + [(s_step, y_step, rho)])[-memory:]
+        cost, grad = np.where(moved, new_cost, cost), np.where(moved[:, None], new_grad, grad)
+        n_iter[active] += 1
+        history.append(cost.copy())
+        active &= moved & (np.abs(grad).max(axis=1) > gtol)
+        if callback is not None:
+            callback(step, int(active.sum()))
+    history = np.array(history).reshape(-1, K)
+    for k in range(K):  # a converged model's row of the history ends at its own last iteration
+        history[n_iter[k]:, k] = np.nan
+    WT = theta[:, :d].astype(X.dtype)
+    return WT.T.copy(), theta[:, d].astype(X.dtype), n_iter, history
+
+
+def _two_loop(grad, pairs):
+    """The L-BFGS product H·grad for every model (row) at once."""
+    q = grad.copy()
+    alphas = []
+    for s, y, rho in reversed(pairs):
+        alpha = rho * np.sum(s * q, axis=1)
+        q -= alpha[:, None] * y
+        alphas.append(alpha)
+    if pairs:
+        s, y, rho = pairs[-1]
+        yy = np.sum(y * y, axis=1)
+        q *= np.divide(np.sum(s * y, axis=1), yy, out=np.ones_like(yy), where=yy > 0)[:, None]
+    for (s, y, rho), alpha in zip(pairs, reversed(alphas)):
+        beta = rho * np.sum(y * q, axis=1)
+        q += (alpha - beta)[:, None] * s
+    return q

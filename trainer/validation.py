@@ -1,0 +1,92 @@
+"""Every check of a user-supplied value lives here, so messages read alike.
+
+Each message names the parameter, what is allowed and the value that was given.
+"""
+import math
+
+import numpy as np
+
+from trainer.errors import InputError
+
+
+def check_choice(name, value, allowed):
+    if value not in allowed:
+        choices = ", ".join(repr(a) for a in allowed)
+        raise InputError(f"{name} must be one of {choices}; got {value!r}")
+    return value
+
+
+def check_number(name, value, *, minimum=None, maximum=None, integer=False,
+                 include_minimum=True, include_maximum=True):
+    """Check a finite number in [minimum, maximum] (open ends when ``include_*`` is False)."""
+    kind = "an integer" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or (integer and not float(value).is_integer()) or not math.isfinite(value):
+        raise InputError(f"{name} must be {kind}{_range_text(minimum, maximum, include_minimum, include_maximum)}; "
+                         f"got {value!r}")
+    too_low = minimum is not None and (value < minimum or (value == minimum and not include_minimum))
+    too_high = maximum is not None and (value > maximum or (value == maximum and not include_maximum))
+    if too_low or too_high:
+        raise InputError(f"{name} must be {kind}{_range_text(minimum, maximum, include_minimum, include_maximum)}; "
+                         f"got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def _range_text(minimum, maximum, include_minimum, include_maximum):
+    parts = []
+    if minimum is not None:
+        parts.append(f"{'>=' if include_minimum else '>'} {minimum}")
+    if maximum is not None:
+        parts.append(f"{'<=' if include_maximum else '<'} {maximum}")
+    return " " + " and ".join(parts) if parts else ""
+
+
+def check_features(name, X, *, n_features=None):
+    """A 2-D array of finite numbers with at least one row, as floats."""
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise InputError(f"{name} must be a 2-D array (samples x features); got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise InputError(f"{name} must hold at least one sample; got shape {X.shape}")
+    if n_features is not None and X.shape[1] != n_features:
+        raise InputError(f"{name} must have {n_features} features, as the model was trained with; "
+                         f"got {X.shape[1]}")
+    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+        raise InputError(f"{name} must hold real numbers; got dtype {X.dtype}")
+    # A finite sum proves every entry finite (NaN and inf propagate), without a mask as big as X.
+    if np.issubdtype(X.dtype, np.floating) and not np.isfinite(X.sum()) and not np.isfinite(X).all():
+        raise InputError(f"{name} must hold finite values; got NaN or inf in {np.count_nonzero(~np.isfinite(X))} entries")
+    return X
+
+
+def check_labels(name, y, n_samples):
+    """Integer class labels, one per sample, at least two distinct classes."""
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != n_samples:
+        raise InputError(f"{name} must be a 1-D array of {n_samples} labels (one per sample); got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        if not np.issubdtype(y.dtype, np.number) or not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise InputError(f"{name} must hold whole-number class labels; got dtype {y.dtype}")
+        y = y.astype(np.int64)
+    n_classes = np.unique(y).size
+    if n_classes < 2:
+        raise InputError(f"{name} must hold at least 2 classes to train one-vs-all models; got {n_classes}")
+    return y
+
+
+def check_image_shape(n_features):
+    """The square side of a flattened image of ``n_features`` pixels."""
+    side = math.isqrt(n_features)
+    if side * side != n_features:
+        raise InputError(f"images must be square (side x side pixels); got {n_features} pixels per image, "
+                         "which is no square number")
+    return side
+
+
+def check_class_names(name, names, n_classes):
+    names = [str(n).strip() for n in names]
+    if len(names) != n_classes or any(not n for n in names):
+        raise InputError(f"{name} must give {n_classes} non-empty names, one per class; got {len(names)}: {names!r}")
+    if len(set(names)) != len(names):
+        raise InputError(f"{name} must be distinct; got {names!r}")
+    return names
