@@ -1,0 +1,1 @@
+"""Deliverables: each module turns arrays into one kind of file (video, GIF, figures, report)."""
