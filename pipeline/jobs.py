@@ -1,0 +1,195 @@
+"""The stages of the batch job. Each takes checked settings and returns what it made;
+only ``write_training`` and the render stage touch the output folder."""
+import dataclasses
+import hashlib
+import json
+import time
+
+import numpy as np
+
+from trainer import data, metrics, persist, preprocess
+from trainer.errors import InputError
+from trainer.model import DEFAULT_L2, OneVsAllLogisticRegression
+from trainer.validation import check_class_names
+
+
+@dataclasses.dataclass
+class Trained:
+    """A fitted model with the data, split and figures it was evaluated on."""
+
+    model: OneVsAllLogisticRegression
+    dataset: data.Dataset
+    X: np.ndarray
+    train_rows: np.ndarray
+    test_rows: np.ndarray
+    class_names: list
+    scores: dict
+    timings: dict
+    metadata: dict
+    reused: bool = False
+
+
+class Stopwatch:
+    """Seconds per named stage, in the order the stages ran."""
+
+    def __init__(self):
+        self.seconds = {}
+
+    def __call__(self, name):
+        stopwatch = self
+
+        class _Stage:
+            def __enter__(self):
+                self.start = time.perf_counter()
+
+            def __exit__(self, *exc):
+                stopwatch.seconds[f"{name}_s"] = round(time.perf_counter() - self.start, 3)
+
+        return _Stage()
+
+
+def class_names_for(classes, names):
+    """The given names (one per class, in label order), else the labels themselves."""
+    if names is None:
+        return [str(label) for label in classes]
+    if len(names) != classes.size or not np.array_equal(classes, np.arange(len(names))):
+        raise InputError(f"class-names gives {len(names)} names, so the labels must be 0..{len(names) - 1}; "
+                         f"the data's labels are {classes.tolist()}: give one name per label")
+    return check_class_names("class-names", names, classes.size)
+
+
+def prepare(settings, dataset):
+    """Standardised features and the (train, test) rows, as the notebook makes them."""
+    X = preprocess.standardise(dataset.images, settings.dtype)
+    train_rows, test_rows = preprocess.split_indices(
+        len(X), test_size=settings.test_size, seed=settings.seed, method=settings.split,
+        official_n_train=dataset.official_n_train)
+    return X, train_rows, test_rows
+
+
+def train(settings, *, log, progress, cached_model=None):
+    """Load the data, fit the ten models (or reuse ``cached_model``, a path, when it was trained on
+    the same data with the same config) and score them."""
+    watch = Stopwatch()
+    with watch("load"):
+        dataset = data.load(settings.data, cache_dir=settings.cache_dir, progress=progress, log=log)
+    with watch("preprocess"):
+        X, train_rows, test_rows = prepare(settings, dataset)
+        classes = np.unique(dataset.labels)
+        class_names = class_names_for(classes, settings.class_names)
+    metadata = {"data": str(settings.data), "dataset": dataset_summary(dataset, train_rows, test_rows, class_names),
+                "config": config_summary(settings)}
+    metadata["key"] = training_key(metadata)
+    model = None
+    if cached_model is not None and cached_model.is_file():
+        model, cached = persist.load_model(cached_model)
+        if cached.get("key") != metadata["key"]:
+            model = None
+        else:
+            log(f"reused the model in {cached_model} (same data and config); --force retrains")
+    if model is None:
+        with watch("train"):
+            model = fit(settings, X[train_rows], dataset.labels[train_rows], progress=progress)
+    with watch("evaluate"):
+        scores = metrics.evaluate(model, X[train_rows], dataset.labels[train_rows], X[test_rows],
+                                  dataset.labels[test_rows])
+    return Trained(model, dataset, X, train_rows, test_rows, class_names, scores, watch.seconds, metadata,
+                   reused="train_s" not in watch.seconds)
+
+
+def fit(settings, X, y, *, progress):
+    from tqdm import tqdm
+
+    model = OneVsAllLogisticRegression(learning_rate=settings.learning_rate, max_iter=settings.iterations,
+                                       tol=settings.tol, dtype=settings.dtype, solver=settings.solver,
+                                       l2=settings.l2)
+    with tqdm(total=settings.iterations, desc=f"training {np.unique(y).size} models", unit="step",
+              disable=not progress, leave=False) as bar:
+        def advance(step, n_active):
+            bar.set_postfix(active=n_active, refresh=False)
+            bar.update(1)
+
+        return model.fit(X, y, callback=advance)
+
+
+def training_key(metadata):
+    """What decides the weights: the data's content, its split and names, and the hyper-parameters."""
+    decisive = {"dataset": metadata["dataset"]["sha256"], "class_names": metadata["dataset"]["class_names"],
+                "config": metadata["config"]}
+    return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
+
+
+def from_saved_model(path, settings, *, log):
+    """A saved model with its data, split and scores rebuilt, for rendering without training.
+
+    The data defaults to the source recorded in the model; the split and precision are the
+    model's own, so the test rows are the ones it was scored on.
+    """
+    watch = Stopwatch()
+    model, metadata = persist.load_model(path)
+    config = metadata["config"]
+    source = settings.data if settings.data != "auto" else metadata["data"]
+    with watch("load"):
+        dataset = data.load(source, cache_dir=settings.cache_dir, progress=False, log=log)
+    if dataset.sha256 != metadata["dataset"]["sha256"]:
+        log(f"note: the data {source!r} is not the data the model was trained on; the figures describe this data")
+    trained_settings = dataclasses.replace(settings, dtype=config["dtype"], split=config["split"],
+                                  test_size=config["test_size"], seed=config["seed"])
+    with watch("preprocess"):
+        X, train_rows, test_rows = prepare(trained_settings, dataset)
+    if X.shape[1] != model.coef_.shape[0]:
+        raise InputError(f"the model expects images of {model.coef_.shape[0]} pixels but the data {source!r} has "
+                         f"{X.shape[1]}: pass --data with the data it was trained on")
+    class_names = metadata["dataset"]["class_names"]
+    with watch("evaluate"):
+        scores = metrics.evaluate(model, X[train_rows], dataset.labels[train_rows], X[test_rows],
+                                  dataset.labels[test_rows])
+    metadata = dict(metadata, dataset=dataset_summary(dataset, train_rows, test_rows, class_names))
+    return Trained(model, dataset, X, train_rows, test_rows, class_names, scores, watch.seconds, metadata)
+
+
+def dataset_summary(dataset, train_rows, test_rows, class_names):
+    return {"name": dataset.name, "source": dataset.source, "sha256": dataset.sha256, "files": dataset.files,
+            "n_train": int(len(train_rows)), "n_test": int(len(test_rows)),
+            "image_shape": list(dataset.image_shape), "class_names": list(class_names)}
+
+
+def config_summary(settings):
+    """Every hyper-parameter that decides the model and its figures."""
+    return {"iterations": settings.iterations, "learning_rate": settings.learning_rate, "tol": settings.tol,
+            "dtype": settings.dtype, "solver": settings.solver,
+            "l2": DEFAULT_L2[settings.solver] if settings.l2 is None else settings.l2,
+            "initialisation": "zeros", "split": settings.split,
+            "test_size": settings.test_size, "seed": settings.seed,
+            "preprocessing": persist.PREPROCESSING}
+
+
+def metrics_document(trained):
+    return {"dataset": trained.metadata["dataset"], "config": trained.metadata["config"], **trained.scores}
+
+
+def write_training(trained, staging):
+    """``model.npz`` and ``metrics.json`` into the staged output folder; nothing in them depends on
+    the time or the machine's speed, so the same inputs give the same bytes."""
+    with open(staging.path("model.npz"), "wb") as f:
+        persist.save_model(trained.model, f, metadata=trained.metadata)
+    staging.path("metrics.json").write_text(json.dumps(metrics_document(trained), indent=2) + "\n")
+
+
+def write_timings(timings, staging, *, reused):
+    """``timings.json``: seconds per stage, the one output that differs from run to run."""
+    staging.path("timings.json").write_text(json.dumps({**timings, "reused_model": reused}, indent=2) + "\n")
+
+
+def summary_table(trained):
+    """The notebook's per-model printout, as one table."""
+    names = trained.class_names
+    width = max(5, *(len(n) for n in names))
+    lines = [f"{'model':<{width}}  {'train acc':>9}  {'test acc':>8}  {'iters':>5}  {'final cost':>10}"]
+    for name, row in zip(names, trained.scores["per_model"]):
+        cost = "–" if row["final_cost"] is None else f"{row['final_cost']:.5f}"  # None: no step was needed
+        lines.append(f"{name:<{width}}  {row['train_accuracy']:9.4f}  {row['test_accuracy']:8.4f}  "
+                     f"{row['iterations']:5d}  {cost:>10}")
+    lines.append(f"one-vs-all accuracy (mean of the binary test accuracies): {trained.scores['one_vs_all_accuracy']:.4f}")
+    lines.append(f"multiclass accuracy (argmax of the {len(names)} models):  {trained.scores['multiclass_accuracy']:.4f}")
+    return "\n".join(lines)
