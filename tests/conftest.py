@@ -1,0 +1,40 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory):
+    """One cache for the whole run, outside the user's home."""
+    path = tmp_path_factory.mktemp("cache")
+    os.environ["MNIST_OVA_CACHE"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample(cache_dir):
+    """The bundled 5,000 real MNIST digits."""
+    from trainer import data
+
+    return data.load("sample", cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def small_digits(sample):
+    """600 real digits, 60 of each class, fixed rows: small enough for reference loops."""
+    rng = np.random.RandomState(0)
+    rows = np.concatenate([rng.choice(np.flatnonzero(sample.labels == k), 60, replace=False) for k in range(10)])
+    rng.shuffle(rows)
+    return sample.images[rows], sample.labels[rows]
+
+
+@pytest.fixture
+def shared_mnist():
+    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip("../shared/data/mnist is not present")
+    return SHARED_MNIST

@@ -1,0 +1,125 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.model_selection import train_test_split
+
+from pipeline.cli import main
+from tests.conftest import REPO
+from tests.trainer.test_model import notebook_models
+from trainer.persist import load_model
+from trainer.preprocess import standardise
+
+
+@pytest.fixture(scope="module")
+def tiny_npz(tmp_path_factory, small_digits):
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    images, labels = small_digits
+    np.savez(path, X=images, y=labels)
+    return path
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "run.py", *map(str, args)], capture_output=True, text=True, cwd=REPO)
+
+
+def test_train_writes_the_model_and_metrics_contract(tmp_path, tiny_npz):
+    result = run_cli("train", "--data", tiny_npz, "--out", tmp_path, "--iterations", 25)
+    assert result.returncode == 0, result.stderr
+    assert "multiclass accuracy" in result.stderr and "one-vs-all accuracy" in result.stderr
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(metrics["dataset"]) >= {"name", "source", "sha256", "n_train", "n_test", "image_shape", "class_names"}
+    assert metrics["dataset"]["n_train"] == 480 and metrics["dataset"]["n_test"] == 120
+    assert metrics["config"]["iterations"] == 25 and metrics["config"]["learning_rate"] == 0.01
+    assert len(metrics["per_model"]) == 10
+    assert set(metrics["per_model"][0]) >= {"label", "train_accuracy", "test_accuracy", "iterations", "final_cost"}
+    assert set(metrics) >= {"one_vs_all_accuracy", "multiclass_accuracy", "confusion_matrix", "per_class"}
+    timings = json.loads((tmp_path / "timings.json").read_text())  # apart, so metrics.json is reproducible
+    assert set(timings) >= {"load_s", "train_s"} and timings["reused_model"] is False
+    model, metadata = load_model(tmp_path / "model.npz")
+    assert model.coef_.shape == (784, 10) and model.coef_.dtype == np.float64
+    assert metadata["dataset"]["sha256"] == metrics["dataset"]["sha256"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left behind
+
+
+def test_metrics_match_the_notebook_on_the_shared_mnist_rows(tmp_path, shared_mnist):
+    """The whole pipeline against the notebook written plainly, on the same split of the real test set."""
+    result = run_cli("train", "--data", shared_mnist, "--out", tmp_path, "--iterations", 60, "--quiet")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    from trainer.data import load
+
+    dataset = load(str(shared_mnist))
+    X = standardise(dataset.images)
+    X_train, X_test, y_train, y_test = train_test_split(X, dataset.labels, test_size=0.2, random_state=42)
+    reference = notebook_models(X_train, y_train, iterations=60)
+    with np.errstate(over="ignore"):
+        outputs = np.column_stack([1 / (1 + np.exp(-(X_test @ w + b))) for w, b, _, _ in reference])
+    test_accuracy = [np.mean(np.round(outputs[:, k]) == (y_test == k)) for k in range(10)]
+    assert [m["test_accuracy"] for m in metrics["per_model"]] == pytest.approx(test_accuracy, abs=1e-12)
+    assert metrics["one_vs_all_accuracy"] == pytest.approx(np.mean(test_accuracy), abs=1e-12)
+    assert metrics["multiclass_accuracy"] == pytest.approx(np.mean(np.argmax(outputs, axis=1) == y_test), abs=1e-12)
+    assert [m["final_cost"] for m in metrics["per_model"]] == pytest.approx([c[-1] for _, _, c, _ in reference],
+                                                                           rel=1e-10)
+
+
+def test_config_file_and_flags(tmp_path, tiny_npz):
+    config = tmp_path / "run.toml"
+    config.write_text(f'data = "{tiny_npz}"\niterations = 3\nlearning-rate = 0.5\nclass_names = '
+                      '"zero,one,two,three,four,five,six,seven,eight,nine"\n')
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "o"), "--iterations", "4",
+                 "--quiet"]) == 0
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["config"]["iterations"] == 4  # the flag wins over the file
+    assert metrics["config"]["learning_rate"] == 0.5  # the file wins over the default
+    assert metrics["dataset"]["class_names"][:2] == ["zero", "one"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--iterations", "0"], "iterations must be an integer >= 1; got 0"),
+    (["--learning-rate", "-1"], "learning-rate must be a number > 0; got -1.0"),
+    (["--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
+    (["--data", "/nonexistent/digits.npz"], "data path '/nonexistent/digits.npz' does not exist"),
+    (["--class-names", "a,b"], "class-names gives 2 names, so the labels must be 0..1"),
+    (["--test-size", "2"], "test-size must be a number > 0 and < 1; got 2.0"),
+    (["--split", "official"], "split 'official' needs data with its own train/test parts"),
+    (["--video-size", "big"], "video-size must be WIDTHxHEIGHT"),
+    (["--formats", "pdf,doc"], "formats must be one of .*; got 'doc'"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, tiny_npz, capsys, args, message):
+    argv = ["train", "--data", str(tiny_npz), "--out", str(tmp_path), "--quiet", *args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    import re
+
+    assert re.search(message, err), err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_config_key(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text("iteratons = 5\n")
+    assert main(["train", "--config", str(tmp_path / "c.toml")]) == 2
+    assert "unknown key 'iteratons'" in capsys.readouterr().err
+
+
+def test_broken_config_file(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text("iterations = = 5\n")
+    assert main(["train", "--config", str(tmp_path / "c.toml")]) == 2
+    assert "is no valid TOML" in capsys.readouterr().err
+
+
+def test_traceback_flag_shows_the_traceback(tmp_path):
+    result = run_cli("train", "--data", tmp_path / "absent.npz", "--traceback")
+    assert result.returncode != 0 and "Traceback (most recent call last)" in result.stderr
+    plain = run_cli("train", "--data", tmp_path / "absent.npz")
+    assert plain.returncode == 2 and "Traceback" not in plain.stderr and plain.stderr.count("\n") == 1
+
+
+def test_help_lists_every_flag():
+    out = run_cli("--help").stdout
+    for flag in ("--data", "--out", "--iterations", "--learning-rate", "--dtype", "--split", "--test-size",
+                 "--seed", "--class-names", "--config", "--quiet", "--traceback"):
+        assert flag in out

@@ -1,0 +1,152 @@
+"""The whole job on small real data, and its deliverables checked the way a person would."""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+import pytest
+
+from pipeline.cli import main
+from tests.render.test_video import probe
+
+SMALL = ["--iterations", "40", "--examples", "4", "--fps", "10", "--seconds-per-example", "0.5",
+         "--video-size", "320x240", "--quiet"]
+SECTIONS = ("Contents", "Introduction", "Data", "Method", "Training", "Results", "Examples", "Prediction video",
+            "Conclusion", "Appendix")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
+
+
+@pytest.fixture(scope="module")
+def tiny_npz(tmp_path_factory, small_digits):
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    np.savez(path, X=small_digits[0], y=small_digits[1])
+    return path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, tiny_npz):
+    out = tmp_path_factory.mktemp("out")
+    assert main(["--data", str(tiny_npz), "--out", str(out), "--author", "Ada Student", "--course", "ML 101",
+                 "--institution", "Test University", "--seat", "A-17", *SMALL]) == 0
+    return out
+
+
+def test_every_deliverable_is_there(built):
+    for name in ("report.html", "report.pdf", "predictions.mp4", "predictions.gif", "model.npz", "metrics.json",
+                 "manifest.json", "figures/confusion_matrix.png", "figures/roc_curves.png", "figures/weights.png",
+                 "figures/cost_curves.png", "figures/accuracy.png", "figures/examples.png",
+                 "figures/misclassified.png", "figures/per_class.png", "figures/eq_gradients.svg"):
+        assert (built / name).is_file() and (built / name).stat().st_size > 0, name
+    assert not [p for p in built.iterdir() if p.name.startswith(".")]
+
+
+def test_manifest_lists_every_artifact_with_size_and_sha256(built):
+    manifest = json.loads((built / "manifest.json").read_text())["artifacts"]
+    on_disk = sorted(p.relative_to(built).as_posix() for p in built.rglob("*") if p.is_file())
+    unlisted = {"manifest.json", "timings.json"}  # the manifest itself, and the one file that differs per run
+    assert sorted(a["path"] for a in manifest) == [n for n in on_disk if n not in unlisted]
+    for artifact in manifest:
+        data = (built / artifact["path"]).read_bytes()
+        assert artifact["bytes"] == len(data) and artifact["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_video_matches_the_settings(built):
+    assert probe(built / "predictions.mp4") == ("h264", "yuv420p", (320, 240), 4 * 10 * 0.5)
+
+
+def test_pdf_has_every_section_the_title_page_and_the_accuracy(built):
+    if not shutil.which("pdftotext"):
+        pytest.skip("poppler-utils is not installed") if not os.environ.get("CI") else pytest.fail("no pdftotext")
+    text = subprocess.run(["pdftotext", "-layout", str(built / "report.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    for section in SECTIONS:
+        assert section in text, section
+    for field in ("Ada Student", "ML 101", "Test University", "A-17"):
+        assert field in text
+    accuracy = json.loads((built / "metrics.json").read_text())["multiclass_accuracy"]
+    assert f"{100 * accuracy:.2f}%" in text
+    assert "predictions.mp4" in text  # the PDF names the video it cannot play
+
+
+def test_pdf_first_page_is_not_blank(built, tmp_path):
+    if not shutil.which("pdftoppm"):
+        pytest.skip("poppler-utils is not installed") if not os.environ.get("CI") else pytest.fail("no pdftoppm")
+    subprocess.run(["pdftoppm", "-r", "30", "-f", "1", "-l", "1", "-gray", "-png", str(built / "report.pdf"),
+                    str(tmp_path / "page")], check=True)
+    from PIL import Image
+
+    page = np.asarray(Image.open(next(tmp_path.glob("page*.png"))))
+    assert (page < 128).mean() > 0.002, "page 1 carries visible text"
+
+
+def test_html_is_self_contained(built):
+    html = (built / "report.html").read_text()
+    assert "data:video/mp4;base64," in html and "data:image/gif;base64," in html
+    assert 'src="figures/' not in html
+
+
+def test_chromium_plays_the_reports_video(built):
+    chromium = shutil.which("chromium")
+    if not chromium:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install chromium (.ci/run does)")
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(profile, executable_path=chromium,
+                                                                args=CHROMIUM_FLAGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto((built / "report.html").as_uri())
+            page.wait_for_function("document.querySelector('video').readyState === 4", timeout=30_000)
+            assert page.evaluate("document.querySelector('video').duration") == pytest.approx(2.0, abs=0.05)
+            page.evaluate("document.querySelector('video').play()")
+            page.wait_for_function("document.querySelector('video').currentTime > 0.3", timeout=10_000)
+            assert page.evaluate("document.querySelector('video').error") is None
+        finally:
+            browser.close()
+
+
+def test_render_from_a_saved_model_without_retraining(built, tmp_path, tiny_npz):
+    assert main(["render", "--model", str(built / "model.npz"), "--out", str(tmp_path), "--formats", "pdf,gif",
+                 *SMALL]) == 0
+    made = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert made == ["manifest.json", "predictions.gif", "report.pdf", "timings.json"]
+
+
+def test_external_assets_link_the_files(tmp_path, built):
+    assert main(["render", "--model", str(built / "model.npz"), "--out", str(tmp_path), "--formats", "html,mp4",
+                 "--html-assets", "external", *SMALL]) == 0
+    html = (tmp_path / "report.html").read_text()
+    assert 'src="predictions.mp4"' in html and 'src="figures/confusion_matrix.png"' in html
+    assert (tmp_path / "figures" / "confusion_matrix.png").is_file()
+    assert "data:" not in html
+
+
+def test_a_broken_user_template_is_one_line_and_changes_nothing(tmp_path, built, capsys):
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "report.html.j2").write_text("{% for x in %}")
+    before = sorted(built.rglob("*"))
+    stamp = (built / "report.html").stat().st_mtime_ns
+    assert main(["render", "--model", str(built / "model.npz"), "--out", str(built), "--template-dir",
+                 str(tmp_path / "templates"), *SMALL]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "report.html.j2 line 1" in err
+    assert sorted(built.rglob("*")) == before and (built / "report.html").stat().st_mtime_ns == stamp
+
+
+def test_the_report_names_the_fast_solver(tmp_path, tiny_npz):
+    if not shutil.which("pdftotext"):
+        pytest.skip("poppler-utils is not installed") if not os.environ.get("CI") else pytest.fail("no pdftotext")
+    assert main(["--data", str(tiny_npz), "--out", str(tmp_path), "--solver", "lbfgs", "--formats", "pdf",
+                 *SMALL]) == 0
+    config = json.loads((tmp_path / "metrics.json").read_text())["config"]
+    assert config["solver"] == "lbfgs" and config["l2"] == 0.001
+    text = subprocess.run(["pdftotext", str(tmp_path / "report.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "L-BFGS, one run per model, in lockstep" in text

@@ -1,0 +1,244 @@
+"""What a nightly CI or cron job relies on: reuse, atomic and reproducible outputs, clear failures."""
+import gzip
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+import scipy.io
+
+from pipeline.cli import main
+from tests.conftest import REPO
+from tests.pipeline.test_deliverables import SMALL
+
+
+@pytest.fixture(scope="module")
+def tiny_npz(tmp_path_factory, small_digits):
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    np.savez(path, X=small_digits[0], y=small_digits[1])
+    return path
+
+
+def snapshot(folder):
+    """Every visible file's bytes, hashed: what a user of the folder sees."""
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(folder).parts)}
+
+
+def test_a_second_identical_train_reuses_the_model(tmp_path, tiny_npz, capsys):
+    args = ["train", "--data", str(tiny_npz), "--out", str(tmp_path), "--iterations", "30"]
+    assert main(args) == 0
+    first = snapshot(tmp_path)
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "reused the model" in capsys.readouterr().err
+    timings = json.loads((tmp_path / "timings.json").read_text())
+    assert timings["reused_model"] is True and "train_s" not in timings
+    del first["timings.json"]
+    assert {k: v for k, v in snapshot(tmp_path).items() if k != "timings.json"} == first
+    assert main([*args, "--iterations", "31"]) == 0  # another config trains again
+    assert json.loads((tmp_path / "timings.json").read_text())["reused_model"] is False
+    assert main([*args, "--iterations", "31", "--force"]) == 0
+    assert json.loads((tmp_path / "timings.json").read_text())["reused_model"] is False
+
+
+def test_two_runs_give_byte_identical_outputs(tmp_path, tiny_npz, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    for name in ("a", "b"):
+        assert main(["--data", str(tiny_npz), "--out", str(tmp_path / name), *SMALL]) == 0
+    a, b = snapshot(tmp_path / "a"), snapshot(tmp_path / "b")
+    assert a.pop("timings.json") and b.pop("timings.json")
+    assert a == b
+    assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "b" / "manifest.json").read_bytes()
+    assert {"report.pdf", "report.html", "predictions.mp4", "predictions.gif", "model.npz", "metrics.json",
+            "figures/weights.png", "figures/eq_cost.svg"} <= set(a)
+
+
+def test_json_summary_on_stdout(tmp_path, tiny_npz):
+    result = subprocess.run([sys.executable, "run.py", "train", "--data", str(tiny_npz), "--out", str(tmp_path),
+                             "--iterations", "5", "--json", "--quiet"], capture_output=True, text=True, cwd=REPO)
+    summary = json.loads(result.stdout)
+    assert result.returncode == 0 and result.stderr == ""
+    assert summary["status"] == "ok" and 0 < summary["multiclass_accuracy"] <= 1
+    assert {a["path"] for a in summary["artifacts"]} == {"model.npz", "metrics.json"}
+    assert "train_s" in summary["timings"]
+    failed = subprocess.run([sys.executable, "run.py", "--data", str(tmp_path / "none.npz"), "--json"],
+                            capture_output=True, text=True, cwd=REPO)
+    assert failed.returncode == 2 and json.loads(failed.stdout)["exit_code"] == 2
+
+
+def test_bundle_holds_what_a_student_hands_in(tmp_path, tiny_npz):
+    assert main(["bundle", "--data", str(tiny_npz), "--out", str(tmp_path), *SMALL]) == 0
+    with zipfile.ZipFile(tmp_path / "submission.zip") as archive:
+        names = set(archive.namelist())
+        assert archive.read("report.pdf") == (tmp_path / "report.pdf").read_bytes()
+    assert {"report.pdf", "report.html", "predictions.gif", "predictions.mp4", "metrics.json", "manifest.json",
+            "figures/confusion_matrix.png"} <= names
+    assert "model.npz" not in names and "timings.json" not in names
+
+
+def test_bundle_leaves_out_the_heaviest_optional_files_to_fit(tmp_path, tiny_npz, capsys):
+    assert main(["bundle", "--data", str(tiny_npz), "--out", str(tmp_path), *SMALL[:-1]]) == 0
+    sizes = {p.name: p.stat().st_size for p in tmp_path.iterdir() if p.is_file()}
+    limit_mb = (sizes["report.pdf"] + sizes["metrics.json"] + sizes["manifest.json"] + sizes["predictions.gif"]
+                + 200_000) / 2**20 + 0.01
+    capsys.readouterr()
+    assert main(["bundle", "--data", str(tiny_npz), "--out", str(tmp_path), *SMALL, "--max-bundle-mb",
+                 f"{limit_mb:.3f}"]) == 0
+    with zipfile.ZipFile(tmp_path / "submission.zip") as archive:
+        names = set(archive.namelist())
+    assert "predictions.mp4" not in names and "report.pdf" in names
+    assert (tmp_path / "submission.zip").stat().st_size <= limit_mb * 2**20
+    assert main(["bundle", "--data", str(tiny_npz), "--out", str(tmp_path), *SMALL, "--max-bundle-mb",
+                 "0.001"]) == 2
+    assert "the required files alone" in capsys.readouterr().err
+
+
+# --- killed runs ------------------------------------------------------------------------------
+
+def start(tiny_npz, out, *extra):
+    return subprocess.Popen([sys.executable, "run.py", "--data", str(tiny_npz), "--out", str(out), "--force",
+                             "--quiet", *extra], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def kill_when(process, ready, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert process.poll() is None, f"the run ended before the moment to kill it: {process.stderr.read()}"
+        assert time.monotonic() < deadline, "the moment to kill the run never came"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+@pytest.fixture
+def previous(tmp_path, tiny_npz):
+    """A complete set of outputs from an earlier run."""
+    assert main(["--data", str(tiny_npz), "--out", str(tmp_path), *SMALL]) == 0
+    return tmp_path, snapshot(tmp_path)
+
+
+def staged(out, name):
+    return lambda: any((folder / name).exists() for folder in out.glob(".staging-*"))
+
+
+@pytest.mark.parametrize("stage, extra, ready", [
+    ("training", ["--iterations", "200000"], lambda out: (time.sleep(3.0), True)[1]),  # past start-up
+    ("encoding the video", ["--iterations", "5", "--examples", "100", "--fps", "60"],
+     lambda out: staged(out, "predictions.mp4")()),
+    ("writing the PDF", ["--iterations", "5", "--examples", "2", "--formats", "html,pdf"],
+     lambda out: staged(out, "report.html")()),
+])
+def test_a_killed_run_leaves_the_previous_outputs_intact(previous, tiny_npz, stage, extra, ready):
+    out, before = previous
+    process = start(tiny_npz, out, *extra)
+    kill_when(process, lambda: ready(out))
+    assert snapshot(out) == before, f"killed while {stage}"
+    # The next run clears what the killed one left and completes.
+    assert main(["train", "--data", str(tiny_npz), "--out", str(out), "--iterations", "3", "--quiet"]) == 0
+    assert not list(out.glob(".staging-*"))
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+def write_idx_pair(folder, images, labels):
+    for name, array, ndim in (("train-images-idx3-ubyte", images, 3), ("train-labels-idx1-ubyte", labels, 1)):
+        header = bytes([0, 0, 8, ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+        (folder / name).write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def bad_inputs(tmp):
+    """(name, argv) for every bad input the tool must refuse with one line and exit code 2."""
+    rng = np.random.RandomState(0)
+    images = rng.randint(0, 256, (40, 4, 4))
+    labels = np.arange(40) % 4
+
+    def folder(name):
+        path = tmp / name
+        path.mkdir()
+        return path
+
+    cases = {}
+    cases["missing path"] = ["--data", str(tmp / "absent.npz")]
+    (tmp / "empty.npz").write_bytes(b"")
+    cases["empty file"] = ["--data", str(tmp / "empty.npz")]
+    gz = folder("gz")
+    write_idx_pair(gz, images, labels)
+    data = gzip.compress((gz / "train-images-idx3-ubyte").read_bytes())
+    (gz / "train-images-idx3-ubyte").unlink()
+    (gz / "train-images-idx3-ubyte.gz").write_bytes(data[: len(data) // 2])
+    cases["truncated .gz"] = ["--data", str(gz)]
+    magic = folder("magic")
+    write_idx_pair(magic, images, labels)
+    (magic / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x0f\x03" + bytes(40))
+    cases["wrong IDX magic"] = ["--data", str(magic)]
+    counts = folder("counts")
+    write_idx_pair(counts, images, labels[:-1])
+    cases["image and label counts differ"] = ["--data", str(counts)]
+    np.savez(tmp / "xy.npz", X=images.reshape(40, -1), y=labels)
+    cases["labels outside the class range"] = ["--data", str(tmp / "xy.npz"), "--class-names", "a,b,c,d,e"]
+    np.savez(tmp / "nan.npz", X=np.where(images > 250, np.nan, images).reshape(40, -1), y=labels)
+    cases["NaN pixels"] = ["--data", str(tmp / "nan.npz")]
+    np.savez(tmp / "inf.npz", X=np.where(images > 250, np.inf, images).reshape(40, -1), y=labels)
+    cases["inf pixels"] = ["--data", str(tmp / "inf.npz")]
+    np.savez(tmp / "oblong.npz", X=images.reshape(40, -1)[:, :12], y=labels)
+    cases["non-square image size"] = ["--data", str(tmp / "oblong.npz")]
+    np.savez(tmp / "one.npz", X=images.reshape(40, -1), y=np.zeros(40, int))
+    cases["a single class"] = ["--data", str(tmp / "one.npz")]
+    np.savez(tmp / "few.npz", X=images.reshape(40, -1)[:5], y=labels[:5])
+    cases["fewer than 2 test rows"] = ["--data", str(tmp / "few.npz")]
+    scipy.io.savemat(tmp / "nolabel.mat", {"data": images.reshape(40, -1).T})
+    cases[".mat without label"] = ["--data", str(tmp / "nolabel.mat")]
+    (tmp / "random.npz").write_bytes(rng.bytes(2000))
+    cases["random bytes named .npz"] = ["--data", str(tmp / "random.npz")]
+    (tmp / "a-file").write_text("not a folder")
+    cases["unwritable output folder"] = ["--data", str(tmp / "xy.npz"), "--out", str(tmp / "a-file" / "out")]
+    cases["missing template dir"] = ["--data", str(tmp / "xy.npz"), "--template-dir", str(tmp / "no-templates")]
+    broken = folder("templates")
+    (broken / "report.html.j2").write_text("{% if %}")
+    cases["broken template"] = ["--data", str(tmp / "xy.npz"), "--template-dir", str(broken)]
+    cases["corrupt cached model"] = ["--data", str(tmp / "xy.npz"), "CORRUPT-MODEL"]
+    cases["--iterations 0"] = ["--iterations", "0"]
+    cases["negative learning rate"] = ["--learning-rate", "-0.01"]
+    cases["unknown dtype"] = ["--dtype", "float16"]
+    (tmp / "bad.toml").write_text("learning_rat = 0.1\n")
+    cases["unknown config key"] = ["--config", str(tmp / "bad.toml")]
+    return cases
+
+
+CASES = ["missing path", "empty file", "truncated .gz", "wrong IDX magic", "image and label counts differ",
+         "labels outside the class range", "NaN pixels", "inf pixels", "non-square image size", "a single class",
+         "fewer than 2 test rows", ".mat without label", "random bytes named .npz", "unwritable output folder",
+         "missing template dir", "broken template", "corrupt cached model", "--iterations 0",
+         "negative learning rate", "unknown dtype", "unknown config key"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(tmp_path, case):
+    argv = bad_inputs(tmp_path)[case]
+    out = tmp_path / "outputs"
+    out.mkdir()
+    (out / "report.pdf").write_bytes(b"%PDF- an earlier report")
+    (out / "metrics.json").write_text("{}")
+    if "CORRUPT-MODEL" in argv:
+        (out / "model.npz").write_bytes(b"PK\x03\x04 damaged")
+        argv.remove("CORRUPT-MODEL")
+    if "--out" not in argv:
+        argv += ["--out", str(out)]
+    if "--iterations" not in argv:
+        argv += ["--iterations", "5"]
+    before = snapshot(out)
+    result = subprocess.run([sys.executable, "run.py", *argv, "--formats", "html", "--examples", "2"],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert snapshot(out) == before
+    assert not list(out.glob(".staging-*"))
+    print(f"{case}: {result.stderr.strip()}")

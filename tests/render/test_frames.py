@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from render import frames
+
+NAMES = [str(k) for k in range(10)]
+
+
+def example(true=3, predicted=3, image=None):
+    proba = np.full(10, 0.02)
+    proba[predicted] = 0.82
+    if image is None:
+        image = np.zeros((28, 28), dtype=np.uint8)
+        image[8:20, 12:16] = 255
+    return frames.Example(image, true, predicted, proba)
+
+
+def test_digit_is_upscaled_by_nearest_neighbour_without_wrap_around():
+    image = np.array([[0, 255], [128, 64]], dtype=np.uint8)
+    big = frames.digit_pixels(image, 8)
+    np.testing.assert_array_equal(big, np.kron(image, np.ones((4, 4), dtype=np.uint8)))
+    standardised = np.array([[-1.5, 2.0], [0.0, -0.5]])  # negative values must not wrap into bright pixels
+    out = frames.digit_pixels(standardised, 2)
+    assert out[0, 0] == 0 and out[0, 1] == 255 and out[1, 1] < out[1, 0]
+
+
+def test_digit_constant_image_is_black_not_an_error():
+    assert frames.digit_pixels(np.full((3, 3), 7.0), 6).max() == 0
+
+
+@pytest.mark.parametrize("true, predicted, colour", [(3, 3, frames.RIGHT), (3, 5, frames.WRONG)])
+def test_title_colour_and_highlighted_bar(true, predicted, colour):
+    size = (1280, 720)
+    shots = list(frames.example_frames(example(true, predicted), NAMES, size, fps=30, seconds=1.0))
+    final, count = shots[-1]
+    assert final.shape == (720, 1280, 3) and final.dtype == np.uint8
+    title = final[40:100, 300:980].reshape(-1, 3)
+    assert np.any(np.all(title == colour, axis=1)), "the title is drawn in the verdict's colour"
+    layout = frames.Layout(1280, 720, 10)
+    x0, x1 = layout.bar_span(predicted)
+    bottom = layout.plot_box[3]
+    assert tuple(final[bottom - 5, (x0 + x1) // 2]) == colour
+    other = (predicted + 1) % 10
+    x0, x1 = layout.bar_span(other)
+    assert tuple(final[bottom - 2, (x0 + x1) // 2]) == frames.BAR
+
+
+def test_bars_grow_in_then_hold_for_the_rest_of_the_example():
+    shots = list(frames.example_frames(example(), NAMES, (640, 360), fps=30, seconds=1.0))
+    assert sum(count for _, count in shots) == 30
+    assert [count for _, count in shots[:-1]] == [1] * (len(shots) - 1) and len(shots) > 2
+    layout = frames.Layout(640, 360, 10)
+    x0, x1 = layout.bar_span(3)
+    column = [np.sum(np.all(f[:, (x0 + x1) // 2] == frames.RIGHT, axis=1)) for f, _ in shots]
+    assert column == sorted(column) and column[0] < column[-1]
+
+
+def test_frames_streams_examples_times_fps_times_seconds():
+    stream = frames.frames([example(), example(1, 2)], NAMES, (320, 240), fps=10, seconds=0.5)
+    assert sum(1 for _ in stream) == 2 * 10 * 0.5
+
+
+def test_class_names_are_used_and_more_classes_fit():
+    names = [f"class {k}" for k in range(12)]
+    proba = np.full(12, 1 / 12)
+    ex = frames.Example(np.eye(5), 0, 11, proba)
+    final = list(frames.example_frames(ex, names, (1280, 720), fps=2, seconds=1))[-1][0]
+    assert final.shape == (720, 1280, 3)
