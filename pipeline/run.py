@@ -23,7 +23,7 @@ def execute(command, settings, *, model_path=None, force=False, quiet=False):
     if command != "train" and {"html", "pdf"} & set(settings.formats):
         report.check_templates(settings.template_dir)
     # Staged first, so that an output folder that cannot be written fails before any work.
-    with StagedOutput(out) as staging:
+    with StagedOutput(out, last=("manifest.json",)) as staging:
         if command == "render":
             trained = jobs.from_saved_model(Path(model_path) if model_path else out / "model.npz", settings,
                                             log=log)

@@ -1,0 +1,140 @@
+"""Staged outputs: nothing under a final name changes until the commit, and a killed commit is finished."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from tests.conftest import REPO
+from trainer.errors import InputError
+from trainer.fileio import StagedOutput
+
+
+def visible(folder):
+    return {p.relative_to(folder).as_posix(): p.read_text() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)}
+
+
+NEW = {"a.txt": "new a", "figures/b.txt": "new b", "manifest.json": "new manifest", "z.txt": "new z"}
+
+
+def stage(staging, files=NEW):
+    for name, text in files.items():
+        staging.path(name).write_text(text)
+
+
+@pytest.fixture
+def out(tmp_path):
+    folder = tmp_path / "out"
+    (folder / "figures").mkdir(parents=True)
+    for name, text in NEW.items():
+        (folder / name).write_text(text.replace("new", "old"))
+    (folder / "keep.txt").write_text("a file of the user's")
+    return folder
+
+
+def test_nothing_changes_until_the_commit_and_everything_after(out):
+    before = visible(out)
+    with StagedOutput(out) as staging:
+        stage(staging)
+        (staging.scratch / "intermediate.bin").write_text("not an output")
+        assert visible(out) == before
+    assert visible(out) == {**NEW, "keep.txt": "a file of the user's"}
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_failed_run_changes_nothing(out):
+    before = visible(out)
+    with pytest.raises(RuntimeError), StagedOutput(out) as staging:
+        stage(staging)
+        raise RuntimeError("rendering failed")
+    assert visible(out) == before and [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_last_names_are_renamed_after_the_others(out, monkeypatch):
+    import trainer.fileio
+
+    order = []
+    real_replace = trainer.fileio.os.replace
+    monkeypatch.setattr(trainer.fileio.os, "replace", lambda src, dst: (order.append(dst.name), real_replace(src, dst)))
+    with StagedOutput(out, last=("manifest.json",)) as staging:
+        stage(staging)
+    assert order[-1] == "manifest.json" and sorted(order) == sorted(name.split("/")[-1] for name in NEW)
+
+
+def killed_run(out, then):
+    """A process that stages ``NEW`` in ``out``, runs the code ``then`` and is killed by it."""
+    script = textwrap.dedent(f"""
+        import os, signal
+        import trainer.fileio
+        from trainer.fileio import StagedOutput
+        staging = StagedOutput({str(out)!r}, last=("manifest.json",))
+        for name, text in {NEW!r}.items():
+            staging.path(name).write_text(text)
+    """) + textwrap.dedent(then)
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == -9, result.stderr
+
+
+def test_a_commit_killed_halfway_is_finished_by_the_next_run(out):
+    killed_run(out, """
+        renames = []
+        real_replace = os.replace
+        def replace_then_die(src, dst):
+            if len(renames) == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+            renames.append(dst)
+            real_replace(src, dst)
+        trainer.fileio.os.replace = replace_then_die
+        staging.commit()
+    """)
+    halfway = visible(out)
+    assert halfway["a.txt"] == "new a" and halfway["manifest.json"] == "old manifest"  # the manifest comes last
+    StagedOutput(out).discard()
+    assert visible(out) == {**NEW, "keep.txt": "a file of the user's"}
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_run_killed_before_its_commit_is_cleared_by_the_next(out):
+    before = visible(out)
+    killed_run(out, "os.kill(os.getpid(), signal.SIGKILL)")
+    assert visible(out) == before
+    StagedOutput(out).discard()
+    assert visible(out) == before and [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_two_runs_cannot_write_one_folder_at_once(out):
+    first = StagedOutput(out)
+    with pytest.raises(InputError, match="another run is writing to .*choose another --out"):
+        StagedOutput(out)
+    first.discard()
+    StagedOutput(out).discard()  # free again
+
+
+def test_an_output_path_that_is_a_file_is_a_clear_error(tmp_path):
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(InputError, match="cannot be written.*choose another --out"):
+        StagedOutput(tmp_path / "taken")
+
+
+def test_a_forked_helper_does_not_keep_the_folder_locked(out):
+    """The video encoder is a forked process; killed with the run, it must not block the next run."""
+    staging = StagedOutput(out)
+    started, started_write = os.pipe()
+    helper = os.fork()
+    if helper == 0:
+        os.write(started_write, b"1")
+        time.sleep(30)
+        os._exit(0)
+    try:
+        assert os.read(started, 1) == b"1"  # the helper runs (its fork handlers are done)
+        staging.discard()
+        StagedOutput(out).discard()
+    finally:
+        os.kill(helper, signal.SIGKILL)
+        os.waitpid(helper, 0)
+        os.close(started)
+        os.close(started_write)
