@@ -34,3 +34,26 @@ def test_the_result_does_not_depend_on_the_call():
     again = step(np.ones((4, 20)), np.zeros(4))
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_kernels_exp_and_log1p_are_within_a_few_ulp_of_numpy():
+    """The score's branch-free exp(-t) and log(1 + e) are what makes it one vector per model: check them
+    over the whole range, tiny and huge arguments included."""
+    from numba import njit
+
+    from trainer.kernels import EXACT, _exp_minus, _log1p_unit
+
+    @njit(fastmath=EXACT, error_model="numpy")
+    def both(t, e, log1p):
+        for i in range(t.shape[0]):
+            e[i] = _exp_minus(t[i])
+            log1p[i] = _log1p_unit(e[i])
+
+    t = np.concatenate([np.linspace(0, 40, 200_001), np.geomspace(1e-300, 1e-3, 1001), [100.0, 700.0]])
+    e, log1p = np.empty_like(t), np.empty_like(t)
+    both(t, e, log1p)
+    assert np.max(np.abs(e - np.exp(-t)) / np.spacing(np.exp(-t))) <= 1
+    assert np.max(np.abs(log1p - np.log1p(e)) / np.spacing(np.log1p(e))) <= 3
+    both(np.array([708.0, 800.0, np.inf]), e[:3], log1p[:3])  # capped, never 0 or NaN
+    np.testing.assert_allclose(e[:3], np.exp(-708.0), rtol=3e-16)
+    np.testing.assert_array_equal(log1p[:3], e[:3])
