@@ -8,8 +8,9 @@ cache, again 4 rows x 5 models at a time: with the 20 gradient factors in regist
 load of X serves five models (one model per load made the step load-bound, 1.2x slower).
 Between the two, each model's 8 sigmoids and costs are one vector: numba has no vector exp
 or log here (no SVML), so both are written out as polynomials (within 1 and 3 ulp); the
-library's scalar calls cost a fifth of a float32 step. Row chunks are fixed (not tied to the thread count) and their partial sums are added in
-order, so the result does not depend on the machine.
+library's scalar calls cost a fifth of a float32 step. Row chunks are fixed (not tied to
+the thread count) and their partial sums are added in order, so the result does not depend
+on the machine.
 """
 import math
 
