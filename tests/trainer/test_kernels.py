@@ -57,3 +57,23 @@ def test_the_kernels_exp_and_log1p_are_within_a_few_ulp_of_numpy():
     both(np.array([708.0, 800.0, np.inf]), e[:3], log1p[:3])  # capped, never 0 or NaN
     np.testing.assert_allclose(e[:3], np.exp(-708.0), rtol=3e-16)
     np.testing.assert_array_equal(log1p[:3], e[:3])
+
+
+def test_the_float32_series_are_exact_to_well_below_float32_precision():
+    """float32 training uses fewer terms of both series: their error must stay far below float32's
+    half-ulp (6e-8 relative), so the weights are as a float64 score would make them."""
+    from numba import njit
+
+    from trainer.kernels import EXACT, TERMS, _exp_minus, _log1p_unit
+
+    @njit(fastmath=EXACT, error_model="numpy")
+    def both(t, e, log1p, exp_terms, log1p_terms):
+        for i in range(t.shape[0]):
+            e[i] = _exp_minus(t[i], exp_terms)
+            log1p[i] = _log1p_unit(e[i], log1p_terms)
+
+    t = np.concatenate([np.linspace(0, 40, 200_001), np.geomspace(1e-300, 1e-3, 1001)])
+    e, log1p = np.empty_like(t), np.empty_like(t)
+    both(t, e, log1p, *TERMS["float32"])
+    assert np.max(np.abs(e / np.exp(-t) - 1)) < 1e-8
+    assert np.max(np.abs(log1p / np.log1p(e) - 1)) < 1e-8
