@@ -76,7 +76,7 @@ EXP_TERMS = np.array([1.0 / math.factorial(n) for n in range(14)])  # |r| <= log
 LOG1P_TERMS = np.array([1.0 / (2 * n + 1) for n in range(17)])  # s <= 1/3: error < 2e-17
 # float32 weights need errors only below their half-ulp (6e-8): 8 terms of each give < 8e-9, and
 # the float32 step takes 0.9x the time.
-TERMS = {"float64": (14, 17), "float32": (8, 8)}
+TERMS = {"float64": (EXP_TERMS.size, LOG1P_TERMS.size), "float32": (8, 8)}
 
 
 def _terms_for(array):
@@ -97,8 +97,8 @@ def _float64_from_bits(typingctx, bits):
 
 
 @njit(fastmath=EXACT, error_model="numpy", inline="always", cache=True)
-def _exp_minus(t, terms=14):
-    """exp(-t) for t >= 0, to about 1 ulp with all 14 terms (t is capped at 708, where exp(-t) is
+def _exp_minus(t, terms=EXP_TERMS.size):
+    """exp(-t) for t >= 0, to about 1 ulp with all the terms (t is capped at 708, where exp(-t) is
     ~1e-308)."""
     t = min(t, 708.0)
     n = math.floor(t * 1.4426950408889634 + 0.5)
@@ -110,7 +110,7 @@ def _exp_minus(t, terms=14):
 
 
 @njit(fastmath=EXACT, error_model="numpy", inline="always", cache=True)
-def _log1p_unit(e, terms=17):
+def _log1p_unit(e, terms=LOG1P_TERMS.size):
     """log(1 + e) for 0 <= e <= 1: 2 atanh(s) with s = e / (2 + e), accurate for tiny e too."""
     s = e / (2.0 + e)
     s2 = s * s
