@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Entry point: ``python run.py [all|train|render] [options]``; see ``--help``."""
+"""Entry point in a checkout: ``python run.py [all|train|render|bundle] [options]``; see ``--help``."""
 import sys
 
-from pipeline.cli import main
+from mnist_ova.pipeline.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import notebook  # noqa: E402
-from trainer import data, preprocess  # noqa: E402
-from trainer.model import OneVsAllLogisticRegression  # noqa: E402
+from mnist_ova.trainer import data, preprocess  # noqa: E402
+from mnist_ova.trainer.model import OneVsAllLogisticRegression  # noqa: E402
 
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 
@@ -137,7 +137,7 @@ def render_rows(model_images, model_labels, model):
     """Video, GIF and whole-deliverable timings on the sample workload's float64 model."""
     import imageio.v3 as iio
 
-    from render import frames, gif, video
+    from mnist_ova.render import frames, gif, video
 
     X = preprocess.standardise(model_images)
     _, test = preprocess.split_indices(len(X))

@@ -1,8 +1,8 @@
 """``submission.zip``: what a student hands in, in one file, optionally under a size limit."""
 import zipfile
 
-from trainer.errors import InputError
-from trainer.fileio import add_to_zip
+from mnist_ova.errors import InputError
+from mnist_ova.trainer.writing import add_to_zip
 
 REQUIRED = ("report.pdf", "metrics.json", "manifest.json")
 # Left out in this order, heaviest and least needed first, until the bundle fits.

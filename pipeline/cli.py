@@ -3,8 +3,8 @@ import argparse
 import json
 import sys
 
-from pipeline import config
-from trainer.errors import ExitCode, InputError, ToolError
+from mnist_ova.pipeline import config
+from mnist_ova.errors import ExitCode, InputError, ToolError
 
 COMMANDS = {
     "all": "train, then make every deliverable (the default)",
@@ -52,7 +52,7 @@ def main(argv=None):
         args = build_parser().parse_args(argv)
         flags = {o.name: getattr(args, o.attr) for o in config.OPTIONS}
         settings = config.settings_from(flags, args.config)
-        from pipeline import run
+        from mnist_ova.pipeline import run
 
         summary = run.execute(args.command, settings, model_path=args.model, force=args.force, quiet=args.quiet)
         if as_json:

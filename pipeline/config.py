@@ -7,11 +7,11 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
-from trainer import validation
-from trainer.data import SOURCES
-from trainer.errors import InputError
-from trainer.model import DTYPES, SOLVERS
-from trainer.preprocess import SPLITS
+from mnist_ova.trainer import validation
+from mnist_ova.trainer.data import SOURCES
+from mnist_ova.errors import InputError
+from mnist_ova.trainer.model import DTYPES, SOLVERS
+from mnist_ova.trainer.preprocess import SPLITS
 
 FORMATS = ("html", "pdf", "mp4", "gif", "figures")
 EXAMPLE_SOURCES = ("random", "misclassified", "first")

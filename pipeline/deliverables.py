@@ -10,8 +10,8 @@ from importlib import metadata as package_metadata
 
 import numpy as np
 
-from render import figures, frames, gif, report, video
-from trainer import metrics
+from mnist_ova.render import figures, frames, gif, report, video
+from mnist_ova.trainer import metrics
 
 EQUATIONS = {
     "eq_standardise": r"x' = \dfrac{x - \mu_x}{\sigma_x}",

@@ -7,10 +7,10 @@ import time
 
 import numpy as np
 
-from trainer import data, metrics, persist, preprocess
-from trainer.errors import InputError
-from trainer.model import DEFAULT_L2, OneVsAllLogisticRegression
-from trainer.validation import check_class_names
+from mnist_ova.trainer import data, metrics, persist, preprocess
+from mnist_ova.errors import InputError
+from mnist_ova.trainer.model import DEFAULT_L2, OneVsAllLogisticRegression
+from mnist_ova.trainer.validation import check_class_names
 
 
 @dataclasses.dataclass

@@ -2,9 +2,9 @@
 import sys
 from pathlib import Path
 
-from pipeline import bundle, deliverables, jobs
-from render import report
-from trainer.fileio import StagedOutput
+from mnist_ova.pipeline import bundle, deliverables, jobs
+from mnist_ova.render import report
+from mnist_ova.pipeline.staging import StagedOutput
 
 # Outputs that are not in manifest.json: the run's timings differ on every run, and the
 # bundle holds the manifest, so neither can be listed in it.

@@ -6,7 +6,7 @@ frame that changed.
 """
 import numpy as np
 
-from render import frames as frame_composer
+from mnist_ova.render import frames as frame_composer
 
 PALETTE_SAMPLES = 12
 

@@ -9,10 +9,16 @@ import mimetypes
 import traceback
 from pathlib import Path
 
-from trainer.errors import InputError
+from mnist_ova.errors import InputError
 
-BUNDLED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 ENTRY = "report.html.j2"
+
+
+def bundled_templates():
+    """The folder of the templates shipped with the package (package data, so a wheel has them)."""
+    from importlib import resources
+
+    return resources.files("mnist_ova.templates")
 
 
 def environment(template_dir=None):
@@ -22,7 +28,7 @@ def environment(template_dir=None):
     folders = [str(template_dir)] if template_dir else []
     if template_dir and not Path(template_dir).is_dir():
         raise InputError(f"template-dir {str(template_dir)!r} is no folder")
-    folders.append(str(BUNDLED_TEMPLATES))
+    folders.append(str(bundled_templates()))
     return jinja2.Environment(loader=jinja2.FileSystemLoader(folders), autoescape=True,
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 

@@ -2,7 +2,7 @@
 
 Frames are piped to the ffmpeg that imageio-ffmpeg bundles; no image file is written.
 """
-from trainer.errors import ToolError
+from mnist_ova.errors import ToolError
 
 # Fixed encoder settings (thread count included) so the same frames give the same bytes.
 # Frames mostly repeat, so the costly searches buy little: no sub-pixel refinement, diamond

@@ -19,7 +19,7 @@ def cache_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sample(cache_dir):
     """The bundled 5,000 real MNIST digits."""
-    from trainer import data
+    from mnist_ova.trainer import data
 
     return data.load("sample", cache_dir=cache_dir)
 

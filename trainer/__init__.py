@@ -3,7 +3,6 @@
 Nothing in this package draws, encodes or typesets: it produces arrays and numbers
 that ``render`` turns into files.
 """
-from trainer.errors import ExitCode, InputError, ToolError
-from trainer.model import OneVsAllLogisticRegression, NotFittedError
+from mnist_ova.trainer.model import OneVsAllLogisticRegression, NotFittedError
 
-__all__ = ["ExitCode", "InputError", "ToolError", "OneVsAllLogisticRegression", "NotFittedError"]
+__all__ = ["OneVsAllLogisticRegression", "NotFittedError"]

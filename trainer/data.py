@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer import download, validation
-from trainer.errors import InputError
+from mnist_ova.trainer import download, validation
+from mnist_ova.errors import InputError
 
 SOURCES = ("auto", "sample", "mnist")
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -114,7 +114,7 @@ def _load_sample(cache_dir):
 
 
 def _save_cache(path, **arrays):
-    from trainer.fileio import atomic_path
+    from mnist_ova.trainer.writing import atomic_path
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

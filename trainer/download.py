@@ -7,7 +7,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from trainer.errors import ToolError, ExitCode
+from mnist_ova.errors import ToolError, ExitCode
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",

@@ -11,8 +11,8 @@ is read once a step instead of the notebook's three times per model.
 import numpy as np
 from scipy.special import expit
 
-from trainer import validation
-from trainer.errors import InputError
+from mnist_ova.trainer import validation
+from mnist_ova.errors import InputError
 
 SOLVERS = ("gd", "lbfgs")
 DEFAULT_L2 = {"gd": 0.0, "lbfgs": 1e-3}
@@ -126,7 +126,7 @@ class OneVsAllLogisticRegression:
 
 
 def _gradient_descent(X, y_index, K, params, callback):
-    from trainer.kernels import FusedPass
+    from mnist_ova.trainer.kernels import FusedPass
 
     n, d = X.shape
     dtype = X.dtype
@@ -165,7 +165,7 @@ def _lbfgs(X, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=1e-5):
     weights would couple them through one line search and one history. A model stops once its
     largest gradient entry is below ``gtol``.
     """
-    from trainer.kernels import FusedPass
+    from mnist_ova.trainer.kernels import FusedPass
 
     n, d = X.shape
     l2 = params["l2"]

@@ -6,10 +6,10 @@ import zlib
 
 import numpy as np
 
-from trainer.data import not_an_archive
-from trainer.errors import InputError
-from trainer.fileio import add_to_zip
-from trainer.model import OneVsAllLogisticRegression
+from mnist_ova.trainer.data import not_an_archive
+from mnist_ova.errors import InputError
+from mnist_ova.trainer.writing import add_to_zip
+from mnist_ova.trainer.model import OneVsAllLogisticRegression
 
 FORMAT_VERSION = 1
 PREPROCESSING = "per-image standardisation: (x - row mean) / row std, constant images become 0"

@@ -3,8 +3,8 @@ import math
 
 import numpy as np
 
-from trainer import validation
-from trainer.errors import InputError
+from mnist_ova.trainer import validation
+from mnist_ova.errors import InputError
 
 SPLITS = ("seed", "official")
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from trainer.errors import InputError
+from mnist_ova.errors import InputError
 
 
 def check_choice(name, value, allowed):

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
-from pipeline.cli import main
+from mnist_ova.pipeline.cli import main
 from tests.conftest import REPO
 from tests.trainer.test_model import notebook_models
-from trainer.persist import load_model
-from trainer.preprocess import standardise
+from mnist_ova.trainer.persist import load_model
+from mnist_ova.trainer.preprocess import standardise
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_metrics_match_the_notebook_on_the_shared_mnist_rows(tmp_path, shared_mn
     result = run_cli("train", "--data", shared_mnist, "--out", tmp_path, "--iterations", 60, "--quiet")
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    from trainer.data import load
+    from mnist_ova.trainer.data import load
 
     dataset = load(str(shared_mnist))
     X = standardise(dataset.images)

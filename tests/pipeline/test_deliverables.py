@@ -9,7 +9,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from pipeline.cli import main
+from mnist_ova.pipeline.cli import main
 from tests.render.test_video import probe
 
 SMALL = ["--iterations", "40", "--examples", "4", "--fps", "10", "--seconds-per-example", "0.5",

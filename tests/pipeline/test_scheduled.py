@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from pipeline.cli import main
+from mnist_ova.pipeline.cli import main
 from tests.conftest import REPO
 from tests.pipeline.test_deliverables import SMALL
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from render import frames
+from mnist_ova.render import frames
 
 NAMES = [str(k) for k in range(10)]
 

@@ -1,7 +1,7 @@
 import pytest
 
-from render import report
-from trainer.errors import InputError
+from mnist_ova.render import report
+from mnist_ova.errors import InputError
 
 
 def test_a_template_dir_overrides_a_bundled_template(tmp_path):
@@ -16,7 +16,7 @@ def test_a_partial_override_keeps_the_other_bundled_files(tmp_path):
     env = report.environment(tmp_path)
     assert env.get_template("style.css").render() == "body { color: red }"
     _, filename, _ = env.loader.get_source(env, "report.html.j2")
-    assert filename == str(report.BUNDLED_TEMPLATES / "report.html.j2")
+    assert filename == str(report.bundled_templates() / "report.html.j2")
 
 
 def test_a_broken_template_names_the_file_and_line(tmp_path):

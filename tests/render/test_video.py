@@ -4,7 +4,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from render import frames, gif, video
+from mnist_ova.render import frames, gif, video
 from tests.render.test_frames import NAMES
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from trainer import data
-from trainer.errors import InputError
+from mnist_ova.trainer import data
+from mnist_ova.errors import InputError
 
 
 def write_idx(path, array, type_code=0x08):

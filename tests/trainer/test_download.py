@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import SHARED_MNIST
-from trainer import data, download
+from mnist_ova.trainer import data, download
 
 NAMES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from trainer.kernels import CHUNK, FusedPass
+from mnist_ova.trainer.kernels import CHUNK, FusedPass
 
 
 @pytest.mark.parametrize("n, d, K, dtype", [(37, 13, 3, np.float64), (CHUNK + 21, 30, 10, np.float64),
@@ -41,7 +41,7 @@ def test_the_kernels_exp_and_log1p_are_within_a_few_ulp_of_numpy():
     over the whole range, tiny and huge arguments included."""
     from numba import njit
 
-    from trainer.kernels import EXACT, _exp_minus, _log1p_unit
+    from mnist_ova.trainer.kernels import EXACT, _exp_minus, _log1p_unit
 
     @njit(fastmath=EXACT, error_model="numpy")
     def both(t, e, log1p):
@@ -64,7 +64,7 @@ def test_the_float32_series_are_exact_to_well_below_float32_precision():
     half-ulp (6e-8 relative), so the weights are as a float64 score would make them."""
     from numba import njit
 
-    from trainer.kernels import EXACT, TERMS, _exp_minus, _log1p_unit
+    from mnist_ova.trainer.kernels import EXACT, TERMS, _exp_minus, _log1p_unit
 
     @njit(fastmath=EXACT, error_model="numpy")
     def both(t, e, log1p, exp_terms, log1p_terms):

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk
 
-from trainer import metrics
-from trainer.model import OneVsAllLogisticRegression
-from trainer.preprocess import standardise
+from mnist_ova.trainer import metrics
+from mnist_ova.trainer.model import OneVsAllLogisticRegression
+from mnist_ova.trainer.preprocess import standardise
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@ import warnings
 import numpy as np
 import pytest
 
-from trainer.errors import InputError
-from trainer.model import NotFittedError, OneVsAllLogisticRegression
-from trainer.preprocess import standardise
+from mnist_ova.errors import InputError
+from mnist_ova.trainer.model import NotFittedError, OneVsAllLogisticRegression
+from mnist_ova.trainer.preprocess import standardise
 
 
 def notebook_loop(X, y, alpha=0.01, iterations=1000):

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from trainer.errors import InputError
-from trainer.model import OneVsAllLogisticRegression
-from trainer.persist import load_model, save_model
-from trainer.preprocess import standardise
+from mnist_ova.errors import InputError
+from mnist_ova.trainer.model import OneVsAllLogisticRegression
+from mnist_ova.trainer.persist import load_model, save_model
+from mnist_ova.trainer.preprocess import standardise
 
 
 def test_a_saved_model_predicts_the_same_after_loading(tmp_path, small_digits):

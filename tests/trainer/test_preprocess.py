@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
-from trainer.errors import InputError
-from trainer.preprocess import split_indices, standardise
+from mnist_ova.errors import InputError
+from mnist_ova.trainer.preprocess import split_indices, standardise
 
 
 def test_standardise_is_the_notebooks_per_row_formula():

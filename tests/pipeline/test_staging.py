@@ -9,8 +9,8 @@ import time
 import pytest
 
 from tests.conftest import REPO
-from trainer.errors import InputError
-from trainer.fileio import StagedOutput
+from mnist_ova.errors import InputError
+from mnist_ova.pipeline.staging import StagedOutput
 
 
 def visible(folder):
@@ -55,11 +55,11 @@ def test_a_failed_run_changes_nothing(out):
 
 
 def test_the_last_names_are_renamed_after_the_others(out, monkeypatch):
-    import trainer.fileio
+    import mnist_ova.pipeline.staging
 
     order = []
-    real_replace = trainer.fileio.os.replace
-    monkeypatch.setattr(trainer.fileio.os, "replace", lambda src, dst: (order.append(dst.name), real_replace(src, dst)))
+    real_replace = mnist_ova.pipeline.staging.os.replace
+    monkeypatch.setattr(mnist_ova.pipeline.staging.os, "replace", lambda src, dst: (order.append(dst.name), real_replace(src, dst)))
     with StagedOutput(out, last=("manifest.json",)) as staging:
         stage(staging)
     assert order[-1] == "manifest.json" and sorted(order) == sorted(name.split("/")[-1] for name in NEW)
@@ -69,8 +69,8 @@ def killed_run(out, then):
     """A process that stages ``NEW`` in ``out``, runs the code ``then`` and is killed by it."""
     script = textwrap.dedent(f"""
         import os, signal
-        import trainer.fileio
-        from trainer.fileio import StagedOutput
+        import mnist_ova.pipeline.staging
+        from mnist_ova.pipeline.staging import StagedOutput
         staging = StagedOutput({str(out)!r}, last=("manifest.json",))
         for name, text in {NEW!r}.items():
             staging.path(name).write_text(text)
@@ -88,7 +88,7 @@ def test_a_commit_killed_halfway_is_finished_by_the_next_run(out):
                 os.kill(os.getpid(), signal.SIGKILL)
             renames.append(dst)
             real_replace(src, dst)
-        trainer.fileio.os.replace = replace_then_die
+        mnist_ova.pipeline.staging.os.replace = replace_then_die
         staging.commit()
     """)
     halfway = visible(out)
