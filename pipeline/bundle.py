@@ -2,12 +2,12 @@
 import zipfile
 
 from mnist_ova.errors import InputError
+from mnist_ova.pipeline import outputs
 from mnist_ova.trainer.writing import add_to_zip
 
-REQUIRED = ("report.pdf", "metrics.json", "manifest.json")
+REQUIRED = (outputs.PDF, outputs.METRICS, outputs.MANIFEST)
 # Left out in this order, heaviest and least needed first, until the bundle fits.
-OPTIONAL = ("predictions.mp4", "report.html", "predictions.gif", "figures/")
-NAME = "submission.zip"
+OPTIONAL = (outputs.MP4, outputs.HTML, outputs.GIF, outputs.FIGURES_DIR + "/")
 
 
 def plan(files, max_mb=None):

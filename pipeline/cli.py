@@ -4,14 +4,9 @@ import json
 import sys
 
 from mnist_ova.pipeline import config
+from mnist_ova.pipeline.run import COMMANDS
 from mnist_ova.errors import ExitCode, InputError, ToolError
 
-COMMANDS = {
-    "all": "train, then make every deliverable (the default)",
-    "train": "train and write model.npz + metrics.json only",
-    "render": "make the deliverables from a saved model, without retraining",
-    "bundle": "as all, then pack submission.zip for handing in",
-}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -23,9 +18,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser():
     parser = _Parser(prog="run.py", description="Train one-vs-all logistic-regression digit classifiers the "
                      "course notebook's way and build its report, plots and prediction videos.",
-                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                     )
     parser.add_argument("command", nargs="?", default="all", choices=COMMANDS,
-                        help="; ".join(f"{k}: {v}" for k, v in COMMANDS.items()))
+                        help="; ".join(f"{name}: {command.help}" for name, command in COMMANDS.items()))
     parser.add_argument("--config", metavar="FILE.toml", help="options from a TOML file (keys are the flag names)")
     parser.add_argument("--model", metavar="PATH", help="render: the saved model (default OUT/model.npz)")
     parser.add_argument("--force", action="store_true", help="retrain even if the saved model matches the data "
@@ -40,7 +35,7 @@ def build_parser():
         # Defaults stay None so that a flag not given does not override the config file.
         group.add_argument(f"--{option.name}", type=option.type, default=None, metavar=option.name.upper()
                            .replace("-", "_") if not option.choices else None,
-                           choices=option.choices or None, help=f"{option.help} (default: {option.default})")
+                           choices=option.choices or None, help=f"{option.help} (default: {option.default_text})")
     return parser
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from mnist_ova.trainer import validation
 from mnist_ova.trainer.data import SOURCES
 from mnist_ova.errors import InputError
-from mnist_ova.trainer.model import DTYPES, SOLVERS
+from mnist_ova.trainer.model import DEFAULT_L2, DTYPES, SOLVERS
 from mnist_ova.trainer.preprocess import SPLITS
 
 FORMATS = ("html", "pdf", "mp4", "gif", "figures")
@@ -18,77 +18,113 @@ EXAMPLE_SOURCES = ("random", "misclassified", "first")
 HTML_ASSETS = ("inline", "external")
 
 
+def _option(default, help, *, choices=(), group="training", flag_type=str, default_text=None):
+    """A field of ``Settings`` with what its flag needs: help, choices, group, and the type argparse
+    converts the flag's text to."""
+    return dataclasses.field(default=default, metadata={
+        "help": help, "choices": tuple(choices), "group": group, "type": flag_type,
+        "default_text": default_text if default_text is not None else default})
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every option of a run, declared once: the flags, the TOML keys (the flag names), the defaults
+    and the help come from these fields. ``check`` validates and normalises them, in one place."""
+
+    data: str = _option("auto", f"data: a .mat/.npz/IDX file or folder, or one of {', '.join(SOURCES)}")
+    out: str = _option("outputs", "output folder")
+    cache_dir: str | None = _option(None, "download and sample cache",
+                                    default_text="$MNIST_OVA_CACHE or ~/.cache/mnist-ova")
+    iterations: int = _option(1000, "gradient-descent iterations per model", flag_type=int)
+    learning_rate: float = _option(0.01, "gradient-descent step size (alpha)", flag_type=float)
+    tol: float = _option(1e-5, "a model stops once the RMSE of its rounded training predictions is <= tol",
+                         flag_type=float)
+    dtype: str = _option("float64", "arithmetic precision", choices=DTYPES)
+    solver: str = _option("gd", "gd: the notebook's gradient descent; lbfgs: L-BFGS, all models in lockstep",
+                          choices=SOLVERS)
+    l2: float | None = _option(None, "L2 penalty weight", flag_type=float,
+                               default_text=f"{DEFAULT_L2['gd']} for gd, {DEFAULT_L2['lbfgs']} for lbfgs")
+    split: str = _option("seed", "seed: shuffled split; official: the data files' own train/test parts",
+                         choices=SPLITS)
+    test_size: float = _option(0.2, "fraction of rows in the test set (split 'seed')", flag_type=float)
+    seed: int = _option(42, "random seed of the split and of the example choice", flag_type=int)
+    class_names: tuple | None = _option(None, "comma-separated class names, in label order",
+                                        default_text="the labels")
+    examples: int = _option(60, "examples in the prediction video", group="deliverables", flag_type=int)
+    examples_from: str = _option("random", "which test rows the video shows", choices=EXAMPLE_SOURCES,
+                                 group="deliverables")
+    seconds_per_example: float = _option(1.0, "how long each video example is shown", group="deliverables",
+                                         flag_type=float)
+    fps: int = _option(30, "video frames per second", group="deliverables", flag_type=int)
+    video_size: tuple = _option("1280x720", "video WIDTHxHEIGHT", group="deliverables")
+    formats: tuple = _option(",".join(FORMATS), f"comma-separated deliverables to make, of {', '.join(FORMATS)}",
+                             group="deliverables")
+    html_assets: str = _option("inline", "inline: one self-contained report.html; external: link the files",
+                               choices=HTML_ASSETS, group="deliverables")
+    template_dir: str | None = _option(None, "folder whose templates override the bundled ones",
+                                       group="deliverables", default_text="the bundled templates")
+    max_bundle_mb: float | None = _option(None, "bundle: leave out the heaviest optional files (MP4 first) to "
+                                          "fit this size", group="deliverables", flag_type=float,
+                                          default_text="no limit")
+    title: str = _option("Handwritten Digit Recognition with a Neural-Network Mindset", "report title",
+                         group="report")
+    author: str = _option("", "author on the title page", group="report", default_text="none")
+    course: str = _option("", "course on the title page", group="report", default_text="none")
+    institution: str = _option("", "institution on the title page", group="report", default_text="none")
+    seat: str = _option("", "seat number on the title page", group="report", default_text="none")
+
+
 @dataclasses.dataclass(frozen=True)
 class Option:
-    name: str
+    """A field of ``Settings`` as the command line and the TOML file see it."""
+
+    attr: str
     default: object
     help: str
-    type: type = str
-    choices: tuple = ()
-    group: str = "training"
+    choices: tuple
+    group: str
+    type: type
+    default_text: object
 
     @property
-    def attr(self):
-        return self.name.replace("-", "_")
+    def name(self):
+        return self.attr.replace("_", "-")
 
 
-OPTIONS = (
-    Option("data", "auto", f"data: a .mat/.npz/IDX file or folder, or one of {', '.join(SOURCES)}"),
-    Option("out", "outputs", "output folder"),
-    Option("cache-dir", None, "download and sample cache (default $MNIST_OVA_CACHE or ~/.cache/mnist-ova)"),
-    Option("iterations", 1000, "gradient-descent iterations per model", int),
-    Option("learning-rate", 0.01, "gradient-descent step size (alpha)", float),
-    Option("tol", 1e-5, "a model stops once the RMSE of its rounded training predictions is <= tol", float),
-    Option("dtype", "float64", "arithmetic precision", str, DTYPES),
-    Option("solver", "gd", "gd: the notebook's gradient descent; lbfgs: L-BFGS, all models in lockstep",
-           str, SOLVERS),
-    Option("l2", None, "L2 penalty weight (default: 0 for gd, 1e-3 for lbfgs)", float),
-    Option("split", "seed", "seed: shuffled split; official: the data files' own train/test parts", str, SPLITS),
-    Option("test-size", 0.2, "fraction of rows in the test set (split 'seed')", float),
-    Option("seed", 42, "random seed of the split and of the example choice", int),
-    Option("class-names", None, "comma-separated class names, in label order (default: the labels)"),
-    Option("examples", 60, "examples in the prediction video", int, group="deliverables"),
-    Option("examples-from", "random", "which test rows the video shows", str, EXAMPLE_SOURCES,
-           group="deliverables"),
-    Option("seconds-per-example", 1.0, "how long each video example is shown", float, group="deliverables"),
-    Option("fps", 30, "video frames per second", int, group="deliverables"),
-    Option("video-size", "1280x720", "video WIDTHxHEIGHT", group="deliverables"),
-    Option("formats", ",".join(FORMATS), f"comma-separated deliverables to make, of {', '.join(FORMATS)}",
-           group="deliverables"),
-    Option("html-assets", "inline", "inline: one self-contained report.html; external: link the files", str,
-           HTML_ASSETS, group="deliverables"),
-    Option("template-dir", None, "folder whose templates override the bundled ones", group="deliverables"),
-    Option("max-bundle-mb", None, "bundle: leave out the heaviest optional files (MP4 first) to fit this size",
-           float, group="deliverables"),
-    Option("title", "Handwritten Digit Recognition with a Neural-Network Mindset", "report title",
-           group="report"),
-    Option("author", "", "author on the title page", group="report"),
-    Option("course", "", "course on the title page", group="report"),
-    Option("institution", "", "institution on the title page", group="report"),
-    Option("seat", "", "seat number on the title page", group="report"),
-)
+OPTIONS = tuple(Option(f.name, f.default, **f.metadata) for f in dataclasses.fields(Settings))
 BY_NAME = {option.name: option for option in OPTIONS}
 
-Settings = dataclasses.make_dataclass(
-    "Settings", [(o.attr, object, dataclasses.field(default=o.default)) for o in OPTIONS], frozen=True)
+
+PATH_OPTIONS = ("data", "out", "cache-dir", "template-dir")
+TEXT_LIMIT = 200  # characters in a title-page field or a class name
 
 
 def read_toml(path):
-    """The options in a TOML file, keyed by flag name; unknown keys are an error."""
+    """The options in a TOML file, keyed by flag name; unknown keys are an error naming the closest
+    known one. Relative paths in the file are relative to the file's own folder, as a reader of the
+    file expects, not to wherever the tool is started from."""
+    import difflib
+
     path = Path(path)
     try:
         with open(path, "rb") as f:
             table = tomllib.load(f)
-    except FileNotFoundError:
-        raise InputError(f"config file {str(path)!r} does not exist") from None
+    except (FileNotFoundError, IsADirectoryError):
+        raise InputError(f"config file {str(path)!r} does not exist or is no file") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"config file {str(path)!r} is no valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"config file {str(path)!r} is not UTF-8 text") from None
     values = {}
     for key, value in table.items():
         name = key.replace("_", "-")
         if name not in BY_NAME:
-            raise InputError(f"config file {str(path)!r} has the unknown key {key!r}; known keys: "
+            close = difflib.get_close_matches(name, BY_NAME, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InputError(f"config file {str(path)!r} has the unknown key {key!r}; {hint}known keys: "
                              f"{', '.join(BY_NAME)}")
+        if name in PATH_OPTIONS and isinstance(value, str) and value and not (name == "data" and value in SOURCES):
+            value = str(path.parent / Path(value).expanduser())
         values[name] = value
     return values
 
@@ -109,7 +145,8 @@ def check(settings):
         value = getattr(s, option.attr)
         if option.choices:
             validation.check_choice(option.name, value, option.choices)
-        elif option.type is str and value is not None and not isinstance(value, str):
+        elif option.type is str and option.attr not in ("formats", "class_names") and value is not None \
+                and not isinstance(value, str):
             raise InputError(f"{option.name} must be text; got {value!r}")
     changes = {
         "iterations": validation.check_number("iterations", s.iterations, minimum=1, integer=True),
@@ -126,6 +163,8 @@ def check(settings):
         "video_size": _video_size(s.video_size),
         "formats": _formats(s.formats),
         "class_names": _class_names(s.class_names),
+        **{field: _text(field.replace("_", "-"), getattr(s, field))
+           for field in ("title", "author", "course", "institution", "seat")},
         "l2": None if s.l2 is None else validation.check_number("l2", s.l2, minimum=0),
         "max_bundle_mb": None if s.max_bundle_mb is None else validation.check_number(
             "max-bundle-mb", s.max_bundle_mb, minimum=0, include_minimum=False),
@@ -156,4 +195,13 @@ def _class_names(value):
     if value is None:
         return None
     names = value.split(",") if isinstance(value, str) else value
-    return tuple(str(n).strip() for n in names)
+    if not isinstance(names, (list, tuple)):
+        raise InputError(f"class-names must be comma-separated text or a list of names; got {value!r}")
+    return tuple(_text("class-names", str(n).strip()) for n in names)
+
+
+def _text(name, value):
+    """Text shown on the report's pages: bounded, so a runaway value fails before any work."""
+    if len(value) > TEXT_LIMIT:
+        raise InputError(f"{name} must be at most {TEXT_LIMIT} characters; got {len(value)} ({value[:40]!r}...)")
+    return value

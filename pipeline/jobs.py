@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from mnist_ova.pipeline import outputs
 from mnist_ova.trainer import data, metrics, persist, preprocess
 from mnist_ova.errors import InputError
 from mnist_ova.trainer.model import DEFAULT_L2, OneVsAllLogisticRegression
@@ -22,8 +23,7 @@ class Trained:
     X: np.ndarray
     train_rows: np.ndarray
     test_rows: np.ndarray
-    class_names: list
-    scores: dict
+    evaluation: metrics.Evaluation
     timings: dict
     metadata: dict
     reused: bool = False
@@ -91,9 +91,9 @@ def train(settings, *, log, progress, cached_model=None):
         with watch("train"):
             model = fit(settings, X[train_rows], dataset.labels[train_rows], progress=progress)
     with watch("evaluate"):
-        scores = metrics.evaluate(model, X[train_rows], dataset.labels[train_rows], X[test_rows],
-                                  dataset.labels[test_rows])
-    return Trained(model, dataset, X, train_rows, test_rows, class_names, scores, watch.seconds, metadata,
+        evaluation = metrics.evaluate(model, X[train_rows], dataset.labels[train_rows], X[test_rows],
+                                      dataset.labels[test_rows], class_names)
+    return Trained(model, dataset, X, train_rows, test_rows, evaluation, watch.seconds, metadata,
                    reused="train_s" not in watch.seconds)
 
 
@@ -140,12 +140,14 @@ def from_saved_model(path, settings, *, log):
     if X.shape[1] != model.coef_.shape[0]:
         raise InputError(f"the model expects images of {model.coef_.shape[0]} pixels but the data {source!r} has "
                          f"{X.shape[1]}: pass --data with the data it was trained on")
-    class_names = metadata["dataset"]["class_names"]
+    # Names given now win over the ones recorded at training time.
+    class_names = (class_names_for(model.classes_, settings.class_names) if settings.class_names is not None
+                   else metadata["dataset"]["class_names"])
     with watch("evaluate"):
-        scores = metrics.evaluate(model, X[train_rows], dataset.labels[train_rows], X[test_rows],
-                                  dataset.labels[test_rows])
+        evaluation = metrics.evaluate(model, X[train_rows], dataset.labels[train_rows], X[test_rows],
+                                      dataset.labels[test_rows], class_names)
     metadata = dict(metadata, dataset=dataset_summary(dataset, train_rows, test_rows, class_names))
-    return Trained(model, dataset, X, train_rows, test_rows, class_names, scores, watch.seconds, metadata)
+    return Trained(model, dataset, X, train_rows, test_rows, evaluation, watch.seconds, metadata)
 
 
 def dataset_summary(dataset, train_rows, test_rows, class_names):
@@ -165,31 +167,33 @@ def config_summary(settings):
 
 
 def metrics_document(trained):
-    return {"dataset": trained.metadata["dataset"], "config": trained.metadata["config"], **trained.scores}
+    return {"dataset": trained.metadata["dataset"], "config": trained.metadata["config"],
+            **trained.evaluation.to_dict()}
 
 
 def write_training(trained, staging):
     """``model.npz`` and ``metrics.json`` into the staged output folder; nothing in them depends on
     the time or the machine's speed, so the same inputs give the same bytes."""
-    with open(staging.path("model.npz"), "wb") as f:
+    with open(staging.path(outputs.MODEL), "wb") as f:
         persist.save_model(trained.model, f, metadata=trained.metadata)
-    staging.path("metrics.json").write_text(json.dumps(metrics_document(trained), indent=2) + "\n")
+    staging.path(outputs.METRICS).write_text(json.dumps(metrics_document(trained), indent=2) + "\n")
 
 
 def write_timings(timings, staging, *, reused):
     """``timings.json``: seconds per stage, the one output that differs from run to run."""
-    staging.path("timings.json").write_text(json.dumps({**timings, "reused_model": reused}, indent=2) + "\n")
+    staging.path(outputs.TIMINGS).write_text(json.dumps({**timings, "reused_model": reused}, indent=2) + "\n")
 
 
 def summary_table(trained):
     """The notebook's per-model printout, as one table."""
-    names = trained.class_names
+    e = trained.evaluation
+    names = e.class_names
     width = max(5, *(len(n) for n in names))
     lines = [f"{'model':<{width}}  {'train acc':>9}  {'test acc':>8}  {'iters':>5}  {'final cost':>10}"]
-    for name, row in zip(names, trained.scores["per_model"]):
-        cost = "–" if row["final_cost"] is None else f"{row['final_cost']:.5f}"  # None: no step was needed
-        lines.append(f"{name:<{width}}  {row['train_accuracy']:9.4f}  {row['test_accuracy']:8.4f}  "
-                     f"{row['iterations']:5d}  {cost:>10}")
-    lines.append(f"one-vs-all accuracy (mean of the binary test accuracies): {trained.scores['one_vs_all_accuracy']:.4f}")
-    lines.append(f"multiclass accuracy (argmax of the {len(names)} models):  {trained.scores['multiclass_accuracy']:.4f}")
+    for k, name in enumerate(names):
+        cost = "–" if e.final_cost(k) is None else f"{e.final_cost(k):.5f}"  # None: no step was needed
+        lines.append(f"{name:<{width}}  {e.train_accuracy[k]:9.4f}  {e.test_accuracy[k]:8.4f}  "
+                     f"{e.n_iter[k]:5d}  {cost:>10}")
+    lines.append(f"one-vs-all accuracy (mean of the binary test accuracies): {e.one_vs_all_accuracy:.4f}")
+    lines.append(f"multiclass accuracy (argmax of the {len(names)} models):  {e.multiclass_accuracy:.4f}")
     return "\n".join(lines)

@@ -8,7 +8,22 @@ import contextlib
 import numpy as np
 
 DPI = 150
-RIGHT, WRONG, NEUTRAL, ACCENT = "#2e7d32", "#c62828", "#90a4ae", "#1565c0"
+from mnist_ova.render.palette import ACCENT, NEUTRAL, RIGHT, WRONG, hex_colour
+
+RIGHT, WRONG, NEUTRAL, ACCENT = (hex_colour(c) for c in (RIGHT, WRONG, NEUTRAL, ACCENT))
+EQUATIONS = {
+    "eq_standardise": r"x' = \dfrac{x - \mu_x}{\sigma_x}",
+    "eq_forward": r"z = w^{\top} x + b, \qquad \hat{y} = \sigma(z) = \dfrac{1}{1 + e^{-z}}",
+    "eq_loss": r"\mathcal{L}(\hat{y}, y) = -\left(y \log \hat{y} + (1 - y) \log (1 - \hat{y})\right)",
+    "eq_cost": r"J(w, b) = \dfrac{1}{m} \sum_{i=1}^{m} \mathcal{L}(\hat{y}^{(i)}, y^{(i)})",
+    "eq_gradients": r"\dfrac{\partial J}{\partial w} = \dfrac{1}{m} X^{\top} (\hat{Y} - Y), \qquad "
+                    r"\dfrac{\partial J}{\partial b} = \dfrac{1}{m} \sum_{i=1}^{m} (\hat{y}^{(i)} - y^{(i)})",
+    "eq_update": r"w \leftarrow w - \alpha \dfrac{\partial J}{\partial w}, \qquad "
+                 r"b \leftarrow b - \alpha \dfrac{\partial J}{\partial b}",
+    "eq_stop": r"\mathrm{RMSE} = \sqrt{\dfrac{1}{m} \sum_{i=1}^{m} (\mathrm{round}(\hat{y}^{(i)}) - y^{(i)})^2}"
+               r" \leq \epsilon",
+    "eq_predict": r"\hat{k} = \arg\max_k \, \hat{y}_k, \qquad p_k = \dfrac{\hat{y}_k}{\sum_j \hat{y}_j}",
+}
 
 
 @contextlib.contextmanager
@@ -108,9 +123,10 @@ def image_grid(images, titles, path, *, columns=6, colors=None):
             _gray(ax, image, title, colors[i] if colors else "black")
 
 
-def weights(W, image_shape, names, path):
-    """Each model's learned weights as an image; diverging colours with zero at the centre."""
-    W = np.asarray(W, dtype=np.float64)
+def weights_grid(W, image_shape, names, path):
+    """Each model's learned weights (one row of ``W`` per model) as an image; diverging colours with
+    zero at the centre."""
+    W = np.asarray(W, dtype=np.float64).T  # this figure reads one column per model
     K = W.shape[1]
     columns = min(K, 5)
     rows = -(-K // columns)
@@ -157,3 +173,29 @@ def equation(tex, path, *, fontsize=15):
     with _figure(path, (0.01, 0.01), format="svg") as (fig, ax):
         ax.axis("off")
         fig.text(0, 0, f"${tex}$", fontsize=fontsize)
+
+
+def report_figures(evaluation, *, weights, image_shape, sample_images, sample_index, test_images, example_rows,
+                   paths):
+    """Every figure of the report, from one evaluation: ``paths`` maps figure names (those of
+    ``EQUATIONS`` and the report's ``fig_*``) to files. ``sample_images``/``sample_index`` are a few
+    training digits with their class indices; ``example_rows`` are the test rows the video shows."""
+    names, e = evaluation.class_names, evaluation
+    accuracy(e.train_accuracy, e.test_accuracy, names, paths["fig_accuracy"])
+    cost_curves(e.cost_history, names, paths["fig_cost"])
+    confusion(e.confusion, e.confusion_normalised, names, paths["fig_confusion"])
+    per_class(e.precision, e.recall, e.f1, names, paths["fig_per_class"])
+    roc([(c.false_positive_rate, c.true_positive_rate, c.auc) for c in e.roc], names, paths["fig_roc"])
+    weights_grid(weights, image_shape, names, paths["fig_weights"])
+    image_grid(sample_images, [f"label {names[k]}" for k in sample_index], paths["fig_samples"])
+    shown = example_rows[:6]
+    image_grid(test_images[shown], [f"true {names[e.true_index[i]]}, predicted {names[e.predicted_index[i]]}"
+                                    for i in shown], paths["fig_examples"], columns=3,
+               colors=[RIGHT if e.true_index[i] == e.predicted_index[i] else WRONG for i in shown])
+    wrong = e.misclassified[:18]
+    if wrong.size:
+        image_grid(test_images[wrong], [f"{names[e.true_index[i]]} read as {names[e.predicted_index[i]]}\n"
+                                        f"{100 * e.scores[i, e.predicted_index[i]]:.0f}% sure" for i in wrong],
+                   paths["fig_misclassified"], colors=[WRONG] * wrong.size)
+    for name, tex in EQUATIONS.items():
+        equation(tex, paths[name])

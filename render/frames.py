@@ -9,12 +9,12 @@ import functools
 
 import numpy as np
 
+from mnist_ova.render.palette import RIGHT, WRONG
+
 WHITE = (255, 255, 255)
 INK = (33, 33, 33)
 GRID = (225, 225, 225)
 BAR = (176, 190, 197)
-RIGHT = (46, 125, 50)
-WRONG = (198, 40, 40)
 GROW_SECONDS = 0.3
 
 
@@ -174,3 +174,33 @@ def frames(examples, class_names, size, fps, seconds):
         for frame, count in example_frames(example, class_names, size, fps, seconds):
             for _ in range(count):
                 yield frame
+
+
+def choose_examples(evaluation, n, *, source, seed):
+    """Test rows to show: random (seeded), misclassified first, or the first n."""
+    n_test = evaluation.true_index.size
+    n = min(n, n_test)
+    if source == "first":
+        return np.arange(n)
+    order = np.random.RandomState(seed).permutation(n_test)
+    if source == "misclassified":
+        wrong = evaluation.predicted_index[order] != evaluation.true_index[order]
+        order = np.concatenate([order[wrong], order[~wrong]])  # fill up with right ones if too few are wrong
+    return order[:n]
+
+
+def examples_of(evaluation, test_images, rows):
+    return [Example(test_images[i], int(evaluation.true_index[i]), int(evaluation.predicted_index[i]),
+                    evaluation.scores[i]) for i in rows]
+
+
+def poster_strip(examples, class_names, path, *, count=4, size=(640, 360)):
+    """A strip of the video's final frames, for the PDF, which cannot play video."""
+    import cv2
+
+    picks = np.linspace(0, len(examples) - 1, min(count, len(examples))).round().astype(int)
+    stills = [list(example_frames(examples[i], class_names, size, 1, 1.0))[-1][0] for i in picks]
+    rows = [np.concatenate(stills[i:i + 2], axis=1) for i in range(0, len(stills), 2)]
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))

@@ -5,9 +5,14 @@ with a context of numbers and asset references, and writes the two files.
 """
 import base64
 import contextlib
+import datetime
 import mimetypes
+import os
 import traceback
+from importlib import metadata as package_metadata
 from pathlib import Path
+
+import numpy as np
 
 from mnist_ova.errors import InputError
 
@@ -93,3 +98,65 @@ def write_pdf(html, path, *, base_url):
     # WeasyPrint reports every CSS property it skips at WARNING; they are not the user's concern.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     weasyprint.HTML(string=html, base_url=str(base_url)).write_pdf(str(path))
+
+
+PACKAGES = ("numpy", "scipy", "scikit-learn", "numba", "matplotlib", "opencv-python-headless", "pillow", "imageio",
+            "imageio-ffmpeg", "jinja2", "weasyprint", "tqdm", "mlxtend")
+
+
+def report_date():
+    """SOURCE_DATE_EPOCH when set (reproducible builds), else today."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = (datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc) if epoch
+            else datetime.datetime.now(datetime.timezone.utc))
+    return when.strftime("%d %B %Y").lstrip("0")
+
+
+def context(evaluation, *, title_page, dataset, config, video, timings):
+    """What the report says, from one evaluation. ``title_page`` holds the title-page fields,
+    ``dataset``/``config`` the run's recorded summaries, ``video`` what the videos show, ``timings``
+    the stages' seconds (None leaves them out)."""
+    e, names = evaluation, list(evaluation.class_names)
+    models = [{"name": names[k], "train_accuracy": float(e.train_accuracy[k]),
+               "test_accuracy": float(e.test_accuracy[k]), "iterations": int(e.n_iter[k]),
+               "final_cost": e.final_cost(k), "auc": e.roc[k].auc} for k in range(e.n_classes)]
+    per_class = [{"name": names[k], "precision": float(e.precision[k]), "recall": float(e.recall[k]),
+                  "f1": float(e.f1[k]), "support": int(e.support[k])} for k in range(e.n_classes)]
+    confused = [{"true_name": names[t], "predicted_name": names[p], "count": c,
+                 "share": c / max(int(e.support[t]), 1)} for t, p, c in e.most_confused()]
+    frequencies = np.bincount(e.true_index, minlength=e.n_classes) / max(e.true_index.size, 1)
+    return {
+        "meta": dict(title_page, date=report_date()),
+        "dataset": dataset,
+        "config": config,
+        "models": models,
+        "per_class": per_class,
+        "one_vs_all_accuracy": e.one_vs_all_accuracy,
+        "multiclass_accuracy": e.multiclass_accuracy,
+        "chance_accuracy": 1 / e.n_classes,
+        "always_no_accuracy": float(np.mean(1 - frequencies)),
+        "best": max(models, key=lambda m: (m["test_accuracy"], m["auc"])),
+        "worst": min(models, key=lambda m: (m["test_accuracy"], m["auc"])),
+        "hardest": min(per_class, key=lambda c: c["recall"]),
+        "easiest": max(per_class, key=lambda c: c["recall"]),
+        "confused": confused,
+        "n_misclassified": int(e.misclassified.size),
+        "stopped_early": [m["name"] for m in models if m["iterations"] < config["iterations"]],
+        "still_falling": any(len(h) > 10 and h[-1] < h[-11] * 0.999 for h in e.cost_history),
+        "video": video,
+        # Timings differ from run to run: a reproducible build (SOURCE_DATE_EPOCH set) leaves them out.
+        "timings": None if os.environ.get("SOURCE_DATE_EPOCH") else timings,
+        "versions": package_versions(),
+    }
+
+
+def package_versions():
+    import platform
+
+    versions = [("python", platform.python_version())]
+    for name in PACKAGES:
+        try:
+            versions.append((name, package_metadata.version(name)))
+        except package_metadata.PackageNotFoundError:
+            versions.append((name, "not installed"))
+    return versions

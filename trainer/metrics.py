@@ -1,4 +1,7 @@
-"""Accuracy figures, confusion matrix and per-class scores, with numpy alone."""
+"""Accuracy figures, confusion matrix, ROC and per-class scores, with numpy alone, gathered once
+into an ``Evaluation`` that every deliverable reads."""
+import dataclasses
+
 import numpy as np
 
 
@@ -64,34 +67,106 @@ def roc_curve(scores, positive):
     return fpr, tpr, float(np.trapezoid(tpr, fpr))
 
 
-def evaluate(model, X_train, y_train, X_test, y_test):
-    """Every figure the report and ``metrics.json`` give, as plain Python values."""
+@dataclasses.dataclass(frozen=True)
+class RocCurve:
+    false_positive_rate: np.ndarray
+    true_positive_rate: np.ndarray
+    auc: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """Everything the deliverables show of a fitted model on its split, computed once.
+
+    Class indices (0..K-1, in the order of ``classes``) are used throughout; ``class_names``
+    are what a reader sees. Renderers take this object and decide what to draw from it.
+    """
+
+    classes: np.ndarray  # (K,) the labels as the data has them
+    class_names: tuple  # (K,) what the report calls them
+    true_index: np.ndarray  # (n_test,) true class of every test row
+    predicted_index: np.ndarray  # (n_test,) argmax of the K one-vs-all outputs
+    scores: np.ndarray  # (n_test, K) the outputs divided by their sum (the notebook's "probabilities")
+    binary_scores: np.ndarray  # (n_test, K) each model's own sigmoid output
+    train_accuracy: np.ndarray  # (K,) each binary model's accuracy at 0.5, training rows
+    test_accuracy: np.ndarray  # (K,) the same on the test rows
+    n_iter: np.ndarray  # (K,) iterations each model ran
+    cost_history: tuple  # K arrays: the cost before each update
+    confusion: np.ndarray  # (K, K) counts, rows = true class
+    roc: tuple  # K RocCurve, one per one-vs-all model
+    precision: np.ndarray
+    recall: np.ndarray
+    f1: np.ndarray
+    support: np.ndarray
+
+    @property
+    def n_classes(self):
+        return self.classes.size
+
+    @property
+    def multiclass_accuracy(self):
+        return float(np.mean(self.predicted_index == self.true_index))
+
+    @property
+    def one_vs_all_accuracy(self):
+        """The mean of the binary test accuracies, as the notebook reports it."""
+        return float(np.mean(self.test_accuracy))
+
+    @property
+    def confusion_normalised(self):
+        return normalise_rows(self.confusion)
+
+    @property
+    def misclassified(self):
+        """Test-row positions whose prediction is wrong, in test order."""
+        return np.flatnonzero(self.predicted_index != self.true_index)
+
+    def final_cost(self, k):
+        """Model k's last cost, or None when it needed no step."""
+        return float(self.cost_history[k][-1]) if len(self.cost_history[k]) else None
+
+    def most_confused(self, top=3):
+        """(true index, predicted index, count) of the ``top`` largest off-diagonal cells."""
+        return most_confused_pairs(self.confusion, top)
+
+    def to_dict(self):
+        """The figures of ``metrics.json``, as plain JSON values."""
+        labels = [label.item() if hasattr(label, "item") else label for label in self.classes]
+        return {
+            "per_model": [
+                {"label": labels[k], "train_accuracy": float(self.train_accuracy[k]),
+                 "test_accuracy": float(self.test_accuracy[k]), "iterations": int(self.n_iter[k]),
+                 "final_cost": self.final_cost(k), "auc": self.roc[k].auc}
+                for k in range(self.n_classes)
+            ],
+            "one_vs_all_accuracy": self.one_vs_all_accuracy,
+            "multiclass_accuracy": self.multiclass_accuracy,
+            "confusion_matrix": self.confusion.tolist(),
+            "confusion_matrix_normalised": self.confusion_normalised.tolist(),
+            "per_class": [
+                {"label": labels[k], "precision": float(self.precision[k]), "recall": float(self.recall[k]),
+                 "f1": float(self.f1[k]), "support": int(self.support[k])}
+                for k in range(self.n_classes)
+            ],
+            "most_confused": [{"true": labels[t], "predicted": labels[p], "count": c}
+                              for t, p, c in self.most_confused()],
+        }
+
+
+def evaluate(model, X_train, y_train, X_test, y_test, class_names):
+    """The model's figures on its training and test rows."""
     classes = model.classes_
-    test_binary = model.predict_binary_proba(X_test)
-    train_accuracy = binary_accuracies(model.predict_binary_proba(X_train), y_train, classes)
-    test_accuracy = binary_accuracies(test_binary, y_test, classes)
-    predicted = classes[np.argmax(test_binary, axis=1)]
-    counts = confusion_matrix(y_test, predicted, classes)
-    scores = per_class_scores(counts)
-    return {
-        "per_model": [
-            {"label": int(label), "train_accuracy": float(train_accuracy[k]),
-             "test_accuracy": float(test_accuracy[k]), "iterations": int(model.n_iter_[k]),
-             "final_cost": float(model.cost_history_[k][-1]) if len(model.cost_history_[k]) else None,
-             "auc": roc_curve(test_binary[:, k], y_test == label)[2]}
-            for k, label in enumerate(classes)
-        ],
-        "one_vs_all_accuracy": float(np.mean(test_accuracy)),
-        "multiclass_accuracy": float(np.mean(predicted == y_test)),
-        "confusion_matrix": counts.tolist(),
-        "confusion_matrix_normalised": normalise_rows(counts).tolist(),
-        "per_class": [
-            {"label": int(label), "precision": float(scores["precision"][k]), "recall": float(scores["recall"][k]),
-             "f1": float(scores["f1"][k]), "support": int(scores["support"][k])}
-            for k, label in enumerate(classes)
-        ],
-        "most_confused": [
-            {"true": int(classes[t]), "predicted": int(classes[p]), "count": c}
-            for t, p, c in most_confused_pairs(counts)
-        ],
-    }
+    binary = model.predict_binary_proba(X_test)
+    true_index = np.searchsorted(classes, y_test)
+    predicted_index = np.argmax(binary, axis=1)
+    counts = confusion_matrix(true_index, predicted_index, np.arange(classes.size))
+    per_class = per_class_scores(counts)
+    return Evaluation(
+        classes=classes, class_names=tuple(class_names), true_index=true_index, predicted_index=predicted_index,
+        scores=model.predict_proba(X_test), binary_scores=binary,
+        train_accuracy=binary_accuracies(model.predict_binary_proba(X_train), y_train, classes),
+        test_accuracy=binary_accuracies(binary, y_test, classes), n_iter=np.asarray(model.n_iter_),
+        cost_history=tuple(model.cost_history_), confusion=counts,
+        roc=tuple(RocCurve(*roc_curve(binary[:, k], true_index == k)) for k in range(classes.size)),
+        precision=per_class["precision"], recall=per_class["recall"], f1=per_class["f1"],
+        support=per_class["support"])

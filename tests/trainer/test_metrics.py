@@ -52,8 +52,16 @@ def test_evaluate_matches_scikit_learn(small_digits):
     images, labels = small_digits
     X = standardise(images)
     model = OneVsAllLogisticRegression(max_iter=50).fit(X[:400], labels[:400])
-    result = metrics.evaluate(model, X[:400], labels[:400], X[400:], labels[400:])
+    evaluation = metrics.evaluate(model, X[:400], labels[:400], X[400:], labels[400:], [str(k) for k in range(10)])
+    result = evaluation.to_dict()
     predicted = model.predict(X[400:])
+    np.testing.assert_array_equal(evaluation.classes[evaluation.predicted_index], predicted)
+    np.testing.assert_allclose(evaluation.scores, model.predict_proba(X[400:]))
+    np.testing.assert_allclose(evaluation.confusion_normalised,
+                               sk.confusion_matrix(labels[400:], predicted, normalize="true"))
+    p, r, f, s = sk.precision_recall_fscore_support(labels[400:], predicted, zero_division=0)
+    for mine, theirs in zip((evaluation.precision, evaluation.recall, evaluation.f1, evaluation.support), (p, r, f, s)):
+        np.testing.assert_allclose(mine, theirs)
     assert result["multiclass_accuracy"] == pytest.approx(sk.accuracy_score(labels[400:], predicted))
     binary = model.predict_binary_proba(X[400:]) > 0.5
     per_model = [sk.accuracy_score(labels[400:] == k, binary[:, k]) for k in range(10)]

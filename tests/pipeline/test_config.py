@@ -1,0 +1,60 @@
+"""Settings: one typed dataclass; flags over the TOML file over the defaults; every value checked once."""
+import dataclasses
+
+import pytest
+
+from mnist_ova.errors import InputError
+from mnist_ova.pipeline import config
+from mnist_ova.pipeline.cli import build_parser
+
+
+def test_every_settings_field_is_a_flag_and_a_toml_key():
+    fields = [f.name for f in dataclasses.fields(config.Settings)]
+    assert [o.attr for o in config.OPTIONS] == fields
+    help_text = build_parser().format_help()
+    for option in config.OPTIONS:
+        assert f"--{option.name}" in help_text
+
+
+def test_help_states_each_default_once():
+    text = " ".join(build_parser().format_help().split())
+    assert text.count("(default:") == len(config.OPTIONS)
+    assert "(default: None)" not in text and "(default: 0.01)" in text
+
+
+def test_relative_paths_in_a_config_file_resolve_against_its_folder(tmp_path):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "run.toml").write_text('data = "digits/mine.npz"\nout = "build"\ntemplate-dir = "/abs/t"\n')
+    settings = config.settings_from({}, folder / "run.toml")
+    assert settings.data == str(folder / "digits" / "mine.npz")
+    assert settings.out == str(folder / "build")
+    assert settings.template_dir == "/abs/t"
+
+
+def test_a_named_data_source_in_a_config_file_stays_a_name(tmp_path):
+    (tmp_path / "run.toml").write_text('data = "sample"\n')
+    assert config.settings_from({}, tmp_path / "run.toml").data == "sample"
+
+
+def test_lists_are_accepted_where_the_flag_takes_a_comma_list(tmp_path):
+    (tmp_path / "run.toml").write_text('formats = ["pdf", "gif"]\nclass-names = ["a", "b", "c"]\n')
+    settings = config.settings_from({}, tmp_path / "run.toml")
+    assert settings.formats == ("pdf", "gif") and settings.class_names == ("a", "b", "c")
+
+
+def test_an_unknown_key_names_the_closest_known_one(tmp_path):
+    (tmp_path / "run.toml").write_text("learning_rat = 0.1\n")
+    with pytest.raises(InputError, match="did you mean 'learning-rate'"):
+        config.settings_from({}, tmp_path / "run.toml")
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"author": "x" * 201}, "author must be at most 200 characters; got 201"),
+    ({"class_names": "a," + "b" * 5000}, "class-names must be at most 200 characters; got 5000"),
+    ({"formats": ""}, "formats must name at least one of"),
+    ({"video_size": "10x10"}, "video-size must be WIDTHxHEIGHT"),
+])
+def test_bad_values_fail_before_any_work(flags, message):
+    with pytest.raises(InputError, match=message):
+        config.settings_from({name.replace("_", "-"): value for name, value in flags.items()})
