@@ -1,0 +1,42 @@
+"""The stages: class names, the training key, and rendering a saved model under new names."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from mnist_ova.errors import InputError
+from mnist_ova.pipeline import config, jobs, outputs
+from mnist_ova.pipeline.staging import StagedOutput
+
+
+def test_class_names_default_to_the_labels_and_must_fit_them():
+    assert jobs.class_names_for(np.array([0, 1, 2]), None) == ["0", "1", "2"]
+    assert jobs.class_names_for(np.array([0, 1]), ("cat", "dog")) == ["cat", "dog"]
+    with pytest.raises(InputError, match="class-names gives 2 names, so the labels must be 0..1"):
+        jobs.class_names_for(np.array([0, 1, 2]), ("cat", "dog"))
+    with pytest.raises(InputError, match="must be distinct"):
+        jobs.class_names_for(np.array([0, 1]), ("cat", "cat"))
+
+
+def test_the_training_key_changes_with_every_training_option():
+    base = jobs.config_summary(config.Settings())
+    metadata = {"dataset": {"sha256": "a", "class_names": ["0", "1"]}, "config": base}
+    key = jobs.training_key(metadata)
+    for change in ({"iterations": 5}, {"learning_rate": 0.1}, {"dtype": "float32"}, {"seed": 1}, {"tol": 0.1}):
+        changed = dict(metadata, config=jobs.config_summary(dataclasses.replace(config.Settings(), **change)))
+        assert jobs.training_key(changed) != key, change
+    assert jobs.training_key(dict(metadata, dataset={"sha256": "b", "class_names": ["0", "1"]})) != key
+
+
+def test_render_of_a_saved_model_takes_the_class_names_given_now(tmp_path, small_digits):
+    images, labels = small_digits
+    np.savez(tmp_path / "d.npz", X=images, y=labels)
+    settings = config.settings_from({"data": str(tmp_path / "d.npz"), "out": str(tmp_path / "o"), "iterations": 3})
+    with StagedOutput(tmp_path / "o") as staging:
+        jobs.write_training(jobs.train(settings, log=lambda m: None, progress=False), staging)
+    names = tuple(f"digit {k}" for k in range(10))
+    renamed = jobs.from_saved_model(tmp_path / "o" / outputs.MODEL,
+                                    dataclasses.replace(settings, class_names=names), log=lambda m: None)
+    assert renamed.evaluation.class_names == names
+    kept = jobs.from_saved_model(tmp_path / "o" / outputs.MODEL, settings, log=lambda m: None)
+    assert kept.evaluation.class_names == tuple(str(k) for k in range(10))

@@ -1,0 +1,81 @@
+"""The package installs like any other: a plain wheel works from any folder and adds one import name."""
+import os
+import shutil
+import subprocess
+import sys
+import venv
+import zipfile
+from importlib import metadata
+
+import pytest
+from packaging.requirements import Requirement
+
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    """Built from a clean copy of the source files (what git would check out), so nothing left in the
+    checkout's build/ folder can slip into it."""
+    source, out = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("wheel")
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
+                            text=True, check=True).stdout.splitlines()
+    for name in listed:
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(source)],
+                   check=True, capture_output=True, cwd=out)
+    (path,) = out.glob("mnist_ova-*.whl")
+    return path
+
+
+def test_the_wheel_installs_one_import_package_with_its_templates(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert top_level == {"mnist_ova"}
+    assert {"mnist_ova/templates/report.html.j2", "mnist_ova/templates/style.css", "mnist_ova/trainer/model.py",
+            "mnist_ova/render/report.py", "mnist_ova/pipeline/cli.py", "mnist_ova/__main__.py"} <= set(names)
+    assert not any(name.startswith("mnist_ova/tests") for name in names)
+
+
+def test_the_wheel_declares_what_it_imports(wheel):
+    """Every runtime dependency is declared and satisfied here (the fresh venv below reuses them)."""
+    with zipfile.ZipFile(wheel) as archive:
+        (meta,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        lines = archive.read(meta).decode().splitlines()
+    required = [Requirement(line.split(":", 1)[1].strip()) for line in lines if line.startswith("Requires-Dist:")]
+    runtime = [r for r in required if not r.marker]
+    assert {r.name for r in runtime} >= {"numpy", "scikit-learn", "numba", "matplotlib", "jinja2", "weasyprint"}
+    for requirement in runtime:
+        assert requirement.specifier.contains(metadata.version(requirement.name), prereleases=True), requirement
+
+
+def test_the_console_script_runs_end_to_end_from_another_folder(wheel, tmp_path, small_digits):
+    """A fresh virtual environment (reusing this interpreter's installed dependencies, offline), the wheel
+    installed into it, and the console script run from an unrelated folder on small data."""
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, system_site_packages=True, with_pip=True)
+    python = env_dir / "bin" / "python"
+    subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True,
+                   capture_output=True)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    images, labels = small_digits
+    import numpy as np
+
+    np.savez(work / "digits.npz", X=images, y=labels)
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    where = subprocess.run([python, "-c", "import mnist_ova; print(mnist_ova.__file__)"], capture_output=True,
+                           text=True, cwd=work, env=clean, check=True)
+    assert where.stdout.startswith(str(env_dir)), "the installed wheel, not the checkout, must be imported"
+    result = subprocess.run([env_dir / "bin" / "mnist-ova", "all", "--data", "digits.npz", "--iterations", "5",
+                             "--examples", "4", "--formats", "html,pdf,gif", "--quiet", "--out", "built"],
+                            capture_output=True, text=True, cwd=work, env=clean)
+    assert result.returncode == 0, result.stderr
+    assert {"report.html", "report.pdf", "predictions.gif", "model.npz", "metrics.json"} <= {
+        p.name for p in (work / "built").iterdir()}
+    module = subprocess.run([python, "-m", "mnist_ova", "--help"], capture_output=True, text=True, cwd=work,
+                            env=clean)
+    assert module.returncode == 0 and "usage:" in module.stdout
