@@ -179,7 +179,9 @@ def _video_size(value):
         width = height = None
     if width is None or not (320 <= width <= 3840 and 240 <= height <= 2160):
         raise InputError(f"video-size must be WIDTHxHEIGHT between 320x240 and 3840x2160; got {value!r}")
-    return (width - width % 2, height - height % 2)  # H.264 in yuv420p needs even sides
+    from mnist_ova.render.video import even_size
+
+    return even_size((width, height))
 
 
 def _formats(value):

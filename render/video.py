@@ -14,6 +14,12 @@ X264_OUTPUT = [
 ]
 
 
+def even_size(size):
+    """The largest size with even sides within ``size``: H.264 in yuv420p halves both sides for colour."""
+    width, height = size
+    return width - width % 2, height - height % 2
+
+
 def write_mp4(frames, path, *, size, fps):
     """Encode an iterable of (height, width, 3) uint8 RGB frames; returns the number written.
 
@@ -25,7 +31,7 @@ def write_mp4(frames, path, *, size, fps):
     import imageio_ffmpeg
 
     width, height = size
-    if width % 2 or height % 2:
+    if (width, height) != even_size(size):
         raise ValueError(f"H.264 in yuv420p needs even sides; got {width}x{height}")
     writer = imageio_ffmpeg.write_frames(str(path), (width, height), fps=fps, codec="libx264",
                                          pix_fmt_in="yuv420p", pix_fmt_out="yuv420p", quality=None,
