@@ -39,7 +39,7 @@ def test_train_writes_the_model_and_metrics_contract(tmp_path, tiny_npz):
     timings = json.loads((tmp_path / "timings.json").read_text())  # apart, so metrics.json is reproducible
     assert set(timings) >= {"load_s", "train_s"} and timings["reused_model"] is False
     model, metadata = load_model(tmp_path / "model.npz")
-    assert model.coef_.shape == (784, 10) and model.coef_.dtype == np.float64
+    assert model.coef_.shape == (10, 784) and model.coef_.dtype == np.float64
     assert metadata["dataset"]["sha256"] == metrics["dataset"]["sha256"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left behind
 
