@@ -104,14 +104,14 @@ def train_rows(name, images, labels, iterations, args):
     ours("float32", X32_train[:64])
     m64, t64 = best_of(lambda: ours("float64", X_train), args.repeat)
     peak64 = peak_memory(lambda: ours("float64", X_train), X_train.nbytes)
-    diff = float(np.max(np.abs(m64.coef_ - W_a)))
-    rows.append(("(b) ours, float64", t64, accuracy(m64.coef_, m64.intercept_, X_test, y_test), f"{peak64:.2f}x",
+    diff = float(np.max(np.abs(m64.coef_.T - W_a)))
+    rows.append(("(b) ours, float64", t64, accuracy(m64.coef_.T, m64.intercept_, X_test, y_test), f"{peak64:.2f}x",
                  f"max |W - W_a| = {diff:.1e}"))
     m32, t32 = best_of(lambda: ours("float32", X32_train), args.repeat)
     peak32 = peak_memory(lambda: ours("float32", X32_train), X32_train.nbytes)
-    same = np.array_equal(binary_accuracies(m32.coef_, m32.intercept_, X_test, y_test),
+    same = np.array_equal(binary_accuracies(m32.coef_.T, m32.intercept_, X_test, y_test),
                           binary_accuracies(W_a, b_a, X_test, y_test))
-    rows.append(("(c) ours, float32", t32, accuracy(m32.coef_, m32.intercept_, X_test, y_test), f"{peak32:.2f}x",
+    rows.append(("(c) ours, float32", t32, accuracy(m32.coef_.T, m32.intercept_, X_test, y_test), f"{peak32:.2f}x",
                  f"per-model test accuracies {'equal' if same else 'DIFFER'} to 3 decimals"))
     if not args.skip_sklearn:
         try:

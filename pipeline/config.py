@@ -132,14 +132,18 @@ def read_toml(path):
 def settings_from(flags, config_file=None):
     """Defaults, overridden by the config file, overridden by the flags given; then checked."""
     values = {o.name: o.default for o in OPTIONS}
+    given = {name for name, value in flags.items() if value is not None}
     if config_file:
-        values.update(read_toml(config_file))
+        from_file = read_toml(config_file)
+        values.update(from_file)
+        given |= set(from_file)
     values.update({name: value for name, value in flags.items() if value is not None})
-    return check(Settings(**{BY_NAME[name].attr: value for name, value in values.items()}))
+    return check(Settings(**{BY_NAME[name].attr: value for name, value in values.items()}), given=given)
 
 
-def check(settings):
-    """Every option's value checked, once, before any work starts."""
+def check(settings, *, given=frozenset()):
+    """Every option's value checked, once, before any work starts; ``given`` names the options set
+    explicitly (by a flag or the config file) rather than left at their defaults."""
     s = settings
     for option in OPTIONS:
         value = getattr(s, option.attr)
@@ -148,6 +152,7 @@ def check(settings):
         elif option.type is str and option.attr not in ("formats", "class_names") and value is not None \
                 and not isinstance(value, str):
             raise InputError(f"{option.name} must be text; got {value!r}")
+    _check_solver_options(s.solver, given)
     changes = {
         "iterations": validation.check_number("iterations", s.iterations, minimum=1, integer=True),
         "learning_rate": validation.check_number("learning-rate", s.learning_rate, minimum=0,
@@ -170,6 +175,18 @@ def check(settings):
             "max-bundle-mb", s.max_bundle_mb, minimum=0, include_minimum=False),
     }
     return dataclasses.replace(s, **changes)
+
+
+GRADIENT_DESCENT_ONLY = ("learning-rate", "tol")  # L-BFGS picks its own steps and stops on the gradient
+
+
+def _check_solver_options(solver, given):
+    """An option the chosen solver does not use is an error when given explicitly, not ignored."""
+    unused = [name for name in GRADIENT_DESCENT_ONLY if name in given]
+    if solver != "gd" and unused:
+        raise InputError(f"{' and '.join(unused)} {'do' if len(unused) > 1 else 'does'} not apply to solver "
+                         f"{solver!r}, which chooses its own step lengths and stops on the gradient; leave "
+                         f"{'them' if len(unused) > 1 else 'it'} out, or use solver 'gd'")
 
 
 def _video_size(value):

@@ -89,7 +89,7 @@ def _timed(step):
 def _figures(trained, paths, test_images, example_rows):
     shape, sample = trained.dataset.image_shape, trained.train_rows[:12]
     figures.report_figures(
-        trained.evaluation, weights=trained.model.coef_.T, image_shape=shape,
+        trained.evaluation, weights=trained.model.coef_, image_shape=shape,
         sample_images=trained.dataset.images[sample].reshape(-1, *shape),
         sample_index=trained.evaluation.classes.searchsorted(trained.dataset.labels[sample]),
         test_images=test_images, example_rows=example_rows, paths=paths)

@@ -82,7 +82,7 @@ def train(settings, *, log, progress, cached_model=None):
     metadata["key"] = training_key(metadata)
     model = None
     if cached_model is not None and cached_model.is_file():
-        model, cached = persist.load_model(cached_model)
+        model, cached = load_saved_model(cached_model, hint="--force trains a new one in its place")
         if cached.get("key") != metadata["key"]:
             model = None
         else:
@@ -95,6 +95,14 @@ def train(settings, *, log, progress, cached_model=None):
                                       dataset.labels[test_rows], class_names)
     return Trained(model, dataset, X, train_rows, test_rows, evaluation, watch.seconds, metadata,
                    reused="train_s" not in watch.seconds)
+
+
+def load_saved_model(path, *, hint):
+    """``persist.load_model``, its errors ending with what to do on the command line."""
+    try:
+        return persist.load_model(path)
+    except InputError as exc:
+        raise InputError(f"{exc}; {hint}") from None
 
 
 def fit(settings, X, y, *, progress):
@@ -126,7 +134,7 @@ def from_saved_model(path, settings, *, log):
     model's own, so the test rows are the ones it was scored on.
     """
     watch = Stopwatch()
-    model, metadata = persist.load_model(path)
+    model, metadata = load_saved_model(path, hint="train one with 'run.py train' (--force replaces a damaged one)")
     config = metadata["config"]
     source = settings.data if settings.data != "auto" else metadata["data"]
     with watch("load"):
@@ -137,8 +145,8 @@ def from_saved_model(path, settings, *, log):
                                   test_size=config["test_size"], seed=config["seed"])
     with watch("preprocess"):
         X, train_rows, test_rows = prepare(trained_settings, dataset)
-    if X.shape[1] != model.coef_.shape[0]:
-        raise InputError(f"the model expects images of {model.coef_.shape[0]} pixels but the data {source!r} has "
+    if X.shape[1] != model.n_features_in_:
+        raise InputError(f"the model expects images of {model.n_features_in_} pixels but the data {source!r} has "
                          f"{X.shape[1]}: pass --data with the data it was trained on")
     # Names given now win over the ones recorded at training time.
     class_names = (class_names_for(model.classes_, settings.class_names) if settings.class_names is not None

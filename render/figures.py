@@ -123,11 +123,11 @@ def image_grid(images, titles, path, *, columns=6, colors=None):
             _gray(ax, image, title, colors[i] if colors else "black")
 
 
-def weights_grid(W, image_shape, names, path):
-    """Each model's learned weights (one row of ``W`` per model) as an image; diverging colours with
-    zero at the centre."""
-    W = np.asarray(W, dtype=np.float64).T  # this figure reads one column per model
-    K = W.shape[1]
+def weights_grid(coef, image_shape, names, path):
+    """Each model's learned weights (``coef`` (K, pixels), one row per model) as an image; diverging
+    colours with zero at the centre."""
+    W = np.asarray(coef, dtype=np.float64)
+    K = W.shape[0]
     columns = min(K, 5)
     rows = -(-K // columns)
     limit = float(np.abs(W).max()) or 1.0
@@ -135,7 +135,7 @@ def weights_grid(W, image_shape, names, path):
         for ax in axes.flat:
             ax.axis("off")
         for k, ax in enumerate(axes.flat[:K]):
-            image = ax.imshow(W[:, k].reshape(image_shape), cmap="RdBu_r", vmin=-limit, vmax=limit)
+            image = ax.imshow(W[k].reshape(image_shape), cmap="RdBu_r", vmin=-limit, vmax=limit)
             ax.set_title(f"model {names[k]}", fontsize=9)
         fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="weight (red: evidence for the class)")
 

@@ -9,7 +9,11 @@ and the logits of step i+1 double as the prediction that checks the update of st
 is read once a step instead of the notebook's three times per model.
 """
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, log_expit
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mnist_ova.trainer import validation
 from mnist_ova.errors import InputError
@@ -19,21 +23,29 @@ DEFAULT_L2 = {"gd": 0.0, "lbfgs": 1e-3}
 DTYPES = ("float64", "float32")
 
 
-class NotFittedError(InputError, AttributeError):
-    """The model was used before ``fit`` (or loading) gave it weights."""
+class NotFittedError(_SklearnNotFittedError, InputError):
+    """The model was used before ``fit`` (or loading) gave it weights.
+
+    It is scikit-learn's ``NotFittedError`` (so a ValueError and an AttributeError, caught as
+    scikit-learn users catch it) and the tool's ``InputError`` (exit code 2 on the command line).
+    """
 
 
-class OneVsAllLogisticRegression:
+class OneVsAllLogisticRegression(ClassifierMixin, BaseEstimator):
     """One binary logistic-regression model per class, each "class k or not".
+
+    A scikit-learn classifier: ``get_params``/``set_params``, ``score``, ``clone``, pipelines,
+    grid search and the displays work with it, and labels may be any values (integers, strings).
 
     Parameters
     ----------
     learning_rate : float, default 0.01
-        Gradient-descent step size (the notebook's alpha).
+        Gradient-descent step size (the notebook's alpha). Not used by ``solver="lbfgs"``.
     max_iter : int, default 1000
-        Gradient-descent iterations per model.
+        Gradient-descent iterations per model (L-BFGS iterations for ``solver="lbfgs"``).
     tol : float, default 1e-5
-        A model stops once the RMSE of its rounded training predictions is <= tol.
+        A model stops once the RMSE of its rounded training predictions is <= tol. Not used by
+        ``solver="lbfgs"``, which stops once a model's largest gradient entry is below 1e-5.
     dtype : {"float64", "float32"}, default "float64"
         Precision of the weights and of the arithmetic.
     solver : {"gd", "lbfgs"}, default "gd"
@@ -47,11 +59,13 @@ class OneVsAllLogisticRegression:
 
     Attributes
     ----------
-    classes_ : ndarray (K,)
-    coef_ : ndarray (n_features, K), one column per model
-    intercept_ : ndarray (K,)
-    n_iter_ : ndarray (K,), iterations each model ran
-    cost_history_ : list of K ndarrays, the cost before each of a model's updates
+    classes_ : ndarray (n_classes,), the sorted labels; model k is "``classes_[k]`` or not"
+    coef_ : ndarray (n_classes, n_features), one row per model, as in ``LogisticRegression``
+    intercept_ : ndarray (n_classes,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, only when ``X`` had string column names (a DataFrame)
+    n_iter_ : ndarray (n_classes,), iterations each model ran
+    cost_history_ : list of n_classes ndarrays, the cost before each of a model's updates
     """
 
     def __init__(self, *, learning_rate=0.01, max_iter=1000, tol=1e-5, dtype="float64", solver="gd", l2=None):
@@ -62,11 +76,9 @@ class OneVsAllLogisticRegression:
         self.solver = solver
         self.l2 = l2
 
-    def get_params(self):
-        return {"learning_rate": self.learning_rate, "max_iter": self.max_iter, "tol": self.tol,
-                "dtype": self.dtype, "solver": self.solver, "l2": self.l2}
-
     def _validated_params(self):
+        """The hyper-parameters checked (each message names the parameter, what is allowed and the
+        value got), with ``l2`` resolved."""
         solver = validation.check_choice("solver", self.solver, SOLVERS)
         return {
             "learning_rate": validation.check_number("learning_rate", self.learning_rate, minimum=0,
@@ -79,40 +91,57 @@ class OneVsAllLogisticRegression:
         }
 
     def fit(self, X, y, *, callback=None):
-        """Train all models on features ``X`` (n, d) and labels ``y`` (n,).
+        """Train all models on features ``X`` (n_samples, n_features) and labels ``y`` (n_samples,).
 
-        ``callback(step, n_active)`` is called after every gradient step, for progress bars.
+        ``callback(step, n_active)`` is called after every step, for progress bars.
         """
         params = self._validated_params()
-        dtype = np.dtype(params["dtype"])
-        X = validation.check_features("X", X)
-        y = validation.check_labels("y", y, X.shape[0])
-        X = np.asarray(X, dtype=dtype)
-        self.classes_, y_index = np.unique(y, return_inverse=True)
-        K = self.classes_.size
+        X, y = validate_data(self, X, y, dtype=np.dtype(params["dtype"]))
+        check_classification_targets(y)
+        classes, y_index = np.unique(y, return_inverse=True)
+        if classes.size < 2:
+            raise InputError(f"y must hold at least 2 classes to train one-vs-all models; got {classes.size} class "
+                             f"({classes.tolist()[0]!r})")
+        K = classes.size
         solve = _gradient_descent if params["solver"] == "gd" else _lbfgs
-        W, b, n_iter, history = solve(X, y_index, K, params, callback)
-        self.coef_, self.intercept_, self.n_iter_ = W, b, n_iter
+        WT, b, n_iter, history = solve(X, y_index.ravel(), K, params, callback)
+        self.classes_ = classes
+        self.coef_, self.intercept_, self.n_iter_ = WT, b, n_iter
         self.cost_history_ = [history[: n_iter[k], k].copy() for k in range(K)]
         return self
 
-    def _check_fitted(self):
-        if not hasattr(self, "coef_"):
-            raise NotFittedError("this OneVsAllLogisticRegression is not fitted yet: call fit(X, y) "
-                                 "or load a saved model first")
+    def _logits(self, X):
+        """The models' logits z = X @ coef_.T + intercept_, shape (n_samples, n_classes)."""
+        try:
+            check_is_fitted(self)
+        except _SklearnNotFittedError as exc:
+            raise NotFittedError(str(exc)) from None
+        X = validate_data(self, X, reset=False, dtype=self.coef_.dtype)
+        return X @ self.coef_.T + self.intercept_
+
+    @staticmethod
+    def _binary_decision(z):
+        # log(s(z1) / s(z0)) with s the sigmoid: the logit of predict_proba[:, 1], so its sign is
+        # predict's choice and its order is predict_proba's (z1 - z0 would order the rows otherwise).
+        return log_expit(z[:, 1]) - log_expit(z[:, 0])
 
     def decision_function(self, X):
-        """The K logits z = X @ W + b, one column per model."""
-        self._check_fitted()
-        X = validation.check_features("X", X, n_features=self.coef_.shape[0])
-        return np.asarray(X, dtype=self.coef_.dtype) @ self.coef_ + self.intercept_
+        """Confidence scores: the models' logits z = X @ coef_.T + intercept_, (n_samples, n_classes).
+
+        With two classes it is one score per sample, as scikit-learn's classifiers give, > 0 for
+        ``classes_[1]``: log(s(z_1) / s(z_0)), s the sigmoid, which is the logit of
+        ``predict_proba(X)[:, 1]``. Its sign is that of z_1 - z_0 (the class whose model gives
+        the larger output), so ``predict`` is ``classes_[1]`` exactly where it is > 0.
+        """
+        z = self._logits(X)
+        return self._binary_decision(z) if z.shape[1] == 2 else z
 
     def predict_binary_proba(self, X):
-        """Each model's own sigmoid output: P(class k) as model k alone sees it."""
-        return expit(self.decision_function(X))
+        """Each model's own sigmoid output: P(class k) as model k alone sees it, (n_samples, n_classes)."""
+        return expit(self._logits(X))
 
     def predict_proba(self, X):
-        """The K sigmoid outputs divided by their sum, as the notebook shows them."""
+        """The sigmoid outputs divided by their sum, as the notebook shows them."""
         A = self.predict_binary_proba(X).astype(np.float64)
         total = A.sum(axis=1, keepdims=True)
         # Every sigmoid can underflow to 0 only for absurd logits; then no model claims
@@ -120,9 +149,12 @@ class OneVsAllLogisticRegression:
         return np.divide(A, total, out=np.full_like(A, 1.0 / A.shape[1]), where=total > 0)
 
     def predict(self, X):
-        """The class whose model gives the largest output (one-vs-all argmax)."""
-        self._check_fitted()
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        """The class whose model gives the largest output (one-vs-all argmax); with two classes,
+        ``classes_[1]`` where ``decision_function`` is > 0 (the same choice, also where both
+        sigmoids round to 1)."""
+        z = self._logits(X)
+        index = (self._binary_decision(z) > 0).astype(np.intp) if z.shape[1] == 2 else np.argmax(z, axis=1)
+        return self.classes_[index]
 
 
 def _gradient_descent(X, y_index, K, params, callback):
@@ -154,7 +186,7 @@ def _gradient_descent(X, y_index, K, params, callback):
         b[active] -= lr * (g_sum[active] / n).astype(dtype)
         if callback is not None:
             callback(step, int(active.sum()))
-    return WT.T.copy(), b, n_iter, history
+    return WT, b, n_iter, history
 
 
 def _lbfgs(X, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=1e-5):
@@ -219,8 +251,7 @@ def _lbfgs(X, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=1e-5):
     history = np.array(history).reshape(-1, K)
     for k in range(K):  # a converged model's row of the history ends at its own last iteration
         history[n_iter[k]:, k] = np.nan
-    WT = theta[:, :d].astype(X.dtype)
-    return WT.T.copy(), theta[:, d].astype(X.dtype), n_iter, history
+    return theta[:, :d].astype(X.dtype), theta[:, d].astype(X.dtype), n_iter, history
 
 
 def _two_loop(grad, pairs):

@@ -1,4 +1,13 @@
-"""``model.npz``: the learned weights and what is needed to use them again."""
+"""``model.npz``: the learned weights and what is needed to use them again.
+
+Format 2 stores ``coef`` as (n_classes, n_features), as the estimator holds it, and the class labels
+as numbers or text (a unicode array, so the file loads with ``allow_pickle=False``). Format 1 (the
+tool's first, with ``W`` as (n_features, n_classes) and integer labels) is still read.
+
+A file is checked entry by entry before a model is built from it: a damaged or crafted file
+(object arrays, wrong dtypes, shapes that do not fit together, non-finite weights, unknown or
+invalid hyper-parameters) is an ``InputError`` that names the file and what is wrong.
+"""
 import io
 import json
 import zipfile
@@ -6,13 +15,15 @@ import zlib
 
 import numpy as np
 
-from mnist_ova.trainer.data import not_an_archive
 from mnist_ova.errors import InputError
-from mnist_ova.trainer.writing import add_to_zip
+from mnist_ova.trainer.data import not_an_archive
 from mnist_ova.trainer.model import OneVsAllLogisticRegression
+from mnist_ova.trainer.writing import add_to_zip
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PREPROCESSING = "per-image standardisation: (x - row mean) / row std, constant images become 0"
+LABEL_KINDS = "biufU"  # bool, integer, float, text: what a label array may hold in a file
+_ENTRIES = {1: ("W", "b"), 2: ("coef", "intercept")}  # the weights' entry names per format
 
 
 def save_model(model, file, *, metadata):
@@ -25,10 +36,13 @@ def save_model(model, file, *, metadata):
     history = np.full((longest, len(model.cost_history_)), np.nan)
     for k, h in enumerate(model.cost_history_):
         history[: len(h), k] = h
-    arrays = {"W": model.coef_, "b": model.intercept_, "classes": model.classes_, "n_iter": model.n_iter_,
-              "cost_history": history, "params": json.dumps(model.get_params(), sort_keys=True),
+    arrays = {"coef": model.coef_, "intercept": model.intercept_, "classes": _storable_labels(model.classes_),
+              "n_iter": model.n_iter_, "cost_history": history,
+              "params": json.dumps(model.get_params(), sort_keys=True, default=_plain),
               "metadata": json.dumps(metadata, sort_keys=True), "format_version": FORMAT_VERSION,
               "preprocessing": PREPROCESSING}
+    if hasattr(model, "feature_names_in_"):
+        arrays["feature_names"] = np.asarray(model.feature_names_in_, dtype=str)
     with zipfile.ZipFile(file, "w") as archive:
         for name, value in arrays.items():
             buffer = io.BytesIO()
@@ -36,27 +50,109 @@ def save_model(model, file, *, metadata):
             add_to_zip(archive, f"{name}.npy", buffer.getvalue())
 
 
+def _storable_labels(classes):
+    """The labels as an array that loads without pickle: numbers as they are, text as unicode."""
+    classes = np.asarray(classes)
+    if classes.dtype.kind == "O" and all(isinstance(c, str) for c in classes):
+        classes = classes.astype(str)
+    if classes.dtype.kind not in LABEL_KINDS:
+        raise ValueError(f"a model can be saved when its labels are numbers or strings; got labels of dtype "
+                         f"{classes.dtype}: {classes.tolist()[:5]!r}")
+    return classes
+
+
+def _plain(value):
+    """NumPy scalars (a grid search may set them) as the Python numbers JSON knows."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def load_model(path):
-    """(model, metadata) from a file written by ``save_model``; any damage is an ``InputError``."""
+    """(model, metadata) from a file written by ``save_model`` (format 1 or 2); any damage is an
+    ``InputError``."""
+    name = str(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
-            if int(npz["format_version"]) != FORMAT_VERSION:
-                raise InputError(f"model {str(path)!r} has format {int(npz['format_version'])}; this tool reads "
-                                 f"format {FORMAT_VERSION}: train again with --force")
-            model = OneVsAllLogisticRegression(**json.loads(str(npz["params"])))
-            model.coef_, model.intercept_ = npz["W"], npz["b"]
-            model.classes_, model.n_iter_ = npz["classes"], npz["n_iter"]
-            history = npz["cost_history"]
-            model.cost_history_ = [history[: n, k] for k, n in enumerate(model.n_iter_)]
-            metadata = json.loads(str(npz["metadata"]))
+            arrays = {key: npz[key] for key in npz.files}
     except FileNotFoundError:
-        raise InputError(f"model {str(path)!r} does not exist: train one first with 'run.py train'") from None
-    except InputError:
-        raise
+        raise InputError(f"model {name!r} does not exist") from None
+    except MemoryError as exc:
+        raise InputError(f"model {name!r} cannot be loaded ({exc}): it is damaged, or larger than this "
+                         "machine's memory") from None
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise InputError(f"model {str(path)!r} is damaged or no model of this tool ({not_an_archive(exc)}): "
-                         "train again with --force") from None
-    if model.coef_.ndim != 2 or model.coef_.shape[1] != model.classes_.size or model.intercept_.shape != (
-            model.classes_.size,):
-        raise InputError(f"model {str(path)!r} has inconsistent array shapes: train again with --force")
+        raise InputError(f"model {name!r} is damaged or no model of this tool ({not_an_archive(exc)})") from None
+    return _model_from(arrays, name)
+
+
+def _model_from(arrays, name):
+    def damaged(what):
+        return InputError(f"model {name!r} is damaged: {what}")
+
+    def entry(key, kinds, ndim):
+        if key not in arrays:
+            raise InputError(f"model {name!r} is damaged or no model of this tool (it has no entry {key!r})")
+        value = arrays[key]
+        if value.dtype.kind not in kinds or value.ndim != ndim:
+            raise damaged(f"{key!r} is a {value.ndim}-D array of {value.dtype}")
+        return value
+
+    version = entry("format_version", "iu", 0)
+    if int(version) not in _ENTRIES:
+        raise InputError(f"model {name!r} has format {int(version)}; this tool reads formats 1 to "
+                         f"{FORMAT_VERSION}: train it again with this version")
+    coef_key, intercept_key = _ENTRIES[int(version)]
+    coef = entry(coef_key, "f", 2)
+    if int(version) == 1:
+        coef = np.ascontiguousarray(coef.T)  # format 1 kept one column per model
+    intercept = entry(intercept_key, "f", 1)
+    classes = entry("classes", LABEL_KINDS, 1)
+    n_iter = entry("n_iter", "iu", 1)
+    history = entry("cost_history", "f", 2)
+    K, d = coef.shape
+    if coef.dtype not in (np.float32, np.float64) or intercept.dtype != coef.dtype:
+        raise damaged(f"the weights must be float32 or float64 alike; got {coef.dtype} and {intercept.dtype}")
+    if K < 2 or d < 1 or intercept.shape != (K,) or classes.shape != (K,) or n_iter.shape != (K,) \
+            or history.shape[1:] != (K,):
+        raise damaged(f"its arrays do not fit together: weights {coef.shape}, intercepts {intercept.shape}, "
+                      f"labels {classes.shape}, iterations {n_iter.shape}, cost history {history.shape}")
+    if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+        raise damaged("its weights hold NaN or infinite values")
+    if classes.dtype.kind == "f" and not np.isfinite(classes).all() or not np.array_equal(np.unique(classes),
+                                                                                          classes):
+        raise damaged(f"its labels must be distinct, sorted and finite; got {classes.tolist()[:10]!r}")
+    if n_iter.min() < 0 or n_iter.max() > history.shape[0]:
+        raise damaged(f"its iteration counts {n_iter.tolist()} do not fit its cost history of "
+                      f"{history.shape[0]} steps")
+    params, metadata = _json(entry("params", "U", 0), "params", damaged), \
+        _json(entry("metadata", "U", 0), "metadata", damaged)
+    unknown = set(params) - set(OneVsAllLogisticRegression().get_params())
+    if unknown:
+        raise damaged(f"it has unknown hyper-parameters {sorted(unknown)}")
+    model = OneVsAllLogisticRegression(**params)
+    try:
+        model._validated_params()
+    except InputError as exc:
+        raise damaged(f"its hyper-parameters are invalid ({exc})") from None
+    if np.dtype(model.dtype) != coef.dtype:
+        raise damaged(f"its weights are {coef.dtype} but its dtype parameter says {model.dtype}")
+    model.coef_, model.intercept_, model.classes_ = coef, intercept, classes
+    model.n_iter_ = n_iter.astype(np.int64)
+    model.n_features_in_ = d
+    model.cost_history_ = [history[: n, k] for k, n in enumerate(model.n_iter_)]
+    if "feature_names" in arrays:
+        names = entry("feature_names", "U", 1)
+        if names.shape != (d,):
+            raise damaged(f"it names {names.size} features but its weights have {d}")
+        model.feature_names_in_ = names.astype(object)  # as scikit-learn keeps them
     return model, metadata
+
+
+def _json(value, key, damaged):
+    try:
+        parsed = json.loads(str(value))
+    except ValueError as exc:
+        raise damaged(f"{key!r} is no valid JSON ({exc})") from None
+    if not isinstance(parsed, dict):
+        raise damaged(f"{key!r} must be a JSON object; got {type(parsed).__name__}")
+    return parsed

@@ -39,7 +39,7 @@ def test_train_writes_the_model_and_metrics_contract(tmp_path, tiny_npz):
     timings = json.loads((tmp_path / "timings.json").read_text())  # apart, so metrics.json is reproducible
     assert set(timings) >= {"load_s", "train_s"} and timings["reused_model"] is False
     model, metadata = load_model(tmp_path / "model.npz")
-    assert model.coef_.shape == (784, 10) and model.coef_.dtype == np.float64
+    assert model.coef_.shape == (10, 784) and model.coef_.dtype == np.float64
     assert metadata["dataset"]["sha256"] == metrics["dataset"]["sha256"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left behind
 
@@ -97,6 +97,33 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, tiny_npz, capsys, args,
 
     assert re.search(message, err), err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, toml, message", [
+    (["--learning-rate", "0.1"], "", "learning-rate does not apply to solver 'lbfgs'.*; leave it out, or use "
+                                     "solver 'gd'"),
+    (["--tol", "0"], "", "tol does not apply to solver 'lbfgs'"),
+    (["--tol", "1e-5", "--learning-rate", "0.01"], "", "learning-rate and tol do not apply to solver 'lbfgs'"),
+    ([], "learning-rate = 0.05\n", "learning-rate does not apply to solver 'lbfgs'"),  # the file is explicit too
+])
+def test_options_that_lbfgs_does_not_use_are_an_error(tmp_path, tiny_npz, capsys, args, toml, message):
+    import re
+
+    config = tmp_path / "run.toml"
+    config.write_text(toml)
+    argv = ["train", "--data", str(tiny_npz), "--out", str(tmp_path / "o"), "--quiet", "--solver", "lbfgs",
+            "--config", str(config), *args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and re.search(message, err), err
+    assert not (tmp_path / "o").exists()
+
+
+def test_lbfgs_without_gradient_descent_options_and_gd_with_them_are_fine():
+    from mnist_ova.pipeline import config
+
+    assert config.settings_from({"solver": "lbfgs", "iterations": 5}).solver == "lbfgs"
+    assert config.settings_from({"solver": "gd", "learning-rate": 0.5, "tol": 0.0}).learning_rate == 0.5
 
 
 def test_unknown_config_key(tmp_path, capsys):
