@@ -158,7 +158,7 @@ def evaluate(model, X_train, y_train, X_test, y_test, class_names):
     classes = model.classes_
     binary = model.predict_binary_proba(X_test)
     true_index = np.searchsorted(classes, y_test)
-    predicted_index = np.argmax(binary, axis=1)
+    predicted_index = classes.searchsorted(model.predict(X_test))  # the estimator's own argmax
     counts = confusion_matrix(true_index, predicted_index, np.arange(classes.size))
     per_class = per_class_scores(counts)
     return Evaluation(

@@ -11,7 +11,6 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mnist_ova.errors import ExitCode, InputError
-from mnist_ova.pipeline.cli import describe
 from mnist_ova.trainer.model import NotFittedError, OneVsAllLogisticRegression
 from mnist_ova.trainer.preprocess import standardise
 from tests.trainer.test_model import notebook_models
@@ -133,4 +132,4 @@ def test_use_before_fit_is_scikit_learns_not_fitted_error_and_an_input_error():
         OneVsAllLogisticRegression().predict_proba(np.zeros((1, 4)))
     assert isinstance(info.value, NotFittedError) and isinstance(info.value, InputError)
     assert isinstance(info.value, (ValueError, AttributeError))
-    assert describe(info.value)[0] == ExitCode.BAD_INPUT
+    assert info.value.exit_code == ExitCode.BAD_INPUT
