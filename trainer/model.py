@@ -12,6 +12,7 @@ import numpy as np
 from scipy.special import expit
 
 from mnist_ova.trainer import validation
+from mnist_ova.trainer.preprocess import StandardisedImages
 from mnist_ova.errors import InputError
 
 SOLVERS = ("gd", "lbfgs")
@@ -85,13 +86,17 @@ class OneVsAllLogisticRegression:
         """
         params = self._validated_params()
         dtype = np.dtype(params["dtype"])
-        X = validation.check_features("X", X)
-        y = validation.check_labels("y", y, X.shape[0])
-        X = np.asarray(X, dtype=dtype)
+        if isinstance(X, StandardisedImages):  # raw pixels, standardised inside the kernel: no float copy
+            features = X.kernel_inputs()
+            validation.check_features("X", features[0])
+        else:
+            X = validation.check_features("X", X)
+            features = (np.asarray(X, dtype=dtype), None, None)
+        y = validation.check_labels("y", y, features[0].shape[0])
         self.classes_, y_index = np.unique(y, return_inverse=True)
         K = self.classes_.size
         solve = _gradient_descent if params["solver"] == "gd" else _lbfgs
-        W, b, n_iter, history = solve(X, y_index, K, params, callback)
+        W, b, n_iter, history = solve(features, y_index, K, params, callback)
         self.coef_, self.intercept_, self.n_iter_ = W, b, n_iter
         self.cost_history_ = [history[: n_iter[k], k].copy() for k in range(K)]
         return self
@@ -125,11 +130,15 @@ class OneVsAllLogisticRegression:
         return self.classes_[np.argmax(self.decision_function(X), axis=1)]
 
 
-def _gradient_descent(X, y_index, K, params, callback):
+def _gradient_descent(features, y_index, K, params, callback):
+    """``features`` = (pixels, centre, scale): the training features are (pixels - centre) * scale
+    row by row (raw images with each row's mean and 1 / std), or the pixels themselves when
+    centre and scale are None (any float array in the training dtype)."""
     from mnist_ova.trainer.kernels import FusedPass
 
-    n, d = X.shape
-    dtype = X.dtype
+    pixels, centre, scale = features
+    n, d = pixels.shape
+    dtype = np.dtype(params["dtype"])
     lr = dtype.type(params["learning_rate"])
     max_iter, tol = params["max_iter"], params["tol"]
     WT = np.zeros((K, d), dtype=dtype)  # one row per model: the layout the kernel reads fastest
@@ -137,7 +146,7 @@ def _gradient_descent(X, y_index, K, params, callback):
     n_iter = np.full(K, max_iter, dtype=np.int64)
     history = np.full((max_iter, K), np.nan)
     active = np.ones(K, dtype=bool)
-    step_sums = FusedPass(X, y_index, K)
+    step_sums = FusedPass(pixels, y_index, K, dtype=dtype, centre=centre, scale=scale)
     for step in range(max_iter):
         dWT, g_sum, cost_sum, errors = step_sums(WT, b)
         if step > 0:
@@ -157,7 +166,7 @@ def _gradient_descent(X, y_index, K, params, callback):
     return WT.T.copy(), b, n_iter, history
 
 
-def _lbfgs(X, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=1e-5):
+def _lbfgs(features, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=1e-5):
     """K independent L-BFGS minimisations run in lockstep, so one pass over X serves them all.
 
     The models share nothing but the data, so each keeps its own curvature pairs and its own
@@ -167,14 +176,16 @@ def _lbfgs(X, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=1e-5):
     """
     from mnist_ova.trainer.kernels import FusedPass
 
-    n, d = X.shape
+    pixels, centre, scale = features  # as in _gradient_descent
+    n, d = pixels.shape
+    dtype = np.dtype(params["dtype"])
     l2 = params["l2"]
-    step_sums = FusedPass(X, y_index, K)
+    step_sums = FusedPass(pixels, y_index, K, dtype=dtype, centre=centre, scale=scale)
 
     def evaluate(theta):
         """Per-model cost (K,) and gradient (K, d + 1) at parameters ``theta`` = [w | b] per row."""
         WT, b = theta[:, :d], theta[:, d]
-        dWT, g_sum, cost_sum, _ = step_sums(WT.astype(X.dtype), b.astype(X.dtype))
+        dWT, g_sum, cost_sum, _ = step_sums(WT.astype(dtype), b.astype(dtype))
         cost = cost_sum / n + 0.5 * l2 * np.sum(WT ** 2, axis=1)
         return cost, np.column_stack([dWT / n + l2 * WT, g_sum / n])
 
@@ -219,8 +230,8 @@ def _lbfgs(X, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=1e-5):
     history = np.array(history).reshape(-1, K)
     for k in range(K):  # a converged model's row of the history ends at its own last iteration
         history[n_iter[k]:, k] = np.nan
-    WT = theta[:, :d].astype(X.dtype)
-    return WT.T.copy(), theta[:, d].astype(X.dtype), n_iter, history
+    WT = theta[:, :d].astype(dtype)
+    return WT.T.copy(), theta[:, d].astype(dtype), n_iter, history
 
 
 def _two_loop(grad, pairs):
