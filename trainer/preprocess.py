@@ -41,8 +41,9 @@ def _standardised(images, mean, std, dtype):
     out = np.empty(images.shape, dtype)
     for start in range(0, len(images), BLOCK):
         rows = slice(start, start + BLOCK)
-        centred = images[rows].astype(np.float64) - mean[rows, None]
-        out[rows] = np.divide(centred, std[rows, None], out=np.zeros_like(centred), where=std[rows, None] > 0)
+        centred = images[rows].astype(np.float64)
+        centred -= mean[rows, None]  # exactly 0 in a constant image, which the division then skips
+        out[rows] = np.divide(centred, std[rows, None], out=centred, where=std[rows, None] > 0)
     return out
 
 
