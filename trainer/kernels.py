@@ -1,5 +1,11 @@
 """One pass over the training rows per gradient step, compiled with numba.
 
+The rows come in as raw pixels (uint8 images) with each row's centre and scale: every tile's
+features, (pixels - centre) * scale, are made as the tile is read, so the data set is never
+copied as floats and a step reads 1 byte a pixel. The pass runs on one thread per core
+(``nogil``), the threads claiming chunks of rows through an atomic counter: a numba parfor
+did the same at the same speed but took 6.5 s instead of 2.7 s to compile.
+
 A step needs Z = X Wᵀ (forward) and dW = Gᵀ X (backward) for all K models. OpenBLAS runs
 these thin products (K = 10) far below the machine's speed and reads X twice; this kernel
 reads each tile of 8 rows once, computes its logits with the weights held in registers
