@@ -59,18 +59,46 @@ def class_names_for(classes, names):
 
 
 def prepare(settings, dataset):
-    """Standardised features and the (train, test) rows, as the notebook makes them."""
-    X = preprocess.standardise(dataset.images, settings.dtype)
+    """Standardised features and the (train, test) rows, as the notebook makes them.
+
+    The features are a ``preprocess.StandardisedImages``: the raw pixels with each image's mean
+    and std, standardised where they are used (inside the training kernel; a block of rows at a
+    time for scoring), so no float copy of the whole data set is made.
+    """
+    X = preprocess.StandardisedImages(dataset.images, settings.dtype)
     train_rows, test_rows = preprocess.split_indices(
         len(X), test_size=settings.test_size, seed=settings.seed, method=settings.split,
         official_n_train=dataset.official_n_train)
     return X, train_rows, test_rows
 
 
+def compile_in_background(settings):
+    """A future for the compiled training kernel (raw uint8 pixels, the settings' dtype), made in a
+    daemon thread, so that an error elsewhere does not wait for it."""
+    import concurrent.futures
+    import threading
+
+    from mnist_ova.trainer import kernels
+
+    future = concurrent.futures.Future()
+
+    def run():
+        try:
+            future.set_result(kernels.compile_kernels(settings.dtype))
+        except BaseException as error:  # handed to whoever waits for it
+            future.set_exception(error)
+
+    threading.Thread(target=run, name="mnist-ova-compile", daemon=True).start()
+    return future
+
+
 def train(settings, *, log, progress, cached_model=None):
     """Load the data, fit the ten models (or reuse ``cached_model``, a path, when it was trained on
     the same data with the same config) and score them."""
     watch = Stopwatch()
+    # Compile (or load from the cache) the training kernel while the data loads, unless a saved model may
+    # make training unnecessary; compile_s is the part of it the job still waits for.
+    compiling = None if cached_model is not None and cached_model.is_file() else compile_in_background(settings)
     with watch("load"):
         dataset = data.load(settings.data, cache_dir=settings.cache_dir, progress=progress, log=log)
     with watch("preprocess"):
@@ -88,6 +116,8 @@ def train(settings, *, log, progress, cached_model=None):
         else:
             log(f"reused the model in {cached_model} (same data and config); --force retrains")
     if model is None:
+        with watch("compile"):
+            (compiling or compile_in_background(settings)).result()
         with watch("train"):
             model = fit(settings, X[train_rows], dataset.labels[train_rows], progress=progress)
     with watch("evaluate"):

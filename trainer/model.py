@@ -13,9 +13,10 @@ from scipy.special import expit, log_expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
 from mnist_ova.trainer import validation
+from mnist_ova.trainer.preprocess import StandardisedImages
 from mnist_ova.errors import InputError
 
 SOLVERS = ("gd", "lbfgs")
@@ -96,7 +97,14 @@ class OneVsAllLogisticRegression(ClassifierMixin, BaseEstimator):
         ``callback(step, n_active)`` is called after every step, for progress bars.
         """
         params = self._validated_params()
-        X, y = validate_data(self, X, y, dtype=np.dtype(params["dtype"]))
+        if isinstance(X, StandardisedImages):  # raw pixels, standardised inside the kernel: no float copy
+            features = X.kernel_inputs()
+            self.n_features_in_ = features[0].shape[1]
+            y = column_or_1d(y)
+            check_consistent_length(features[0], y)
+        else:
+            X, y = validate_data(self, X, y, dtype=np.dtype(params["dtype"]))
+            features = (X, None, None)
         check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
         if classes.size < 2:
@@ -104,9 +112,9 @@ class OneVsAllLogisticRegression(ClassifierMixin, BaseEstimator):
                              f"({classes.tolist()[0]!r})")
         K = classes.size
         solve = _gradient_descent if params["solver"] == "gd" else _lbfgs
-        WT, b, n_iter, history = solve(X, y_index.ravel(), K, params, callback)
+        W, b, n_iter, history = solve(features, y_index.ravel(), K, params, callback)
         self.classes_ = classes
-        self.coef_, self.intercept_, self.n_iter_ = WT, b, n_iter
+        self.coef_, self.intercept_, self.n_iter_ = W, b, n_iter
         self.cost_history_ = [history[: n_iter[k], k].copy() for k in range(K)]
         return self
 
@@ -157,11 +165,15 @@ class OneVsAllLogisticRegression(ClassifierMixin, BaseEstimator):
         return self.classes_[index]
 
 
-def _gradient_descent(X, y_index, K, params, callback):
+def _gradient_descent(features, y_index, K, params, callback):
+    """``features`` = (pixels, centre, scale): the training features are (pixels - centre) * scale
+    row by row (raw images with each row's mean and 1 / std), or the pixels themselves when
+    centre and scale are None (any float array in the training dtype)."""
     from mnist_ova.trainer.kernels import FusedPass
 
-    n, d = X.shape
-    dtype = X.dtype
+    pixels, centre, scale = features
+    n, d = pixels.shape
+    dtype = np.dtype(params["dtype"])
     lr = dtype.type(params["learning_rate"])
     max_iter, tol = params["max_iter"], params["tol"]
     WT = np.zeros((K, d), dtype=dtype)  # one row per model: the layout the kernel reads fastest
@@ -169,7 +181,7 @@ def _gradient_descent(X, y_index, K, params, callback):
     n_iter = np.full(K, max_iter, dtype=np.int64)
     history = np.full((max_iter, K), np.nan)
     active = np.ones(K, dtype=bool)
-    step_sums = FusedPass(X, y_index, K)
+    step_sums = FusedPass(pixels, y_index, K, dtype=dtype, centre=centre, scale=scale)
     for step in range(max_iter):
         dWT, g_sum, cost_sum, errors = step_sums(WT, b)
         if step > 0:
@@ -189,7 +201,7 @@ def _gradient_descent(X, y_index, K, params, callback):
     return WT, b, n_iter, history
 
 
-def _lbfgs(X, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=1e-5):
+def _lbfgs(features, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=1e-5):
     """K independent L-BFGS minimisations run in lockstep, so one pass over X serves them all.
 
     The models share nothing but the data, so each keeps its own curvature pairs and its own
@@ -199,14 +211,16 @@ def _lbfgs(X, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=1e-5):
     """
     from mnist_ova.trainer.kernels import FusedPass
 
-    n, d = X.shape
+    pixels, centre, scale = features  # as in _gradient_descent
+    n, d = pixels.shape
+    dtype = np.dtype(params["dtype"])
     l2 = params["l2"]
-    step_sums = FusedPass(X, y_index, K)
+    step_sums = FusedPass(pixels, y_index, K, dtype=dtype, centre=centre, scale=scale)
 
     def evaluate(theta):
         """Per-model cost (K,) and gradient (K, d + 1) at parameters ``theta`` = [w | b] per row."""
         WT, b = theta[:, :d], theta[:, d]
-        dWT, g_sum, cost_sum, _ = step_sums(WT.astype(X.dtype), b.astype(X.dtype))
+        dWT, g_sum, cost_sum, _ = step_sums(WT.astype(dtype), b.astype(dtype))
         cost = cost_sum / n + 0.5 * l2 * np.sum(WT ** 2, axis=1)
         return cost, np.column_stack([dWT / n + l2 * WT, g_sum / n])
 
@@ -251,7 +265,7 @@ def _lbfgs(X, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=1e-5):
     history = np.array(history).reshape(-1, K)
     for k in range(K):  # a converged model's row of the history ends at its own last iteration
         history[n_iter[k]:, k] = np.nan
-    return theta[:, :d].astype(X.dtype), theta[:, d].astype(X.dtype), n_iter, history
+    return theta[:, :d].astype(dtype), theta[:, d].astype(dtype), n_iter, history
 
 
 def _two_loop(grad, pairs):

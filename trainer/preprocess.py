@@ -9,17 +9,93 @@ from mnist_ova.errors import InputError
 SPLITS = ("seed", "official")
 
 
+BLOCK = 4096  # rows standardised at a time: a float64 block of MNIST images is 25 MB
+
+
+def row_statistics(images):
+    """Each row's mean and std in float64, computed as ``standardise`` computes them (the same
+    numpy reductions, so the same bits), a block of rows at a time."""
+    images = _two_dimensional(images)
+    mean = np.empty(len(images))
+    std = np.empty(len(images))
+    for start in range(0, len(images), BLOCK):
+        X = images[start:start + BLOCK].astype(np.float64)
+        mean[start:start + BLOCK] = X.mean(axis=1)
+        std[start:start + BLOCK] = X.std(axis=1)
+    return mean, std
+
+
 def standardise(images, dtype="float64"):
     """(x - row mean) / row std for every image (row), in ``dtype``.
 
     A constant image (std 0) has nothing to standardise: it becomes all zeros, the value
     every pixel has after subtracting the mean, instead of the NaN that 0/0 would give.
+    The arithmetic is float64 whatever ``dtype``, a block of rows at a time, so the float64
+    temporaries stay small and a float32 result never needs more memory than a float64 one.
     """
-    X = np.asarray(images, dtype=np.float64)
-    mean = X.mean(axis=1, keepdims=True)
-    std = X.std(axis=1, keepdims=True)
-    centred = X - mean
-    return np.divide(centred, std, out=np.zeros_like(centred), where=std > 0).astype(dtype, copy=False)
+    images = _two_dimensional(images)
+    return _standardised(images, *row_statistics(images), np.dtype(dtype))
+
+
+def _standardised(images, mean, std, dtype):
+    out = np.empty(images.shape, dtype)
+    for start in range(0, len(images), BLOCK):
+        rows = slice(start, start + BLOCK)
+        centred = images[rows].astype(np.float64)
+        centred -= mean[rows, None]  # exactly 0 in a constant image, which the division then skips
+        out[rows] = np.divide(centred, std[rows, None], out=centred, where=std[rows, None] > 0)
+    return out
+
+
+def _two_dimensional(images):
+    images = np.asarray(images)
+    if images.ndim != 2:
+        raise InputError(f"images must be a 2-D array (images x pixels); got shape {images.shape}")
+    return images
+
+
+class StandardisedImages:
+    """Images standardised per row, kept as their raw pixels with each row's mean and std.
+
+    This is what ``standardise(images, dtype)`` returns, without the float copy of the whole
+    data set: ``np.asarray(this)`` makes the float features (the same values, a block of rows
+    at a time), and ``this[rows]`` selects rows, copying only their raw pixels (1 byte each
+    for uint8 images). ``OneVsAllLogisticRegression.fit`` recognises it and trains on the
+    raw pixels, standardising inside the kernel (``kernel_inputs``).
+    """
+
+    def __init__(self, images, dtype="float64", *, mean=None, std=None):
+        self.pixels = _two_dimensional(images)
+        self.dtype = np.dtype(dtype)
+        if mean is None or std is None:
+            mean, std = row_statistics(self.pixels)
+        self.mean, self.std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
+
+    @property
+    def shape(self):
+        return self.pixels.shape
+
+    @property
+    def ndim(self):
+        return 2
+
+    def __len__(self):
+        return len(self.pixels)
+
+    def __getitem__(self, rows):
+        if np.ndim(rows) == 0 and not isinstance(rows, slice):
+            return self[[rows]].__array__()[0]
+        return StandardisedImages(self.pixels[rows], self.dtype, mean=self.mean[rows], std=self.std[rows])
+
+    def __array__(self, dtype=None, copy=None):
+        X = _standardised(self.pixels, self.mean, self.std, self.dtype)
+        return X if dtype is None else X.astype(dtype, copy=False)
+
+    def kernel_inputs(self):
+        """(pixels, centre, scale): the features are (pixels - centre) * scale, row by row; the
+        scale of a constant image is 0, so it becomes zeros as in ``standardise``."""
+        scale = np.divide(1.0, self.std, out=np.zeros_like(self.std), where=self.std > 0)
+        return self.pixels, self.mean, scale
 
 
 def split_indices(n_samples, *, test_size=0.2, seed=42, method="seed", official_n_train=None):

@@ -77,3 +77,93 @@ def test_the_float32_series_are_exact_to_well_below_float32_precision():
     both(t, e, log1p, *TERMS["float32"])
     assert np.max(np.abs(e / np.exp(-t) - 1)) < 1e-8
     assert np.max(np.abs(log1p / np.log1p(e) - 1)) < 1e-8
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_raw_pixels_standardised_inside_the_pass_equal_the_float_features(dtype):
+    """The kernel reads uint8 pixels and standardises each tile itself: the sums must be those of the
+    standardised float features (a constant image included, which standardises to zeros)."""
+    from mnist_ova.trainer.preprocess import StandardisedImages, standardise
+
+    rng = np.random.RandomState(1)
+    images = rng.randint(0, 256, (CHUNK + 13, 50)).astype(np.uint8)
+    images[5] = 17
+    y = rng.randint(0, 10, len(images))
+    WT = (rng.randn(10, 50) * 0.05).astype(dtype)
+    b = rng.randn(10).astype(dtype)
+    pixels, centre, scale = StandardisedImages(images).kernel_inputs()
+    raw = FusedPass(pixels, y, 10, dtype=dtype, centre=centre, scale=scale)(WT, b)
+    floats = FusedPass(standardise(images, dtype), y, 10)(WT, b)
+    tolerance = 1e-13 if dtype == np.float64 else 2e-5
+    for a, c in zip(raw, floats):
+        np.testing.assert_allclose(a, c, rtol=tolerance, atol=tolerance * len(images))
+
+
+def test_training_on_raw_pixels_gives_the_weights_of_training_on_standardised_floats(small_digits):
+    """fit(StandardisedImages(images)) trains on the raw pixels; fit(standardise(images)) on the float copy
+    the notebook makes: the float64 weights agree far inside the 1e-9 the notebook reference allows."""
+    from mnist_ova.trainer.model import OneVsAllLogisticRegression
+    from mnist_ova.trainer.preprocess import StandardisedImages, standardise
+
+    images, labels = small_digits
+    raw = OneVsAllLogisticRegression(max_iter=300).fit(StandardisedImages(images), labels)
+    floats = OneVsAllLogisticRegression(max_iter=300).fit(standardise(images), labels)
+    np.testing.assert_allclose(raw.coef_, floats.coef_, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(raw.intercept_, floats.intercept_, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(raw.n_iter_, floats.n_iter_)
+    for a, c in zip(raw.cost_history_, floats.cost_history_):
+        np.testing.assert_allclose(a, c, rtol=1e-12)
+
+
+def test_lbfgs_on_raw_pixels_reaches_the_cost_of_the_float_path(small_digits):
+    """L-BFGS's line search accepts or halves a step on a comparison, so last-bit differences can take the
+    two runs along slightly different paths: they must reach the same costs and predictions."""
+    from mnist_ova.trainer.model import OneVsAllLogisticRegression
+    from mnist_ova.trainer.preprocess import StandardisedImages, standardise
+
+    images, labels = small_digits
+    X = standardise(images)
+    raw = OneVsAllLogisticRegression(max_iter=100, solver="lbfgs").fit(StandardisedImages(images), labels)
+    floats = OneVsAllLogisticRegression(max_iter=100, solver="lbfgs").fit(X, labels)
+    final = [np.array([h[-1] for h in m.cost_history_]) for m in (raw, floats)]
+    np.testing.assert_allclose(*final, rtol=1e-3)
+    assert np.mean(raw.predict(X) == floats.predict(X)) > 0.99
+
+
+def test_float32_training_on_raw_pixels_predicts_as_the_float_path(small_digits):
+    from mnist_ova.trainer.model import OneVsAllLogisticRegression
+    from mnist_ova.trainer.preprocess import StandardisedImages, standardise
+
+    images, labels = small_digits
+    X = standardise(images)
+    raw = OneVsAllLogisticRegression(max_iter=100, dtype="float32").fit(StandardisedImages(images, "float32"), labels)
+    floats = OneVsAllLogisticRegression(max_iter=100, dtype="float32").fit(X.astype(np.float32), labels)
+    assert raw.coef_.dtype == np.float32
+    np.testing.assert_allclose(raw.coef_, floats.coef_, atol=1e-5)
+    assert np.mean(raw.predict(X) == floats.predict(X)) > 0.995
+
+
+def test_the_result_does_not_depend_on_the_number_of_threads():
+    rng = np.random.RandomState(3)
+    X = rng.randn(5 * CHUNK + 3, 24)
+    y = rng.randint(0, 6, len(X))
+    one, two, three = (FusedPass(X, y, 6, n_threads=t)(np.ones((6, 24)) * 0.1, np.zeros(6)) for t in (1, 2, 3))
+    for a, b, c in zip(one, two, three):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
+def test_compiled_kernels_are_cached_in_the_tools_cache_folder(tmp_path):
+    """A fresh process with an empty cache compiles and writes the kernels under $MNIST_OVA_CACHE/numba; the
+    next one loads them (much faster than compiling)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["MNIST_OVA_CACHE"] = str(tmp_path)
+    code = "from mnist_ova.trainer import kernels; print(kernels.compile_kernels('float64'))"
+    cold, warm = (float(subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
+                                       text=True).stdout) for _ in range(2))
+    assert list((tmp_path / "numba").rglob("kernels._work-*.nbi"))
+    assert warm < cold / 3

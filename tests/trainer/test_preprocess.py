@@ -59,3 +59,34 @@ def test_bad_split_parameters(kwargs, message):
 def test_fewer_than_two_test_rows_is_an_error():
     with pytest.raises(InputError, match="at least 2 training and 2 test rows"):
         split_indices(5, test_size=0.2)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_standardised_images_are_standardise_without_the_float_copy(dtype):
+    from mnist_ova.trainer.preprocess import BLOCK, StandardisedImages
+
+    rng = np.random.RandomState(4)
+    images = rng.randint(0, 256, size=(BLOCK + 7, 20)).astype(np.uint8)
+    images[3] = 9
+    lazy = StandardisedImages(images, dtype)
+    assert lazy.shape == images.shape and len(lazy) == len(images) and lazy.dtype == np.dtype(dtype)
+    expected = standardise(images, dtype)
+    np.testing.assert_array_equal(np.asarray(lazy), expected)
+    rows = np.array([BLOCK + 3, 3, 0])
+    subset = lazy[rows]
+    assert subset.pixels.dtype == np.uint8 and subset.shape == (3, 20)
+    np.testing.assert_array_equal(np.asarray(subset), expected[rows])
+    np.testing.assert_array_equal(lazy[5], expected[5])
+    pixels, centre, scale = lazy.kernel_inputs()
+    assert scale[3] == 0  # a constant image: zeros, as standardise makes it
+    np.testing.assert_allclose((pixels - centre[:, None]) * scale[:, None], expected, rtol=1e-6 if dtype == "float32"
+                               else 1e-14, atol=1e-6 if dtype == "float32" else 1e-14)
+
+
+def test_standardise_matches_the_one_shot_formula_across_blocks():
+    """Blocks of rows give the same bits as the whole array at once (the reductions are per row)."""
+    from mnist_ova.trainer.preprocess import BLOCK
+
+    images = np.random.RandomState(5).randint(0, 256, size=(2 * BLOCK + 1, 12)).astype(np.uint8)
+    x = images.astype(np.float64)
+    np.testing.assert_array_equal(standardise(images), (x - x.mean(axis=1, keepdims=True)) / x.std(axis=1, keepdims=True))
