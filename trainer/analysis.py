@@ -278,6 +278,7 @@ class Change:
     before_interval: tuple | None = None
     after_interval: tuple | None = None
     higher_is_better: bool = True
+    label: str = ""
 
     @property
     def change(self):
@@ -297,10 +298,10 @@ class Change:
         return (self.change > 0) == self.higher_is_better
 
 
-def proportion_change(name, before, n_before, after, n_after):
+def proportion_change(name, before, n_before, after, n_after, label=""):
     """A ``Change`` of a proportion with each run's Wilson interval."""
     return Change(name, float(before), float(after), wilson_interval(round(before * n_before), n_before),
-                  wilson_interval(round(after * n_after), n_after))
+                  wilson_interval(round(after * n_after), n_after), label=label or name)
 
 
 def verdict(change, p_value=None, alpha=0.05):
@@ -316,6 +317,77 @@ def verdict(change, p_value=None, alpha=0.05):
     return "real"
 
 
+# The headline metrics of a comparison: (name, what a reader calls it, higher is better). The first two
+# are proportions with intervals; the calibration figures come from metrics.json's "calibration".
+HEADLINE = (("multiclass_accuracy", "multiclass accuracy", True), ("one_vs_all_accuracy", "one-vs-all accuracy", True),
+            ("expected_calibration_error", "expected calibration error", False),
+            ("brier_score", "Brier score", False), ("log_loss", "log loss", False))
+SPLIT_KEYS = ("split", "test_size", "seed")
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    changes: tuple  # Change of each HEADLINE metric both runs have
+    recall_changes: tuple  # Change of each class's recall, for the classes both runs name
+    pairing: Pairing | None  # None when the test rows cannot be paired ...
+    pairing_problem: str | None  # ... and this says why
+    baseline_config: dict
+    config_differences: tuple  # (key, baseline value, current value) of every differing config entry
+
+    def change(self, name):
+        return next(c for c in self.changes if c.name == name)
+
+
+def compare(current, baseline, current_predictions, baseline_predictions):
+    """This run against a baseline run. ``current``/``baseline`` are ``metrics.json`` documents;
+    ``*_predictions`` are (data rows, right) of each test row, None where the baseline has none."""
+    n_now, n_then = current["dataset"]["n_test"], baseline.get("dataset", {}).get("n_test", 0)
+    k_now = len(current["per_class"])
+    k_then = len(baseline.get("per_class", [])) or k_now
+    changes = []
+    for name, label, higher in HEADLINE:
+        now = current.get(name, current.get("calibration", {}).get(name))
+        then = baseline.get(name, baseline.get("calibration", {}).get(name))
+        if now is None or then is None:
+            continue
+        if name == "multiclass_accuracy":
+            changes.append(proportion_change(name, then, n_then, now, n_now, label))
+        elif name == "one_vs_all_accuracy":
+            changes.append(proportion_change(name, then, n_then * k_then, now, n_now * k_now, label))
+        else:
+            changes.append(Change(name, float(then), float(now), higher_is_better=higher, label=label))
+    then_rows = dict(zip(baseline.get("dataset", {}).get("class_names", []), baseline.get("per_class", [])))
+    recall_changes = tuple(
+        proportion_change(f"recall:{name}", then_rows[name]["recall"], then_rows[name]["support"], row["recall"],
+                          row["support"], f"recall of {name}")
+        for name, row in zip(current["dataset"]["class_names"], current["per_class"]) if name in then_rows)
+    pairing, problem = None, None
+    sha_now, sha_then = current["dataset"]["sha256"], baseline.get("dataset", {}).get("sha256")
+    split_now = {k: current["config"].get(k) for k in SPLIT_KEYS}
+    split_then = {k: baseline.get("config", {}).get(k) for k in SPLIT_KEYS}
+    if sha_now != sha_then:
+        problem = (f"the two runs used different data (sha256 {str(sha_then)[:12]}... against {sha_now[:12]}...), so "
+                   "their test rows are not the same images")
+    elif split_now != split_then:
+        problem = (f"the two runs split the data differently ({_settings(split_then)} against "
+                   f"{_settings(split_now)}), so their test rows are not the same images")
+    elif baseline_predictions is None:
+        problem = ("the baseline folder has no predictions.csv (it was made before that file existed), so its "
+                   "predictions cannot be paired row by row")
+    else:
+        pairing = pair(*current_predictions, *baseline_predictions)
+        if pairing is None:
+            problem = "the baseline's predictions.csv lists other test rows than this run's"
+    config_now, config_then = current.get("config", {}), baseline.get("config", {})
+    differences = tuple((key, config_then.get(key), config_now.get(key)) for key in sorted(set(config_now) |
+                        set(config_then)) if config_now.get(key) != config_then.get(key))
+    return Comparison(tuple(changes), recall_changes, pairing, problem, config_then, differences)
+
+
+def _settings(values):
+    return ", ".join(f"{key} {value}" for key, value in values.items())
+
+
 # -- gates -------------------------------------------------------------------------------------------
 
 
@@ -329,6 +401,10 @@ def metric_values(metrics):
         values[f"recall:{name}"] = float(row["recall"])
         values[f"precision:{name}"] = float(row["precision"])
     return values
+
+
+SCALAR_METRICS = ("multiclass_accuracy", "one_vs_all_accuracy")  # the top-level numbers of metrics.json
+CLASS_METRICS = ("recall", "precision")  # per class, as "recall:<class>"
 
 
 @dataclasses.dataclass(frozen=True)
