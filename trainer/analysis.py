@@ -391,20 +391,21 @@ def _settings(values):
 # -- gates -------------------------------------------------------------------------------------------
 
 
+SCALAR_METRICS = ("multiclass_accuracy", "one_vs_all_accuracy")  # the top-level numbers of metrics.json
+CLASS_METRICS = ("recall", "precision")  # per class, as "recall:<class>"
+
+
 def metric_values(metrics):
     """Every metric a gate may name, from a ``metrics.json`` document: its top-level numbers, and
     ``recall:<class>`` / ``precision:<class>`` (class names as the report shows them)."""
-    values = {key: float(value) for key, value in metrics.items()
-              if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    numbers = {key: float(value) for key, value in metrics.items()
+               if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    values = {key: numbers.pop(key) for key in SCALAR_METRICS if key in numbers}
+    values.update(numbers)
     names = metrics.get("dataset", {}).get("class_names") or [str(c["label"]) for c in metrics.get("per_class", [])]
-    for name, row in zip(names, metrics.get("per_class", [])):
-        values[f"recall:{name}"] = float(row["recall"])
-        values[f"precision:{name}"] = float(row["precision"])
+    for kind in CLASS_METRICS:
+        values.update({f"{kind}:{name}": float(row[kind]) for name, row in zip(names, metrics.get("per_class", []))})
     return values
-
-
-SCALAR_METRICS = ("multiclass_accuracy", "one_vs_all_accuracy")  # the top-level numbers of metrics.json
-CLASS_METRICS = ("recall", "precision")  # per class, as "recall:<class>"
 
 
 @dataclasses.dataclass(frozen=True)
