@@ -22,7 +22,7 @@ class Command:
 
 COMMANDS = {
     "all": Command("train, then make every deliverable (the default)", trains=True, renders=True),
-    "train": Command("train and write model.npz + metrics.json only", trains=True, renders=False),
+    "train": Command("train and write model.npz, metrics.json, predictions.csv and summary.md only", trains=True, renders=False),
     "render": Command("make the deliverables from a saved model, without retraining", trains=False, renders=True),
     "bundle": Command("as all, then pack submission.zip for handing in", trains=True, renders=True, bundles=True),
 }
