@@ -7,6 +7,7 @@ class ExitCode(enum.IntEnum):
     INTERNAL_ERROR = 1
     BAD_INPUT = 2
     DATA_UNAVAILABLE = 3  # a download failed: worth retrying later
+    GATE_FAILED = 4  # every output was written, but a --fail-under/--max-drop gate was violated
     INTERRUPTED = 130
 
 
@@ -20,3 +21,9 @@ class InputError(ToolError, ValueError):
     """Bad input or usage: a file, a flag or a config value the user can fix."""
 
     exit_code = ExitCode.BAD_INPUT
+
+
+class GateFailure(ToolError):
+    """A CI gate was violated; the run's outputs are all in place."""
+
+    exit_code = ExitCode.GATE_FAILED

@@ -35,7 +35,8 @@ def build_parser():
         # Defaults stay None so that a flag not given does not override the config file.
         group.add_argument(f"--{option.name}", type=option.type, default=None, metavar=option.name.upper()
                            .replace("-", "_") if not option.choices else None,
-                           choices=option.choices or None, help=f"{option.help} (default: {option.default_text})")
+                           choices=option.choices or None, help=f"{option.help} (default: {option.default_text})",
+                           action="append" if option.repeatable else "store")
     return parser
 
 

@@ -18,12 +18,12 @@ EXAMPLE_SOURCES = ("random", "misclassified", "first")
 HTML_ASSETS = ("inline", "external")
 
 
-def _option(default, help, *, choices=(), group="training", flag_type=str, default_text=None):
-    """A field of ``Settings`` with what its flag needs: help, choices, group, and the type argparse
-    converts the flag's text to."""
+def _option(default, help, *, choices=(), group="training", flag_type=str, default_text=None, repeatable=False):
+    """A field of ``Settings`` with what its flag needs: help, choices, group, the type argparse
+    converts the flag's text to, and whether the flag may be given more than once (each one adds)."""
     return dataclasses.field(default=default, metadata={
         "help": help, "choices": tuple(choices), "group": group, "type": flag_type,
-        "default_text": default_text if default_text is not None else default})
+        "default_text": default_text if default_text is not None else default, "repeatable": repeatable})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +72,13 @@ class Settings:
     course: str = _option("", "course on the title page", group="report", default_text="none")
     institution: str = _option("", "institution on the title page", group="report", default_text="none")
     seat: str = _option("", "seat number on the title page", group="report", default_text="none")
+    baseline: str | None = _option(None, "an earlier output folder: the report compares this run with it",
+                                   group="analysis", default_text="none")
+    fail_under: tuple = _option((), "METRIC=VALUE: exit 4, after writing every output, when METRIC is below "
+                                "VALUE (repeatable)", group="analysis", default_text="none", repeatable=True)
+    max_drop: tuple = _option((), "METRIC=VALUE: exit 4, after writing every output, when METRIC fell by more "
+                              "than VALUE from the baseline (repeatable; needs --baseline)", group="analysis",
+                              default_text="none", repeatable=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +92,7 @@ class Option:
     group: str
     type: type
     default_text: object
+    repeatable: bool = False
 
     @property
     def name(self):
@@ -95,7 +103,7 @@ OPTIONS = tuple(Option(f.name, f.default, **f.metadata) for f in dataclasses.fie
 BY_NAME = {option.name: option for option in OPTIONS}
 
 
-PATH_OPTIONS = ("data", "out", "cache-dir", "template-dir")
+PATH_OPTIONS = ("data", "out", "cache-dir", "template-dir", "baseline")
 TEXT_LIMIT = 200  # characters in a title-page field or a class name
 
 
@@ -150,7 +158,7 @@ def check(settings, *, given=frozenset()):
         if option.choices:
             validation.check_choice(option.name, value, option.choices)
         elif option.type is str and option.attr not in ("formats", "class_names") and value is not None \
-                and not isinstance(value, str):
+                and not option.repeatable and not isinstance(value, str):
             raise InputError(f"{option.name} must be text; got {value!r}")
     _check_solver_options(s.solver, given)
     changes = {
@@ -173,6 +181,7 @@ def check(settings, *, given=frozenset()):
         "l2": None if s.l2 is None else validation.check_number("l2", s.l2, minimum=0),
         "max_bundle_mb": None if s.max_bundle_mb is None else validation.check_number(
             "max-bundle-mb", s.max_bundle_mb, minimum=0, include_minimum=False),
+        **_gates(s),
     }
     return dataclasses.replace(s, **changes)
 
@@ -187,6 +196,15 @@ def _check_solver_options(solver, given):
         raise InputError(f"{' and '.join(unused)} {'do' if len(unused) > 1 else 'does'} not apply to solver "
                          f"{solver!r}, which chooses its own step lengths and stops on the gradient; leave "
                          f"{'them' if len(unused) > 1 else 'it'} out, or use solver 'gd'")
+
+
+def _gates(s):
+    from mnist_ova.pipeline import gates
+
+    checked = {"fail_under": gates.parse("fail-under", s.fail_under), "max_drop": gates.parse("max-drop", s.max_drop)}
+    if checked["max_drop"] and not s.baseline:
+        raise InputError("max-drop compares with a baseline: give --baseline PATH, an earlier output folder")
+    return checked
 
 
 def _video_size(value):

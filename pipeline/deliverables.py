@@ -7,13 +7,14 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 from mnist_ova.pipeline import outputs
-from mnist_ova.render import figures, frames, gif, report, video
+from mnist_ova.render import analysis, figures, frames, gif, report, video
 
 GIF_SIZE, GIF_FPS = (640, 360), 10
 
 
-def render(trained, settings, staging, *, progress):
-    """Write every deliverable named by ``settings.formats``; returns their timings."""
+def render(trained, settings, staging, *, progress, review=None):
+    """Write every deliverable named by ``settings.formats``; returns their timings. ``review``
+    (``pipeline.review.Review``) adds the comparison with a baseline and the gates to the report."""
     from tqdm import tqdm
 
     formats = set(settings.formats)
@@ -23,22 +24,29 @@ def render(trained, settings, staging, *, progress):
     figure_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: figure_dir / file for name, file in outputs.FIGURES.items()}
     paths.update({name: figure_dir / f"{name}.svg" for name in figures.EQUATIONS})
+    paths.update({name: figure_dir / file for name, file in outputs.ANALYSIS_FIGURES.items()})
 
     evaluation, names = trained.evaluation, list(trained.evaluation.class_names)
     images_test = trained.dataset.images[trained.test_rows].reshape(-1, *trained.dataset.image_shape)
     rows = frames.choose_examples(evaluation, settings.examples, source=settings.examples_from, seed=settings.seed)
     examples = frames.examples_of(evaluation, images_test, rows)
 
+    comparison = review.comparison if review is not None else None
+    digits = {analysis.digit_asset(i): figure_dir / outputs.GALLERY_DIR / outputs.gallery_file(trained.test_rows[i])
+              for i in analysis.shown_positions(evaluation, comparison)}
+    paths.update(digits)
+
     steps = []
     if want_report or "figures" in formats:
         steps.append(("figures", lambda: _figures(trained, paths, images_test, rows)))
+        steps.append(("analysis", lambda: _analysis_figures(evaluation, paths, images_test, digits)))
     if "gif" in formats:
         steps.append(("gif", lambda: gif.write_gif(examples, names, staging.path(outputs.GIF), size=GIF_SIZE,
                                                    fps=GIF_FPS, seconds=settings.seconds_per_example)))
     if want_report:
         steps.append(("posters", lambda: frames.poster_strip(examples, names, paths["fig_posters"])))
     if "pdf" in formats:
-        steps.append(("pdf", lambda: _report("pdf", trained, settings, staging, paths)))
+        steps.append(("pdf", lambda: _report("pdf", trained, settings, staging, paths, review)))
     timings = {}
     with tqdm(total=len(steps) + ("mp4" in formats) + ("html" in formats), desc="rendering", unit="step",
               disable=not progress, leave=False) as bar:
@@ -58,7 +66,7 @@ def render(trained, settings, staging, *, progress):
                 bar.update()
         if "html" in formats:  # last: it embeds the videos
             bar.set_postfix_str("html")
-            timings["html_s"] = _timed(lambda: _report("html", trained, settings, staging, paths))
+            timings["html_s"] = _timed(lambda: _report("html", trained, settings, staging, paths, review))
             bar.update()
     return timings
 
@@ -95,9 +103,19 @@ def _figures(trained, paths, test_images, example_rows):
         test_images=test_images, example_rows=example_rows, paths=paths)
 
 
-def _report(target, trained, settings, staging, paths):
+def _analysis_figures(evaluation, paths, test_images, digits):
+    names = evaluation.class_names
+    analysis.reliability(evaluation.analysis, names, paths["fig_reliability"])
+    analysis.roc_and_precision_recall(evaluation, evaluation.analysis, names, paths["fig_roc_pr"])
+    if digits:
+        next(iter(digits.values())).parent.mkdir(parents=True, exist_ok=True)
+    for name, path in digits.items():
+        analysis.digit(test_images[int(name.rsplit("_", 1)[1])], path)
+
+
+def _report(target, trained, settings, staging, paths, review=None):
     """``report.pdf`` (needs the figures) or ``report.html`` (needs the videos too, which it embeds)."""
-    context = report_context(trained, settings, staging)
+    context = report_context(trained, settings, staging, review)
     assets = {name: path for name, path in paths.items() if path.is_file()}
     if target == "pdf":
         # data: URLs here too: WeasyPrint names each image after its URL, and a file URL would carry
@@ -115,7 +133,7 @@ def _report(target, trained, settings, staging, paths):
     staging.path(outputs.HTML).write_text(html, encoding="utf-8")
 
 
-def report_context(trained, settings, staging):
+def report_context(trained, settings, staging, review=None):
     formats = set(settings.formats)
     gif_path = staging.root / outputs.GIF
     video = {"examples": min(settings.examples, len(trained.test_rows)),
@@ -124,8 +142,12 @@ def report_context(trained, settings, staging):
              "gif_kib": gif_path.stat().st_size // 1024 if gif_path.is_file() else 0,
              "files": [file for kind, file in (("mp4", outputs.MP4), ("gif", outputs.GIF)) if kind in formats]}
     title_page = {field: getattr(settings, field) for field in ("title", "author", "course", "institution", "seat")}
-    return report.context(trained.evaluation, title_page=title_page, dataset=trained.metadata["dataset"],
-                          config=trained.metadata["config"], video=video, timings=trained.timings)
+    context = report.context(trained.evaluation, title_page=title_page, dataset=trained.metadata["dataset"],
+                             config=trained.metadata["config"], video=video, timings=trained.timings)
+    context["analysis"] = analysis.context(
+        trained.evaluation, test_rows=trained.test_rows, comparison=review.comparison if review else None,
+        gates=review.gates if review else (), baseline_label=review.baseline_path if review else None)
+    return context
 
 
 def write_manifest(staging, *, exclude=()):

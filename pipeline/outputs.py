@@ -8,6 +8,8 @@ GIF = "predictions.gif"
 HTML = "report.html"
 PDF = "report.pdf"
 BUNDLE = "submission.zip"
+PREDICTIONS = "predictions.csv"
+SUMMARY = "summary.md"
 FIGURES_DIR = "figures"
 
 # The report's figures, kept in FIGURES_DIR when asked for: name -> file.
@@ -17,3 +19,12 @@ FIGURES = {
     "fig_weights": "weights.png", "fig_examples": "examples.png", "fig_misclassified": "misclassified.png",
     "fig_posters": "video_posters.png",
 }
+
+# The error analysis's figures (SVG) in FIGURES_DIR, and its digit images in FIGURES_DIR/GALLERY_DIR.
+ANALYSIS_FIGURES = {"fig_reliability": "reliability.svg", "fig_roc_pr": "roc_precision_recall.svg"}
+GALLERY_DIR = "gallery"
+
+
+def gallery_file(row):
+    """The image of the test digit at data row ``row``."""
+    return f"test-{int(row)}.png"

@@ -3,7 +3,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from mnist_ova.pipeline import bundle, deliverables, jobs, outputs
+from mnist_ova.pipeline import bundle, deliverables, jobs, outputs, review
 from mnist_ova.pipeline.staging import StagedOutput
 from mnist_ova.render import report
 
@@ -22,7 +22,7 @@ class Command:
 
 COMMANDS = {
     "all": Command("train, then make every deliverable (the default)", trains=True, renders=True),
-    "train": Command("train and write model.npz + metrics.json only", trains=True, renders=False),
+    "train": Command("train and write model.npz, metrics.json, predictions.csv and summary.md only", trains=True, renders=False),
     "render": Command("make the deliverables from a saved model, without retraining", trains=False, renders=True),
     "bundle": Command("as all, then pack submission.zip for handing in", trains=True, renders=True, bundles=True),
 }
@@ -41,6 +41,7 @@ def execute(command_name, settings, *, model_path=None, force=False, quiet=False
     out = Path(settings.out)
     if command.renders and {"html", "pdf"} & set(settings.formats):
         report.check_templates(settings.template_dir)
+    baseline = review.load_baseline(settings)
     # Staged first, so that an output folder that cannot be written fails before any work.
     with StagedOutput(out, last=(outputs.MANIFEST,)) as staging:
         if command.trains:
@@ -50,8 +51,10 @@ def execute(command_name, settings, *, model_path=None, force=False, quiet=False
         else:
             trained = jobs.from_saved_model(Path(model_path) if model_path else out / outputs.MODEL, settings,
                                             log=log)
+        judged = review.prepare(trained, settings, baseline)
         if command.renders:
-            trained.timings.update(deliverables.render(trained, settings, staging, progress=progress))
+            trained.timings.update(deliverables.render(trained, settings, staging, progress=progress, review=judged))
+        review.write(judged, trained, settings, staging)
         artifacts = deliverables.write_manifest(staging, exclude=UNLISTED)
         left_out = []
         if command.bundles:
@@ -69,6 +72,7 @@ def execute(command_name, settings, *, model_path=None, force=False, quiet=False
         log(f"bundle: {out / outputs.BUNDLE} ({size / 2**20:.2f} MB)"
             + (f"; left out to fit {settings.max_bundle_mb} MB: {', '.join(left_out)}" if left_out else ""))
     log("timings: " + ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in trained.timings.items()))
+    review.finish(judged, trained, settings, out, log=log)  # a violated gate exits 4, every output in place
     return {
         "status": "ok", "command": command_name, "out": str(out), "reused_model": trained.reused,
         "multiclass_accuracy": trained.evaluation.multiclass_accuracy,

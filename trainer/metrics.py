@@ -1,6 +1,7 @@
 """Accuracy figures, confusion matrix, ROC and per-class scores, with numpy alone, gathered once
 into an ``Evaluation`` that every deliverable reads."""
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -125,6 +126,13 @@ class Evaluation:
         """Model k's last cost, or None when it needed no step."""
         return float(self.cost_history[k][-1]) if len(self.cost_history[k]) else None
 
+    @functools.cached_property
+    def analysis(self):
+        """Calibration, precision-recall and intervals (``trainer.analysis``), computed on first use."""
+        from mnist_ova.trainer.analysis import analyse
+
+        return analyse(self)
+
     def most_confused(self, top=3):
         """(true index, predicted index, count) of the ``top`` largest off-diagonal cells."""
         return most_confused_pairs(self.confusion, top)
@@ -136,7 +144,8 @@ class Evaluation:
             "per_model": [
                 {"label": labels[k], "train_accuracy": float(self.train_accuracy[k]),
                  "test_accuracy": float(self.test_accuracy[k]), "iterations": int(self.n_iter[k]),
-                 "final_cost": self.final_cost(k), "auc": self.roc[k].auc}
+                 "final_cost": self.final_cost(k), "auc": self.roc[k].auc,
+                 "average_precision": self.analysis.precision_recall[k].average_precision}
                 for k in range(self.n_classes)
             ],
             "one_vs_all_accuracy": self.one_vs_all_accuracy,
@@ -150,6 +159,7 @@ class Evaluation:
             ],
             "most_confused": [{"true": labels[t], "predicted": labels[p], "count": c}
                               for t, p, c in self.most_confused()],
+            **self.analysis.to_dict(),
         }
 
 

@@ -116,7 +116,7 @@ def test_render_from_a_saved_model_without_retraining(built, tmp_path, tiny_npz)
     assert main(["render", "--model", str(built / "model.npz"), "--out", str(tmp_path), "--formats", "pdf,gif",
                  *SMALL]) == 0
     made = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
-    assert made == ["manifest.json", "predictions.gif", "report.pdf", "timings.json"]
+    assert made == ["manifest.json", "predictions.csv", "predictions.gif", "report.pdf", "summary.md", "timings.json"]
 
 
 def test_external_assets_link_the_files(tmp_path, built):

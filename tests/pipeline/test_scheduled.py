@@ -66,7 +66,7 @@ def test_json_summary_on_stdout(tmp_path, tiny_npz):
     summary = json.loads(result.stdout)
     assert result.returncode == 0 and result.stderr == ""
     assert summary["status"] == "ok" and 0 < summary["multiclass_accuracy"] <= 1
-    assert {a["path"] for a in summary["artifacts"]} == {"model.npz", "metrics.json"}
+    assert {a["path"] for a in summary["artifacts"]} == {"model.npz", "metrics.json", "predictions.csv", "summary.md"}
     assert "train_s" in summary["timings"]
     failed = subprocess.run([sys.executable, "run.py", "--data", str(tmp_path / "none.npz"), "--json"],
                             capture_output=True, text=True, cwd=REPO)

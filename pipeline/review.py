@@ -1,0 +1,54 @@
+"""The run judged: its comparison with ``--baseline``, its gates, ``predictions.csv`` and
+``summary.md``. ``run.py`` calls ``prepare`` before the deliverables, ``write`` into the staged
+folder, and ``finish`` once every output is in place (a violated gate then exits 4)."""
+import dataclasses
+
+from mnist_ova.pipeline import baseline as baseline_io
+from mnist_ova.pipeline import gates, jobs, outputs, summary
+
+
+@dataclasses.dataclass(frozen=True)
+class Review:
+    metrics: dict  # this run's metrics.json document
+    comparison: object | None  # trainer.analysis.Comparison, with --baseline
+    gates: tuple  # trainer.analysis.GateResult of every gate
+    baseline_path: str | None
+
+
+def load_baseline(settings):
+    """The baseline folder, read before any work (None without --baseline)."""
+    return baseline_io.load(settings.baseline) if settings.baseline else None
+
+
+def prepare(trained, settings, baseline):
+    """Compare with the baseline and evaluate the gates; an unknown class in a gate is an input error
+    here, before anything is written."""
+    metrics = jobs.metrics_document(trained)
+    gates.check_names(settings.fail_under, settings.max_drop, metrics)
+    comparison = baseline_io.compare(trained, metrics, baseline) if baseline is not None else None
+    results = gates.evaluate(settings.fail_under, settings.max_drop, metrics,
+                             baseline.metrics if baseline is not None else None)
+    return Review(metrics, comparison, tuple(results), str(baseline.path) if baseline is not None else None)
+
+
+def markdown(review, trained, settings, link_prefix=""):
+    return summary.markdown(trained.evaluation, review.metrics, comparison=review.comparison, gates=review.gates,
+                            baseline_path=review.baseline_path, files=summary.files_to_link(settings.formats),
+                            link_prefix=link_prefix)
+
+
+def write(review, trained, settings, staging):
+    """``predictions.csv`` and ``summary.md`` into the staged output folder."""
+    staging.path(outputs.PREDICTIONS).write_text(
+        baseline_io.predictions_csv(trained.evaluation, trained.test_rows), encoding="utf-8")
+    staging.path(outputs.SUMMARY).write_text(markdown(review, trained, settings), encoding="utf-8")
+
+
+def finish(review, trained, settings, out, *, log):
+    """After the outputs are in place: append the summary to ``$GITHUB_STEP_SUMMARY`` (links
+    relative to the job's folder), then exit 4 through ``GateFailure`` if a gate was violated."""
+    if summary.append_to_step_summary(markdown(review, trained, settings, link_prefix=f"{out.as_posix()}/")):
+        log("appended summary.md to $GITHUB_STEP_SUMMARY")
+    for result in review.gates:
+        log(("gate passed: " if result.passed else "gate FAILED: ") + result.describe())
+    gates.enforce(review.gates)

@@ -1,0 +1,132 @@
+"""--baseline, --fail-under and --max-drop end to end on small real data: exit 4 with every output
+written, exit 2 for an unknown metric, summary.md and $GITHUB_STEP_SUMMARY, predictions.csv."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from mnist_ova.errors import ExitCode
+from mnist_ova.pipeline import config
+from mnist_ova.pipeline.cli import main
+
+FAST = ["--iterations", "20", "--formats", "html", "--quiet"]
+NAMES = "zero,one,two,three,four,five,six,seven,eight,nine"
+
+
+@pytest.fixture(scope="module")
+def tiny_npz(tmp_path_factory, small_digits):
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    np.savez(path, X=small_digits[0], y=small_digits[1])
+    return path
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory, tiny_npz):
+    out = tmp_path_factory.mktemp("baseline")
+    assert main(["--data", str(tiny_npz), "--out", str(out), "--class-names", NAMES, *FAST]) == 0
+    return out
+
+
+def test_predictions_csv_has_every_test_row_with_named_scores(baseline):
+    with open(baseline / "predictions.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    metrics = json.loads((baseline / "metrics.json").read_text())
+    assert rows[0] == ["row", "true", "predicted", *(f"score:{name}" for name in NAMES.split(","))]
+    assert len(rows) - 1 == metrics["dataset"]["n_test"] == 120
+    scores = np.array([[float(v) for v in row[3:]] for row in rows[1:]])
+    np.testing.assert_allclose(scores.sum(axis=1), 1, atol=1e-5)  # normalised, printed to 6 digits
+    right = np.mean([row[1] == row[2] for row in rows[1:]])
+    assert right == pytest.approx(metrics["multiclass_accuracy"])
+    assert len({int(row[0]) for row in rows[1:]}) == 120  # data rows, each once
+
+
+def test_a_violated_gate_writes_everything_then_exits_4(tmp_path, tiny_npz, baseline, capsys, monkeypatch):
+    step_summary = tmp_path / "step-summary.md"
+    step_summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    out = tmp_path / "run"
+    code = main(["--data", str(tiny_npz), "--out", str(out), "--class-names", NAMES, "--baseline", str(baseline),
+                 "--fail-under", "multiclass_accuracy=0.999", "--fail-under", "recall:zero=0.1",
+                 "--max-drop", "one_vs_all_accuracy=0.5", *FAST])
+    assert code == ExitCode.GATE_FAILED == 4
+    for name in ("model.npz", "metrics.json", "predictions.csv", "summary.md", "report.html", "manifest.json",
+                 "timings.json"):
+        assert (out / name).is_file(), name
+    manifest = {a["path"] for a in json.loads((out / "manifest.json").read_text())["artifacts"]}
+    assert {"predictions.csv", "summary.md", "report.html"} <= manifest
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith("error: gate failed: multiclass_accuracy = ")
+    assert "is under the bound 0.999 (--fail-under)" in error[0] and "recall:zero" not in error[0]
+    summary = (out / "summary.md").read_text()
+    assert "| `--fail-under multiclass_accuracy=0.999` |" in summary and "**failed**" in summary
+    assert "| `--fail-under recall:zero=0.1` |" in summary and "| passed |" in summary
+    assert "Compared with the baseline" in summary and "McNemar's exact test p = 1" in summary  # same model
+    assert "[report.html](report.html)" in summary
+    appended = step_summary.read_text()
+    assert appended.startswith("earlier step\n") and f"[report.html]({out.as_posix()}/report.html)" in appended
+    html = (out / "report.html").read_text()
+    assert "Compared with the baseline" in html and "ended with exit code 4" in html
+
+
+def test_passing_gates_exit_0_and_json_still_works(tmp_path, tiny_npz, capsys, monkeypatch):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--out", str(out), "--fail-under", "multiclass_accuracy=0.1",
+                 "--fail-under", "precision:3=0", "--json", *FAST]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "ok"
+    assert "| passed |" in (out / "summary.md").read_text()
+
+
+@pytest.mark.parametrize("flag, spec, message", [
+    ("--fail-under", "accuracy=0.9", "unknown metric 'accuracy'; valid names: multiclass_accuracy, one_vs_all_accuracy, "
+                                     "recall:<class>, precision:<class>"),
+    ("--fail-under", "recall:eleven=0.9", "unknown metric 'recall:eleven'; valid names: multiclass_accuracy, "
+                                          "one_vs_all_accuracy, recall:0, recall:1"),
+    ("--fail-under", "multiclass_accuracy", "takes METRIC=VALUE"),
+    ("--fail-under", "multiclass_accuracy=high", "must be a number"),
+    ("--max-drop", "multiclass_accuracy=0.01", "give --baseline PATH"),
+])
+def test_a_bad_gate_is_an_input_error_before_anything_is_written(tmp_path, tiny_npz, capsys, flag, spec, message):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--out", str(out), flag, spec, *FAST]) == ExitCode.BAD_INPUT
+    assert message in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_baseline_that_is_no_output_folder_fails_at_once(tmp_path, tiny_npz, capsys):
+    assert main(["train", "--data", str(tiny_npz), "--out", str(tmp_path / "o"), "--baseline", str(tmp_path),
+                 *FAST]) == ExitCode.BAD_INPUT
+    assert "has no metrics.json" in capsys.readouterr().err
+
+
+def test_mcnemar_is_refused_with_the_reason_when_the_split_differs(tmp_path, tiny_npz, baseline):
+    out = tmp_path / "run"
+    assert main(["--data", str(tiny_npz), "--out", str(out), "--class-names", NAMES, "--baseline", str(baseline),
+                 "--seed", "7", *FAST]) == 0
+    summary = (out / "summary.md").read_text()
+    assert "McNemar's test cannot be computed: the two runs split the data differently (split seed, test_size 0.2, " \
+           "seed 42 against split seed, test_size 0.2, seed 7)" in summary
+    html = (out / "report.html").read_text()
+    assert "McNemar's test cannot be computed:</b> the two runs split the data differently" in html
+    assert "Right in the baseline, wrong now" not in html
+
+
+def test_mcnemar_is_refused_when_the_baseline_has_no_predictions(tmp_path, tiny_npz, baseline):
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "metrics.json").write_text((baseline / "metrics.json").read_text())
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--out", str(out), "--class-names", NAMES, "--baseline", str(old),
+                 *FAST]) == 0
+    assert "the baseline folder has no predictions.csv" in (out / "summary.md").read_text()
+
+
+def test_gates_from_a_config_file(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('fail-under = ["multiclass_accuracy=0.8", "recall:3=0.5"]\nmax-drop = {multiclass_accuracy = 0.02}\n'
+                    f'baseline = "earlier"\n')
+    settings = config.settings_from({}, path)
+    assert settings.fail_under == (("multiclass_accuracy", 0.8), ("recall:3", 0.5))
+    assert settings.max_drop == (("multiclass_accuracy", 0.02),)
+    assert settings.baseline == str(tmp_path / "earlier")  # relative to the file

@@ -1,0 +1,125 @@
+"""The error analysis as drawn and worded: vector charts with readable text, and a confusion matrix
+whose every mistake links to its digits and back, in the HTML and (top 5) in the PDF."""
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from mnist_ova.render import analysis, report
+from mnist_ova.trainer import metrics
+from mnist_ova.trainer.analysis import confusion_cells
+from mnist_ova.trainer.model import OneVsAllLogisticRegression
+from mnist_ova.trainer.preprocess import standardise
+
+
+@pytest.fixture(scope="module")
+def evaluation(small_digits):
+    images, labels = small_digits
+    X = standardise(images)
+    model = OneVsAllLogisticRegression(max_iter=15).fit(X[:480], labels[:480])
+    return metrics.evaluate(model, X[:480], labels[:480], X[480:], labels[480:], [f"c{k}" for k in range(10)])
+
+
+class Links(HTMLParser):
+    """Every id and every in-page link (with the id of the element it sits in, when it has one)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids, self.links, self.open = set(), [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag in ("div", "table", "section"):
+            self.open.append(attrs.get("id"))
+        if tag == "a" and attrs.get("href", "").startswith("#"):
+            inside = next((i for i in reversed(self.open) if i), None)
+            self.links.append((attrs["href"][1:], inside))
+
+    def handle_endtag(self, tag):
+        if tag in ("div", "table", "section") and self.open:
+            self.open.pop()
+
+
+def render_partial(evaluation, target):
+    env = report.environment()
+    test_rows = np.arange(evaluation.true_index.size) + 1000
+    context = {"analysis": analysis.context(evaluation, test_rows=test_rows), "target": target,
+               "asset": lambda name: f"{name}.png",
+               "dataset": {"image_shape": [28, 28], "source": "test", "n_train": 480, "n_test": 120,
+                           "sha256": "0" * 64, "name": "tiny"}, "config": {"solver": "gd"}}
+    return env.get_template("analysis.html.j2").render(**context)
+
+
+@pytest.mark.parametrize("target", ["html", "pdf"])
+def test_every_confusion_links_to_its_gallery_and_back(evaluation, target):
+    html = render_partial(evaluation, target)
+    parsed = Links()
+    parsed.feed(html)
+    counts = evaluation.confusion.copy()
+    np.fill_diagonal(counts, 0)
+    cells = {f"confusion-{t}-{p}" for t, p in zip(*np.nonzero(counts))}
+    from_matrix = {href for href, inside in parsed.links if inside == "confusion-table"}
+    if target == "html":
+        assert from_matrix == cells  # every non-empty off-diagonal cell, nothing else
+    else:  # the PDF: the five most frequent
+        top = {f"confusion-{t}-{p}" for t, p, _ in confusion_cells(evaluation)[:5]}
+        assert from_matrix == top and len(top) == 5
+    assert from_matrix <= parsed.ids  # each link has its gallery
+    back = {inside for href, inside in parsed.links if href == "confusion-table"}
+    assert back == from_matrix and "confusion-table" in parsed.ids  # and each gallery links back
+    for t, p in zip(*np.nonzero(counts)):
+        link = f'<a href="#confusion-{t}-{p}">{counts[t, p]}</a>'
+        assert (link in html) == (f"confusion-{t}-{p}" in from_matrix)
+
+
+def test_a_gallery_shows_its_digits_with_scores(evaluation):
+    html = render_partial(evaluation, "html")
+    t, p, rows = confusion_cells(evaluation)[0]
+    gallery = html[html.index(f'id="confusion-{t}-{p}"'):]
+    gallery = gallery[:gallery.index("Back to the confusion matrix")]
+    assert gallery.count("<img") == min(rows.size, analysis.GALLERY_LIMIT)
+    first = rows[0]
+    assert f'src="digit_{first}.png"' in gallery and f"row {1000 + first}<br>" in gallery
+    assert f"{100 * evaluation.scores[first, p]:.0f}%" in gallery
+
+
+def test_context_never_calls_overlapping_recalls_different(evaluation):
+    context = analysis.context(evaluation, test_rows=np.arange(evaluation.true_index.size))
+    low, high = context["lowest_recall"]["recall_interval"], context["highest_recall"]["recall_interval"]
+    assert context["recall_gap_real"] == (low["high"] < high["low"])
+    html = render_partial(evaluation, "html")
+    assert ("larger than the test set's noise" in html) == context["recall_gap_real"]
+
+
+def svg_font_sizes(path):
+    text = path.read_text()
+    assert "<text" in text  # text kept as text (svg.fonttype "none"), not paths
+    return [float(size) for size in re.findall(r"font-size:\s*([\d.]+)px", text)] + \
+           [float(size) for size in re.findall(r"font:\s*(?:[a-z]+\s+)*([\d.]+)px", text)]
+
+
+def test_charts_are_vector_with_text_of_at_least_7_pt(evaluation, tmp_path):
+    names = evaluation.class_names
+    analysis.reliability(evaluation.analysis, names, tmp_path / "reliability.svg")
+    analysis.roc_and_precision_recall(evaluation, evaluation.analysis, names, tmp_path / "pr.svg")
+    for name in ("reliability.svg", "pr.svg"):
+        sizes = svg_font_sizes(tmp_path / name)
+        assert sizes and min(sizes) >= 7, (name, sorted(set(sizes)))
+        width = re.search(r'<svg[^>]* width="([\d.]+)pt"', (tmp_path / name).read_text()).group(1)
+        assert float(width) == pytest.approx(16 / 2.54 * 72, rel=0.01)  # drawn at the size it is placed
+    again = tmp_path / "again.svg"
+    analysis.reliability(evaluation.analysis, names, again)
+    assert again.read_bytes() == (tmp_path / "reliability.svg").read_bytes()  # reproducible bytes
+
+
+def test_a_digit_image_keeps_its_pixels_square(tmp_path):
+    from PIL import Image
+
+    image = np.zeros((28, 28), dtype=np.uint8)
+    image[3, 5] = 255
+    analysis.digit(image, tmp_path / "d.png")
+    pixels = np.asarray(Image.open(tmp_path / "d.png"))
+    assert pixels.shape == (84, 84) and pixels[9:12, 15:18].min() == 255 and pixels.sum() == 9 * 255

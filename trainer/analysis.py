@@ -1,0 +1,444 @@
+"""Error analysis with numpy alone: calibration, precision-recall, Wilson intervals, McNemar's exact
+test, the comparison with an earlier run and the CI gates' arithmetic.
+
+Everything here is numbers in, numbers out; what to draw and say about them is decided in
+``render/`` and ``templates/``.
+"""
+import dataclasses
+import math
+
+import numpy as np
+
+CALIBRATION_BINS = 15  # equal-width bins over [0, 1], for the reliability diagrams and the ECE
+Z_95 = 1.959963984540054  # the standard normal's 97.5 % quantile
+
+
+# -- uncertainty -----------------------------------------------------------------------------------
+
+
+def wilson_interval(successes, n, z=Z_95):
+    """The Wilson score interval of a binomial proportion: (low, high), 95 % by default.
+
+    Unlike the normal approximation p ± z·sqrt(p(1-p)/n) it stays inside [0, 1] and does not
+    shrink to a point when every trial succeeds. With no trials it is (0, 1): nothing is known.
+    """
+    n = int(n)
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    # At p = 0 or 1 one end is exactly 0 or 1; rounding would leave it a hair inside.
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= n else min(1.0, centre + half)
+    return low, high
+
+
+def intervals_overlap(a, b):
+    """Whether two (low, high) intervals share any point."""
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def mcnemar_exact(b, c):
+    """Two-sided exact McNemar p-value from the discordant counts: ``b`` pairs right only in the
+    first run, ``c`` right only in the second. Under "the runs are equally good" each discordant
+    pair goes either way with probability ½, so min(b, c) is Binomial(b + c, ½)-distributed; the
+    p-value doubles its lower tail (capped at 1). With no discordant pairs it is 1."""
+    b, c = int(b), int(c)
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))
+    # Exact integers, one correctly rounded division: no underflow however large n is.
+    return min(1.0, 2 * tail / 2**n)
+
+
+# -- calibration -----------------------------------------------------------------------------------
+
+
+def _bin_ids(probability, n_bins):
+    """Bin of each probability among ``n_bins`` equal-width bins of [0, 1]; 1.0 falls in the last.
+    The same edges and the same ``searchsorted`` as scikit-learn's ``calibration_curve``."""
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    return np.searchsorted(edges[1:-1], probability)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reliability:
+    """A reliability curve over equal-width bins: only bins holding at least one prediction."""
+
+    mean_predicted: np.ndarray  # the mean predicted probability in each bin
+    observed: np.ndarray  # the share of positives (or of right answers) in each bin
+    count: np.ndarray  # predictions in each bin
+    bin_low: np.ndarray  # each bin's lower edge
+    n_bins: int
+
+    @property
+    def expected_calibration_error(self):
+        """Σ over bins of (share of predictions in the bin) · |observed − mean predicted|."""
+        total = self.count.sum()
+        if not total:
+            return 0.0
+        return float(np.sum(self.count / total * np.abs(self.observed - self.mean_predicted)))
+
+
+def reliability(probability, positive, n_bins=CALIBRATION_BINS):
+    """The reliability curve of predicted probabilities against what happened (``positive``)."""
+    probability = np.asarray(probability, dtype=np.float64)
+    positive = np.asarray(positive, dtype=np.float64)
+    ids = _bin_ids(probability, n_bins)
+    count = np.bincount(ids, minlength=n_bins)
+    sums = np.bincount(ids, weights=probability, minlength=n_bins)
+    hits = np.bincount(ids, weights=positive, minlength=n_bins)
+    kept = count > 0
+    return Reliability(mean_predicted=sums[kept] / count[kept], observed=hits[kept] / count[kept],
+                       count=count[kept], bin_low=np.linspace(0.0, 1.0, n_bins + 1)[:-1][kept], n_bins=n_bins)
+
+
+def one_hot(true_index, n_classes):
+    return np.arange(n_classes)[None, :] == np.asarray(true_index)[:, None]
+
+
+def brier_score(scores, true_index):
+    """Multiclass Brier score: the mean over rows of Σ_k (p_k − [k is the true class])², from 0
+    (perfect) to 2. For one column of binary probabilities it is the usual binary Brier score."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim == 1:
+        return float(np.mean((scores - np.asarray(true_index, dtype=np.float64)) ** 2))
+    return float(np.mean(np.sum((scores - one_hot(true_index, scores.shape[1])) ** 2, axis=1)))
+
+
+def log_loss(scores, true_index):
+    """Mean negative log of the probability given to the true class; probabilities are clipped to
+    [eps, 1 − eps] (float64's eps, as scikit-learn does) so a confident mistake costs ~36, not ∞."""
+    scores = np.asarray(scores, dtype=np.float64)
+    eps = np.finfo(np.float64).eps
+    given = np.clip(scores[np.arange(scores.shape[0]), np.asarray(true_index)], eps, 1 - eps)
+    return float(-np.mean(np.log(given)))
+
+
+# -- precision-recall ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class PrecisionRecall:
+    precision: np.ndarray  # from the highest threshold down, starting at recall 0 with precision 1
+    recall: np.ndarray
+    average_precision: float  # Σ (R_n − R_{n−1}) · P_n, scikit-learn's definition (no interpolation)
+
+
+def precision_recall(scores, positive):
+    """Precision and recall at every distinct score taken as the threshold, and the average precision."""
+    scores = np.asarray(scores, dtype=np.float64)
+    positive = np.asarray(positive, dtype=bool)
+    order = np.argsort(-scores, kind="stable")
+    scores, positive = scores[order], positive[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(scores)), scores.size - 1] if scores.size else np.array([], int)
+    tp = np.cumsum(positive)[last_of_tie].astype(np.float64)
+    predicted = last_of_tie + 1.0
+    n_positive = positive.sum()
+    precision = tp / predicted
+    recall = tp / n_positive if n_positive else np.zeros_like(tp)
+    ap = float(np.sum(np.diff(np.r_[0.0, recall]) * precision)) if n_positive else 0.0
+    return PrecisionRecall(precision=np.r_[1.0, precision], recall=np.r_[0.0, recall], average_precision=ap)
+
+
+# -- the analysis of one evaluation ----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Analysis:
+    """What the error analysis shows of one ``Evaluation``, computed once."""
+
+    n_test: int
+    confidence: Reliability  # top label: the largest normalised score against "the prediction is right"
+    per_model: tuple  # K Reliability: each model's own sigmoid output against "the row is its class"
+    brier: float  # multiclass Brier score of the normalised scores
+    log_loss: float  # of the normalised scores
+    binary_brier: np.ndarray  # (K,) each model's sigmoid output
+    precision_recall: tuple  # K PrecisionRecall, each model's sigmoid output
+    multiclass_interval: tuple  # Wilson (low, high)
+    one_vs_all_interval: tuple  # Wilson over the K · n binary decisions (they are not independent)
+    test_accuracy_intervals: tuple  # K (low, high)
+    recall_intervals: tuple  # K (low, high), over each class's support
+    precision_intervals: tuple  # K (low, high), over each class's predictions
+
+    @property
+    def expected_calibration_error(self):
+        return self.confidence.expected_calibration_error
+
+    @property
+    def average_precision(self):
+        return np.array([curve.average_precision for curve in self.precision_recall])
+
+    def to_dict(self):
+        """The figures added to ``metrics.json``."""
+        return {
+            "calibration": {
+                "brier_score": self.brier, "log_loss": self.log_loss,
+                "expected_calibration_error": self.expected_calibration_error, "bins": self.confidence.n_bins,
+                "binning": "equal-width; top-label confidence (largest normalised score) against accuracy",
+            },
+            "intervals": {
+                "method": "Wilson score, 95 %",
+                "multiclass_accuracy": list(self.multiclass_interval),
+                "one_vs_all_accuracy": list(self.one_vs_all_interval),
+                "test_accuracy": [list(i) for i in self.test_accuracy_intervals],
+                "recall": [list(i) for i in self.recall_intervals],
+                "precision": [list(i) for i in self.precision_intervals],
+            },
+        }
+
+
+def analyse(evaluation, n_bins=CALIBRATION_BINS):
+    """Calibration, precision-recall and intervals of an ``Evaluation``."""
+    e = evaluation
+    n, K = e.true_index.size, e.n_classes
+    right = e.predicted_index == e.true_index
+    truth = one_hot(e.true_index, K)
+    confidence = e.scores[np.arange(n), e.predicted_index] if n else np.zeros(0)
+    diagonal = np.diag(e.confusion)
+    predicted = e.confusion.sum(axis=0)
+    binary_right = np.rint(e.test_accuracy * n).astype(np.int64)
+    return Analysis(
+        n_test=n,
+        confidence=reliability(confidence, right, n_bins),
+        per_model=tuple(reliability(e.binary_scores[:, k], truth[:, k], n_bins) for k in range(K)),
+        brier=brier_score(e.scores, e.true_index) if n else 0.0,
+        log_loss=log_loss(e.scores, e.true_index) if n else 0.0,
+        binary_brier=np.array([brier_score(e.binary_scores[:, k], truth[:, k]) for k in range(K)]),
+        precision_recall=tuple(precision_recall(e.binary_scores[:, k], truth[:, k]) for k in range(K)),
+        multiclass_interval=wilson_interval(int(right.sum()), n),
+        one_vs_all_interval=wilson_interval(int(binary_right.sum()), n * K),
+        test_accuracy_intervals=tuple(wilson_interval(int(binary_right[k]), n) for k in range(K)),
+        recall_intervals=tuple(wilson_interval(int(diagonal[k]), int(e.support[k])) for k in range(K)),
+        precision_intervals=tuple(wilson_interval(int(diagonal[k]), int(predicted[k])) for k in range(K)),
+    )
+
+
+def confusion_cells(evaluation):
+    """Every non-empty off-diagonal cell of the confusion matrix, most frequent first (ties in
+    row-major order): (true index, predicted index, test-row positions in test order)."""
+    e = evaluation
+    wrong = e.misclassified
+    cells = {}
+    for position in wrong:
+        cells.setdefault((int(e.true_index[position]), int(e.predicted_index[position])), []).append(int(position))
+    order = sorted(cells, key=lambda cell: (-len(cells[cell]), cell))
+    return [(t, p, np.array(cells[(t, p)], dtype=np.int64)) for t, p in order]
+
+
+# -- comparison with a baseline run -----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Pairing:
+    """The two runs' correctness on the same test rows, when they can be paired."""
+
+    rows: np.ndarray  # data-row indices of the paired test rows, in the current run's test order
+    positions: np.ndarray  # their positions in the current run's test set
+    baseline_right: np.ndarray  # bool
+    current_right: np.ndarray  # bool
+
+    @property
+    def right_to_wrong(self):
+        """Positions (in the current test set) that the baseline got right and this run gets wrong."""
+        return self.positions[self.baseline_right & ~self.current_right]
+
+    @property
+    def wrong_to_right(self):
+        return self.positions[~self.baseline_right & self.current_right]
+
+    @property
+    def p_value(self):
+        return mcnemar_exact(self.right_to_wrong.size, self.wrong_to_right.size)
+
+
+def pair(current_rows, current_right, baseline_rows, baseline_right):
+    """Match the two runs' predictions by data row. Returns the ``Pairing``, or None when the runs
+    did not score the same set of rows."""
+    current_rows = np.asarray(current_rows, dtype=np.int64)
+    baseline_rows = np.asarray(baseline_rows, dtype=np.int64)
+    if current_rows.size != baseline_rows.size or not np.array_equal(np.sort(current_rows), np.sort(baseline_rows)):
+        return None
+    by_row = dict(zip(baseline_rows.tolist(), np.asarray(baseline_right, dtype=bool).tolist()))
+    return Pairing(rows=current_rows, positions=np.arange(current_rows.size),
+                   baseline_right=np.array([by_row[r] for r in current_rows.tolist()], dtype=bool),
+                   current_right=np.asarray(current_right, dtype=bool))
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """One metric before and after, with (for proportions) both runs' intervals."""
+
+    name: str
+    before: float
+    after: float
+    before_interval: tuple | None = None
+    after_interval: tuple | None = None
+    higher_is_better: bool = True
+    label: str = ""
+
+    @property
+    def change(self):
+        return self.after - self.before
+
+    @property
+    def overlap(self):
+        """Whether the two intervals overlap; None when the metric has none."""
+        if self.before_interval is None or self.after_interval is None:
+            return None
+        return intervals_overlap(self.before_interval, self.after_interval)
+
+    @property
+    def better(self):
+        if self.change == 0:
+            return None
+        return (self.change > 0) == self.higher_is_better
+
+
+def proportion_change(name, before, n_before, after, n_after, label=""):
+    """A ``Change`` of a proportion with each run's Wilson interval."""
+    return Change(name, float(before), float(after), wilson_interval(round(before * n_before), n_before),
+                  wilson_interval(round(after * n_after), n_after), label=label or name)
+
+
+def verdict(change, p_value=None, alpha=0.05):
+    """What may be said of a change: "none" (no change), "within-noise" (the intervals overlap, or
+    the paired test does not reject), or "real". A difference is never called real while the two
+    runs' intervals overlap."""
+    if change.change == 0:
+        return "none"
+    if change.overlap is None or change.overlap:
+        return "within-noise"
+    if p_value is not None and p_value >= alpha:
+        return "within-noise"
+    return "real"
+
+
+# The headline metrics of a comparison: (name, what a reader calls it, higher is better). The first two
+# are proportions with intervals; the calibration figures come from metrics.json's "calibration".
+HEADLINE = (("multiclass_accuracy", "multiclass accuracy", True), ("one_vs_all_accuracy", "one-vs-all accuracy", True),
+            ("expected_calibration_error", "expected calibration error", False),
+            ("brier_score", "Brier score", False), ("log_loss", "log loss", False))
+SPLIT_KEYS = ("split", "test_size", "seed")
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    changes: tuple  # Change of each HEADLINE metric both runs have
+    recall_changes: tuple  # Change of each class's recall, for the classes both runs name
+    pairing: Pairing | None  # None when the test rows cannot be paired ...
+    pairing_problem: str | None  # ... and this says why
+    baseline_config: dict
+    config_differences: tuple  # (key, baseline value, current value) of every differing config entry
+
+    def change(self, name):
+        return next(c for c in self.changes if c.name == name)
+
+
+def compare(current, baseline, current_predictions, baseline_predictions):
+    """This run against a baseline run. ``current``/``baseline`` are ``metrics.json`` documents;
+    ``*_predictions`` are (data rows, right) of each test row, None where the baseline has none."""
+    n_now, n_then = current["dataset"]["n_test"], baseline.get("dataset", {}).get("n_test", 0)
+    k_now = len(current["per_class"])
+    k_then = len(baseline.get("per_class", [])) or k_now
+    changes = []
+    for name, label, higher in HEADLINE:
+        now = current.get(name, current.get("calibration", {}).get(name))
+        then = baseline.get(name, baseline.get("calibration", {}).get(name))
+        if now is None or then is None:
+            continue
+        if name == "multiclass_accuracy":
+            changes.append(proportion_change(name, then, n_then, now, n_now, label))
+        elif name == "one_vs_all_accuracy":
+            changes.append(proportion_change(name, then, n_then * k_then, now, n_now * k_now, label))
+        else:
+            changes.append(Change(name, float(then), float(now), higher_is_better=higher, label=label))
+    then_rows = dict(zip(baseline.get("dataset", {}).get("class_names", []), baseline.get("per_class", [])))
+    recall_changes = tuple(
+        proportion_change(f"recall:{name}", then_rows[name]["recall"], then_rows[name]["support"], row["recall"],
+                          row["support"], f"recall of {name}")
+        for name, row in zip(current["dataset"]["class_names"], current["per_class"]) if name in then_rows)
+    pairing, problem = None, None
+    sha_now, sha_then = current["dataset"]["sha256"], baseline.get("dataset", {}).get("sha256")
+    split_now = {k: current["config"].get(k) for k in SPLIT_KEYS}
+    split_then = {k: baseline.get("config", {}).get(k) for k in SPLIT_KEYS}
+    if sha_now != sha_then:
+        problem = (f"the two runs used different data (sha256 {str(sha_then)[:12]}... against {sha_now[:12]}...), so "
+                   "their test rows are not the same images")
+    elif split_now != split_then:
+        problem = (f"the two runs split the data differently ({_settings(split_then)} against "
+                   f"{_settings(split_now)}), so their test rows are not the same images")
+    elif baseline_predictions is None:
+        problem = ("the baseline folder has no predictions.csv (it was made before that file existed), so its "
+                   "predictions cannot be paired row by row")
+    else:
+        pairing = pair(*current_predictions, *baseline_predictions)
+        if pairing is None:
+            problem = "the baseline's predictions.csv lists other test rows than this run's"
+    config_now, config_then = current.get("config", {}), baseline.get("config", {})
+    differences = tuple((key, config_then.get(key), config_now.get(key)) for key in sorted(set(config_now) |
+                        set(config_then)) if config_now.get(key) != config_then.get(key))
+    return Comparison(tuple(changes), recall_changes, pairing, problem, config_then, differences)
+
+
+def _settings(values):
+    return ", ".join(f"{key} {value}" for key, value in values.items())
+
+
+# -- gates -------------------------------------------------------------------------------------------
+
+
+SCALAR_METRICS = ("multiclass_accuracy", "one_vs_all_accuracy")  # the top-level numbers of metrics.json
+CLASS_METRICS = ("recall", "precision")  # per class, as "recall:<class>"
+
+
+def metric_values(metrics):
+    """Every metric a gate may name, from a ``metrics.json`` document: its top-level numbers, and
+    ``recall:<class>`` / ``precision:<class>`` (class names as the report shows them)."""
+    numbers = {key: float(value) for key, value in metrics.items()
+               if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    values = {key: numbers.pop(key) for key in SCALAR_METRICS if key in numbers}
+    values.update(numbers)
+    names = metrics.get("dataset", {}).get("class_names") or [str(c["label"]) for c in metrics.get("per_class", [])]
+    for kind in CLASS_METRICS:
+        values.update({f"{kind}:{name}": float(row[kind]) for name, row in zip(names, metrics.get("per_class", []))})
+    return values
+
+
+@dataclasses.dataclass(frozen=True)
+class GateResult:
+    kind: str  # "fail-under" or "max-drop"
+    metric: str
+    bound: float  # the VALUE given
+    value: float  # this run's value
+    baseline: float | None = None  # max-drop: the baseline's value
+
+    @property
+    def limit(self):
+        """The lowest value that passes."""
+        return self.bound if self.kind == "fail-under" else self.baseline - self.bound
+
+    @property
+    def passed(self):
+        # A hair of tolerance, so that a bound written from a printed value does not fail on rounding.
+        return self.value >= self.limit - 1e-12
+
+    def describe(self):
+        if self.kind == "fail-under":
+            relation = "is at least" if self.passed else "is under"
+            return f"{self.metric} = {self.value:.4f} {relation} the bound {self.bound:g} (--fail-under)"
+        drop = self.baseline - self.value
+        relation = "within" if self.passed else "more than"
+        return (f"{self.metric} = {self.value:.4f} dropped by {drop:.4f} from the baseline's {self.baseline:.4f}, "
+                f"{relation} the allowed drop {self.bound:g} (--max-drop)")
+
+
+def check_gates(fail_under, max_drop, current, baseline=None):
+    """``GateResult`` of every gate. ``fail_under``/``max_drop`` are (metric, value) pairs;
+    ``current``/``baseline`` map metric names to values (``metric_values``)."""
+    results = [GateResult("fail-under", metric, bound, current[metric]) for metric, bound in fail_under]
+    results += [GateResult("max-drop", metric, bound, current[metric], baseline[metric]) for metric, bound in max_drop]
+    return results
