@@ -125,7 +125,7 @@ def test_mcnemar_is_refused_when_the_baseline_has_no_predictions(tmp_path, tiny_
 def test_gates_from_a_config_file(tmp_path):
     path = tmp_path / "run.toml"
     path.write_text('fail-under = ["multiclass_accuracy=0.8", "recall:3=0.5"]\nmax-drop = {multiclass_accuracy = 0.02}\n'
-                    f'baseline = "earlier"\n')
+                    'baseline = "earlier"\n')
     settings = config.settings_from({}, path)
     assert settings.fail_under == (("multiclass_accuracy", 0.8), ("recall:3", 0.5))
     assert settings.max_drop == (("multiclass_accuracy", 0.02),)
