@@ -7,7 +7,8 @@ class ExitCode(enum.IntEnum):
     INTERNAL_ERROR = 1
     BAD_INPUT = 2
     DATA_UNAVAILABLE = 3  # a download failed: worth retrying later
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2
+    TERMINATED = 143  # SIGTERM (cron, systemd, CI runners): 128 + 15
 
 
 class ToolError(Exception):
@@ -20,3 +21,10 @@ class InputError(ToolError, ValueError):
     """Bad input or usage: a file, a flag or a config value the user can fix."""
 
     exit_code = ExitCode.BAD_INPUT
+
+
+class Terminated(BaseException):
+    """SIGTERM: the run stops as it does on Ctrl-C. A BaseException, like KeyboardInterrupt, so that no
+    ``except Exception`` on the way out swallows it."""
+
+    exit_code = ExitCode.TERMINATED

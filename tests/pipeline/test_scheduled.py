@@ -125,7 +125,7 @@ def previous(tmp_path, tiny_npz):
 
 
 def staged(out, name):
-    return lambda: any((folder / name).exists() for folder in out.glob(".staging-*"))
+    return lambda: any((folder / name).exists() for folder in out.glob(".mnist-ova/staging-*"))
 
 
 @pytest.mark.parametrize("stage, extra, ready", [
@@ -143,7 +143,7 @@ def test_a_killed_run_leaves_the_previous_outputs_intact(previous, tiny_npz, sta
     assert snapshot(out) == before, f"killed while {stage}"
     # The next run clears what the killed one left and completes.
     assert main(["train", "--data", str(tiny_npz), "--out", str(out), "--iterations", "3", "--quiet"]) == 0
-    assert not list(out.glob(".staging-*"))
+    assert not list(out.glob(".mnist-ova/staging-*"))
 
 
 # --- bad input ----------------------------------------------------------------------------------
@@ -241,5 +241,5 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(tmp_path, case):
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert snapshot(out) == before
-    assert not list(out.glob(".staging-*"))
+    assert not list(out.glob(".mnist-ova/staging-*"))
     print(f"{case}: {result.stderr.strip()}")
