@@ -5,7 +5,6 @@ Only light modules are imported here at first: ``main`` checks the environment (
 handlers before the numeric and drawing libraries are loaded.
 """
 import argparse
-import json
 import os
 import signal
 import sys

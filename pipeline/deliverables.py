@@ -1,8 +1,8 @@
 """The render stage: schedules every deliverable into the staged output folder. What each one
 contains is decided in ``render/`` and ``templates/``; this module only says where and when."""
 import contextlib
+import errno
 import hashlib
-import json
 import multiprocessing
 import os
 import time
@@ -52,7 +52,8 @@ def render(trained, settings, staging, *, progress):
         # would wait for the interpreter lock that matplotlib and WeasyPrint hold.
         encoder = _Encoder(lambda: _encode_mp4(examples, names, settings.video_size, settings.fps,
                                                settings.seconds_per_example, staging.path(outputs.MP4)),
-                           log=staging.scratch / "ffmpeg.log", target=staging.out / outputs.MP4) \
+                           log=staging.scratch / "ffmpeg.log", staged=staging.path(outputs.MP4),
+                           target=staging.out / outputs.MP4) \
             if "mp4" in formats else None
         try:
             for name, output, step in steps:
@@ -89,9 +90,9 @@ class _Encoder:
     and a failure is reported with their last line, naming the final file ``target``.
     """
 
-    def __init__(self, job, *, log, target):
+    def __init__(self, job, *, log, staged, target):
         context = multiprocessing.get_context("fork")
-        self._log, self._target = log, target
+        self._log, self._staged, self._target = log, staged, target
         self._receive, send = context.Pipe(duplex=False)
         self._process = context.Process(target=_encoder_main, args=(send, job, str(log)), daemon=True)
         self._process.start()
@@ -109,6 +110,9 @@ class _Encoder:
         for code, reason in DISK_ERRORS.items():
             if os.strerror(code).lower() in f"{value} {log}".lower():
                 raise disk_error(self._target, reason)
+        if _at_file_size_limit(self._staged):  # ffmpeg is killed by SIGXFSZ there, without a word
+            raise disk_error(self._target, DISK_ERRORS[errno.EFBIG])
+        value = value.replace(str(self._staged), str(self._target))
         raise ToolError(f"the video {str(self._target)!r} could not be encoded: {value}"
                         + (f" (ffmpeg: {log})" if log else ""))
 
@@ -135,6 +139,16 @@ def _encoder_main(send, job, log):
         with contextlib.suppress(BaseException):
             send.send(("error", (str(exc).strip().splitlines() or [type(exc).__name__])[0]))
         os._exit(1)
+
+
+def _at_file_size_limit(path):
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        return limit != resource.RLIM_INFINITY and os.path.getsize(path) >= limit
+    except (ImportError, OSError, ValueError):
+        return False
 
 
 def _last_line(path):

@@ -113,7 +113,9 @@ def fit(settings, X, y, *, progress):
             bar.set_postfix(active=n_active, refresh=False)
             bar.update(1)
 
-        return model.fit(X, y, callback=advance)
+        # A diverging run overflows on the way; check_finite reports it as one line afterwards.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return model.fit(X, y, callback=advance)
 
 
 def announce_fallback(dataset, warn):
