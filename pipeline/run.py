@@ -47,8 +47,9 @@ def execute(command_name, settings, *, model_path=None, force=False, force_out=F
     keep = () if command.trains else outputs.TRAINING
     with StagedOutput(out, keep=keep, last=(outputs.MANIFEST,)) as staging:
         if command.trains:
-            trained = jobs.train(settings, log=log, warn=warn, progress=progress,
-                                 cached_model=None if force else out / outputs.MODEL)
+            # Only our own model file is a cache: a link of that name is the user's, never read.
+            cached = None if force or not staging.holds(outputs.MODEL) else out / outputs.MODEL
+            trained = jobs.train(settings, log=log, warn=warn, progress=progress, cached_model=cached)
             jobs.write_training(trained, staging)
         else:
             trained = jobs.from_saved_model(Path(model_path) if model_path else out / outputs.MODEL, settings,

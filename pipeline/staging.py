@@ -92,6 +92,10 @@ class StagedOutput:
         view.update({name: self.root / name for name in self.names()})
         return dict(sorted(view.items()))
 
+    def holds(self, name):
+        """Whether ``out/name`` is a regular file (reached without following a link)."""
+        return _kind(self.out, name) == "file"
+
     @contextlib.contextmanager
     def writing(self, name):
         """A full disk or file-size limit while writing ``name`` becomes one line that names the file."""
