@@ -8,7 +8,8 @@ class ExitCode(enum.IntEnum):
     BAD_INPUT = 2
     DATA_UNAVAILABLE = 3  # a download failed: worth retrying later
     GATE_FAILED = 4  # every output was written, but a --fail-under/--max-drop gate was violated
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2
+    TERMINATED = 143  # SIGTERM (cron, systemd, CI runners): 128 + 15
 
 
 class ToolError(Exception):
@@ -27,3 +28,10 @@ class GateFailure(ToolError):
     """A CI gate was violated; the run's outputs are all in place."""
 
     exit_code = ExitCode.GATE_FAILED
+
+
+class Terminated(BaseException):
+    """SIGTERM: the run stops as it does on Ctrl-C. A BaseException, like KeyboardInterrupt, so that no
+    ``except Exception`` on the way out swallows it."""
+
+    exit_code = ExitCode.TERMINATED

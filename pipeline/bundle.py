@@ -1,37 +1,75 @@
-"""``submission.zip``: what a student hands in, in one file, optionally under a size limit."""
+"""``submission.zip``: what a student hands in, in one file, optionally under a size limit.
+
+What goes in comes from the table of outputs (``bundle`` = "required" or "optional") and from this
+run's artifacts only. The size limit is checked against the zip itself (compressed), and the zip
+carries its own ``manifest.json``: exactly the files it holds, and in a separate list the run's
+artifacts it leaves out, each with the reason.
+"""
+import hashlib
 import zipfile
 
 from mnist_ova.errors import InputError
 from mnist_ova.pipeline import outputs
-from mnist_ova.trainer.writing import add_to_zip
+from mnist_ova.trainer.writing import add_to_zip, json_text
 
-REQUIRED = (outputs.PDF, outputs.METRICS, outputs.MANIFEST)
-# Left out in this order, heaviest and least needed first, until the bundle fits.
-OPTIONAL = (outputs.MP4, outputs.HTML, outputs.GIF, outputs.FIGURES_DIR + "/")
+# Left out in this order, heaviest and least needed first, until the bundle fits; any other
+# optional file goes after these.
+DROP_ORDER = (outputs.MP4, outputs.HTML, outputs.GIF, outputs.FIGURES_DIR + "/")
+STORED = (".mp4", ".png", ".gif", ".zip", ".npz")  # compressed already
 
 
-def plan(files, max_mb=None):
-    """(included, left_out) names from ``files`` {name: size in bytes}, fitting ``max_mb`` if given."""
-    missing = [name for name in REQUIRED if name not in files]
+def build(artifacts, target, *, max_mb=None, html=None):
+    """Write ``target`` from ``artifacts`` {name: path} (this run's files); ``html(names)`` gives the
+    bundle's own ``report.html`` for a zip holding ``names``. Returns (included, left_out), left_out
+    being [{"path", "reason"}]."""
+    wanted = {name: outputs.ARTIFACTS[name].bundle for name in artifacts if name != outputs.BUNDLE}
+    required = [name for name, kind in outputs.ARTIFACTS.items() if kind.bundle == "required"]
+    missing = [name for name in required if name not in artifacts]
     if missing:
         raise InputError(f"the bundle needs {', '.join(missing)}: run with --formats including pdf")
-    included = [name for name in files if name in REQUIRED or name.startswith(OPTIONAL)]
-    left_out = []
-    limit = None if max_mb is None else max_mb * 1024 * 1024
-    for prefix in OPTIONAL:
-        if limit is None or sum(files[name] for name in included) <= limit:
-            break
-        dropped = [name for name in included if name.startswith(prefix)]
-        included = [name for name in included if name not in dropped]
-        left_out += dropped
-    if limit is not None and sum(files[name] for name in included) > limit:
-        raise InputError(f"the required files alone ({', '.join(REQUIRED)}) take "
-                         f"{sum(files[n] for n in included) / 2**20:.2f} MB, more than max-bundle-mb {max_mb}")
-    return sorted(included), sorted(left_out)
+    unbundled = [name for name, kind in wanted.items() if not kind]
+    if outputs.TIMINGS not in unbundled:
+        unbundled.append(outputs.TIMINGS)  # written after the bundle, never in it
+    never = [{"path": name, "reason": f"not part of a submission ({outputs.ARTIFACTS[name].description})"}
+             for name in unbundled]
+    included = sorted(name for name, kind in wanted.items() if kind)
+    dropped = []
+    for step in (None, *_drop_steps(included)):
+        if step is not None:
+            leaving = [name for name in included if name == step or (step.endswith("/") and name.startswith(step))]
+            if not leaving:
+                continue
+            included = [name for name in included if name not in leaving]
+            dropped += leaving
+        reason = f"left out to fit max-bundle-mb {max_mb:g}" if max_mb is not None else ""
+        left_out = sorted(never + [{"path": name, "reason": reason} for name in dropped], key=lambda e: e["path"])
+        size = _write(artifacts, included, left_out, target, html)
+        if max_mb is None or size <= max_mb * 2**20:
+            return included, left_out
+    raise InputError(f"the required files alone ({', '.join(required)}) make a zip of {size / 2**20:.2f} MB, more "
+                     f"than max-bundle-mb {max_mb:g}: raise the limit")
 
 
-def write(paths, included, target):
-    """Zip ``included`` (names in ``paths`` {name: path}) into ``target`` with fixed dates."""
+def _drop_steps(included):
+    optional_rest = [name for name in included if outputs.ARTIFACTS[name].bundle == "optional"
+                     and not any(name == p or (p.endswith("/") and name.startswith(p)) for p in DROP_ORDER)]
+    return [*DROP_ORDER, *optional_rest]
+
+
+def _write(artifacts, included, left_out, target, html):
+    """The zip with fixed dates; its size in bytes."""
+    contents = {}
+    for name in included:
+        if name == outputs.MANIFEST:
+            continue
+        if name == outputs.HTML and html is not None:
+            contents[name] = html(included).encode("utf-8")
+        else:
+            contents[name] = artifacts[name].read_bytes()
+    listed = [{"path": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+              for name, data in sorted(contents.items())]
+    contents[outputs.MANIFEST] = json_text({"artifacts": listed, "left_out": left_out}).encode("utf-8")
     with zipfile.ZipFile(target, "w") as archive:
-        for name in included:
-            add_to_zip(archive, name, paths[name].read_bytes(), compress=not name.endswith((".mp4", ".png", ".gif")))
+        for name in sorted(contents):
+            add_to_zip(archive, name, contents[name], compress=not name.endswith(STORED))
+    return target.stat().st_size

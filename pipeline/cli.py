@@ -1,12 +1,17 @@
-"""``run.py`` / ``mnist-ova``: parse, run, and turn every failure into one line and an exit code."""
+"""``run.py`` / ``mnist-ova``: parse, run, and turn every failure into one line and an exit code.
+
+Only light modules are imported here at first: ``main`` checks the environment (a malformed
+``SOURCE_DATE_EPOCH`` would otherwise fail inside a library's import) and installs the signal
+handlers before the numeric and drawing libraries are loaded.
+"""
 import argparse
-import json
+import os
+import signal
 import sys
 
-from mnist_ova.pipeline import config
-from mnist_ova.pipeline.run import COMMANDS
-from mnist_ova.errors import ExitCode, InputError, ToolError
+from mnist_ova.errors import ExitCode, InputError, Terminated, ToolError
 
+MESSAGE_LIMIT = 600  # characters of the one error line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -16,6 +21,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser():
+    from mnist_ova.pipeline import config
+    from mnist_ova.pipeline.run import COMMANDS
+
     parser = _Parser(prog="run.py", description="Train one-vs-all logistic-regression digit classifiers the "
                      "course notebook's way and build its report, plots and prediction videos.",
                      )
@@ -25,6 +33,8 @@ def build_parser():
     parser.add_argument("--model", metavar="PATH", help="render: the saved model (default OUT/model.npz)")
     parser.add_argument("--force", action="store_true", help="retrain even if the saved model matches the data "
                         "and config")
+    parser.add_argument("--force-out", action="store_true", help="write into an --out that looks wrong for "
+                        "outputs (the root or home folder, a source checkout)")
     parser.add_argument("--json", action="store_true", help="print the final summary (artifacts, key metrics, "
                         "timings) as JSON on stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress bars and no summary on stderr")
@@ -40,40 +50,117 @@ def build_parser():
     return parser
 
 
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     show_traceback = "--traceback" in argv
     as_json = "--json" in argv
+    previous = _install_handlers()
     try:
-        args = build_parser().parse_args(argv)
-        flags = {o.name: getattr(args, o.attr) for o in config.OPTIONS}
-        settings = config.settings_from(flags, args.config)
-        from mnist_ova.pipeline import run
+        try:
+            from mnist_ova.render.report import source_date_epoch
 
-        summary = run.execute(args.command, settings, model_path=args.model, force=args.force, quiet=args.quiet)
+            source_date_epoch()  # before any library that reads it is imported
+            from mnist_ova.pipeline import config, run
+
+            args = build_parser().parse_args(argv)
+            flags = {o.name: getattr(args, o.attr) for o in config.OPTIONS}
+            settings = config.settings_from(flags, args.config)
+            summary = run.execute(args.command, settings, model_path=args.model, force=args.force,
+                                  force_out=args.force_out, quiet=args.quiet)
+            if as_json:
+                _print_json(summary)
+            return ExitCode.OK
+        except Exception as exc:
+            if show_traceback:
+                raise
+            code, message = describe(exc)
+        except KeyboardInterrupt:
+            code, message = ExitCode.INTERRUPTED, "interrupted (SIGINT); no output was half-written"
+        except Terminated:
+            code, message = ExitCode.TERMINATED, "terminated (SIGTERM); no output was half-written"
+        _print_error(message)
         if as_json:
-            print(json.dumps(summary, indent=2))
-        return ExitCode.OK
-    except Exception as exc:
-        if show_traceback:
-            raise
-        code, message = describe(exc)
-    except KeyboardInterrupt:
-        code, message = ExitCode.INTERRUPTED, "interrupted; the previous outputs are unchanged"
-    print(f"error: {message}", file=sys.stderr)
-    if as_json:
-        print(json.dumps({"status": "error", "exit_code": int(code), "message": message}, indent=2))
-    return code
+            _print_json({"status": "error", "exit_code": int(code), "message": message})
+        return code
+    finally:
+        _restore_handlers(previous)
+
+
+def _install_handlers():
+    """SIGTERM stops the run as Ctrl-C does; a file-size limit (SIGXFSZ) becomes an error on the write
+    that hit it, reported with the file's name, instead of killing the process without a word."""
+    previous = {}
+    for signum, handler in ((signal.SIGTERM, _terminate), (getattr(signal, "SIGXFSZ", None), signal.SIG_IGN)):
+        if signum is None:
+            continue
+        try:
+            previous[signum] = signal.signal(signum, handler)
+        except (ValueError, OSError):  # not the main thread
+            pass
+    return previous
+
+
+def _restore_handlers(previous):
+    for signum, handler in previous.items():
+        try:
+            signal.signal(signum, handler)
+        except (ValueError, OSError, TypeError):
+            pass
+
+
+def _print_json(document):
+    """On stdout; a reader that has gone away (``--json | head -c1``) is no error."""
+    from mnist_ova.trainer.writing import json_text
+
+    try:
+        sys.stdout.write(json_text(document))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence(sys.stdout)
+
+
+def _print_error(message):
+    try:
+        print(f"error: {message}", file=sys.stderr, flush=True)
+    except (BrokenPipeError, OSError):
+        _silence(sys.stderr)
+
+
+def _silence(stream):
+    """Point a closed stream at /dev/null, so that Python's flush at exit does not complain about it."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def describe(exc):
     """(exit code, one-line message) for any failure."""
+    code, message = _describe(exc)
+    message = " ".join(str(message).split())  # one line, whatever a library put in it
+    if len(message) > MESSAGE_LIMIT:
+        message = message[:MESSAGE_LIMIT - 3] + "..."
+    return code, message
+
+
+def _describe(exc):
+    from mnist_ova.pipeline.staging import DISK_ERRORS
+
     if isinstance(exc, ToolError):
         return exc.exit_code, str(exc)
     if isinstance(exc, MemoryError):
         return ExitCode.INTERNAL_ERROR, "out of memory: use less data, or --dtype float32"
     if isinstance(exc, OSError):
         target = f" {exc.filename!r}" if exc.filename else ""
+        if exc.errno in DISK_ERRORS:
+            return ExitCode.BAD_INPUT, (f"cannot write{target}: {DISK_ERRORS[exc.errno]}; free some space or raise "
+                                        "the limit and run again")
         return ExitCode.BAD_INPUT, (f"cannot write or read{target}: {exc.strerror or exc}; check that the path "
                                     "is a folder you may write to")
     # A bug: still one line, with the way to see more.

@@ -1,15 +1,21 @@
 """The render stage: schedules every deliverable into the staged output folder. What each one
 contains is decided in ``render/`` and ``templates/``; this module only says where and when."""
+import contextlib
+import errno
 import hashlib
-import json
 import multiprocessing
+import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 
+from mnist_ova.errors import ToolError
 from mnist_ova.pipeline import outputs
+from mnist_ova.pipeline.staging import DISK_ERRORS, disk_error
 from mnist_ova.render import analysis, figures, frames, gif, report, video
+from mnist_ova.trainer.writing import json_text
 
 GIF_SIZE, GIF_FPS = (640, 360), 10
+FIGURE_SCRATCH = "figures"  # in the staging scratch folder when the figures are not an output
+GALLERY_SCRATCH = "gallery"  # the drill-down digits, always inside the report
 
 
 def render(trained, settings, staging, *, progress, review=None):
@@ -20,55 +26,154 @@ def render(trained, settings, staging, *, progress, review=None):
     formats = set(settings.formats)
     want_report = bool(formats & {"html", "pdf"})
     keep_figures = "figures" in formats or ("html" in formats and settings.html_assets == "external")
-    figure_dir = staging.path("figures") if keep_figures else staging.scratch / "figures"
+    figure_dir = staging.path(outputs.FIGURES_DIR) if keep_figures else staging.scratch / FIGURE_SCRATCH
     figure_dir.mkdir(parents=True, exist_ok=True)
-    paths = {name: figure_dir / file for name, file in outputs.FIGURES.items()}
-    paths.update({name: figure_dir / f"{name}.svg" for name in figures.EQUATIONS})
-    paths.update({name: figure_dir / file for name, file in outputs.ANALYSIS_FIGURES.items()})
+    paths = figure_paths(figure_dir)
 
     evaluation, names = trained.evaluation, list(trained.evaluation.class_names)
     images_test = trained.dataset.images[trained.test_rows].reshape(-1, *trained.dataset.image_shape)
     rows = frames.choose_examples(evaluation, settings.examples, source=settings.examples_from, seed=settings.seed)
     examples = frames.examples_of(evaluation, images_test, rows)
 
-    comparison = review.comparison if review is not None else None
-    digits = {analysis.digit_asset(i): figure_dir / outputs.GALLERY_DIR / outputs.gallery_file(trained.test_rows[i])
-              for i in analysis.shown_positions(evaluation, comparison)}
+    digits = gallery_paths(trained, staging, review)
     paths.update(digits)
 
     steps = []
     if want_report or "figures" in formats:
-        steps.append(("figures", lambda: _figures(trained, paths, images_test, rows)))
-        steps.append(("analysis", lambda: _analysis_figures(evaluation, paths, images_test, digits)))
+        steps.append(("figures", outputs.FIGURES_DIR, lambda: _figures(trained, paths, images_test, rows)))
+        steps.append(("analysis", outputs.FIGURES_DIR,
+                      lambda: _analysis_figures(evaluation, paths, images_test, digits)))
     if "gif" in formats:
-        steps.append(("gif", lambda: gif.write_gif(examples, names, staging.path(outputs.GIF), size=GIF_SIZE,
-                                                   fps=GIF_FPS, seconds=settings.seconds_per_example)))
+        steps.append(("gif", outputs.GIF, lambda: gif.write_gif(examples, names, staging.path(outputs.GIF),
+                                                                size=GIF_SIZE, fps=GIF_FPS,
+                                                                seconds=settings.seconds_per_example)))
     if want_report:
-        steps.append(("posters", lambda: frames.poster_strip(examples, names, paths["fig_posters"])))
+        steps.append(("posters", outputs.FIGURES_DIR, lambda: frames.poster_strip(examples, names,
+                                                                                  paths["fig_posters"])))
     if "pdf" in formats:
-        steps.append(("pdf", lambda: _report("pdf", trained, settings, staging, paths, review)))
+        steps.append(("pdf", outputs.PDF, lambda: _report("pdf", trained, settings, staging, paths, review)))
     timings = {}
     with tqdm(total=len(steps) + ("mp4" in formats) + ("html" in formats), desc="rendering", unit="step",
               disable=not progress, leave=False) as bar:
         # The MP4 is composed and encoded in another process while the rest is drawn: in a thread it
         # would wait for the interpreter lock that matplotlib and WeasyPrint hold.
-        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=_die_with_parent) as pool:
-            mp4 = pool.submit(_encode_mp4, examples, names, settings.video_size, settings.fps,
-                              settings.seconds_per_example, staging.path(outputs.MP4)) \
-                if "mp4" in formats else None
-            for name, step in steps:
+        encoder = _Encoder(lambda: _encode_mp4(examples, names, settings.video_size, settings.fps,
+                                               settings.seconds_per_example, staging.path(outputs.MP4)),
+                           log=staging.scratch / "ffmpeg.log", staged=staging.path(outputs.MP4),
+                           target=staging.out / outputs.MP4) \
+            if "mp4" in formats else None
+        try:
+            for name, output, step in steps:
                 bar.set_postfix_str(name)
-                timings[f"{name}_s"] = _timed(step)
+                with staging.writing(output):
+                    timings[f"{name}_s"] = _timed(step)
                 bar.update()
-            if mp4 is not None:
-                timings["mp4_s"] = mp4.result()
+            if encoder is not None:
+                timings["mp4_s"] = encoder.result()
                 bar.update()
+        finally:
+            if encoder is not None:
+                encoder.stop()  # at once, on an error or a signal; a no-op once it has ended
         if "html" in formats:  # last: it embeds the videos
             bar.set_postfix_str("html")
-            timings["html_s"] = _timed(lambda: _report("html", trained, settings, staging, paths, review))
+            with staging.writing(outputs.HTML):
+                timings["html_s"] = _timed(lambda: _report("html", trained, settings, staging, paths, review))
             bar.update()
     return timings
+
+
+def figure_paths(figure_dir):
+    """{asset name: path} of every figure and equation in ``figure_dir``."""
+    paths = {name: figure_dir / file for name, file in outputs.FIGURES.items()}
+    paths.update({name: figure_dir / f"{name}.svg" for name in figures.EQUATIONS})
+    paths.update({name: figure_dir / file for name, file in outputs.ANALYSIS_FIGURES.items()})
+    return paths
+
+
+def gallery_paths(trained, staging, review=None):
+    """{asset name: path} of the digits the drill-down galleries show. They are drawn in the scratch
+    folder and always carried inside the report (a few hundred bytes each): their names depend on
+    the data, so they are no outputs of their own."""
+    comparison = review.comparison if review is not None else None
+    folder = staging.scratch / GALLERY_SCRATCH
+    return {analysis.digit_asset(i): folder / f"test-{int(trained.test_rows[i])}.png"
+            for i in analysis.shown_positions(trained.evaluation, comparison)}
+
+
+class _Encoder:
+    """``job()`` run in a forked process, its seconds returned by ``result``. ``stop`` ends the
+    process (and with it its ffmpeg) at once, so an interrupted run does not wait for the video.
+
+    The process's stderr goes to ``log``: ffmpeg's own messages stay out of the run's one line,
+    and a failure is reported with their last line, naming the final file ``target``.
+    """
+
+    def __init__(self, job, *, log, staged, target):
+        context = multiprocessing.get_context("fork")
+        self._log, self._staged, self._target = log, staged, target
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=_encoder_main, args=(send, job, str(log)), daemon=True)
+        self._process.start()
+        send.close()
+
+    def result(self):
+        try:
+            status, value = self._receive.recv()
+        except EOFError:
+            status, value = "error", "the encoder process ended without a result"
+        self._process.join()
+        if status == "ok":
+            return value
+        log = _last_line(self._log)
+        for code, reason in DISK_ERRORS.items():
+            if os.strerror(code).lower() in f"{value} {log}".lower():
+                raise disk_error(self._target, reason)
+        if _at_file_size_limit(self._staged):  # ffmpeg is killed by SIGXFSZ there, without a word
+            raise disk_error(self._target, DISK_ERRORS[errno.EFBIG])
+        value = value.replace(str(self._staged), str(self._target))
+        raise ToolError(f"the video {str(self._target)!r} could not be encoded: {value}"
+                        + (f" (ffmpeg: {log})" if log else ""))
+
+    def stop(self):
+        if self._process.is_alive():
+            self._process.terminate()  # SIGTERM: the encoder kills its ffmpeg and exits
+            self._process.join(3)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join()
+        self._receive.close()
+
+
+def _encoder_main(send, job, log):
+    _die_with_parent()
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 2)
+    os.close(fd)
+    try:
+        seconds = job()
+        error = _last_line(log)  # at log level "error", anything ffmpeg says is a failure
+        send.send(("error", error) if error else ("ok", seconds))
+    except BaseException as exc:  # a signal too: ffmpeg is already stopped; no traceback, one reply
+        with contextlib.suppress(BaseException):
+            send.send(("error", (str(exc).strip().splitlines() or [type(exc).__name__])[0]))
+        os._exit(1)
+
+
+def _at_file_size_limit(path):
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        return limit != resource.RLIM_INFINITY and os.path.getsize(path) >= limit
+    except (ImportError, OSError, ValueError):
+        return False
+
+
+def _last_line(path):
+    with contextlib.suppress(OSError):
+        lines = [line.strip() for line in open(path, errors="replace").read().splitlines() if line.strip()]
+        return lines[-1][:300] if lines else ""
+    return ""
 
 
 def _die_with_parent():
@@ -127,20 +232,39 @@ def _report(target, trained, settings, staging, paths, review=None):
     for name, file in (("video_mp4", outputs.MP4), ("video_gif", outputs.GIF)):
         if (staging.root / file).is_file():
             assets[name] = staging.root / file
+    scratch = {name: path for name, path in assets.items() if staging.scratch in path.parents}
     urls = (report.inline_assets(assets) if settings.html_assets == "inline"
-            else report.linked_assets(assets, staging.root))
+            else {**report.linked_assets({n: p for n, p in assets.items() if n not in scratch}, staging.root),
+                  **report.inline_assets(scratch)})
     html = report.render_html(context, target="html", assets=urls, template_dir=settings.template_dir)
     staging.path(outputs.HTML).write_text(html, encoding="utf-8")
 
 
-def report_context(trained, settings, staging, review=None):
+def bundle_html(trained, settings, staging, videos, review=None):
+    """The report as a web page for ``submission.zip``: the figures inline, the videos named in
+    ``videos`` linked to the files beside it in the zip (not carried a second time)."""
+    figure_dir = staging.root / outputs.FIGURES_DIR
+    if not figure_dir.is_dir():
+        figure_dir = staging.scratch / FIGURE_SCRATCH
+    paths = {**figure_paths(figure_dir), **gallery_paths(trained, staging, review)}
+    assets = report.inline_assets({name: path for name, path in paths.items() if path.is_file()})
+    assets.update({name: file for name, file in (("video_mp4", outputs.MP4), ("video_gif", outputs.GIF))
+                   if file in videos})
+    context = report_context(trained, settings, staging, review, videos=videos)
+    return report.render_html(context, target="html", assets=assets, template_dir=settings.template_dir)
+
+
+def report_context(trained, settings, staging, review=None, *, videos=None):
+    """What the report is filled with; ``videos`` (file names) overrides which videos it shows."""
     formats = set(settings.formats)
+    shown = {kind: (file in videos if videos is not None else kind in formats)
+             for kind, file in (("mp4", outputs.MP4), ("gif", outputs.GIF))}
     gif_path = staging.root / outputs.GIF
     video = {"examples": min(settings.examples, len(trained.test_rows)),
              "seconds_per_example": settings.seconds_per_example,
-             "mp4": "mp4" in formats, "gif": "gif" in formats,
+             "mp4": shown["mp4"], "gif": shown["gif"],
              "gif_kib": gif_path.stat().st_size // 1024 if gif_path.is_file() else 0,
-             "files": [file for kind, file in (("mp4", outputs.MP4), ("gif", outputs.GIF)) if kind in formats]}
+             "files": [file for kind, file in (("mp4", outputs.MP4), ("gif", outputs.GIF)) if shown[kind]]}
     title_page = {field: getattr(settings, field) for field in ("title", "author", "course", "institution", "seat")}
     context = report.context(trained.evaluation, title_page=title_page, dataset=trained.metadata["dataset"],
                              config=trained.metadata["config"], video=video, timings=trained.timings)
@@ -150,14 +274,22 @@ def report_context(trained, settings, staging, review=None):
     return context
 
 
-def write_manifest(staging, *, exclude=()):
-    """``manifest.json``: every artifact in the output folder with its size and sha256, so a job can
-    diff two runs."""
-    artifacts = []
-    for name, path in staging.final_view().items():
-        if name == outputs.MANIFEST or name in exclude:
-            continue
-        data = path.read_bytes()
-        artifacts.append({"path": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
-    staging.path(outputs.MANIFEST).write_text(json.dumps({"artifacts": artifacts}, indent=2) + "\n")
+def write_manifest(staging):
+    """``manifest.json``: this run's artifacts (names from the table of outputs, never a walk of the
+    folder) with their size and sha256, so a job can diff two runs."""
+    artifacts = [describe_file(name, path) for name, path in staging.artifacts().items()
+                 if name != outputs.MANIFEST and outputs.ARTIFACTS[name].listed]
+    with staging.writing(outputs.MANIFEST):
+        staging.path(outputs.MANIFEST).write_text(json_text({"artifacts": artifacts}))
     return artifacts
+
+
+def describe_file(name, path):
+    """{path, bytes, sha256} of one artifact, read without following a link."""
+    digest, size = hashlib.sha256(), 0
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with open(fd, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return {"path": name, "bytes": size, "sha256": digest.hexdigest()}

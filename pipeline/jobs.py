@@ -9,7 +9,8 @@ import numpy as np
 
 from mnist_ova.pipeline import outputs
 from mnist_ova.trainer import data, metrics, persist, preprocess
-from mnist_ova.errors import InputError
+from mnist_ova.errors import InputError, ToolError
+from mnist_ova.trainer.writing import json_text
 from mnist_ova.trainer.model import DEFAULT_L2, OneVsAllLogisticRegression
 from mnist_ova.trainer.validation import check_class_names
 
@@ -92,15 +93,17 @@ def compile_in_background(settings):
     return future
 
 
-def train(settings, *, log, progress, cached_model=None):
+def train(settings, *, log, progress, warn=None, cached_model=None):
     """Load the data, fit the ten models (or reuse ``cached_model``, a path, when it was trained on
-    the same data with the same config) and score them."""
+    the same data with the same config) and score them. ``warn`` says what must be seen even when
+    ``log`` is quiet (the bundled sample used in place of MNIST)."""
     watch = Stopwatch()
     # Compile (or load from the cache) the training kernel while the data loads, unless a saved model may
     # make training unnecessary; compile_s is the part of it the job still waits for.
     compiling = None if cached_model is not None and cached_model.is_file() else compile_in_background(settings)
     with watch("load"):
         dataset = data.load(settings.data, cache_dir=settings.cache_dir, progress=progress, log=log)
+    announce_fallback(dataset, warn or log)
     with watch("preprocess"):
         X, train_rows, test_rows = prepare(settings, dataset)
         classes = np.unique(dataset.labels)
@@ -120,6 +123,7 @@ def train(settings, *, log, progress, cached_model=None):
             (compiling or compile_in_background(settings)).result()
         with watch("train"):
             model = fit(settings, X[train_rows], dataset.labels[train_rows], progress=progress)
+        check_finite(model, class_names, learning_rate=settings.learning_rate)
     with watch("evaluate"):
         evaluation = metrics.evaluate(model, X[train_rows], dataset.labels[train_rows], X[test_rows],
                                       dataset.labels[test_rows], class_names)
@@ -147,17 +151,54 @@ def fit(settings, X, y, *, progress):
             bar.set_postfix(active=n_active, refresh=False)
             bar.update(1)
 
-        return model.fit(X, y, callback=advance)
+        # A diverging run overflows on the way; check_finite reports it as one line afterwards.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return model.fit(X, y, callback=advance)
+
+
+def announce_fallback(dataset, warn):
+    if dataset.fallback:
+        warn(f"note: {dataset.fallback} (--data mnist downloads the full set)")
+
+
+def check_finite(model, class_names, *, learning_rate=None, path=None):
+    """A model whose cost or weights stopped being finite numbers has diverged: the run stops (exit 1)
+    with which models and from which iteration, rather than writing scores of NaN weights."""
+    diverged = []
+    for k, history in enumerate(model.cost_history_):
+        bad = np.flatnonzero(~np.isfinite(np.asarray(history, dtype=np.float64)))
+        weights_ok = np.all(np.isfinite(model.coef_[:, k])) and np.isfinite(model.intercept_[k])
+        if bad.size or not weights_ok:
+            diverged.append((class_names[k], int(bad[0]) + 1 if bad.size else len(history)))
+    if not diverged:
+        return
+    if path is not None:
+        raise InputError(f"the model {str(path)!r} holds weights that are not finite numbers (its training "
+                         "diverged): train again with --force and a smaller --learning-rate")
+    first = min(iteration for _, iteration in diverged)
+    names = ", ".join(str(name) for name, _ in diverged[:10]) + (", ..." if len(diverged) > 10 else "")
+    raise TrainingDiverged(f"training diverged: {len(diverged)} of {len(class_names)} models ({names}) reached a "
+                           f"cost or weights that are not finite numbers, the first at iteration {first}; "
+                           f"learning-rate {learning_rate:g} is too large: lower --learning-rate "
+                           "(the notebook uses 0.01); nothing was written")
+
+
+class TrainingDiverged(ToolError):
+    """Exit 1: the run stops rather than write scores of a model that is not a model any more."""
 
 
 def training_key(metadata):
-    """What decides the weights: the data's content, its split and names, and the hyper-parameters."""
-    decisive = {"dataset": metadata["dataset"]["sha256"], "class_names": metadata["dataset"]["class_names"],
-                "config": metadata["config"]}
+    """What decides the weights: the data's content and its pixel type and shape (the same bytes read as
+    another type are other pixels), the split and names, and every hyper-parameter, preprocessing
+    included."""
+    dataset = metadata["dataset"]
+    decisive = {"dataset": dataset["sha256"], "pixel_dtype": dataset["pixel_dtype"],
+                "image_shape": dataset["image_shape"], "rows": [dataset["n_train"], dataset["n_test"]],
+                "class_names": dataset["class_names"], "config": metadata["config"]}
     return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
 
 
-def from_saved_model(path, settings, *, log):
+def from_saved_model(path, settings, *, log, warn=None):
     """A saved model with its data, split and scores rebuilt, for rendering without training.
 
     The data defaults to the source recorded in the model; the split and precision are the
@@ -169,6 +210,7 @@ def from_saved_model(path, settings, *, log):
     source = settings.data if settings.data != "auto" else metadata["data"]
     with watch("load"):
         dataset = data.load(source, cache_dir=settings.cache_dir, progress=False, log=log)
+    announce_fallback(dataset, warn or log)
     if dataset.sha256 != metadata["dataset"]["sha256"]:
         log(f"note: the data {source!r} is not the data the model was trained on; the figures describe this data")
     trained_settings = dataclasses.replace(settings, dtype=config["dtype"], split=config["split"],
@@ -181,6 +223,7 @@ def from_saved_model(path, settings, *, log):
     # Names given now win over the ones recorded at training time.
     class_names = (class_names_for(model.classes_, settings.class_names) if settings.class_names is not None
                    else metadata["dataset"]["class_names"])
+    check_finite(model, class_names, path=path)
     with watch("evaluate"):
         evaluation = metrics.evaluate(model, X[train_rows], dataset.labels[train_rows], X[test_rows],
                                       dataset.labels[test_rows], class_names)
@@ -191,7 +234,8 @@ def from_saved_model(path, settings, *, log):
 def dataset_summary(dataset, train_rows, test_rows, class_names):
     return {"name": dataset.name, "source": dataset.source, "sha256": dataset.sha256, "files": dataset.files,
             "n_train": int(len(train_rows)), "n_test": int(len(test_rows)),
-            "image_shape": list(dataset.image_shape), "class_names": list(class_names)}
+            "image_shape": list(dataset.image_shape), "pixel_dtype": dataset.images.dtype.str,
+            "class_names": list(class_names), "fallback": dataset.fallback}
 
 
 def config_summary(settings):
@@ -212,14 +256,16 @@ def metrics_document(trained):
 def write_training(trained, staging):
     """``model.npz`` and ``metrics.json`` into the staged output folder; nothing in them depends on
     the time or the machine's speed, so the same inputs give the same bytes."""
-    with open(staging.path(outputs.MODEL), "wb") as f:
+    with staging.writing(outputs.MODEL), open(staging.path(outputs.MODEL), "wb") as f:
         persist.save_model(trained.model, f, metadata=trained.metadata)
-    staging.path(outputs.METRICS).write_text(json.dumps(metrics_document(trained), indent=2) + "\n")
+    with staging.writing(outputs.METRICS):
+        staging.path(outputs.METRICS).write_text(json_text(metrics_document(trained)))
 
 
 def write_timings(timings, staging, *, reused):
     """``timings.json``: seconds per stage, the one output that differs from run to run."""
-    staging.path(outputs.TIMINGS).write_text(json.dumps({**timings, "reused_model": reused}, indent=2) + "\n")
+    with staging.writing(outputs.TIMINGS):
+        staging.path(outputs.TIMINGS).write_text(json_text({**timings, "reused_model": reused}))
 
 
 def summary_table(trained):

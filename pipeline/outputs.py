@@ -1,4 +1,14 @@
-"""Every name the tool writes in the output folder, in one table: nothing else there is ours."""
+"""Every name the tool writes in the output folder, in one table: nothing else there is ours.
+
+``ARTIFACTS`` maps each name (a path relative to ``--out``) to what it is. The manifest, the
+bundle and the clean-up of a previous run's leftovers are all derived from it: a file whose
+name is not in the table is never read, listed, bundled, replaced or deleted. To add an output,
+add its name here (``staging.path`` refuses a name that is not in the table).
+"""
+import dataclasses
+
+from mnist_ova.render.figures import EQUATIONS
+
 MODEL = "model.npz"
 METRICS = "metrics.json"
 TIMINGS = "timings.json"
@@ -11,6 +21,8 @@ BUNDLE = "submission.zip"
 PREDICTIONS = "predictions.csv"
 SUMMARY = "summary.md"
 FIGURES_DIR = "figures"
+# The tool's private folder in --out: the staging area of a run and its lock, nothing else.
+PRIVATE_DIR = ".mnist-ova"
 
 # The report's figures, kept in FIGURES_DIR when asked for: name -> file.
 FIGURES = {
@@ -20,11 +32,33 @@ FIGURES = {
     "fig_posters": "video_posters.png",
 }
 
-# The error analysis's figures (SVG) in FIGURES_DIR, and its digit images in FIGURES_DIR/GALLERY_DIR.
+# The error analysis's figures (SVG) in FIGURES_DIR.
 ANALYSIS_FIGURES = {"fig_reliability": "reliability.svg", "fig_roc_pr": "roc_precision_recall.svg"}
-GALLERY_DIR = "gallery"
+
+@dataclasses.dataclass(frozen=True)
+class Artifact:
+    description: str
+    listed: bool = True  # in manifest.json
+    bundle: str | None = None  # in submission.zip: "required", "optional" or None (never)
+    training: bool = False  # written by training; `render` reads these and leaves them as they are
 
 
-def gallery_file(row):
-    """The image of the test digit at data row ``row``."""
-    return f"test-{int(row)}.png"
+ARTIFACTS = {
+    MODEL: Artifact("the fitted models", training=True),
+    METRICS: Artifact("the scores of the models", bundle="required", training=True),
+    # Timings differ on every run, and the bundle holds the manifest: neither is listed in it.
+    TIMINGS: Artifact("seconds per stage", listed=False),
+    MANIFEST: Artifact("every artifact with its size and sha256", bundle="required"),
+    PDF: Artifact("the report, typeset", bundle="required"),
+    HTML: Artifact("the report as a web page", bundle="optional"),
+    MP4: Artifact("the prediction video", bundle="optional"),
+    GIF: Artifact("the prediction video as an animated GIF", bundle="optional"),
+    BUNDLE: Artifact("what a student hands in", listed=False),
+    PREDICTIONS: Artifact("every test example's true class, prediction and scores", bundle="optional"),
+    SUMMARY: Artifact("the headline metrics, the comparison and the gates, in Markdown", bundle="optional"),
+    **{f"{FIGURES_DIR}/{file}": Artifact("a figure of the report", bundle="optional")
+       for file in (*FIGURES.values(), *ANALYSIS_FIGURES.values())},
+    **{f"{FIGURES_DIR}/{name}.svg": Artifact("an equation of the report", bundle="optional") for name in EQUATIONS},
+}
+
+TRAINING = tuple(name for name, artifact in ARTIFACTS.items() if artifact.training)

@@ -4,12 +4,8 @@ import sys
 from pathlib import Path
 
 from mnist_ova.pipeline import bundle, deliverables, jobs, outputs, review
-from mnist_ova.pipeline.staging import StagedOutput
+from mnist_ova.pipeline.staging import StagedOutput, check_out
 from mnist_ova.render import report
-
-# Outputs that are not in manifest.json: the run's timings differ on every run, and the
-# bundle holds the manifest, so neither can be listed in it.
-UNLISTED = (outputs.TIMINGS, outputs.BUNDLE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +24,7 @@ COMMANDS = {
 }
 
 
-def execute(command_name, settings, *, model_path=None, force=False, quiet=False):
+def execute(command_name, settings, *, model_path=None, force=False, force_out=False, quiet=False):
     """Run the command named ``command_name`` and return its summary; every output appears in
     ``settings.out`` together at the end, or none does."""
     command = COMMANDS[command_name]
@@ -37,44 +33,64 @@ def execute(command_name, settings, *, model_path=None, force=False, quiet=False
         if not quiet:
             print(message, file=sys.stderr)
 
+    def warn(message):  # what a scheduled job must see even with --quiet
+        print(message, file=sys.stderr)
+
     progress = not quiet and sys.stderr.isatty()
+    check_out(settings.out, force=force_out)
     out = Path(settings.out)
     if command.renders and {"html", "pdf"} & set(settings.formats):
         report.check_templates(settings.template_dir)
     baseline = review.load_baseline(settings)
-    # Staged first, so that an output folder that cannot be written fails before any work.
-    with StagedOutput(out, last=(outputs.MANIFEST,)) as staging:
+    # Staged first, so that an output folder that cannot be written fails before any work. `render`
+    # reads the training outputs and leaves them as they are; every other artifact of an earlier run
+    # that this run does not make is removed at the commit.
+    keep = () if command.trains else outputs.TRAINING
+    with StagedOutput(out, keep=keep, last=(outputs.MANIFEST,)) as staging:
         if command.trains:
-            trained = jobs.train(settings, log=log, progress=progress,
-                                 cached_model=None if force else out / outputs.MODEL)
+            # Only our own model file is a cache: a link of that name is the user's, never read.
+            cached = None if force or not staging.holds(outputs.MODEL) else out / outputs.MODEL
+            trained = jobs.train(settings, log=log, warn=warn, progress=progress, cached_model=cached)
             jobs.write_training(trained, staging)
         else:
             trained = jobs.from_saved_model(Path(model_path) if model_path else out / outputs.MODEL, settings,
-                                            log=log)
+                                            log=log, warn=warn)
         judged = review.prepare(trained, settings, baseline)
         if command.renders:
             trained.timings.update(deliverables.render(trained, settings, staging, progress=progress, review=judged))
         review.write(judged, trained, settings, staging)
-        artifacts = deliverables.write_manifest(staging, exclude=UNLISTED)
+        artifacts = deliverables.write_manifest(staging)
         left_out = []
         if command.bundles:
-            view = staging.final_view()
-            included, left_out = bundle.plan({n: p.stat().st_size for n, p in view.items() if n not in UNLISTED},
-                                             settings.max_bundle_mb)
-            bundle.write(view, included, staging.path(outputs.BUNDLE))
+            pages = {}
+
+            def html(names):
+                videos = tuple(name for name in (outputs.MP4, outputs.GIF) if name in names)
+                if videos not in pages:
+                    pages[videos] = deliverables.bundle_html(trained, settings, staging, videos)
+                return pages[videos]
+
+            with staging.writing(outputs.BUNDLE):
+                _, left_out = bundle.build(staging.artifacts(), staging.path(outputs.BUNDLE),
+                                           max_mb=settings.max_bundle_mb, html=html)
         jobs.write_timings(trained.timings, staging, reused=trained.reused)
     if command.trains:
         log(jobs.summary_table(trained))
     log(f"wrote to {out}/: " + ", ".join(f"{a['path']} ({a['bytes'] / 1024:.0f} KiB)" for a in artifacts
                                          if "/" not in a["path"]))
+    dropped = [entry["path"] for entry in left_out if entry["reason"].startswith("left out to fit")]
     if command.bundles:
         size = (out / outputs.BUNDLE).stat().st_size
         log(f"bundle: {out / outputs.BUNDLE} ({size / 2**20:.2f} MB)"
-            + (f"; left out to fit {settings.max_bundle_mb} MB: {', '.join(left_out)}" if left_out else ""))
+            + (f"; left out to fit {settings.max_bundle_mb} MB: {', '.join(dropped)}" if dropped else ""))
     log("timings: " + ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in trained.timings.items()))
     review.finish(judged, trained, settings, out, log=log)  # a violated gate exits 4, every output in place
+    dataset = trained.metadata["dataset"]
     return {
         "status": "ok", "command": command_name, "out": str(out), "reused_model": trained.reused,
+        "dataset": {"name": dataset["name"], "source": dataset["source"], "sha256": dataset["sha256"],
+                    "rows": dataset["n_train"] + dataset["n_test"], "n_train": dataset["n_train"],
+                    "n_test": dataset["n_test"], "fallback": dataset.get("fallback")},
         "multiclass_accuracy": trained.evaluation.multiclass_accuracy,
         "one_vs_all_accuracy": trained.evaluation.one_vs_all_accuracy,
         "artifacts": artifacts, "timings": trained.timings,

@@ -104,10 +104,23 @@ PACKAGES = ("numpy", "scipy", "scikit-learn", "numba", "matplotlib", "opencv-pyt
             "imageio-ffmpeg", "jinja2", "weasyprint", "tqdm", "mlxtend")
 
 
+def source_date_epoch():
+    """SOURCE_DATE_EPOCH as an int, or None when unset or empty. A malformed value is an error, as the
+    reproducible-builds specification asks: a build must not silently fall back to the time of day.
+    The command line calls this first, before any library that reads the variable is imported."""
+    text = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or int(text) > 253402300799:  # up to 9999-12-31
+        raise InputError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970-01-01 (for example "
+                         f"1700000000); got {text[:40]!r}: fix or unset it")
+    return int(text)
+
+
 def report_date():
     """SOURCE_DATE_EPOCH when set (reproducible builds), else today."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = (datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc) if epoch
+    epoch = source_date_epoch()
+    when = (datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc) if epoch is not None
             else datetime.datetime.now(datetime.timezone.utc))
     return when.strftime("%d %B %Y").lstrip("0")
 
@@ -145,7 +158,7 @@ def context(evaluation, *, title_page, dataset, config, video, timings):
         "still_falling": any(len(h) > 10 and h[-1] < h[-11] * 0.999 for h in e.cost_history),
         "video": video,
         # Timings differ from run to run: a reproducible build (SOURCE_DATE_EPOCH set) leaves them out.
-        "timings": None if os.environ.get("SOURCE_DATE_EPOCH") else timings,
+        "timings": None if source_date_epoch() is not None else timings,
         "versions": package_versions(),
     }
 

@@ -46,8 +46,16 @@ def write_mp4(frames, path, *, size, fps):
                 previous, planes = frame, cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes()
             writer.send(planes)
             count += 1
-    except (OSError, RuntimeError) as exc:
-        writer.close()
-        raise ToolError(f"ffmpeg failed while encoding {path}: {exc}") from None
+    except BaseException as exc:
+        # Stop ffmpeg at once: closing the writer would wait for it to encode what it has, which
+        # keeps an interrupted run (SIGINT, SIGTERM) alive for many seconds.
+        try:
+            writer.throw(KeyboardInterrupt())  # imageio-ffmpeg kills ffmpeg on any BaseException
+        except BaseException:
+            pass
+        if isinstance(exc, (OSError, RuntimeError)):
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ToolError(f"ffmpeg failed while encoding {path}: {first_line}") from None
+        raise
     writer.close()
     return count

@@ -5,11 +5,14 @@ Formats: the notebook's ``mnist-original.mat``; IDX files or a folder of them; `
 ``mnist`` (full MNIST, downloaded once into the cache). Every reader turns a malformed
 file into an ``InputError`` that names the file and what is wrong with it.
 """
+import contextlib
 import dataclasses
 import functools
 import gzip
 import hashlib
+import os
 import re
+import stat
 import sys
 import zipfile
 import zlib
@@ -36,6 +39,7 @@ class Dataset:
     image_shape: tuple
     official_n_train: int | None = None
     files: list = dataclasses.field(default_factory=list)
+    fallback: str | None = None  # why these data were used in place of the ones asked for
 
     @functools.cached_property
     def sha256(self):
@@ -56,9 +60,9 @@ def load(spec, *, cache_dir=None, progress=True, log=None):
             log(f"data: full MNIST found in the cache ({cache_dir / 'mnist'})")
             spec = "mnist"
         else:
-            log("data: full MNIST is not in the cache; using the bundled sample of 5,000 real MNIST digits "
-                "(--data mnist downloads the full set)")
-            spec = "sample"
+            return dataclasses.replace(
+                _load_sample(cache_dir), fallback=f"full MNIST is not in the cache ({cache_dir / 'mnist'}); "
+                "the bundled sample of 5,000 real MNIST digits was used in its place")
     if spec == "sample":
         return _load_sample(cache_dir)
     if spec == "mnist":
@@ -76,6 +80,7 @@ def load_path(path):
                          f"file or folder, or one of {', '.join(SOURCES)}")
     if path.is_dir():
         return _load_idx_paths(_idx_files_in(path))
+    check_regular(path)
     if path.stat().st_size == 0:
         raise InputError(f"data file {str(path)!r} is empty")
     suffix = path.name.lower()
@@ -149,25 +154,36 @@ def _labels_path_for(images_path):
     raise InputError(f"IDX images {str(images_path)!r} have no matching labels file ({candidates[0]}) beside them")
 
 
+MAX_SIDE = 4096  # pixels per image side: far beyond any digit image, far below a crafted header's claim
+MAX_GZIP_RATIO = 1100  # deflate cannot compress more than about 1032:1
+
+
 def _load_idx_paths(paths):
-    """Pairs (images, labels, images, labels, ...) read and stacked in order."""
-    image_parts, label_parts = [], []
-    for image_path, label_path in zip(paths[::2], paths[1::2]):
-        images = read_idx(image_path)
-        labels = read_idx(label_path)
-        if images.ndim != 3:
-            raise InputError(f"IDX file {str(image_path)!r} must hold images (3 dimensions); got {images.ndim}")
-        if labels.ndim != 1:
-            raise InputError(f"IDX file {str(label_path)!r} must hold labels (1 dimension); got {labels.ndim}")
-        if len(images) != len(labels):
-            raise InputError(f"{str(image_path)!r} holds {len(images)} images but {str(label_path)!r} holds "
-                             f"{len(labels)} labels: the files must come from the same set")
+    """Pairs (images, labels, images, labels, ...) read and stacked in order. Every header is read
+    and checked, against its file's size and against its partner, before any data is."""
+    pairs = list(zip(paths[::2], paths[1::2]))
+    headers = {}
+    for image_path, label_path in pairs:
+        images, labels = headers[image_path], headers[label_path] = idx_header(image_path), idx_header(label_path)
+        if len(images.shape) != 3:
+            raise InputError(f"IDX file {str(image_path)!r} must hold images (3 dimensions); got {len(images.shape)}")
+        if len(labels.shape) != 1:
+            raise InputError(f"IDX file {str(label_path)!r} must hold labels (1 dimension); got {len(labels.shape)}")
+        if images.shape[0] != labels.shape[0]:
+            raise InputError(f"{str(image_path)!r} holds {images.shape[0]} images but {str(label_path)!r} holds "
+                             f"{labels.shape[0]} labels: the files must come from the same set")
         if images.shape[1] != images.shape[2]:
             raise InputError(f"images in {str(image_path)!r} must be square; got {images.shape[1]}x{images.shape[2]}")
-        image_parts.append(images.reshape(len(images), images.shape[1] * images.shape[2]))
-        label_parts.append(labels)
-    if len({part.shape[1] for part in image_parts}) > 1:
+        if not 1 <= images.shape[1] <= MAX_SIDE:
+            raise InputError(f"images in {str(image_path)!r} are declared {images.shape[1]}x{images.shape[2]} "
+                             f"pixels; the side must be 1 to {MAX_SIDE}: the header is damaged")
+    if len({headers[image_path].shape[1] for image_path, _ in pairs}) > 1:
         raise InputError("the IDX image files have different image sizes")
+    image_parts, label_parts = [], []
+    for image_path, label_path in pairs:
+        images = read_idx(image_path, headers[image_path])
+        image_parts.append(images.reshape(len(images), images.shape[1] * images.shape[2]))
+        label_parts.append(read_idx(label_path, headers[label_path]))
     official_n_train = len(label_parts[0]) if len(image_parts) == 2 else None
     return _dataset(np.concatenate(image_parts), np.concatenate(label_parts),
                     name=paths[0].parent.name or str(paths[0].parent),
@@ -176,31 +192,105 @@ def _load_idx_paths(paths):
                     files=[{"name": p.name, "sha256": download.sha256_of(p)} for p in paths])
 
 
-def read_idx(path):
-    """One IDX file (optionally gzip-compressed) as an array of its declared type and shape."""
-    path = Path(path)
+@dataclasses.dataclass(frozen=True)
+class IdxHeader:
+    dtype: np.dtype
+    shape: tuple
+    size: int  # bytes of data after the header
+
+    @property
+    def offset(self):
+        return 4 + 4 * len(self.shape)
+
+
+def check_regular(path):
+    """Only regular files are read: a FIFO would block the job, a device never ends."""
     try:
-        with (gzip.open if path.name.endswith(".gz") else open)(path, "rb") as f:
-            raw = f.read()
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise InputError(f"data file {str(path)!r} does not exist") from None
+    if not stat.S_ISREG(mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or
+                stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "no regular file")
+        raise InputError(f"data file {str(path)!r} is {kind}: only regular files are read")
+
+
+@contextlib.contextmanager
+def _open_idx(path):
+    """The file's (decompressed) bytes as a stream, after checking that it is a regular file; a
+    FIFO put there meanwhile is not waited on (opened without blocking, then checked again)."""
+    path = Path(path)
+    check_regular(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise InputError(f"IDX file {str(path)!r} does not exist") from None
+    with open(fd, "rb") as raw:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputError(f"data file {str(path)!r} is no regular file: only regular files are read")
+        os.set_blocking(fd, True)
+        if path.name.endswith(".gz"):
+            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                yield stream, os.fstat(fd).st_size
+        else:
+            yield raw, os.fstat(fd).st_size
+
+
+def idx_header(path):
+    """The IDX file's declared type and shape, checked against the file's size before any data is read:
+    exactly for a plain file, and within what deflate can compress for a .gz file."""
+    path = Path(path)
+    try:
+        with _open_idx(path) as (stream, file_size):
+            raw = stream.read(4)
+            if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES or raw[3] == 0:
+                raise InputError(f"IDX file {str(path)!r} has a wrong magic number ({raw[:4].hex() or 'empty'}): "
+                                 "it is no IDX file, or it is truncated")
+            ndim = raw[3]
+            dims = stream.read(4 * ndim)
     except (OSError, EOFError, zlib.error) as exc:
-        raise InputError(f"IDX file {str(path)!r} cannot be read ({exc}): the file is damaged or truncated; "
-                         "download it again") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES or raw[3] == 0:
-        raise InputError(f"IDX file {str(path)!r} has a wrong magic number ({raw[:4].hex() or 'empty'}): "
-                         "it is no IDX file, or it is truncated")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+        raise _damaged(path, exc) from None
+    if len(dims) < 4 * ndim:
         raise InputError(f"IDX file {str(path)!r} is truncated inside its header")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(dims[4 * i: 4 * i + 4], "big") for i in range(ndim))
     dtype = np.dtype(IDX_TYPES[raw[2]])
-    expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    if len(raw) - header != expected:
-        raise InputError(f"IDX file {str(path)!r} declares shape {shape} ({expected} bytes of data) but holds "
-                         f"{len(raw) - header} bytes: the file is truncated or damaged")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    header = IdxHeader(dtype, shape, int(np.prod(shape, dtype=object)) * dtype.itemsize)
+    if path.name.endswith(".gz"):
+        if header.size > file_size * MAX_GZIP_RATIO:
+            raise InputError(f"IDX file {str(path)!r} declares shape {shape} ({header.size} bytes of data), more "
+                             f"than its {file_size} compressed bytes can hold: the header is damaged")
+    elif file_size - header.offset != header.size:
+        raise InputError(f"IDX file {str(path)!r} declares shape {shape} ({header.size} bytes of data) but holds "
+                         f"{file_size - header.offset} bytes: the file is truncated or damaged")
+    return header
+
+
+def read_idx(path, header=None):
+    """One IDX file (optionally gzip-compressed) as an array of its declared type and shape. The data
+    are read in chunks, so memory follows what the file really holds, not what its header claims."""
+    path = Path(path)
+    header = header or idx_header(path)
+    data = bytearray()
+    try:
+        with _open_idx(path) as (stream, _):
+            stream.read(header.offset)
+            while len(data) <= header.size:
+                chunk = stream.read(min(1 << 22, header.size + 1 - len(data)))
+                if not chunk:
+                    break
+                data += chunk
+    except (OSError, EOFError, zlib.error) as exc:
+        raise _damaged(path, exc) from None
+    if len(data) != header.size:
+        raise InputError(f"IDX file {str(path)!r} declares shape {header.shape} ({header.size} bytes of data) but "
+                         f"holds {'more' if len(data) > header.size else len(data)} bytes: the file is truncated "
+                         "or damaged")
+    return np.frombuffer(data, dtype=header.dtype).reshape(header.shape).astype(header.dtype.newbyteorder("="), copy=False)
+
+
+def _damaged(path, exc):
+    return InputError(f"IDX file {str(path)!r} cannot be read ({exc}): the file is damaged or truncated; "
+                      "download it again")
 
 
 # --- .mat and .npz -------------------------------------------------------------------------

@@ -20,12 +20,16 @@ def test_class_names_default_to_the_labels_and_must_fit_them():
 
 def test_the_training_key_changes_with_every_training_option():
     base = jobs.config_summary(config.Settings())
-    metadata = {"dataset": {"sha256": "a", "class_names": ["0", "1"]}, "config": base}
+    dataset = {"sha256": "a", "pixel_dtype": "uint8", "image_shape": [28, 28], "n_train": 8, "n_test": 2,
+               "class_names": ["0", "1"]}
+    metadata = {"dataset": dataset, "config": base}
     key = jobs.training_key(metadata)
     for change in ({"iterations": 5}, {"learning_rate": 0.1}, {"dtype": "float32"}, {"seed": 1}, {"tol": 0.1}):
         changed = dict(metadata, config=jobs.config_summary(dataclasses.replace(config.Settings(), **change)))
         assert jobs.training_key(changed) != key, change
-    assert jobs.training_key(dict(metadata, dataset={"sha256": "b", "class_names": ["0", "1"]})) != key
+    for change in ({"sha256": "b"}, {"pixel_dtype": "float32"}, {"image_shape": [14, 14]}, {"n_train": 9},
+                   {"class_names": ["a", "b"]}):
+        assert jobs.training_key(dict(metadata, dataset=dict(dataset, **change))) != key, change
 
 
 def test_render_of_a_saved_model_takes_the_class_names_given_now(tmp_path, small_digits):

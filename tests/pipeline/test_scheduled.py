@@ -1,5 +1,4 @@
 """What a nightly CI or cron job relies on: reuse, atomic and reproducible outputs, clear failures."""
-import gzip
 import hashlib
 import json
 import signal
@@ -10,7 +9,6 @@ import zipfile
 
 import numpy as np
 import pytest
-import scipy.io
 
 from mnist_ova.pipeline.cli import main
 from tests.conftest import REPO
@@ -125,7 +123,7 @@ def previous(tmp_path, tiny_npz):
 
 
 def staged(out, name):
-    return lambda: any((folder / name).exists() for folder in out.glob(".staging-*"))
+    return lambda: any((folder / name).exists() for folder in out.glob(".mnist-ova/staging-*"))
 
 
 @pytest.mark.parametrize("stage, extra, ready", [
@@ -143,103 +141,7 @@ def test_a_killed_run_leaves_the_previous_outputs_intact(previous, tiny_npz, sta
     assert snapshot(out) == before, f"killed while {stage}"
     # The next run clears what the killed one left and completes.
     assert main(["train", "--data", str(tiny_npz), "--out", str(out), "--iterations", "3", "--quiet"]) == 0
-    assert not list(out.glob(".staging-*"))
+    assert not list(out.glob(".mnist-ova/staging-*"))
 
 
-# --- bad input ----------------------------------------------------------------------------------
-
-def write_idx_pair(folder, images, labels):
-    for name, array, ndim in (("train-images-idx3-ubyte", images, 3), ("train-labels-idx1-ubyte", labels, 1)):
-        header = bytes([0, 0, 8, ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
-        (folder / name).write_bytes(header + array.astype(np.uint8).tobytes())
-
-
-def bad_inputs(tmp):
-    """(name, argv) for every bad input the tool must refuse with one line and exit code 2."""
-    rng = np.random.RandomState(0)
-    images = rng.randint(0, 256, (40, 4, 4))
-    labels = np.arange(40) % 4
-
-    def folder(name):
-        path = tmp / name
-        path.mkdir()
-        return path
-
-    cases = {}
-    cases["missing path"] = ["--data", str(tmp / "absent.npz")]
-    (tmp / "empty.npz").write_bytes(b"")
-    cases["empty file"] = ["--data", str(tmp / "empty.npz")]
-    gz = folder("gz")
-    write_idx_pair(gz, images, labels)
-    data = gzip.compress((gz / "train-images-idx3-ubyte").read_bytes())
-    (gz / "train-images-idx3-ubyte").unlink()
-    (gz / "train-images-idx3-ubyte.gz").write_bytes(data[: len(data) // 2])
-    cases["truncated .gz"] = ["--data", str(gz)]
-    magic = folder("magic")
-    write_idx_pair(magic, images, labels)
-    (magic / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x0f\x03" + bytes(40))
-    cases["wrong IDX magic"] = ["--data", str(magic)]
-    counts = folder("counts")
-    write_idx_pair(counts, images, labels[:-1])
-    cases["image and label counts differ"] = ["--data", str(counts)]
-    np.savez(tmp / "xy.npz", X=images.reshape(40, -1), y=labels)
-    cases["labels outside the class range"] = ["--data", str(tmp / "xy.npz"), "--class-names", "a,b,c,d,e"]
-    np.savez(tmp / "nan.npz", X=np.where(images > 250, np.nan, images).reshape(40, -1), y=labels)
-    cases["NaN pixels"] = ["--data", str(tmp / "nan.npz")]
-    np.savez(tmp / "inf.npz", X=np.where(images > 250, np.inf, images).reshape(40, -1), y=labels)
-    cases["inf pixels"] = ["--data", str(tmp / "inf.npz")]
-    np.savez(tmp / "oblong.npz", X=images.reshape(40, -1)[:, :12], y=labels)
-    cases["non-square image size"] = ["--data", str(tmp / "oblong.npz")]
-    np.savez(tmp / "one.npz", X=images.reshape(40, -1), y=np.zeros(40, int))
-    cases["a single class"] = ["--data", str(tmp / "one.npz")]
-    np.savez(tmp / "few.npz", X=images.reshape(40, -1)[:5], y=labels[:5])
-    cases["fewer than 2 test rows"] = ["--data", str(tmp / "few.npz")]
-    scipy.io.savemat(tmp / "nolabel.mat", {"data": images.reshape(40, -1).T})
-    cases[".mat without label"] = ["--data", str(tmp / "nolabel.mat")]
-    (tmp / "random.npz").write_bytes(rng.bytes(2000))
-    cases["random bytes named .npz"] = ["--data", str(tmp / "random.npz")]
-    (tmp / "a-file").write_text("not a folder")
-    cases["unwritable output folder"] = ["--data", str(tmp / "xy.npz"), "--out", str(tmp / "a-file" / "out")]
-    cases["missing template dir"] = ["--data", str(tmp / "xy.npz"), "--template-dir", str(tmp / "no-templates")]
-    broken = folder("templates")
-    (broken / "report.html.j2").write_text("{% if %}")
-    cases["broken template"] = ["--data", str(tmp / "xy.npz"), "--template-dir", str(broken)]
-    cases["corrupt cached model"] = ["--data", str(tmp / "xy.npz"), "CORRUPT-MODEL"]
-    cases["--iterations 0"] = ["--iterations", "0"]
-    cases["negative learning rate"] = ["--learning-rate", "-0.01"]
-    cases["unknown dtype"] = ["--dtype", "float16"]
-    (tmp / "bad.toml").write_text("learning_rat = 0.1\n")
-    cases["unknown config key"] = ["--config", str(tmp / "bad.toml")]
-    return cases
-
-
-CASES = ["missing path", "empty file", "truncated .gz", "wrong IDX magic", "image and label counts differ",
-         "labels outside the class range", "NaN pixels", "inf pixels", "non-square image size", "a single class",
-         "fewer than 2 test rows", ".mat without label", "random bytes named .npz", "unwritable output folder",
-         "missing template dir", "broken template", "corrupt cached model", "--iterations 0",
-         "negative learning rate", "unknown dtype", "unknown config key"]
-
-
-@pytest.mark.parametrize("case", CASES)
-def test_bad_input_is_one_line_exit_2_and_changes_nothing(tmp_path, case):
-    argv = bad_inputs(tmp_path)[case]
-    out = tmp_path / "outputs"
-    out.mkdir()
-    (out / "report.pdf").write_bytes(b"%PDF- an earlier report")
-    (out / "metrics.json").write_text("{}")
-    if "CORRUPT-MODEL" in argv:
-        (out / "model.npz").write_bytes(b"PK\x03\x04 damaged")
-        argv.remove("CORRUPT-MODEL")
-    if "--out" not in argv:
-        argv += ["--out", str(out)]
-    if "--iterations" not in argv:
-        argv += ["--iterations", "5"]
-    before = snapshot(out)
-    result = subprocess.run([sys.executable, "run.py", *argv, "--formats", "html", "--examples", "2"],
-                            capture_output=True, text=True, cwd=REPO)
-    assert result.returncode == 2, result.stderr
-    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert snapshot(out) == before
-    assert not list(out.glob(".staging-*"))
-    print(f"{case}: {result.stderr.strip()}")
+# Bad inputs: the one table is tests/pipeline/test_bad_inputs.py.

@@ -19,6 +19,7 @@ def visible(folder):
 
 
 NEW = {"a.txt": "new a", "figures/b.txt": "new b", "manifest.json": "new manifest", "z.txt": "new z"}
+OWNED = tuple(NEW)  # the table of outputs these tests stage
 
 
 def stage(staging, files=NEW):
@@ -38,7 +39,7 @@ def out(tmp_path):
 
 def test_nothing_changes_until_the_commit_and_everything_after(out):
     before = visible(out)
-    with StagedOutput(out) as staging:
+    with StagedOutput(out, owned=OWNED) as staging:
         stage(staging)
         (staging.scratch / "intermediate.bin").write_text("not an output")
         assert visible(out) == before
@@ -48,7 +49,7 @@ def test_nothing_changes_until_the_commit_and_everything_after(out):
 
 def test_a_failed_run_changes_nothing(out):
     before = visible(out)
-    with pytest.raises(RuntimeError), StagedOutput(out) as staging:
+    with pytest.raises(RuntimeError), StagedOutput(out, owned=OWNED) as staging:
         stage(staging)
         raise RuntimeError("rendering failed")
     assert visible(out) == before and [p.name for p in out.iterdir() if p.name.startswith(".")] == []
@@ -60,8 +61,9 @@ def test_the_last_names_are_renamed_after_the_others(out, monkeypatch):
     order = []
     real_replace = mnist_ova.pipeline.staging.os.replace
     monkeypatch.setattr(mnist_ova.pipeline.staging.os, "replace", lambda src, dst: (order.append(dst.name), real_replace(src, dst)))
-    with StagedOutput(out, last=("manifest.json",)) as staging:
+    with StagedOutput(out, owned=OWNED, last=("manifest.json",)) as staging:
         stage(staging)
+    order = [name for name in order if name != ".complete"]  # the staged set's mark, inside the staging folder
     assert order[-1] == "manifest.json" and sorted(order) == sorted(name.split("/")[-1] for name in NEW)
 
 
@@ -71,7 +73,7 @@ def killed_run(out, then):
         import os, signal
         import mnist_ova.pipeline.staging
         from mnist_ova.pipeline.staging import StagedOutput
-        staging = StagedOutput({str(out)!r}, last=("manifest.json",))
+        staging = StagedOutput({str(out)!r}, owned={OWNED!r}, last=("manifest.json",))
         for name, text in {NEW!r}.items():
             staging.path(name).write_text(text)
     """) + textwrap.dedent(then)
@@ -93,7 +95,7 @@ def test_a_commit_killed_halfway_is_finished_by_the_next_run(out):
     """)
     halfway = visible(out)
     assert halfway["a.txt"] == "new a" and halfway["manifest.json"] == "old manifest"  # the manifest comes last
-    StagedOutput(out).discard()
+    StagedOutput(out, owned=OWNED).discard()
     assert visible(out) == {**NEW, "keep.txt": "a file of the user's"}
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
 

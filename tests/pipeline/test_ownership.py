@@ -1,0 +1,225 @@
+"""The output folder belongs to its user: only the names of the tool's table are touched, the bundle is
+built from this run's files alone, and every fault ends with one line."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from mnist_ova.pipeline import outputs
+from mnist_ova.pipeline.cli import main
+from mnist_ova.trainer.writing import json_text
+from tests.conftest import REPO
+from tests.pipeline.test_bad_inputs import snapshot
+from tests.pipeline.test_deliverables import SMALL
+
+
+@pytest.fixture(scope="module")
+def tiny_npz(tmp_path_factory, small_digits):
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    np.savez(path, X=small_digits[0], y=small_digits[1])
+    return path
+
+
+def foreign(out, outside):
+    """The user's own things in the output folder."""
+    out.mkdir(exist_ok=True)
+    (out / "notes.txt").write_text("the user's notes")
+    (out / ".staging-mine").mkdir()
+    (out / ".staging-mine" / "draft.txt").write_text("the user's draft")
+    (out / ".hidden").mkdir()
+    (out / ".hidden" / "report.pdf").write_text("not ours")
+    (out / "figures").mkdir()
+    (out / "figures" / "my-plot.png").write_bytes(b"the user's plot")
+    outside.write_text("a file outside the folder")
+    (out / "link-outside.txt").symlink_to(outside)
+    (out / "linked-folder").symlink_to(outside.parent)
+    return {key: value for key, value in snapshot(out).items()}
+
+
+def ours(entries):
+    return {key for key in entries if key in outputs.ARTIFACTS}
+
+
+def test_foreign_files_are_never_listed_bundled_or_changed_and_stale_artifacts_go(tmp_path, tiny_npz):
+    out, outside = tmp_path / "out", tmp_path / "outside.txt"
+    mine = foreign(out, outside)
+    assert main(["bundle", "--data", str(tiny_npz), "--out", str(out), *SMALL]) == 0
+    after = snapshot(out)
+    assert {key: after[key] for key in mine} == mine  # byte-identical, links not followed
+    assert outside.read_text() == "a file outside the folder"
+    assert set(after) - set(mine) - ours(after) == set()  # nothing else of ours is left (no staging, no lock)
+    manifest = [a["path"] for a in json.loads((out / "manifest.json").read_text())["artifacts"]]
+    assert set(manifest) <= set(outputs.ARTIFACTS) and "figures/my-plot.png" not in manifest
+    with zipfile.ZipFile(out / "submission.zip") as archive:
+        assert set(archive.namelist()) <= set(outputs.ARTIFACTS)
+
+    # `train` alone: the deliverables of the earlier run are ours and stale, so they go; the user's stay.
+    assert main(["train", "--data", str(tiny_npz), "--out", str(out), "--iterations", "5", "--quiet"]) == 0
+    after = snapshot(out)
+    assert {key: after[key] for key in mine} == mine
+    assert ours(after) == {"model.npz", "metrics.json", "manifest.json", "timings.json", "predictions.csv",
+                           "summary.md"}
+    assert [a["path"] for a in json.loads((out / "manifest.json").read_text())["artifacts"]] == \
+        ["metrics.json", "model.npz", "predictions.csv", "summary.md"]
+
+
+def test_render_keeps_the_training_outputs_it_reads(tmp_path, tiny_npz):
+    out = tmp_path / "out"
+    assert main(["train", "--data", str(tiny_npz), "--out", str(out), "--iterations", "5", "--quiet"]) == 0
+    model = (out / "model.npz").read_bytes()
+    assert main(["render", "--data", str(tiny_npz), "--out", str(out), *SMALL, "--formats", "gif"]) == 0
+    assert (out / "model.npz").read_bytes() == model and (out / "metrics.json").is_file()
+    listed = [a["path"] for a in json.loads((out / "manifest.json").read_text())["artifacts"]]
+    assert listed == ["metrics.json", "model.npz", "predictions.csv", "predictions.gif", "summary.md"]
+
+
+def test_a_folder_in_the_way_fails_before_any_change(tmp_path, tiny_npz, capsys):
+    out = tmp_path / "out"
+    assert main(["train", "--data", str(tiny_npz), "--out", str(out), "--iterations", "5", "--quiet"]) == 0
+    (out / "figures").write_text("a file where the figures folder goes")
+    before = snapshot(out)
+    capsys.readouterr()
+    assert main(["--data", str(tiny_npz), "--out", str(out), *SMALL, "--formats", "figures,gif"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{str(out / 'figures')!r} is a file where the tool puts a folder" in err
+    assert snapshot(out) == before
+
+
+def test_a_killed_commit_also_finishes_the_removal_of_stale_artifacts(tmp_path):
+    from mnist_ova.pipeline.staging import StagedOutput
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.pdf").write_text("stale")
+    staging = StagedOutput(out)
+    staging.path("metrics.json").write_text("{}")
+    (staging.root / ".complete").write_text(json.dumps({"remove": ["report.pdf", "../outside"]}))
+    os.close(staging._lock)  # as if killed after marking the set complete
+    StagedOutput(out).discard()
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json"]
+
+
+def test_out_checks_can_be_forced(tmp_path, tiny_npz):
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "pyproject.toml").write_text("")
+    args = ["train", "--data", str(tiny_npz), "--out", str(checkout), "--iterations", "3", "--quiet"]
+    assert main(args) == 2
+    assert main([*args, "--force-out"]) == 0 and (checkout / "model.npz").is_file()
+    assert (checkout / "pyproject.toml").read_text() == ""
+
+
+# --- bundle -------------------------------------------------------------------------------------
+
+def test_bundle_budget_counts_the_real_zip_and_its_manifest_lists_exactly_what_it_holds(tmp_path, tiny_npz):
+    out = tmp_path / "out"
+    assert main(["bundle", "--data", str(tiny_npz), "--out", str(out), *SMALL]) == 0
+    full = (out / "submission.zip").stat().st_size
+    with zipfile.ZipFile(out / "submission.zip") as archive:
+        names = set(archive.namelist())
+        manifest = json.loads(archive.read("manifest.json"))
+        html = archive.read("report.html").decode()
+        uncompressed = sum(info.file_size for info in archive.infolist())
+    assert {a["path"] for a in manifest["artifacts"]} == names - {"manifest.json"}
+    assert {"model.npz", "timings.json"} <= {e["path"] for e in manifest["left_out"]}
+    # The bundle's page links the videos beside it instead of carrying them again.
+    assert 'src="predictions.mp4"' in html and "data:video/mp4" not in html and "data:image/gif" not in html
+    assert "predictions.mp4" in names and uncompressed > full
+    # A limit the zip fits, although the files' uncompressed sizes would not: nothing is left out.
+    limit = (full + 1000) / 2**20
+    assert main(["bundle", "--data", str(tiny_npz), "--out", str(out), *SMALL, "--max-bundle-mb", f"{limit:.6f}"]) == 0
+    with zipfile.ZipFile(out / "submission.zip") as archive:
+        assert "predictions.mp4" in archive.namelist()
+        assert all(e["reason"].startswith("not part") for e in json.loads(archive.read("manifest.json"))["left_out"])
+    # Below it, the MP4 goes first, and the zip's manifest says why; the zip fits.
+    mp4 = (out / "predictions.mp4").stat().st_size
+    limit = (full - mp4 / 2) / 2**20
+    assert main(["bundle", "--data", str(tiny_npz), "--out", str(out), *SMALL, "--max-bundle-mb", f"{limit:.6f}"]) == 0
+    assert (out / "submission.zip").stat().st_size <= limit * 2**20
+    with zipfile.ZipFile(out / "submission.zip") as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        html = archive.read("report.html").decode()
+        assert {a["path"] for a in manifest["artifacts"]} == set(archive.namelist()) - {"manifest.json"}
+    assert any(e["path"] == "predictions.mp4" and e["reason"].startswith("left out to fit max-bundle-mb")
+               for e in manifest["left_out"])
+    assert "predictions.mp4" not in html  # the page shows no video the zip does not hold
+
+
+# --- JSON, data and the cache -------------------------------------------------------------------
+
+def test_json_is_never_invalid():
+    text = json_text({"final_cost": float("nan"), "auc": [0.5, float("inf")], "n": np.int64(3)})
+    document = json.loads(text)
+    assert document["final_cost"] is None and "not a finite number" in document["final_cost_note"]
+    assert document["auc"] == [0.5, None] and "not finite" in document["auc_note"] and document["n"] == 3
+
+
+def test_the_cache_key_covers_the_pixel_dtype(tmp_path, small_digits, capsys):
+    images, labels = small_digits
+    np.savez(tmp_path / "u8.npz", X=images.astype(np.uint8), y=labels)
+    np.savez(tmp_path / "i8.npz", X=images.astype(np.uint8).view(np.int8), y=labels)  # the same bytes
+    out = tmp_path / "out"
+    for name in ("u8", "i8"):
+        assert main(["train", "--data", str(tmp_path / f"{name}.npz"), "--out", str(out), "--iterations", "3"]) == 0
+    assert "reused the model" not in capsys.readouterr().err
+    assert json.loads((out / "metrics.json").read_text())["dataset"]["pixel_dtype"] == "|i1"
+
+
+def test_the_sample_fallback_is_announced_even_when_quiet(tmp_path):
+    env = {**os.environ, "MNIST_OVA_CACHE": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, "run.py", "train", "--out", str(tmp_path / "out"), "--iterations", "2",
+                             "--quiet", "--json"], capture_output=True, text=True, cwd=REPO, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("note: full MNIST is not in the cache") and result.stderr.count("\n") == 1
+    summary = json.loads(result.stdout)
+    assert summary["dataset"]["name"] == "sample" and summary["dataset"]["rows"] == 5000
+    assert len(summary["dataset"]["sha256"]) == 64 and "bundled sample" in summary["dataset"]["fallback"]
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert "bundled sample" in metrics["dataset"]["fallback"]
+
+
+# --- signals and streams ------------------------------------------------------------------------
+
+def test_a_closed_stdout_is_quiet(tmp_path, tiny_npz):
+    result = subprocess.run(f"{sys.executable} run.py train --data {tiny_npz} --out {tmp_path / 'out'} "
+                            "--iterations 3 --quiet --json | head -c1", shell=True, capture_output=True, text=True,
+                            cwd=REPO)
+    assert result.stdout == "{" and result.stderr == ""
+
+
+@pytest.mark.parametrize("signame, code, extra, ready", [
+    ("SIGTERM", 143, ["--iterations", "200000"], lambda staging: True),  # training
+    ("SIGINT", 130, ["--iterations", "200000"], lambda staging: True),
+    ("SIGTERM", 143, ["--iterations", "5", "--examples", "300", "--fps", "60", "--formats", "mp4"],
+     lambda staging: (staging / "predictions.mp4").exists()),  # encoding the video
+    ("SIGINT", 143 - 13, ["--iterations", "5", "--examples", "300", "--fps", "60", "--formats", "mp4"],
+     lambda staging: (staging / "predictions.mp4").exists()),
+])
+def test_a_signal_stops_the_run_within_seconds_with_one_line(tmp_path, tiny_npz, signame, code, extra, ready):
+    out = tmp_path / "out"
+    mine = foreign(out, tmp_path / "outside.txt")
+    # A session of its own, so the signal reaches the run and its helpers as a terminal's Ctrl-C would.
+    process = subprocess.Popen([sys.executable, "run.py", "--data", str(tiny_npz), "--out", str(out), "--quiet",
+                                *extra], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    deadline = time.monotonic() + 90
+    while not any(ready(s) for s in out.glob(".mnist-ova/staging-*")) or time.monotonic() < deadline - 87:
+        assert process.poll() is None, process.stderr.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.killpg(process.pid, getattr(signal, signame))
+    sent = time.monotonic()
+    err = process.stderr.read()
+    process.wait(timeout=30)
+    assert time.monotonic() - sent < 5
+    assert process.returncode == code and err.count("\n") == 1 and err.startswith("error: "), err
+    assert snapshot(out) == mine  # no staging, no lock folder, nothing half-written
+    time.sleep(0.5)
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(out) not in ps  # no ffmpeg left encoding into the folder
