@@ -1,12 +1,13 @@
 """The render stage: schedules every deliverable into the staged output folder. What each one
 contains is decided in ``render/`` and ``templates/``; this module only says where and when."""
+import dataclasses
 import hashlib
 import json
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from mnist_ova.pipeline import outputs
+from mnist_ova.pipeline import jobs, outputs
 from mnist_ova.render import figures, frames, gif, report, video
 
 GIF_SIZE, GIF_FPS = (640, 360), 10
@@ -36,7 +37,11 @@ def render(trained, settings, staging, *, progress):
         steps.append(("gif", lambda: gif.write_gif(examples, names, staging.path(outputs.GIF), size=GIF_SIZE,
                                                    fps=GIF_FPS, seconds=settings.seconds_per_example)))
     if want_report:
-        steps.append(("posters", lambda: frames.poster_strip(examples, names, paths["fig_posters"])))
+        steps.append(("posters", lambda: (frames.poster_strip(examples, names, paths["fig_posters"]),
+                                          frames.poster(examples, names, paths["video_poster"], settings.video_size))))
+    if "mp4" in formats:
+        steps.append(("captions", lambda: staging.path(outputs.CAPTIONS).write_text(
+            frames.captions(examples, names, settings.seconds_per_example, settings.fps), encoding="utf-8")))
     if "pdf" in formats:
         steps.append(("pdf", lambda: _report("pdf", trained, settings, staging, paths)))
     timings = {}
@@ -106,7 +111,7 @@ def _report(target, trained, settings, staging, paths):
                                   template_dir=settings.template_dir)
         report.write_pdf(html, staging.path(outputs.PDF), base_url=staging.root)
         return
-    for name, file in (("video_mp4", outputs.MP4), ("video_gif", outputs.GIF)):
+    for name, file in (("video_mp4", outputs.MP4), ("video_gif", outputs.GIF), ("video_captions", outputs.CAPTIONS)):
         if (staging.root / file).is_file():
             assets[name] = staging.root / file
     urls = (report.inline_assets(assets) if settings.html_assets == "inline"
@@ -120,12 +125,18 @@ def report_context(trained, settings, staging):
     gif_path = staging.root / outputs.GIF
     video = {"examples": min(settings.examples, len(trained.test_rows)),
              "seconds_per_example": settings.seconds_per_example,
-             "mp4": "mp4" in formats, "gif": "gif" in formats,
+             "mp4": "mp4" in formats, "gif": "gif" in formats, "captions": "mp4" in formats,
              "gif_kib": gif_path.stat().st_size // 1024 if gif_path.is_file() else 0,
              "files": [file for kind, file in (("mp4", outputs.MP4), ("gif", outputs.GIF)) if kind in formats]}
-    title_page = {field: getattr(settings, field) for field in ("title", "author", "course", "institution", "seat")}
+    # A field left at its default keeps what the run that trained the model had (a re-render).
+    defaults = {f.name: f.default for f in dataclasses.fields(settings)}
+    recorded = trained.metadata.get("title_page", {})
+    title_page = {field: value if value != defaults[field] else recorded.get(field, value)
+                  for field, value in jobs.title_page_of(settings).items()}
+    training = {"reused": trained.reused, "train_seconds": trained.metadata.get("train_seconds")}
     return report.context(trained.evaluation, title_page=title_page, dataset=trained.metadata["dataset"],
-                          config=trained.metadata["config"], video=video, timings=trained.timings)
+                          config=trained.metadata["config"], video=video, timings=trained.timings,
+                          training=training)
 
 
 def write_manifest(staging, *, exclude=()):

@@ -3,6 +3,7 @@ only ``write_training`` and the render stage touch the output folder."""
 import dataclasses
 import hashlib
 import json
+import os
 import time
 
 import numpy as np
@@ -162,6 +163,13 @@ def dataset_summary(dataset, train_rows, test_rows, class_names):
     return {"name": dataset.name, "source": dataset.source, "sha256": dataset.sha256, "files": dataset.files,
             "n_train": int(len(train_rows)), "n_test": int(len(test_rows)),
             "image_shape": list(dataset.image_shape), "class_names": list(class_names)}
+
+
+TITLE_PAGE = ("title", "author", "course", "institution", "seat")
+
+
+def title_page_of(settings):
+    return {field: getattr(settings, field) for field in TITLE_PAGE}
 
 
 def config_summary(settings):
