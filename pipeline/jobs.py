@@ -79,7 +79,7 @@ def train(settings, *, log, progress, cached_model=None):
         classes = np.unique(dataset.labels)
         class_names = class_names_for(classes, settings.class_names)
     metadata = {"data": str(settings.data), "dataset": dataset_summary(dataset, train_rows, test_rows, class_names),
-                "config": config_summary(settings)}
+                "config": config_summary(settings), "title_page": title_page_of(settings)}
     metadata["key"] = training_key(metadata)
     model = None
     if cached_model is not None and cached_model.is_file():
@@ -88,9 +88,15 @@ def train(settings, *, log, progress, cached_model=None):
             model = None
         else:
             log(f"reused the model in {cached_model} (same data and config); --force retrains")
+            if "train_seconds" in cached:
+                metadata["train_seconds"] = cached["train_seconds"]
     if model is None:
         with watch("train"):
             model = fit(settings, X[train_rows], dataset.labels[train_rows], progress=progress)
+        # How long training took, for a report rendered later from the saved model; a reproducible
+        # build (SOURCE_DATE_EPOCH set) keeps model.npz free of times.
+        if not os.environ.get("SOURCE_DATE_EPOCH"):
+            metadata["train_seconds"] = watch.seconds["train_s"]
     with watch("evaluate"):
         evaluation = metrics.evaluate(model, X[train_rows], dataset.labels[train_rows], X[test_rows],
                                       dataset.labels[test_rows], class_names)
