@@ -262,7 +262,7 @@ def per_class(precision, recall, f1, names, path):
     labels, _ = _label_column(names)
     y = np.arange(K)
     values = np.concatenate([precision, recall, f1])
-    low = max(0.0, float(np.floor(values.min() * 20) / 20))
+    low = min(0.9, max(0.0, float(np.floor(values.min() * 20) / 20)))
     with _figure(path, (TEXT_WIDTH, _rows_height(K)), ncols=3, sharey=True) as (fig, axes):
         for ax, scores, title in zip(axes, (precision, recall, f1), ("precision", "recall", "F1")):
             ax.hlines(y, low, scores, color="#cfd8dc", linewidth=1.0, zorder=1)
@@ -328,8 +328,12 @@ def image_grid(images, titles, path, *, columns=6, colors=None, max_side=1.0, ti
             shown = ax.imshow(image, cmap=cmap, interpolation="nearest",
                               **({"vmin": limits[0], "vmax": limits[1]} if limits else {}))
             ax.set_axis_off()
-            fig.text((c + 0.5) / columns, (top - 0.03) / height, title, ha="center", va="top",
-                     fontsize=SMALL_FONT, linespacing=1.2, color=colors[i] if colors else "#212121")
+            # One text per line at a fixed pitch: matplotlib spaces the lines of one text by their
+            # own glyphs, so a line with "$" or "(" would sit closer to the next.
+            for j, line in enumerate(title.split("\n")):
+                baseline = top - 0.03 - SMALL_FONT * (0.95 + 1.2 * j) / 72
+                fig.text((c + 0.5) / columns, baseline / height, line, ha="center", va="baseline",
+                         fontsize=SMALL_FONT, color=colors[i] if colors else "#212121")
         if colorbar_label:
             # the bar, then its tick labels and its title below it, inside the figure
             bar = fig.add_axes([0.25, (bar_h - 0.1 - 0.04) / height, 0.5, 0.1 / height])
