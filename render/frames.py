@@ -86,8 +86,10 @@ class Layout:
         u = columns.unit
         slot = (columns.plot_box[2] - columns.plot_box[0]) / len(class_names)
         widest = max(font(round(24 * u), True).getlength(name) for name in class_names)
-        percent = font(round(19 * u), True).getlength("100%")
-        if widest <= slot - 4 * u and percent <= slot:
+        # Neighbouring percentages must not meet either: the outputs sum to 1, so at most one bar
+        # (the predicted one, in bold) has three digits.
+        percents = (font(round(19 * u), True).getlength("100%") + font(round(16 * u)).getlength("00%")) / 2
+        if widest <= slot - 4 * u and percents <= slot - 4 * u:
             return columns
         label_width = min(widest, width * 0.2)
         return cls(width, height, len(class_names), "rows", int(label_width + 12 * u))
