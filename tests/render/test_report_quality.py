@@ -303,3 +303,20 @@ def test_timing_rows_put_compile_time_on_its_own_line():
                     ("Training", "2.00 s"), ("Scoring", "0.10 s")]
     reused = report.timing_rows({"load_s": 0.5, "evaluate_s": 0.1}, {"reused": True, "train_seconds": 7.5})
     assert reused[1] == ("Training", "reused from the saved model, trained in 7.50 s")
+
+
+def test_no_body_page_is_more_than_half_empty_unless_a_chapter_follows(long_names, tmp_path):
+    need("pdftoppm")
+    from PIL import Image
+
+    subprocess.run(["pdftoppm", "-r", "20", "-gray", "-png", str(long_names / "report.pdf"), str(tmp_path / "p")],
+                   check=True)
+    pages = sorted(tmp_path.glob("p-*.png"))
+    words = pdf_words(long_names / "report.pdf")
+    for number, path in enumerate(pages[1:-1], start=2):  # the title page and the last page may end early
+        ink = np.asarray(Image.open(path)) < 200
+        body = ink[int(0.05 * ink.shape[0]):int(0.93 * ink.shape[0])]  # below the running head, above the folio
+        filled = (np.flatnonzero(body.any(axis=1)).max() + 1) / body.shape[0]
+        following = [w[4] for w in words[number + 1] if w[1] > 40][:2]  # the next page's first words
+        chapter = re.fullmatch(r"\d+\.", following[0]) and following[1][:1].isupper()
+        assert filled > 0.5 or chapter, f"page {number} is {filled:.0%} full and the next begins {following}"
