@@ -31,7 +31,7 @@ EQUATIONS = {
     "eq_standardise": (r"x' = \dfrac{x - \mu_x}{\sigma_x}",
                        "x prime equals x minus mu x, all over sigma x: each pixel minus the image's mean pixel "
                        "value, divided by the standard deviation of its pixels."),
-    "eq_forward": (r"z = w^{\top}x + b, \qquad \hat{y} = \sigma(z) = \dfrac{1}{1 + e^{-z}}",
+    "eq_forward": (r"z = w^{\mathsf{T}}x + b, \qquad \hat{y} = \sigma(z) = \dfrac{1}{1 + e^{-z}}",
                    "z equals w transpose x plus b; y hat equals sigma of z, which is 1 over 1 plus e to the "
                    "minus z."),
     "eq_loss": (r"\mathcal{L}(\hat{y}, y) = -\left(y\,\log\hat{y} + (1 - y)\,\log(1 - \hat{y})\right)",
@@ -40,7 +40,7 @@ EQUATIONS = {
     "eq_cost": (r"J(w, b) = \dfrac{1}{m}\sum_{i=1}^{m}\mathcal{L}(\hat{y}^{(i)}, y^{(i)})",
                 "The cost J of w and b equals 1 over m times the sum, over the training images i from 1 to m, "
                 "of the loss of y hat i and y i."),
-    "eq_gradients": (r"\dfrac{\partial J}{\partial w} = \dfrac{1}{m}X^{\top}(\hat{Y} - Y), \qquad "
+    "eq_gradients": (r"\dfrac{\partial J}{\partial w} = \dfrac{1}{m}X^{\mathsf{T}}(\hat{Y} - Y), \qquad "
                      r"\dfrac{\partial J}{\partial b} = \dfrac{1}{m}\sum_{i=1}^{m}(\hat{y}^{(i)} - y^{(i)})",
                      "The partial derivative of J with respect to w equals 1 over m times X transpose times the "
                      "difference of Y hat and Y; the partial derivative of J with respect to b equals 1 over m "
