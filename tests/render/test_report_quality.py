@@ -49,8 +49,6 @@ def long_names(tmp_path_factory, small_digits):
 
 def tiny_data(out):
     """The data file the ``long_names`` run read, as its model records it."""
-    import json
-
     from mnist_ova.trainer.persist import load_model
 
     return load_model(out / "model.npz")[1]["data"]
