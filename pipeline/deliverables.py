@@ -2,13 +2,14 @@
 contains is decided in ``render/`` and ``templates/``; this module only says where and when."""
 import contextlib
 import errno
+import dataclasses
 import hashlib
 import multiprocessing
 import os
 import time
 
 from mnist_ova.errors import ToolError
-from mnist_ova.pipeline import outputs
+from mnist_ova.pipeline import jobs, outputs
 from mnist_ova.pipeline.staging import DISK_ERRORS, disk_error
 from mnist_ova.render import analysis, figures, frames, gif, report, video
 from mnist_ova.trainer.writing import json_text
@@ -48,8 +49,12 @@ def render(trained, settings, staging, *, progress, review=None):
                                                                 size=GIF_SIZE, fps=GIF_FPS,
                                                                 seconds=settings.seconds_per_example)))
     if want_report:
-        steps.append(("posters", outputs.FIGURES_DIR, lambda: frames.poster_strip(examples, names,
-                                                                                  paths["fig_posters"])))
+        steps.append(("posters", outputs.FIGURES_DIR, lambda: (
+            frames.poster_strip(examples, names, paths["fig_posters"]),
+            frames.poster(examples, names, paths["video_poster"], settings.video_size))))
+    if "mp4" in formats:
+        steps.append(("captions", outputs.CAPTIONS, lambda: staging.path(outputs.CAPTIONS).write_text(
+            frames.captions(examples, names, settings.seconds_per_example, settings.fps), encoding="utf-8")))
     if "pdf" in formats:
         steps.append(("pdf", outputs.PDF, lambda: _report("pdf", trained, settings, staging, paths, review)))
     timings = {}
@@ -229,7 +234,7 @@ def _report(target, trained, settings, staging, paths, review=None):
                                   template_dir=settings.template_dir)
         report.write_pdf(html, staging.path(outputs.PDF), base_url=staging.root)
         return
-    for name, file in (("video_mp4", outputs.MP4), ("video_gif", outputs.GIF)):
+    for name, file in (("video_mp4", outputs.MP4), ("video_gif", outputs.GIF), ("video_captions", outputs.CAPTIONS)):
         if (staging.root / file).is_file():
             assets[name] = staging.root / file
     scratch = {name: path for name, path in assets.items() if staging.scratch in path.parents}
@@ -248,8 +253,9 @@ def bundle_html(trained, settings, staging, videos, review=None):
         figure_dir = staging.scratch / FIGURE_SCRATCH
     paths = {**figure_paths(figure_dir), **gallery_paths(trained, staging, review)}
     assets = report.inline_assets({name: path for name, path in paths.items() if path.is_file()})
-    assets.update({name: file for name, file in (("video_mp4", outputs.MP4), ("video_gif", outputs.GIF))
-                   if file in videos})
+    assets.update({name: file for name, file in (("video_mp4", outputs.MP4), ("video_gif", outputs.GIF),
+                                                 ("video_captions", outputs.CAPTIONS))
+                   if file in videos or (file == outputs.CAPTIONS and outputs.MP4 in videos)})
     context = report_context(trained, settings, staging, review, videos=videos)
     return report.render_html(context, target="html", assets=assets, template_dir=settings.template_dir)
 
@@ -262,12 +268,18 @@ def report_context(trained, settings, staging, review=None, *, videos=None):
     gif_path = staging.root / outputs.GIF
     video = {"examples": min(settings.examples, len(trained.test_rows)),
              "seconds_per_example": settings.seconds_per_example,
-             "mp4": shown["mp4"], "gif": shown["gif"],
+             "mp4": shown["mp4"], "gif": shown["gif"], "captions": shown["mp4"],
              "gif_kib": gif_path.stat().st_size // 1024 if gif_path.is_file() else 0,
              "files": [file for kind, file in (("mp4", outputs.MP4), ("gif", outputs.GIF)) if shown[kind]]}
-    title_page = {field: getattr(settings, field) for field in ("title", "author", "course", "institution", "seat")}
+    # A field left at its default keeps what the run that trained the model had (a re-render).
+    defaults = {f.name: f.default for f in dataclasses.fields(settings)}
+    recorded = trained.metadata.get("title_page", {})
+    title_page = {field: value if value != defaults[field] else recorded.get(field, value)
+                  for field, value in jobs.title_page_of(settings).items()}
+    training = {"reused": trained.reused, "train_seconds": trained.metadata.get("train_seconds")}
     context = report.context(trained.evaluation, title_page=title_page, dataset=trained.metadata["dataset"],
-                             config=trained.metadata["config"], video=video, timings=trained.timings)
+                             config=trained.metadata["config"], video=video, timings=trained.timings,
+                             training=training)
     context["analysis"] = analysis.context(
         trained.evaluation, test_rows=trained.test_rows, comparison=review.comparison if review else None,
         gates=review.gates if review else (), baseline_label=review.baseline_path if review else None)

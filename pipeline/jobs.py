@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from mnist_ova.pipeline import outputs
+from mnist_ova.render.report import source_date_epoch
 from mnist_ova.trainer import data, metrics, persist, preprocess
 from mnist_ova.errors import InputError, ToolError
 from mnist_ova.trainer.writing import json_text
@@ -109,7 +110,7 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
         classes = np.unique(dataset.labels)
         class_names = class_names_for(classes, settings.class_names)
     metadata = {"data": str(settings.data), "dataset": dataset_summary(dataset, train_rows, test_rows, class_names),
-                "config": config_summary(settings)}
+                "config": config_summary(settings), "title_page": title_page_of(settings)}
     metadata["key"] = training_key(metadata)
     model = None
     if cached_model is not None and cached_model.is_file():
@@ -118,12 +119,18 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
             model = None
         else:
             log(f"reused the model in {cached_model} (same data and config); --force retrains")
+            if "train_seconds" in cached:
+                metadata["train_seconds"] = cached["train_seconds"]
     if model is None:
         with watch("compile"):
             (compiling or compile_in_background(settings)).result()
         with watch("train"):
             model = fit(settings, X[train_rows], dataset.labels[train_rows], progress=progress)
         check_finite(model, class_names, learning_rate=settings.learning_rate)
+        # How long training took, for a report rendered later from the saved model; a reproducible
+        # build (SOURCE_DATE_EPOCH set) keeps model.npz free of times.
+        if source_date_epoch() is None:
+            metadata["train_seconds"] = watch.seconds["train_s"]
     with watch("evaluate"):
         evaluation = metrics.evaluate(model, X[train_rows], dataset.labels[train_rows], X[test_rows],
                                       dataset.labels[test_rows], class_names)
@@ -236,6 +243,13 @@ def dataset_summary(dataset, train_rows, test_rows, class_names):
             "n_train": int(len(train_rows)), "n_test": int(len(test_rows)),
             "image_shape": list(dataset.image_shape), "pixel_dtype": dataset.images.dtype.str,
             "class_names": list(class_names), "fallback": dataset.fallback}
+
+
+TITLE_PAGE = ("title", "author", "course", "institution", "seat")
+
+
+def title_page_of(settings):
+    return {field: getattr(settings, field) for field in TITLE_PAGE}
 
 
 def config_summary(settings):

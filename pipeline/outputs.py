@@ -15,6 +15,7 @@ TIMINGS = "timings.json"
 MANIFEST = "manifest.json"
 MP4 = "predictions.mp4"
 GIF = "predictions.gif"
+CAPTIONS = "predictions.vtt"  # WebVTT captions of the MP4, one cue per example
 HTML = "report.html"
 PDF = "report.pdf"
 BUNDLE = "submission.zip"
@@ -24,16 +25,18 @@ FIGURES_DIR = "figures"
 # The tool's private folder in --out: the staging area of a run and its lock, nothing else.
 PRIVATE_DIR = ".mnist-ova"
 
-# The report's figures, kept in FIGURES_DIR when asked for: name -> file.
+# The report's figures, kept in FIGURES_DIR when asked for: name -> file. Charts and image grids are SVG,
+# drawn at their printed size with their words as text; the video stills are pixel-exact PNGs.
 FIGURES = {
-    "fig_samples": "samples.png", "fig_cost": "cost_curves.png", "fig_accuracy": "accuracy.png",
-    "fig_confusion": "confusion_matrix.png", "fig_per_class": "per_class.png", "fig_roc": "roc_curves.png",
-    "fig_weights": "weights.png", "fig_examples": "examples.png", "fig_misclassified": "misclassified.png",
-    "fig_posters": "video_posters.png",
+    "fig_samples": "samples.svg", "fig_cost": "cost_curves.svg", "fig_accuracy": "accuracy.svg",
+    "fig_confusion": "confusion_matrix.svg", "fig_per_class": "per_class.svg", "fig_roc": "roc_curves.svg",
+    "fig_weights": "weights.svg", "fig_examples": "examples.svg", "fig_misclassified": "misclassified.svg",
+    "fig_posters": "video_posters.png", "video_poster": "video_poster.png",
 }
 
 # The error analysis's figures (SVG) in FIGURES_DIR.
 ANALYSIS_FIGURES = {"fig_reliability": "reliability.svg", "fig_roc_pr": "roc_precision_recall.svg"}
+
 
 @dataclasses.dataclass(frozen=True)
 class Artifact:
@@ -52,6 +55,7 @@ ARTIFACTS = {
     PDF: Artifact("the report, typeset", bundle="required"),
     HTML: Artifact("the report as a web page", bundle="optional"),
     MP4: Artifact("the prediction video", bundle="optional"),
+    CAPTIONS: Artifact("the prediction video's captions (WebVTT)", bundle="optional"),
     GIF: Artifact("the prediction video as an animated GIF", bundle="optional"),
     BUNDLE: Artifact("what a student hands in", listed=False),
     PREDICTIONS: Artifact("every test example's true class, prediction and scores", bundle="optional"),

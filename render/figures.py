@@ -1,126 +1,346 @@
-"""The report's plots, drawn with matplotlib's Agg backend: arrays in, one PNG file out each.
+"""The report's figures, drawn with matplotlib: arrays in, one SVG file out each.
 
-PNGs are drawn at 150 dpi, sharp enough for the PDF and small enough to inline in the HTML,
-and saved without time stamps so the same numbers give the same bytes.
+Every figure is drawn at the size it is printed: at most ``TEXT_WIDTH`` inches wide (the page's text
+column), its SVG says its size in points, and the report places it at that size, so 8 pt here is
+8 pt on paper; nothing is smaller than ``MIN_FONT``. Words stay text (``svg.fonttype = "none"``), so
+they can be selected and searched in the PDF. Only pixel images (digits, weights) are rasters,
+resampled by nearest neighbour at ``IMAGE_PPI``. Labels are laid out by measuring them: names
+that do not fit are wrapped, then shortened with an ellipsis (the report's class table is the key),
+and axis labels turn to run vertically rather than collide.
+
+Class names and other user text are shown literally: ``literal`` escapes the one character ($)
+with which matplotlib would start typesetting mathematics. SVGs carry no time stamp and a fixed
+hash salt, so the same numbers give the same bytes.
 """
 import contextlib
+import functools
 
 import numpy as np
 
-DPI = 150
-from mnist_ova.render.palette import ACCENT, NEUTRAL, RIGHT, WRONG, hex_colour
+from mnist_ova.render.palette import ACCENT, MUTED, RIGHT, WRONG, class_colour, class_dash, hex_colour
 
-RIGHT, WRONG, NEUTRAL, ACCENT = (hex_colour(c) for c in (RIGHT, WRONG, NEUTRAL, ACCENT))
+TEXT_WIDTH = 6.5  # inches: the page's text column is 174 mm (6.85 in); figures keep a little air
+FONT = 8.0  # points: chart text
+SMALL_FONT = 7.5  # tick labels, legends, panel titles
+MIN_FONT = 7.0
+IMAGE_PPI = 300
+RIGHT, WRONG, ACCENT, MUTED = (hex_colour(c) for c in (RIGHT, WRONG, ACCENT, MUTED))
+
+# name -> (mathtext, the equation read aloud: the image's alt text)
 EQUATIONS = {
-    "eq_standardise": r"x' = \dfrac{x - \mu_x}{\sigma_x}",
-    "eq_forward": r"z = w^{\top} x + b, \qquad \hat{y} = \sigma(z) = \dfrac{1}{1 + e^{-z}}",
-    "eq_loss": r"\mathcal{L}(\hat{y}, y) = -\left(y \log \hat{y} + (1 - y) \log (1 - \hat{y})\right)",
-    "eq_cost": r"J(w, b) = \dfrac{1}{m} \sum_{i=1}^{m} \mathcal{L}(\hat{y}^{(i)}, y^{(i)})",
-    "eq_gradients": r"\dfrac{\partial J}{\partial w} = \dfrac{1}{m} X^{\top} (\hat{Y} - Y), \qquad "
-                    r"\dfrac{\partial J}{\partial b} = \dfrac{1}{m} \sum_{i=1}^{m} (\hat{y}^{(i)} - y^{(i)})",
-    "eq_update": r"w \leftarrow w - \alpha \dfrac{\partial J}{\partial w}, \qquad "
-                 r"b \leftarrow b - \alpha \dfrac{\partial J}{\partial b}",
-    "eq_stop": r"\mathrm{RMSE} = \sqrt{\dfrac{1}{m} \sum_{i=1}^{m} (\mathrm{round}(\hat{y}^{(i)}) - y^{(i)})^2}"
-               r" \leq \epsilon",
-    "eq_predict": r"\hat{k} = \arg\max_k \, \hat{y}_k, \qquad p_k = \dfrac{\hat{y}_k}{\sum_j \hat{y}_j}",
+    "eq_standardise": (r"x' = \dfrac{x - \mu_x}{\sigma_x}",
+                       "x prime equals x minus mu x, all over sigma x: each pixel minus the image's mean pixel "
+                       "value, divided by the standard deviation of its pixels."),
+    "eq_forward": (r"z = w^{\mathsf{T}}x + b, \qquad \hat{y} = \sigma(z) = \dfrac{1}{1 + e^{-z}}",
+                   "z equals w transpose x plus b; y hat equals sigma of z, which is 1 over 1 plus e to the "
+                   "minus z."),
+    "eq_loss": (r"\mathcal{L}(\hat{y}, y) = -\left(y\,\log\hat{y} + (1 - y)\,\log(1 - \hat{y})\right)",
+                "The loss L of y hat and y equals minus the sum of y times log y hat and 1 minus y times log of "
+                "1 minus y hat."),
+    "eq_cost": (r"J(w, b) = \dfrac{1}{m}\sum_{i=1}^{m}\mathcal{L}(\hat{y}^{(i)}, y^{(i)})",
+                "The cost J of w and b equals 1 over m times the sum, over the training images i from 1 to m, "
+                "of the loss of y hat i and y i."),
+    "eq_gradients": (r"\dfrac{\partial J}{\partial w} = \dfrac{1}{m}X^{\mathsf{T}}(\hat{Y} - Y), \qquad "
+                     r"\dfrac{\partial J}{\partial b} = \dfrac{1}{m}\sum_{i=1}^{m}(\hat{y}^{(i)} - y^{(i)})",
+                     "The partial derivative of J with respect to w equals 1 over m times X transpose times the "
+                     "difference of Y hat and Y; the partial derivative of J with respect to b equals 1 over m "
+                     "times the sum over i of y hat i minus y i."),
+    "eq_update": (r"w \leftarrow w - \alpha\dfrac{\partial J}{\partial w}, \qquad "
+                  r"b \leftarrow b - \alpha\dfrac{\partial J}{\partial b}",
+                  "w becomes w minus alpha times the partial derivative of J with respect to w; b becomes b minus "
+                  "alpha times the partial derivative of J with respect to b."),
+    "eq_stop": (r"\mathrm{RMSE} = \sqrt{\dfrac{1}{m}\sum_{i=1}^{m}\left(\mathrm{round}(\hat{y}^{(i)}) - "
+                r"y^{(i)}\right)^{2}} \leq \epsilon",
+                "The RMSE, the square root of 1 over m times the sum over i of the squared difference between "
+                "y hat i rounded and y i, is at most epsilon."),
+    "eq_predict": (r"\hat{k} = \arg\max_{k}\,\hat{y}_{k}, \qquad p_{k} = \dfrac{\hat{y}_{k}}{\sum_{j}\hat{y}_{j}}",
+                   "k hat is the k for which y hat k is largest; p k equals y hat k divided by the sum over j of "
+                   "y hat j."),
+}
+
+RC = {
+    "font.family": "DejaVu Sans", "font.size": FONT, "axes.titlesize": FONT, "axes.labelsize": FONT,
+    "xtick.labelsize": SMALL_FONT, "ytick.labelsize": SMALL_FONT, "legend.fontsize": SMALL_FONT,
+    "legend.title_fontsize": SMALL_FONT, "axes.spines.top": False, "axes.spines.right": False,
+    "axes.edgecolor": "#616161", "axes.linewidth": 0.6, "xtick.major.width": 0.6, "ytick.major.width": 0.6,
+    "grid.color": "#e0e0e0", "grid.linewidth": 0.5, "legend.frameon": False, "lines.linewidth": 1.2,
+    "svg.fonttype": "none", "svg.hashsalt": "mnist-ova", "svg.image_inline": True,
+    "image.interpolation": "nearest", "figure.dpi": 72, "savefig.dpi": IMAGE_PPI,
+    "axes.formatter.use_mathtext": False, "figure.constrained_layout.use": True,
+    "figure.constrained_layout.h_pad": 0.03, "figure.constrained_layout.w_pad": 0.03,
 }
 
 
+def literal(text):
+    """``text`` as matplotlib should show it, character for character (no mathtext)."""
+    return str(text).replace("$", r"\$")
+
+
+@functools.lru_cache(maxsize=1)
+def _measurer():
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    return RendererAgg(8, 8, 72)  # at 72 dpi a pixel is a point
+
+
+@functools.lru_cache(maxsize=8192)
+def text_width(text, size=FONT, weight="normal"):
+    """Width of ``text`` in points, set in the figures' font at ``size`` points."""
+    from matplotlib.font_manager import FontProperties
+
+    prop = FontProperties(family="DejaVu Sans", size=size, weight=weight)
+    return _measurer().get_text_width_height_descent(str(text), prop, ismath=False)[0]
+
+
+def ellipsize(text, width, size=FONT):
+    """``text``, cut with an ellipsis where it is wider than ``width`` points."""
+    text = str(text)
+    if text_width(text, size) <= width:
+        return text
+    while text and text_width(text + "…", size) > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+def wrap(text, width, size=FONT, max_lines=2):
+    """``text`` broken at its newlines, at spaces (and inside a long word after '/' or '-') into lines
+    at most ``width`` points wide; a word wider than a line, or the rest past ``max_lines``, ends in an ellipsis."""
+    import re
+
+    lines = []
+    for part in str(text).split("\n"):
+        current = ""
+        words = []
+        for word in re.split(r"(?<= )", part):  # a word too wide for a line may break after / or -
+            words += re.split(r"(?<=[/-])(?=.)", word) if text_width(word.rstrip(), size) > width else [word]
+        for word in (w for w in words if w):
+            if not current or text_width((current + word).rstrip(), size) <= width:
+                current += word
+            else:
+                lines.append(current.rstrip())
+                current = word
+        lines.append(current.rstrip())
+    if len(lines) > max_lines:
+        last = lines[max_lines - 1]
+        while last and text_width(last + "…", size) > width:
+            last = last[:-1]
+        lines = lines[:max_lines - 1] + [last.rstrip() + "…"]
+    return "\n".join(ellipsize(line, width, size) for line in lines)
+
+
+def line_height(size, lines=1, spacing=1.2):
+    """Inches that ``lines`` lines of text at ``size`` points take."""
+    return lines * size * spacing / 72
+
+
 @contextlib.contextmanager
-def _figure(path, figsize, *, format="png", **subplots):
+def _figure(path, figsize, *, layout=True, **subplots):
+    """A figure of exactly ``figsize`` inches saved as SVG to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    # A fixed hash salt makes SVG element ids, and so the bytes, the same on every run.
-    with matplotlib.rc_context({"font.family": "DejaVu Sans", "font.size": 10, "axes.spines.top": False,
-                                "axes.spines.right": False, "figure.dpi": DPI, "svg.hashsalt": "mnist-ova"}):
-        fig, axes = plt.subplots(figsize=figsize, **subplots)
+    with matplotlib.rc_context(dict(RC, **{"figure.constrained_layout.use": layout})):
+        fig, axes = plt.subplots(figsize=figsize, **subplots) if layout else (plt.figure(figsize=figsize), None)
         try:
             yield fig, axes
-            metadata = {"Software": None} if format == "png" else {"Date": None, "Creator": None}
-            fig.savefig(path, dpi=DPI, bbox_inches="tight", format=format, metadata=metadata)
+            fig.savefig(path, format="svg", metadata={"Date": None, "Creator": None})
         finally:
             plt.close(fig)
 
 
-def _gray(ax, image, title=None, color="black"):
-    ax.imshow(image, cmap="gray", interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    if title:
-        ax.set_title(title, color=color, fontsize=9)
+def _label_column(names, size=SMALL_FONT, limit=1.9):
+    """Names for a y axis: each fitted into ``limit`` inches; returns (labels, width in inches)."""
+    labels = [ellipsize(literal(n), limit * 72, size) for n in names]
+    return labels, max(text_width(label, size) for label in labels) / 72
 
 
-def accuracy(train_accuracy, test_accuracy, names, path):
-    """Per-model accuracy: bars for the test set with the line over them, as the notebook draws it."""
-    with _figure(path, (8, 4)) as (fig, ax):
-        x = np.arange(len(names))
-        ax.bar(x, test_accuracy, color=NEUTRAL, label="test accuracy (bars)")
-        ax.plot(x, test_accuracy, color=ACCENT, marker="o", label="test accuracy (line)")
-        ax.plot(x, train_accuracy, color=RIGHT, marker=".", linestyle="--", label="train accuracy")
-        for xi, value in zip(x, test_accuracy):
-            ax.annotate(f"{value:.3f}", (xi, value), textcoords="offset points", xytext=(0, 7), ha="center",
-                        fontsize=8)
-        low = min(np.min(test_accuracy), np.min(train_accuracy))
-        ax.set_ylim(max(0.0, low - 0.05), 1.005)
-        ax.set_xticks(x, names)
-        ax.set_xlabel("one-vs-all model (class)")
-        ax.set_ylabel("binary accuracy")
-        ax.legend(loc="lower right", fontsize=8)
+def _rows_height(K, per_row=0.2, extra=0.9):
+    return max(2.2, K * per_row + extra)
+
+
+def accuracy(train_accuracy, test_accuracy, names, path, *, always_no=None):
+    """Binary accuracy of every one-vs-all model as a dot plot: one row per class, test (filled) and
+    train (open) dots, and what answering "not this class" every time would score (grey bar). The
+    values differ in the second decimal, so the axis spans only their range, and says so."""
+    K = len(names)
+    labels, _ = _label_column(names)
+    y = np.arange(K)
+    with _figure(path, (TEXT_WIDTH, _rows_height(K))) as (fig, ax):
+        if always_no is not None:
+            ax.scatter(always_no, y, marker="|", s=90, color="#9e9e9e", linewidths=1.4,
+                       label='always "not this class"', zorder=2)
+        ax.scatter(train_accuracy, y, marker="o", s=26, facecolors="white", edgecolors=MUTED, linewidths=1.0,
+                   label="training set", zorder=3)
+        ax.scatter(test_accuracy, y, marker="o", s=22, color=ACCENT, label="test set", zorder=4)
+        values = np.concatenate([np.asarray(train_accuracy), np.asarray(test_accuracy),
+                                 [] if always_no is None else np.asarray(always_no)])
+        low = max(0.0, float(values.min()) - 0.01)
+        ax.set_xlim(low, 1.0 + (1.0 - low) * 0.02)
+        ax.set_yticks(y, labels)
+        ax.set_ylim(K - 0.4, -0.6)
+        ax.grid(axis="x")
+        ax.set_axisbelow(True)
+        ax.xaxis.set_major_formatter(_percent_formatter())
+        ax.set_xlabel(f"binary accuracy (axis from {100 * low:.0f} %, not from zero)")
+        ax.set_ylabel("one-vs-all model")
+        right = ax.secondary_yaxis("right")
+        right.set_yticks(y, [f"{100 * v:.1f} %" for v in test_accuracy])
+        right.tick_params(length=0, labelcolor=ACCENT)
+        right.spines["right"].set_visible(False)
+        right.set_ylabel("test", color=ACCENT, rotation=0, ha="left", va="bottom")
+        right.yaxis.set_label_coords(1.0, 1.0)
+        fig.legend(loc="outside upper center", ncol=3, handletextpad=0.3, columnspacing=1.5)
+
+
+def _percent_formatter(decimals=0):
+    import matplotlib.ticker
+
+    return matplotlib.ticker.FuncFormatter(lambda v, _: f"{100 * v:.{decimals}f} %")
+
+
+def _legend_labels(labels, limit=1.7, size=SMALL_FONT):
+    return [ellipsize(literal(label), limit * 72, size) for label in labels]
 
 
 def cost_curves(histories, names, path):
-    """The cost of every model at every iteration, in one figure."""
-    import matplotlib
+    """The cost of every model at every iteration, in one figure; one colour per class, the key
+    beside the plot."""
+    import matplotlib.ticker
 
-    colors = matplotlib.colormaps["tab10"]
-    with _figure(path, (8, 4.2)) as (fig, ax):
-        for k, (history, name) in enumerate(zip(histories, names)):
-            ax.plot(np.arange(1, len(history) + 1), history, color=colors(k % 10), label=name, linewidth=1.4)
+    K = len(names)
+    with _figure(path, (TEXT_WIDTH, max(3.0, line_height(SMALL_FONT, K, 1.45) + 0.9))) as (fig, ax):
+        for k, (history, label) in enumerate(zip(histories, _legend_labels(names))):
+            ax.plot(np.arange(1, len(history) + 1), history, color=class_colour(k), linestyle=class_dash(k),
+                    label=label)
         ax.set_xlabel("iteration")
-        ax.set_ylabel("cross-entropy cost J")
+        ax.set_ylabel("cross-entropy cost J (log scale)")
         ax.set_yscale("log")
-        ax.legend(title="model", ncol=2, fontsize=8)
-        ax.grid(alpha=0.3)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.grid(alpha=0.8)
+        fig.legend(loc="outside right upper", title="model", handlelength=1.8)
 
 
 def confusion(counts, normalised, names, path):
-    """Confusion matrix heatmaps, counts and row-normalised, rows = true class."""
+    """The confusion matrix in one panel: each cell's shade is its share of the true class (its
+    row), its number the count. Numbers are left out when they would print under 7 pt."""
     counts = np.asarray(counts)
     normalised = np.asarray(normalised)
     K = len(names)
-    with _figure(path, (11, 5), ncols=2) as (fig, axes):
-        for ax, values, title, text in ((axes[0], counts, "counts", lambda v: f"{v:d}"),
-                                        (axes[1], normalised, "row-normalised (recall per true class)",
-                                         lambda v: f"{v:.2f}")):
-            image = ax.imshow(values, cmap="Blues")
-            threshold = values.max() / 2
-            if K <= 20:
-                for (i, j), v in np.ndenumerate(values):
-                    ax.text(j, i, text(v), ha="center", va="center", fontsize=7 if K > 10 else 8,
-                            color="white" if v > threshold else "black")
-            ax.set_xticks(range(K), names, rotation=45 if max(map(len, names)) > 3 else 0)
-            ax.set_yticks(range(K), names)
-            ax.set_xlabel("predicted class")
-            ax.set_ylabel("true class")
+    labels, label_width = _label_column(names, limit=1.6)
+    side = min(TEXT_WIDTH - label_width - 1.35, 3.4 if K <= 12 else 4.6)
+    cell = side * 72 / K  # points
+    widest = max(text_width(label, SMALL_FONT) for label in labels)
+    vertical = widest > cell - 2
+    below = (widest / 72 if vertical else line_height(SMALL_FONT)) + 0.45
+    with _figure(path, (TEXT_WIDTH, side + below + 0.35)) as (fig, ax):
+        image = ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+        size = next((s for s in (8.0, 7.5, 7.0)
+                     if text_width(str(counts.max()), s) <= cell - 3 and s * 1.2 <= cell), None)
+        if size:
+            for (i, j), v in np.ndenumerate(counts):
+                ax.text(j, i, f"{v:d}", ha="center", va="center", fontsize=size,
+                        color="white" if normalised[i, j] > 0.5 else "#212121")
+        ax.set_xticks(range(K), labels, rotation=90 if vertical else 0)
+        ax.set_yticks(range(K), labels)
+        ax.tick_params(length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02, shrink=0.8)
+        bar.set_label("share of the true class's test images")
+        bar.ax.yaxis.set_major_formatter(_percent_formatter())
+        bar.outline.set_visible(False)
+
+
+def per_class(precision, recall, f1, names, path):
+    """Precision, recall and F1 per class as three dot plots side by side on one shared axis."""
+    K = len(names)
+    labels, _ = _label_column(names)
+    y = np.arange(K)
+    values = np.concatenate([precision, recall, f1])
+    low = min(0.9, max(0.0, float(np.floor(values.min() * 20) / 20)))
+    with _figure(path, (TEXT_WIDTH, _rows_height(K)), ncols=3, sharey=True) as (fig, axes):
+        for ax, scores, title in zip(axes, (precision, recall, f1), ("precision", "recall", "F1")):
+            ax.hlines(y, low, scores, color="#cfd8dc", linewidth=1.0, zorder=1)
+            ax.scatter(scores, y, s=20, color=ACCENT, zorder=3)
             ax.set_title(title)
-            fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+            ax.set_xlim(low, 1.0 + (1 - low) * 0.03)
+            ax.xaxis.set_major_locator(_few_ticks())
+            ax.xaxis.set_major_formatter(_percent_formatter())
+            ax.grid(axis="x")
+            ax.set_axisbelow(True)
+        axes[0].set_yticks(y, labels)
+        axes[0].set_ylim(K - 0.4, -0.6)
+        axes[0].set_ylabel("class")
+        fig.supxlabel(f"score (axes from {100 * low:.0f} %, not from zero)", fontsize=FONT)
 
 
-def image_grid(images, titles, path, *, columns=6, colors=None):
-    """A grid of digits with a title each, e.g. example predictions or training samples."""
+def _few_ticks():
+    import matplotlib.ticker
+
+    return matplotlib.ticker.MaxNLocator(nbins=3, min_n_ticks=2)
+
+
+def roc(curves, names, path):
+    """One ROC curve per one-vs-all model, its AUC in the key beside the plot."""
+    K = len(names)
+    labels = _legend_labels(names, limit=1.4)
+    side = 3.3
+    with _figure(path, (TEXT_WIDTH, max(side + 0.5, line_height(SMALL_FONT, K, 1.45) + 0.8))) as (fig, ax):
+        for k, ((fpr, tpr, auc), label) in enumerate(zip(curves, labels)):
+            ax.plot(fpr, tpr, color=class_colour(k), linestyle=class_dash(k), label=f"{label}  {auc:.4f}")
+        ax.plot([0, 1], [0, 1], color="#9e9e9e", linestyle=":", linewidth=0.8)
+        ax.set_xlabel("false-positive rate")
+        ax.set_ylabel("true-positive rate")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.01)
+        ax.set_aspect("equal")
+        ax.grid()
+        fig.legend(loc="outside right upper", title="model  AUC", handlelength=1.8)
+
+
+def image_grid(images, titles, path, *, columns=6, colors=None, max_side=1.0, title_lines=2,
+               cmap="gray", limits=None, colorbar_label=None):
+    """A grid of pixel images, each with a title above it that is wrapped to its own column, so no
+    two titles can meet. ``colors`` colours each title; ``limits`` fixes the colour range."""
     n = len(images)
+    columns = max(1, min(columns, n))
     rows = max(1, -(-n // columns))
-    with _figure(path, (1.6 * columns, 1.8 * rows), nrows=rows, ncols=columns, squeeze=False) as (fig, axes):
-        for ax in axes.flat:
-            ax.axis("off")
-        for i, (ax, image, title) in enumerate(zip(axes.flat, images, titles)):
-            ax.axis("on")
-            _gray(ax, image, title, colors[i] if colors else "black")
+    cell = TEXT_WIDTH / columns
+    side = min(cell - 0.12, max_side)
+    titles = [wrap(literal(t), (cell - 0.06) * 72, SMALL_FONT, title_lines) for t in titles]
+    lines = max((t.count("\n") + 1 for t in titles), default=1)
+    title_h = line_height(SMALL_FONT, lines) + 0.05
+    row_h = side + title_h + 0.1
+    bar_h = 0.1 + line_height(SMALL_FONT, 2) + 0.12 + 0.08 if colorbar_label else 0
+    height = rows * row_h + bar_h
+    with _figure(path, (columns * cell, height), layout=False) as (fig, _):
+        for i, (image, title) in enumerate(zip(images, titles)):
+            r, c = divmod(i, columns)
+            top = height - r * row_h
+            x = c * cell + (cell - side) / 2
+            ax = fig.add_axes([x / (columns * cell), (top - title_h - side) / height,
+                               side / (columns * cell), side / height])
+            shown = ax.imshow(image, cmap=cmap, interpolation="nearest",
+                              **({"vmin": limits[0], "vmax": limits[1]} if limits else {}))
+            ax.set_axis_off()
+            # One text per line at a fixed pitch: matplotlib spaces the lines of one text by their
+            # own glyphs, so a line with "$" or "(" would sit closer to the next.
+            for j, line in enumerate(title.split("\n")):
+                baseline = top - 0.03 - SMALL_FONT * (0.95 + 1.2 * j) / 72
+                fig.text((c + 0.5) / columns, baseline / height, line, ha="center", va="baseline",
+                         fontsize=SMALL_FONT, color=colors[i] if colors else "#212121")
+        if colorbar_label:
+            # the bar, then its tick labels and its title below it, inside the figure
+            bar = fig.add_axes([0.25, (bar_h - 0.1 - 0.04) / height, 0.5, 0.1 / height])
+            colorbar = fig.colorbar(shown, cax=bar, orientation="horizontal")
+            colorbar.set_label(colorbar_label, fontsize=SMALL_FONT)
+            colorbar.ax.tick_params(labelsize=SMALL_FONT)
+            colorbar.outline.set_visible(False)
 
 
 def weights_grid(coef, image_shape, names, path):
@@ -128,51 +348,30 @@ def weights_grid(coef, image_shape, names, path):
     colours with zero at the centre."""
     W = np.asarray(coef, dtype=np.float64)
     K = W.shape[0]
-    columns = min(K, 5)
-    rows = -(-K // columns)
     limit = float(np.abs(W).max()) or 1.0
-    with _figure(path, (2.2 * columns, 2.4 * rows), nrows=rows, ncols=columns, squeeze=False) as (fig, axes):
-        for ax in axes.flat:
-            ax.axis("off")
-        for k, ax in enumerate(axes.flat[:K]):
-            image = ax.imshow(W[k].reshape(image_shape), cmap="RdBu_r", vmin=-limit, vmax=limit)
-            ax.set_title(f"model {names[k]}", fontsize=9)
-        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="weight (red: evidence for the class)")
+    columns = K if K <= 6 else (5 if K <= 10 else 7)
+    image_grid([W[k].reshape(image_shape) for k in range(K)], list(names), path, columns=columns,
+               max_side=1.1, cmap="RdBu_r", limits=(-limit, limit),
+               colorbar_label="weight (red: evidence for the class, blue: against it)")
 
 
-def per_class(precision, recall, f1, names, path):
-    """Precision, recall and F1 per class, side by side."""
-    with _figure(path, (8, 3.8)) as (fig, ax):
-        x = np.arange(len(names))
-        for offset, values, label, color in ((-0.27, precision, "precision", ACCENT),
-                                             (0, recall, "recall", RIGHT), (0.27, f1, "F1", "#ef6c00")):
-            ax.bar(x + offset, values, width=0.27, label=label, color=color)
-        ax.set_xticks(x, names)
-        ax.set_ylim(0, 1.08)
-        ax.set_xlabel("class")
-        ax.legend(ncol=3, loc="upper center", fontsize=8, bbox_to_anchor=(0.5, 1.12), frameon=False)
-
-
-def roc(curves, names, path):
-    """One ROC curve per one-vs-all model, with its AUC; ``curves`` holds (fpr, tpr, auc)."""
+def equation(tex, path, *, fontsize=11.5):
+    """One typeset equation (matplotlib mathtext, Computer Modern) as a tight SVG; its glyphs are
+    outlines, so it looks the same without the fonts installed (the alt text carries its words)."""
     import matplotlib
 
-    colors = matplotlib.colormaps["tab10"]
-    with _figure(path, (6, 5.2)) as (fig, ax):
-        for k, ((fpr, tpr, auc), name) in enumerate(zip(curves, names)):
-            ax.plot(fpr, tpr, color=colors(k % 10), linewidth=1.3, label=f"{name}: AUC {auc:.4f}")
-        ax.plot([0, 1], [0, 1], color="#bdbdbd", linestyle=":", linewidth=1)
-        ax.set_xlabel("false-positive rate")
-        ax.set_ylabel("true-positive rate")
-        ax.set_aspect("equal")
-        ax.legend(fontsize=7.5, loc="lower right", title="model")
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
 
-
-def equation(tex, path, *, fontsize=15):
-    """One typeset equation (matplotlib mathtext) as a tight SVG: WeasyPrint runs no JavaScript."""
-    with _figure(path, (0.01, 0.01), format="svg") as (fig, ax):
-        ax.axis("off")
-        fig.text(0, 0, f"${tex}$", fontsize=fontsize)
+    with matplotlib.rc_context({"mathtext.fontset": "cm", "svg.fonttype": "path", "svg.hashsalt": "mnist-ova",
+                                "text.color": "#212121"}):
+        fig = plt.figure(figsize=(0.01, 0.01))
+        try:
+            fig.text(0, 0, f"${tex}$", fontsize=fontsize)
+            fig.savefig(path, format="svg", bbox_inches="tight", pad_inches=0.02,
+                        metadata={"Date": None, "Creator": None})
+        finally:
+            plt.close(fig)
 
 
 def report_figures(evaluation, *, weights, image_shape, sample_images, sample_index, test_images, example_rows,
@@ -181,21 +380,22 @@ def report_figures(evaluation, *, weights, image_shape, sample_images, sample_in
     ``EQUATIONS`` and the report's ``fig_*``) to files. ``sample_images``/``sample_index`` are a few
     training digits with their class indices; ``example_rows`` are the test rows the video shows."""
     names, e = evaluation.class_names, evaluation
-    accuracy(e.train_accuracy, e.test_accuracy, names, paths["fig_accuracy"])
+    frequencies = np.bincount(e.true_index, minlength=e.n_classes) / max(e.true_index.size, 1)
+    accuracy(e.train_accuracy, e.test_accuracy, names, paths["fig_accuracy"], always_no=1 - frequencies)
     cost_curves(e.cost_history, names, paths["fig_cost"])
     confusion(e.confusion, e.confusion_normalised, names, paths["fig_confusion"])
     per_class(e.precision, e.recall, e.f1, names, paths["fig_per_class"])
     roc([(c.false_positive_rate, c.true_positive_rate, c.auc) for c in e.roc], names, paths["fig_roc"])
     weights_grid(weights, image_shape, names, paths["fig_weights"])
-    image_grid(sample_images, [f"label {names[k]}" for k in sample_index], paths["fig_samples"])
+    image_grid(sample_images, [names[k] for k in sample_index], paths["fig_samples"], max_side=0.85)
     shown = example_rows[:6]
-    image_grid(test_images[shown], [f"true {names[e.true_index[i]]}, predicted {names[e.predicted_index[i]]}"
-                                    for i in shown], paths["fig_examples"], columns=3,
+    image_grid(test_images[shown], [f"true {names[e.true_index[i]]},\npredicted {names[e.predicted_index[i]]}"
+                                    for i in shown], paths["fig_examples"], columns=6, title_lines=3,
                colors=[RIGHT if e.true_index[i] == e.predicted_index[i] else WRONG for i in shown])
     wrong = e.misclassified[:18]
     if wrong.size:
-        image_grid(test_images[wrong], [f"{names[e.true_index[i]]} read as {names[e.predicted_index[i]]}\n"
-                                        f"{100 * e.scores[i, e.predicted_index[i]]:.0f}% sure" for i in wrong],
-                   paths["fig_misclassified"], colors=[WRONG] * wrong.size)
-    for name, tex in EQUATIONS.items():
+        image_grid(test_images[wrong], [f"{names[e.true_index[i]]}\nread as {names[e.predicted_index[i]]}\n"
+                                        f"{100 * e.scores[i, e.predicted_index[i]]:.0f} % sure" for i in wrong],
+                   paths["fig_misclassified"], title_lines=4, colors=[WRONG] * wrong.size)
+    for name, (tex, _) in EQUATIONS.items():
         equation(tex, paths[name])

@@ -53,13 +53,46 @@ def digit_pixels(image, size):
     return cv2.resize(gray, (size, size), interpolation=cv2.INTER_NEAREST)
 
 
+def _fit(text, size, width, *, bold=False, smallest=None):
+    """(text, size): ``text`` at the largest size from ``size`` down to ``smallest`` at which it is at
+    most ``width`` pixels wide, else at ``smallest`` and cut with an ellipsis."""
+    smallest = smallest or size
+    for s in range(size, smallest - 1, -1):
+        if font(s, bold).getlength(text) <= width:
+            return text, s
+    while text and font(smallest, bold).getlength(text + "…") > width:
+        text = text[:-1]
+    return text.rstrip() + "…", smallest
+
+
 @dataclasses.dataclass(frozen=True)
 class Layout:
-    """Where everything goes on a width x height frame; every length scales with the height."""
+    """Where everything goes on a width x height frame; every length scales with the height.
+
+    ``orientation`` is "columns" (upright bars, names under them) when every name and percentage
+    fits under its own bar, else "rows" (a bar per line, names to its left): chosen by measuring
+    the names in ``for_names``.
+    """
 
     width: int
     height: int
     n_classes: int
+    orientation: str = "columns"
+    label_width: int = 0  # rows: pixels kept left of the bars for the names
+
+    @classmethod
+    def for_names(cls, width, height, class_names):
+        columns = cls(width, height, len(class_names))
+        u = columns.unit
+        slot = (columns.plot_box[2] - columns.plot_box[0]) / len(class_names)
+        widest = max(font(round(24 * u), True).getlength(name) for name in class_names)
+        # Neighbouring percentages must not meet either: the outputs sum to 1, so at most one bar
+        # (the predicted one, in bold) has three digits.
+        percents = (font(round(19 * u), True).getlength("100%") + font(round(16 * u)).getlength("00%")) / 2
+        if widest <= slot - 4 * u and percents <= slot - 4 * u:
+            return columns
+        label_width = min(widest, width * 0.2)
+        return cls(width, height, len(class_names), "rows", int(label_width + 12 * u))
 
     @property
     def unit(self):
@@ -67,27 +100,62 @@ class Layout:
 
     @property
     def digit_box(self):
-        side = int(min(self.height * 0.62, self.width * 0.38))
+        side = int(min(self.height * 0.62, self.width * (0.38 if self.orientation == "columns" else 0.3)))
         left = int(self.width * 0.05)
         top = int(self.height * 0.2)
         return left, top, side
 
     @property
     def plot_box(self):
+        if self.orientation == "rows":
+            left = int(self.width * 0.4) + self.label_width
+            right = int(self.width * 0.96 - 60 * self.unit)  # room for "100%" after the longest bar
+            return left, int(self.height * 0.2), right, int(self.height * 0.86)
         left = int(self.width * 0.5)
         right = int(self.width * 0.96)
         top = int(self.height * 0.24)
         bottom = int(self.height * 0.8)
         return left, top, right, bottom
 
+    @property
+    def band(self):
+        """Rows: the height of one class's line."""
+        _, top, _, bottom = self.plot_box
+        return (bottom - top) / self.n_classes
+
     def bar_span(self, k):
+        """Columns: the bar's left and right x; rows: its top and bottom y."""
+        if self.orientation == "rows":
+            top = self.plot_box[1]
+            return int(top + self.band * (k + 0.15)), int(top + self.band * (k + 0.85))
         left, _, right, _ = self.plot_box
         slot = (right - left) / self.n_classes
         return int(left + slot * (k + 0.18)), int(left + slot * (k + 0.82))
 
     def bar_top(self, p):
+        """Columns: the y of the top of a bar of probability ``p``."""
         _, top, _, bottom = self.plot_box
         return int(round(bottom - (bottom - top) * float(p)))
+
+    def bar_end(self, p):
+        """Rows: the x of the end of a bar of probability ``p``."""
+        left, _, right, _ = self.plot_box
+        return int(round(left + (right - left) * float(p)))
+
+    def bar_rect(self, k, p):
+        """(x0, y0, x1, y1) of class k's bar at probability ``p``, or None when it has no area."""
+        a, b = self.bar_span(k)
+        if self.orientation == "rows":
+            left = self.plot_box[0]
+            end = self.bar_end(p)
+            return (left, a, end - 1, b - 1) if end > left else None
+        bottom = self.plot_box[3]
+        top = self.bar_top(p)
+        return (a, top, b - 1, bottom - 1) if top < bottom else None
+
+    def label_size(self):
+        """Rows: the name's font size, as large as its line allows."""
+        return max(8, min(round(24 * self.unit), int(self.band * 0.8)))
 
 
 def background(layout, example, class_names):
@@ -99,54 +167,73 @@ def background(layout, example, class_names):
     u = layout.unit
     correct = example.true == example.predicted
     title = f"True: {class_names[example.true]} · Predicted: {class_names[example.predicted]}"
-    draw.text((layout.width / 2, 70 * u), title, fill=RIGHT if correct else WRONG,
-              font=font(round(46 * u), bold=True), anchor="mm")
+    title, size = _fit(title, round(46 * u), layout.width * 0.94, bold=True, smallest=round(26 * u))
+    draw.text((layout.width / 2, 70 * u), title, fill=RIGHT if correct else WRONG, font=font(size, bold=True),
+              anchor="mm")
     left, top, side = layout.digit_box
     canvas.paste(Image.fromarray(digit_pixels(example.image, side)).convert("RGB"), (left, top))
     draw.rectangle((left - 1, top - 1, left + side, top + side), outline=INK)
     plot_left, plot_top, plot_right, plot_bottom = layout.plot_box
     tick_font = font(round(15 * u))
+    line = max(1, round(u))
+    if layout.orientation == "rows":
+        for fraction in (0.25, 0.5, 0.75, 1.0):
+            x = layout.bar_end(fraction)
+            draw.line((x, plot_top, x, plot_bottom), fill=GRID, width=line)
+            draw.text((x, plot_top - 6 * u), f"{fraction:.0%}", fill=(117, 117, 117), anchor="md", font=tick_font)
+        draw.line((plot_left, plot_top, plot_left, plot_bottom), fill=INK, width=max(1, round(2 * u)))
+        size = layout.label_size()
+        for k, name in enumerate(class_names):
+            y0, y1 = layout.bar_span(k)
+            bold = k == example.true
+            text, _ = _fit(name, size, layout.label_width - 12 * u, bold=bold)
+            draw.text((plot_left - 8 * u, (y0 + y1) / 2), text, fill=INK, anchor="rm", font=font(size, bold))
+        draw.text(((plot_left + plot_right) / 2, plot_bottom + 14 * u), "probability per class (true class in bold)",
+                  fill=(97, 97, 97), anchor="ma", font=font(round(18 * u)))
+        return np.asarray(canvas).copy()
     for fraction in (0.25, 0.5, 0.75, 1.0):
         y = layout.bar_top(fraction)
-        draw.line((plot_left, y, plot_right, y), fill=GRID, width=max(1, round(u)))
+        draw.line((plot_left, y, plot_right, y), fill=GRID, width=line)
         draw.text((plot_left - 8 * u, y), f"{fraction:.0%}", fill=(117, 117, 117), anchor="rm", font=tick_font)
     draw.line((plot_left, plot_bottom, plot_right, plot_bottom), fill=INK, width=max(1, round(2 * u)))
-    label_font = font(round(24 * u))
     for k, name in enumerate(class_names):
         x0, x1 = layout.bar_span(k)
-        is_true = k == example.true
         draw.text(((x0 + x1) / 2, plot_bottom + 10 * u), name, fill=INK, anchor="ma",
-                  font=font(round(24 * u), bold=True) if is_true else label_font)
+                  font=font(round(24 * u), bold=k == example.true))
     draw.text(((plot_left + plot_right) / 2, plot_bottom + 48 * u), "probability per class (true class in bold)",
               fill=(97, 97, 97), anchor="ma", font=font(round(18 * u)))
     return np.asarray(canvas).copy()
 
 
 def draw_bars(frame, layout, example, growth):
-    """The K bars at ``growth`` (0..1) of their heights, the predicted one highlighted, in place."""
+    """The K bars at ``growth`` (0..1) of their lengths, the predicted one highlighted, in place."""
     import cv2
 
-    _, _, _, bottom = layout.plot_box
     highlight = RIGHT if example.true == example.predicted else WRONG
     for k, p in enumerate(example.proba):
-        x0, x1 = layout.bar_span(k)
-        top = layout.bar_top(p * growth)
-        if top < bottom:
-            cv2.rectangle(frame, (x0, top), (x1 - 1, bottom - 1), highlight if k == example.predicted else BAR,
+        rect = layout.bar_rect(k, p * growth)
+        if rect is not None:
+            cv2.rectangle(frame, rect[:2], rect[2:], highlight if k == example.predicted else BAR,
                           thickness=cv2.FILLED)
     return frame
 
 
 def final_frame(base, layout, example):
-    """The bars at full height with their percentages."""
+    """The bars at full length with their percentages."""
     from PIL import Image, ImageDraw
 
     canvas = Image.fromarray(draw_bars(base.copy(), layout, example, 1.0))
     draw = ImageDraw.Draw(canvas)
     u = layout.unit
     for k, p in enumerate(example.proba):
-        x0, x1 = layout.bar_span(k)
         bold = k == example.predicted
+        if layout.orientation == "rows":
+            y0, y1 = layout.bar_span(k)
+            size = min(round((19 if bold else 16) * u), layout.label_size())
+            draw.text((layout.bar_end(p) + 6 * u, (y0 + y1) / 2), f"{100 * p:.0f}%", fill=INK, anchor="lm",
+                      font=font(size, bold=bold))
+            continue
+        x0, x1 = layout.bar_span(k)
         draw.text(((x0 + x1) / 2, layout.bar_top(p) - 6 * u), f"{100 * p:.0f}%", fill=INK, anchor="md",
                   font=font(round((19 if bold else 16) * u), bold=bold))
     return np.asarray(canvas).copy()
@@ -158,7 +245,7 @@ def example_frames(example, class_names, size, fps, seconds):
     Frames that repeat are yielded once with their count, so a writer can send the same
     array again without drawing it again.
     """
-    layout = Layout(size[0], size[1], len(class_names))
+    layout = Layout.for_names(size[0], size[1], class_names)
     base = background(layout, example, class_names)
     total = max(1, round(fps * seconds))
     grow = min(round(fps * GROW_SECONDS), total - 1)
@@ -194,13 +281,44 @@ def examples_of(evaluation, test_images, rows):
                     evaluation.scores[i]) for i in rows]
 
 
-def poster_strip(examples, class_names, path, *, count=4, size=(640, 360)):
-    """A strip of the video's final frames, for the PDF, which cannot play video."""
+def poster_strip(examples, class_names, path, *, size=(1280, 720)):
+    """Two of the video's final frames, one above the other, for the PDF, which cannot play video:
+    the first right and the first wrong example (or the first two). Printed 5.2 in wide, the
+    frame's class names print at 7 pt or more."""
     import cv2
 
-    picks = np.linspace(0, len(examples) - 1, min(count, len(examples))).round().astype(int)
+    right = [i for i, e in enumerate(examples) if e.true == e.predicted]
+    wrong = [i for i, e in enumerate(examples) if e.true != e.predicted]
+    picks = sorted((right[:1] + wrong[:1]) if right and wrong else list(range(min(2, len(examples)))))
     stills = [list(example_frames(examples[i], class_names, size, 1, 1.0))[-1][0] for i in picks]
-    rows = [np.concatenate(stills[i:i + 2], axis=1) for i in range(0, len(stills), 2)]
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
-    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
+    gap = np.full((size[1] // 24, size[0], 3), 255, dtype=np.uint8)
+    strip = np.concatenate([part for still in stills for part in (still, gap)][:-1], axis=0)
+    cv2.imwrite(str(path), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+
+
+def poster(examples, class_names, path, size):
+    """The first example's final frame at the video's size: the HTML video's poster."""
+    import cv2
+
+    still = list(example_frames(examples[0], class_names, size, 1, 1.0))[-1][0]
+    cv2.imwrite(str(path), cv2.cvtColor(still, cv2.COLOR_RGB2BGR))
+
+
+def _timestamp(seconds):
+    millis = round(seconds * 1000)
+    return f"{millis // 3_600_000:02d}:{millis // 60_000 % 60:02d}:{millis // 1000 % 60:02d}.{millis % 1000:03d}"
+
+
+def captions(examples, class_names, seconds, fps):
+    """WebVTT captions for the video: one cue per example, "true 7, predicted 7, 98 %", timed to
+    the frames (each example lasts round(fps * seconds) frames, as ``example_frames`` makes it)."""
+    def escape(text):
+        return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+    per_example = max(1, round(fps * seconds)) / fps
+    cues = ["WEBVTT", ""]
+    for i, e in enumerate(examples):
+        cues += [str(i + 1), f"{_timestamp(i * per_example)} --> {_timestamp((i + 1) * per_example)}",
+                 f"true {escape(class_names[e.true])}, predicted {escape(class_names[e.predicted])}, "
+                 f"{100 * e.proba[e.predicted]:.0f} %", ""]
+    return "\n".join(cues)

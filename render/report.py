@@ -34,8 +34,25 @@ def environment(template_dir=None):
     if template_dir and not Path(template_dir).is_dir():
         raise InputError(f"template-dir {str(template_dir)!r} is no folder")
     folders.append(str(bundled_templates()))
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(folders), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folders), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["breakable"] = breakable
+    return env
+
+
+def breakable(text, every=None):
+    """``text`` HTML-escaped, with line-break opportunities (<wbr>) after the characters at which an
+    identifier, path or URL may break ( _ / . , = ( ), or every ``every`` characters (for hashes)."""
+    import re
+
+    import markupsafe
+
+    text = str(text)
+    if every:
+        parts = [text[i:i + every] for i in range(0, len(text), every)]
+    else:
+        parts = re.split(r"(?<=[_/.,=(])(?=.)", text)
+    return markupsafe.Markup("<wbr>").join(markupsafe.escape(p) for p in parts)
 
 
 @contextlib.contextmanager
@@ -62,11 +79,58 @@ def check_templates(template_dir=None):
         env.get_template(ENTRY)
 
 
+class Numbering:
+    """Figure and table numbers that work across the report template and every template it
+    includes or imports: ``number(kind, id)`` numbers a figure or table where it is placed, in
+    order of placement; ``ref(id)`` is a link "Figure 3" to it, wherever it is (before or after).
+
+    ``render_html`` renders twice: the first pass learns the numbers, the second uses them, so a
+    reference may come before the figure it names.
+    """
+
+    WORDS = {"figure": "Figure", "table": "Table"}
+
+    def __init__(self, known=None):
+        self.known = dict(known or {})
+        self.placed = {}
+        self.counts = {}
+        self.referenced = []
+
+    def number(self, kind, id):
+        if kind not in self.WORDS:
+            raise ValueError(f"number(): kind must be one of {', '.join(self.WORDS)}, not {kind!r}")
+        if id in self.placed:
+            raise ValueError(f"number(): {id!r} is placed twice")
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        self.placed[id] = (kind, self.counts[kind])
+        return f"{self.WORDS[kind]} {self.counts[kind]}"
+
+    def ref(self, id):
+        import markupsafe
+
+        self.referenced.append(id)
+        kind, n = self.known.get(id, ("figure", 0))
+        return markupsafe.Markup('<a class="ref" href="#{}">{} {}</a>').format(id, self.WORDS[kind], n)
+
+    def check(self):
+        missing = sorted(set(self.referenced) - set(self.placed))
+        if missing:
+            raise ValueError(f"ref(): nothing is numbered {', '.join(map(repr, missing))}")
+
+
 def render_html(context, *, target, assets, template_dir=None):
     """The report as HTML text. ``target`` is "html" or "pdf"; ``assets`` maps names to URLs."""
     env = environment(template_dir)
+    known = None
     with _template_errors(env):
-        return env.get_template(ENTRY).render(**context, target=target, asset=assets.__getitem__)
+        for _ in range(2):
+            numbering = Numbering(known)
+            env.globals.update(number=numbering.number, ref=numbering.ref, asset=assets.__getitem__,
+                               target=target)
+            html = env.get_template(ENTRY).render(**context, target=target, asset=assets.__getitem__)
+            known = numbering.placed
+        numbering.check()
+    return html
 
 
 def _template_line(exc):
@@ -90,14 +154,16 @@ def linked_assets(paths, folder):
 
 
 def write_pdf(html, path, *, base_url):
-    """Typeset ``html`` with WeasyPrint; relative URLs resolve against ``base_url``."""
+    """Typeset ``html`` with WeasyPrint; relative URLs resolve against ``base_url``. The PDF is
+    tagged (its structure and the images' alt texts reach screen readers), takes its Title, Author,
+    Subject, Keywords and dates from the HTML's head, and has a bookmark per heading."""
     import logging
 
     import weasyprint
 
     # WeasyPrint reports every CSS property it skips at WARNING; they are not the user's concern.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    weasyprint.HTML(string=html, base_url=str(base_url)).write_pdf(str(path))
+    weasyprint.HTML(string=html, base_url=str(base_url)).write_pdf(str(path), pdf_tags=True)
 
 
 PACKAGES = ("numpy", "scipy", "scikit-learn", "numba", "matplotlib", "opencv-python-headless", "pillow", "imageio",
@@ -117,18 +183,43 @@ def source_date_epoch():
     return int(text)
 
 
-def report_date():
-    """SOURCE_DATE_EPOCH when set (reproducible builds), else today."""
+def report_time():
+    """SOURCE_DATE_EPOCH when set (reproducible builds), else now, in UTC."""
     epoch = source_date_epoch()
-    when = (datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc) if epoch is not None
-            else datetime.datetime.now(datetime.timezone.utc))
-    return when.strftime("%d %B %Y").lstrip("0")
+    return (datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc) if epoch is not None
+            else datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0))
 
 
-def context(evaluation, *, title_page, dataset, config, video, timings):
+def report_date():
+    return report_time().strftime("%d %B %Y").lstrip("0")
+
+
+# Stage keys of timings.json as the report names them, in the order they run.
+STAGES = {"load_s": "Loading the data", "preprocess_s": "Standardising and splitting",
+          "compile_s": "Compiling the kernel (once per machine)", "train_s": "Training",
+          "evaluate_s": "Scoring"}
+
+
+def timing_rows(timings, training):
+    """(stage, seconds or words) rows for the report's timings table."""
+    rows = [(STAGES.get(key, key.removesuffix("_s").replace("_", " ")), f"{seconds:.2f} s")
+            for key, seconds in sorted(timings.items(), key=lambda item: list(STAGES).index(item[0])
+                                       if item[0] in STAGES else len(STAGES))]
+    if training and training.get("reused"):
+        seconds = training.get("train_seconds")
+        words = "reused from the saved model" + (f", trained in {seconds:.2f} s" if seconds is not None else "")
+        at = next((i for i, (stage, _) in enumerate(rows) if stage == STAGES["evaluate_s"]), len(rows))
+        rows.insert(at, (STAGES["train_s"], words))
+    return rows
+
+
+def context(evaluation, *, title_page, dataset, config, video, timings, training=None):
     """What the report says, from one evaluation. ``title_page`` holds the title-page fields,
     ``dataset``/``config`` the run's recorded summaries, ``video`` what the videos show, ``timings``
-    the stages' seconds (None leaves them out)."""
+    the stages' seconds (None leaves them out), ``training`` whether the model was reused
+    ({"reused", "train_seconds"})."""
+    from mnist_ova.render.figures import EQUATIONS
+
     e, names = evaluation, list(evaluation.class_names)
     models = [{"name": names[k], "train_accuracy": float(e.train_accuracy[k]),
                "test_accuracy": float(e.test_accuracy[k]), "iterations": int(e.n_iter[k]),
@@ -138,8 +229,12 @@ def context(evaluation, *, title_page, dataset, config, video, timings):
     confused = [{"true_name": names[t], "predicted_name": names[p], "count": c,
                  "share": c / max(int(e.support[t]), 1)} for t, p, c in e.most_confused()]
     frequencies = np.bincount(e.true_index, minlength=e.n_classes) / max(e.true_index.size, 1)
+    n_test = max(e.true_index.size, 1)
+    accuracy = e.multiclass_accuracy
+    when = report_time()
+    reproducible = source_date_epoch() is not None
     return {
-        "meta": dict(title_page, date=report_date()),
+        "meta": dict(title_page, date=report_date(), created=when.strftime("%Y-%m-%dT%H:%M:%SZ")),
         "dataset": dataset,
         "config": config,
         "models": models,
@@ -158,8 +253,12 @@ def context(evaluation, *, title_page, dataset, config, video, timings):
         "still_falling": any(len(h) > 10 and h[-1] < h[-11] * 0.999 for h in e.cost_history),
         "video": video,
         # Timings differ from run to run: a reproducible build (SOURCE_DATE_EPOCH set) leaves them out.
-        "timings": None if source_date_epoch() is not None else timings,
+        "timings": None if reproducible else timing_rows(timings or {}, training),
         "versions": package_versions(),
+        "version_of": dict(package_versions()),
+        # The half-width of a 95 % confidence interval of the multiclass accuracy (normal approximation).
+        "accuracy_margin": 1.96 * float(np.sqrt(accuracy * (1 - accuracy) / n_test)),
+        "equations": {name: words for name, (_, words) in EQUATIONS.items()},
     }
 
 

@@ -37,9 +37,10 @@ def built(tmp_path_factory, tiny_npz):
 
 def test_every_deliverable_is_there(built):
     for name in ("report.html", "report.pdf", "predictions.mp4", "predictions.gif", "model.npz", "metrics.json",
-                 "manifest.json", "figures/confusion_matrix.png", "figures/roc_curves.png", "figures/weights.png",
-                 "figures/cost_curves.png", "figures/accuracy.png", "figures/examples.png",
-                 "figures/misclassified.png", "figures/per_class.png", "figures/eq_gradients.svg"):
+                 "manifest.json", "predictions.vtt", "figures/confusion_matrix.svg", "figures/roc_curves.svg",
+                 "figures/weights.svg", "figures/cost_curves.svg", "figures/accuracy.svg", "figures/examples.svg",
+                 "figures/misclassified.svg", "figures/per_class.svg", "figures/eq_gradients.svg",
+                 "figures/video_posters.png", "figures/video_poster.png"):
         assert (built / name).is_file() and (built / name).stat().st_size > 0, name
     assert not [p for p in built.iterdir() if p.name.startswith(".")]
 
@@ -123,8 +124,9 @@ def test_external_assets_link_the_files(tmp_path, built):
     assert main(["render", "--model", str(built / "model.npz"), "--out", str(tmp_path), "--formats", "html,mp4",
                  "--html-assets", "external", *SMALL]) == 0
     html = (tmp_path / "report.html").read_text()
-    assert 'src="predictions.mp4"' in html and 'src="figures/confusion_matrix.png"' in html
-    assert (tmp_path / "figures" / "confusion_matrix.png").is_file()
+    assert 'src="predictions.mp4"' in html and 'src="figures/confusion_matrix.svg"' in html
+    assert 'src="predictions.vtt"' in html and 'poster="figures/video_poster.png"' in html
+    assert (tmp_path / "figures" / "confusion_matrix.svg").is_file()
     # Only the drill-down galleries' digits are carried inside (their names depend on the data, so they
     # are no files of their own); every figure and video is a link.
     import re

@@ -55,7 +55,7 @@ def test_two_runs_give_byte_identical_outputs(tmp_path, tiny_npz, monkeypatch):
     assert a == b
     assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "b" / "manifest.json").read_bytes()
     assert {"report.pdf", "report.html", "predictions.mp4", "predictions.gif", "model.npz", "metrics.json",
-            "figures/weights.png", "figures/eq_cost.svg"} <= set(a)
+            "figures/weights.svg", "figures/eq_cost.svg"} <= set(a)
 
 
 def test_json_summary_on_stdout(tmp_path, tiny_npz):
@@ -77,7 +77,7 @@ def test_bundle_holds_what_a_student_hands_in(tmp_path, tiny_npz):
         names = set(archive.namelist())
         assert archive.read("report.pdf") == (tmp_path / "report.pdf").read_bytes()
     assert {"report.pdf", "report.html", "predictions.gif", "predictions.mp4", "metrics.json", "manifest.json",
-            "figures/confusion_matrix.png"} <= names
+            "figures/confusion_matrix.svg"} <= names
     assert "model.npz" not in names and "timings.json" not in names
 
 

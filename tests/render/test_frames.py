@@ -66,3 +66,47 @@ def test_class_names_are_used_and_more_classes_fit():
     ex = frames.Example(np.eye(5), 0, 11, proba)
     final = list(frames.example_frames(ex, names, (1280, 720), fps=2, seconds=1))[-1][0]
     assert final.shape == (720, 1280, 3)
+
+
+FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+@pytest.mark.parametrize("names, size, orientation", [
+    (NAMES, (1280, 720), "columns"), (NAMES, (640, 360), "columns"), (FASHION, (1280, 720), "rows"),
+    (FASHION, (640, 360), "rows"), ([f"Ankle boot, size {k} (left foot)" for k in range(26)], (640, 360), "rows"),
+])
+def test_the_bars_turn_to_rows_when_the_names_do_not_fit_under_them(names, size, orientation):
+    layout = frames.Layout.for_names(*size, names)
+    assert layout.orientation == orientation
+    u = layout.unit
+    if orientation == "columns":
+        slot = (layout.plot_box[2] - layout.plot_box[0]) / len(names)
+        assert max(frames.font(round(24 * u), True).getlength(n) for n in names) <= slot
+        return
+    assert layout.label_size() <= layout.band, "a name is no taller than its line"
+    digit_right = layout.digit_box[0] + layout.digit_box[2]
+    assert layout.plot_box[0] - layout.label_width >= digit_right, "names stay clear of the digit"
+    proba = np.full(len(names), 1 / len(names))
+    ex = frames.Example(np.eye(5), 0, len(names) - 1, proba)
+    final = list(frames.example_frames(ex, names, size, fps=2, seconds=1))[-1][0]
+    assert final.shape == (size[1], size[0], 3)
+    # the predicted class's bar is drawn in its row, from the axis
+    y0, y1 = layout.bar_span(len(names) - 1)
+    assert tuple(final[(y0 + y1) // 2, layout.plot_box[0] + 2]) == frames.WRONG
+
+
+def test_a_title_too_long_for_the_frame_is_shrunk_then_cut():
+    names = ["a" * 120, "b"]
+    ex = frames.Example(np.eye(5), 0, 1, np.array([0.3, 0.7]))
+    final = list(frames.example_frames(ex, names, (640, 360), fps=2, seconds=1))[-1][0]
+    title_rows = final[10:60]
+    ink = np.flatnonzero(np.any(np.all(title_rows == frames.WRONG, axis=2), axis=0))
+    assert ink.min() > 0 and ink.max() < 639, "the title stays inside the frame"
+
+
+def test_captions_name_each_example_in_order_and_escape_markup():
+    shown = [example(3, 3), example(3, 5)]
+    vtt = frames.captions(shown, [*NAMES[:5], "<5 & up>", *NAMES[6:]], seconds=0.5, fps=10)
+    assert vtt.splitlines()[:6] == ["WEBVTT", "", "1", "00:00:00.000 --> 00:00:00.500", "true 3, predicted 3, 82 %", ""]
+    assert "true 3, predicted &lt;5 &amp; up&gt;, 82 %" in vtt
+    assert "00:00:00.500 --> 00:00:01.000" in vtt

@@ -1,0 +1,88 @@
+"""The figures with 2 to 26 classes and long, alike or non-ASCII names: typeset the way the PDF
+typesets them (WeasyPrint), no two words may meet and no text may be under 7 pt."""
+import re
+
+import numpy as np
+import pytest
+
+from mnist_ova.render import figures, report
+from mnist_ova.trainer import metrics
+from mnist_ova.trainer.model import OneVsAllLogisticRegression
+from tests.render.test_report_quality import overlaps, pdf_words, type_sizes
+
+ALIKE = [f"Ankle boot, size {k} (left foot)" for k in range(26)]
+MIXED = ["Ünïcödé café", "$\\alpha$_^{x}", "T-shirt/top", "Sandal", "a" * 60, "Trouser", "Pullover",
+         "Dress", "Coat", "Shirt", "Sneaker", "Bag"]
+
+
+def evaluation(names, side=8, seed=0):
+    rng = np.random.RandomState(seed)
+    K = len(names)
+    y = np.repeat(np.arange(K), 12)
+    X = rng.normal(size=(y.size, side * side)) + np.eye(K, side * side)[y] * 3
+    model = OneVsAllLogisticRegression(max_iter=15).fit(X[::2], y[::2])
+    return metrics.evaluate(model, X[::2], y[::2], X[1::2], y[1::2], names), model, X.reshape(-1, side, side)
+
+
+def draw_all(names, folder):
+    e, model, images = evaluation(names)
+    paths = {name: folder / f"{name}.svg" for name in
+             ("fig_accuracy", "fig_cost", "fig_confusion", "fig_per_class", "fig_roc", "fig_weights", "fig_samples",
+              "fig_examples", "fig_misclassified", *figures.EQUATIONS)}
+    figures.report_figures(e, weights=model.coef_, image_shape=(8, 8), sample_images=images[:12],
+                           sample_index=np.arange(12) % len(names), test_images=images[1::2],
+                           example_rows=np.arange(6), paths=paths)
+    return paths
+
+
+@pytest.fixture(scope="module", params=[ALIKE, MIXED, ["yes", "no"]], ids=["26 alike", "12 mixed", "2"])
+def typeset(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("figures")
+    paths = {k: v for k, v in draw_all(request.param, folder).items() if k.startswith("fig_") and v.is_file()}
+    urls = report.inline_assets(paths)
+    html = "<style>@page { size: A4; margin: 18mm } img { display: block }</style>" + "".join(
+        f'<div style="break-before: page"><img src="{urls[name]}" alt=""></div>' for name in paths)
+    pdf = folder / "figures.pdf"
+    report.write_pdf(html, pdf, base_url=folder)
+    return request.param, paths, pdf
+
+
+def test_figures_fit_the_text_column(typeset):
+    _, paths, _ = typeset
+    for name, path in paths.items():
+        width, height = (float(v) for v in re.search(r'<svg[^>]*width="([\d.]+)pt" height="([\d.]+)pt"',
+                                                      path.read_text()).groups())
+        assert width <= figures.TEXT_WIDTH * 72 + 0.5, name
+        assert height <= 9.5 * 72, name  # fits an A4 page's text block with its caption
+
+
+def test_no_two_words_meet(typeset):
+    names, _, pdf = typeset
+    pages = pdf_words(pdf)
+    for number, words in pages.items():
+        assert not overlaps(words, slack=0.3), f"page {number}"
+    text = " ".join(w[4] for words in pages.values() for w in words)
+    assert "Ünïcödé" in text if "Ünïcödé café" in names else True
+    assert "$\\alpha$_^{x}" in text if names is MIXED else True
+
+
+def test_no_text_under_7_points_and_every_word_is_text(typeset):
+    _, paths, pdf = typeset
+    sizes = type_sizes(pdf)
+    assert not [s for s in sizes if s[0] < 6.95 and s[1].strip()]
+    assert len({page for *_, page in sizes}) == len(paths), "every figure's words are selectable text"
+
+
+def test_wrap_and_ellipsize_keep_to_the_width():
+    for text in ("true Ankle boot,\npredicted T-shirt/top", "a" * 80, "one two three four five six seven"):
+        wrapped = figures.wrap(text, 60, 7.5, max_lines=2)
+        assert wrapped.count("\n") <= 1
+        assert all(figures.text_width(line, 7.5) <= 60 for line in wrapped.split("\n"))
+    assert figures.wrap("T-shirt/top", 200) == "T-shirt/top"
+    assert figures.ellipsize("a" * 80, 40).endswith("…")
+    assert figures.literal("$x_1$") == r"\$x_1\$"
+
+
+def test_equations_have_words_for_alt_text():
+    for name, (tex, words) in figures.EQUATIONS.items():
+        assert len(words) > 30 and "\\" not in words and "$" not in words, name
