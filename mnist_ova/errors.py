@@ -13,9 +13,17 @@ class ExitCode(enum.IntEnum):
 
 
 class ToolError(Exception):
-    """An error the tool reports as one line; ``exit_code`` says how the process ends."""
+    """An error the tool reports as one line; ``exit_code`` says how the process ends.
+
+    ``option`` names the setting the user can change to fix it (``"data"``, ``"test_size"``): the
+    layers below the command line speak of settings, and the command line words them as its flags.
+    """
 
     exit_code = ExitCode.INTERNAL_ERROR
+
+    def __init__(self, message, *, option=None):
+        super().__init__(message)
+        self.option = option
 
 
 class InputError(ToolError, ValueError):

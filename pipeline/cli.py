@@ -153,7 +153,9 @@ def _describe(exc):
     from mnist_ova.pipeline.staging import DISK_ERRORS
 
     if isinstance(exc, ToolError):
-        return exc.exit_code, str(exc)
+        # The layers below name the setting; the command line words it as its flag.
+        flag = f" (--{exc.option.replace('_', '-')})" if exc.option else ""
+        return exc.exit_code, f"{exc}{flag}"
     if isinstance(exc, MemoryError):
         return ExitCode.INTERNAL_ERROR, "out of memory: use less data, or --dtype float32"
     if isinstance(exc, OSError):

@@ -72,4 +72,4 @@ def enforce(results):
     """Raise ``GateFailure`` (exit 4) naming every violated gate, in one line."""
     failed = [r for r in results if not r.passed]
     if failed:
-        raise GateFailure("gate failed: " + "; ".join(r.describe() for r in failed))
+        raise GateFailure("gate failed: " + "; ".join(f"{r.describe()} (--{r.kind})" for r in failed))

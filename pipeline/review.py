@@ -50,5 +50,5 @@ def finish(review, trained, settings, out, *, log):
     if summary.append_to_step_summary(markdown(review, trained, settings, link_prefix=f"{out.as_posix()}/")):
         log("appended summary.md to $GITHUB_STEP_SUMMARY")
     for result in review.gates:
-        log(("gate passed: " if result.passed else "gate FAILED: ") + result.describe())
+        log(("gate passed: " if result.passed else "gate FAILED: ") + f"{result.describe()} (--{result.kind})")
     gates.enforce(review.gates)

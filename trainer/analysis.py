@@ -429,11 +429,11 @@ class GateResult:
     def describe(self):
         if self.kind == "fail-under":
             relation = "is at least" if self.passed else "is under"
-            return f"{self.metric} = {self.value:.4f} {relation} the bound {self.bound:g} (--fail-under)"
+            return f"{self.metric} = {self.value:.4f} {relation} the bound {self.bound:g}"
         drop = self.baseline - self.value
         relation = "within" if self.passed else "more than"
         return (f"{self.metric} = {self.value:.4f} dropped by {drop:.4f} from the baseline's {self.baseline:.4f}, "
-                f"{relation} the allowed drop {self.bound:g} (--max-drop)")
+                f"{relation} the allowed drop {self.bound:g}")
 
 
 def check_gates(fail_under, max_drop, current, baseline=None):

@@ -76,8 +76,8 @@ def load(spec, *, cache_dir=None, progress=True, log=None):
 def load_path(path):
     path = Path(path)
     if not path.exists():
-        raise InputError(f"data path {str(path)!r} does not exist: pass --data with an existing .mat, .npz or IDX "
-                         f"file or folder, or one of {', '.join(SOURCES)}")
+        raise InputError(f"data path {str(path)!r} does not exist: give an existing .mat, .npz or IDX file or "
+                         f"folder, or one of {', '.join(SOURCES)}", option="data")
     if path.is_dir():
         return _load_idx_paths(_idx_files_in(path))
     check_regular(path)

@@ -82,7 +82,7 @@ def _download_first_good(name, expected, path, mirrors, progress, timeout):
         except (OSError, http.client.HTTPException, ValueError) as exc:
             failures.append(f"{url}: {exc}")
     raise DownloadError(f"could not download {name} from any mirror ({'; '.join(failures)}); "
-                        "check the network, or pass --data PATH with local MNIST files")
+                        "check the network, or give local MNIST files as the data", option="data")
 
 
 def _download(url, expected, path, progress, timeout):

@@ -110,7 +110,7 @@ def split_indices(n_samples, *, test_size=0.2, seed=42, method="seed", official_
     if method == "official":
         if official_n_train is None:
             raise InputError("split 'official' needs data with its own train/test parts (e.g. the train and t10k "
-                             "IDX files together); this data has none: use --split seed")
+                             "IDX files together); this data has none: use the split 'seed'", option="split")
         train, test = np.arange(official_n_train), np.arange(official_n_train, n_samples)
     else:
         test_size = validation.check_number("test_size", test_size, minimum=0, maximum=1,
@@ -121,5 +121,6 @@ def split_indices(n_samples, *, test_size=0.2, seed=42, method="seed", official_
         test, train = permutation[:n_test], permutation[n_test:]
     if len(test) < 2 or len(train) < 2:
         raise InputError(f"the split must leave at least 2 training and 2 test rows; got {len(train)} training "
-                         f"and {len(test)} test rows from {n_samples}: use more data or another --test-size")
+                         f"and {len(test)} test rows from {n_samples}: use more data or another test size",
+                         option="test_size")
     return train, test
