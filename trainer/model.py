@@ -16,12 +16,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
 from mnist_ova.trainer import validation
+from mnist_ova.trainer.choices import DEFAULT_L2, DTYPES, SOLVERS  # noqa: F401 (re-exported)
 from mnist_ova.trainer.preprocess import StandardisedImages
 from mnist_ova.errors import InputError
-
-SOLVERS = ("gd", "lbfgs")
-DEFAULT_L2 = {"gd": 0.0, "lbfgs": 1e-3}
-DTYPES = ("float64", "float32")
 
 
 class NotFittedError(_SklearnNotFittedError, InputError):
