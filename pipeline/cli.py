@@ -69,6 +69,10 @@ def main(argv=None):
             args = build_parser().parse_args(argv)
             flags = {o.name: getattr(args, o.attr) for o in config.OPTIONS}
             settings = config.settings_from(flags, args.config)
+            if run.COMMANDS[args.command].trains:  # the kernel compiles on another core while the rest loads
+                from mnist_ova.pipeline import jobs
+
+                jobs.start_compiling(settings, force=args.force)
             summary = run.execute(args.command, settings, model_path=args.model, force=args.force,
                                   force_out=args.force_out, quiet=args.quiet)
             if as_json:

@@ -10,7 +10,7 @@ from pathlib import Path
 from mnist_ova.trainer import validation
 from mnist_ova.trainer.data import SOURCES
 from mnist_ova.errors import InputError
-from mnist_ova.trainer.model import DEFAULT_L2, DTYPES, SOLVERS
+from mnist_ova.trainer.choices import DEFAULT_L2, DTYPES, SOLVERS
 from mnist_ova.trainer.preprocess import SPLITS
 
 FORMATS = ("html", "pdf", "mp4", "gif", "figures")

@@ -3,24 +3,31 @@ only ``write_training`` and the render stage touch the output folder."""
 import dataclasses
 import hashlib
 import json
+import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from mnist_ova.pipeline import outputs
 from mnist_ova.render.report import source_date_epoch
-from mnist_ova.trainer import data, metrics, persist, preprocess
+from mnist_ova.trainer import data, metrics, preprocess
 from mnist_ova.errors import InputError, ToolError
 from mnist_ova.trainer.writing import json_text
-from mnist_ova.trainer.model import DEFAULT_L2, OneVsAllLogisticRegression
+from mnist_ova.trainer.choices import DEFAULT_L2
 from mnist_ova.trainer.validation import check_class_names
+
+# The estimator (trainer.model, trainer.persist) loads scikit-learn and scipy, 0.6 s of imports: this
+# module imports them where they are used, so that the command line can start compiling the training
+# kernel (start_compiling) before they load.
 
 
 @dataclasses.dataclass
 class Trained:
     """A fitted model with the data, split and figures it was evaluated on."""
 
-    model: OneVsAllLogisticRegression
+    model: "OneVsAllLogisticRegression"  # noqa: F821 (trainer.model, imported where used)
     dataset: data.Dataset
     X: np.ndarray
     train_rows: np.ndarray
@@ -74,18 +81,80 @@ def prepare(settings, dataset):
     return X, train_rows, test_rows
 
 
+_compiling = {}  # dtype -> id of the forked process compiling that kernel into the cache
+
+
+def start_compiling(settings, *, force=False):
+    """Start compiling the training kernel for ``settings.dtype`` into the kernel cache in a forked
+    process, at once, so that it runs on another core while this one imports the estimator and loads
+    the data (a thread would hold the GIL most of the time and slow those down); ``compile_in_background``
+    then waits for it and loads the kernel from the cache. Nothing is started where a saved model may
+    make training unnecessary (the rule of ``train``), where fork is not the way to start a process
+    (not Linux), or where other threads run (forking them is unsafe): training compiles in a thread then."""
+    if settings.dtype in _compiling or not sys.platform.startswith("linux"):
+        return
+    import threading
+
+    if threading.active_count() > 1 or (not force and (Path(settings.out) / outputs.MODEL).is_file()):
+        return
+    import signal
+
+    # Signals wait while the process forks: the child must not run the parent's handlers (which turn
+    # them into exceptions for the parent's clean-up), and the parent gets any that came in meanwhile.
+    stopping = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stopping)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: compile, write the cache, and leave without running anything of the parent's
+            status = 1
+            try:
+                for number in stopping:  # the parent stops it with SIGTERM when the job ends first: die quietly
+                    signal.signal(number, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, stopping)
+                from mnist_ova.trainer import kernels
+
+                kernels.compile_kernels(settings.dtype)
+                status = 0
+            finally:
+                os._exit(status)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stopping)
+    _compiling[settings.dtype] = pid
+    if len(_compiling) == 1:
+        import atexit
+
+        atexit.register(_stop_compiling)
+
+
+def _stop_compiling():
+    """At exit, a compile nobody waited for (the job failed first) is stopped and reaped."""
+    import signal
+
+    while _compiling:
+        pid = _compiling.popitem()[1]
+        try:
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
 def compile_in_background(settings):
     """A future for the compiled training kernel (raw uint8 pixels, the settings' dtype), made in a
-    daemon thread, so that an error elsewhere does not wait for it."""
+    daemon thread, so that an error elsewhere does not wait for it. Where ``start_compiling`` forked
+    a process for it, the thread waits for that process and loads the kernel from the cache."""
     import concurrent.futures
     import threading
 
-    from mnist_ova.trainer import kernels
-
     future = concurrent.futures.Future()
+    process = _compiling.pop(settings.dtype, None)
 
     def run():
         try:
+            from mnist_ova.trainer import kernels  # numba's import, while the data loads
+
+            if process is not None:
+                os.waitpid(process, 0)
             future.set_result(kernels.compile_kernels(settings.dtype))
         except BaseException as error:  # handed to whoever waits for it
             future.set_exception(error)
@@ -140,6 +209,8 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
 
 def load_saved_model(path, *, hint):
     """``persist.load_model``, its errors ending with what to do on the command line."""
+    from mnist_ova.trainer import persist
+
     try:
         return persist.load_model(path)
     except InputError as exc:
@@ -148,6 +219,8 @@ def load_saved_model(path, *, hint):
 
 def fit(settings, X, y, *, progress):
     from tqdm import tqdm
+
+    from mnist_ova.trainer.model import OneVsAllLogisticRegression
 
     model = OneVsAllLogisticRegression(learning_rate=settings.learning_rate, max_iter=settings.iterations,
                                        tol=settings.tol, dtype=settings.dtype, solver=settings.solver,
@@ -254,6 +327,8 @@ def title_page_of(settings):
 
 def config_summary(settings):
     """Every hyper-parameter that decides the model and its figures."""
+    from mnist_ova.trainer import persist
+
     return {"iterations": settings.iterations, "learning_rate": settings.learning_rate, "tol": settings.tol,
             "dtype": settings.dtype, "solver": settings.solver,
             "l2": DEFAULT_L2[settings.solver] if settings.l2 is None else settings.l2,
@@ -270,6 +345,8 @@ def metrics_document(trained):
 def write_training(trained, staging):
     """``model.npz`` and ``metrics.json`` into the staged output folder; nothing in them depends on
     the time or the machine's speed, so the same inputs give the same bytes."""
+    from mnist_ova.trainer import persist
+
     with staging.writing(outputs.MODEL), open(staging.path(outputs.MODEL), "wb") as f:
         persist.save_model(trained.model, f, metadata=trained.metadata)
     with staging.writing(outputs.METRICS):

@@ -143,6 +143,30 @@ def test_float32_training_on_raw_pixels_predicts_as_the_float_path(small_digits)
     assert np.mean(raw.predict(X) == floats.predict(X)) > 0.995
 
 
+@pytest.mark.parametrize("dtype, atol", [("float64", 1e-12), ("float32", 2e-5)])
+def test_scoring_raw_pixels_equals_scoring_the_float_features(small_digits, dtype, atol):
+    """predict, predict_proba and predict_binary_proba of StandardisedImages read the raw pixels (the
+    standardisation folded into the logits), a block at a time; they agree with the float features'."""
+    from mnist_ova.trainer.model import OneVsAllLogisticRegression
+    from mnist_ova.trainer.preprocess import StandardisedImages
+
+    images, labels = small_digits
+    images = images.copy()
+    images[7] = 3  # a constant image: all its features are 0, its logits the intercepts
+    raw = StandardisedImages(images, dtype)
+    model = OneVsAllLogisticRegression(max_iter=60, dtype=dtype).fit(raw, labels)
+    X = np.asarray(raw)
+    z = model._logits_of_pixels(raw, block=64)  # several blocks and a short last one
+    assert z.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(z, X @ model.coef_.T + model.intercept_, rtol=0, atol=atol * 10)
+    np.testing.assert_allclose(z[7], model.intercept_, rtol=0, atol=atol)
+    np.testing.assert_allclose(model.predict_binary_proba(raw), model.predict_binary_proba(X), rtol=0, atol=atol)
+    np.testing.assert_allclose(model.predict_proba(raw), model.predict_proba(X), rtol=0, atol=atol)
+    assert np.mean(model.predict(raw) == model.predict(X)) > 0.999
+    with pytest.raises(ValueError, match="features"):
+        model.predict(StandardisedImages(images[:, :-1], dtype))
+
+
 def test_the_result_does_not_depend_on_the_number_of_threads():
     rng = np.random.RandomState(3)
     X = rng.randn(5 * CHUNK + 3, 24)
