@@ -1,110 +1,126 @@
 """The error analysis drawn and put into words' reach: reliability diagrams, ROC beside precision-recall,
 one small image per test digit for the drill-down galleries, and the report context of it all.
 
-Charts are SVG (vector, text kept as text: ``svg.fonttype`` "none"), drawn at the size the report
-places them (16 cm wide), with no text under 7 pt. Arrays in, one file out each.
+The charts follow ``figures.py``: SVG with text kept as text, drawn at the size the report places
+them (``WIDTH``, 16 cm, inside the text column) with no text under 7 pt, one colour per class from
+``palette.py``, and the key of the classes outside the data, below the panels, its columns and
+labels fitted by measuring the names (shortened with an ellipsis where they must be; the report's
+tables name every class in full). Arrays in, one file out each.
 """
-import contextlib
-
 import numpy as np
 
-from mnist_ova.render.palette import ACCENT, NEUTRAL, RIGHT, WRONG, hex_colour
+from mnist_ova.render.figures import (SMALL_FONT, TEXT_WIDTH, _figure, ellipsize, line_height, literal,
+                                      text_width)
+from mnist_ova.render.palette import ACCENT, WRONG, class_colour, class_dash, hex_colour
 
-RIGHT, WRONG, NEUTRAL, ACCENT = (hex_colour(c) for c in (RIGHT, WRONG, NEUTRAL, ACCENT))
+ACCENT, WRONG = hex_colour(ACCENT), hex_colour(WRONG)
+GUIDE = "#9e9e9e"  # the diagonal and the guessing level
 CM = 1 / 2.54
-WIDTH = 16 * CM  # the report's text width
-# Paul Tol's "muted" scheme, told apart with colour blindness, and a dark grey for a tenth class;
-# every other class also gets a dashed line, so that two similar hues are never the only cue.
-CLASS_COLOURS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
-                 "#AA4499", "#555555")
+WIDTH = 16 * CM  # inches: the width the report places these charts at, inside figures.TEXT_WIDTH
+assert WIDTH <= TEXT_WIDTH
+PANEL = 2.75  # inches: the height of a row of two square panels with their titles and axis labels
 DIGIT_SCALE = 3  # a 28 x 28 digit becomes an 84 x 84 PNG, pixels kept square and sharp
 GALLERY_LIMIT = 30  # digits shown per confusion cell or flip list; the rest are counted
 PDF_CONFUSIONS = 5  # the PDF shows the most frequent confusions only
 
+# The class key's geometry, in points at SMALL_FONT (matplotlib's legend spacings are in font sizes).
+HANDLE, HANDLE_PAD, COLUMN_GAP = 1.8, 0.5, 1.4
+KEY_LABEL_LIMIT = 1.6 * 72  # no key label is wider than this, however few the classes
 
-def class_style(k):
-    return {"color": CLASS_COLOURS[k % len(CLASS_COLOURS)], "linestyle": "-" if k % 2 == 0 else (0, (4, 1.5))}
+
+def class_key(names, width=WIDTH * 72 - 12, size=SMALL_FONT):
+    """The classes' key for a legend ``width`` points wide: (labels, columns). As many columns as the
+    names allow, the rows balanced; each name fitted into its column (ellipsis past it)."""
+    K = len(names)
+    extra = (HANDLE + HANDLE_PAD + COLUMN_GAP) * size
+    widest = min(max(text_width(literal(n), size) for n in names), KEY_LABEL_LIMIT)
+    columns = max(1, min(K, int((width + COLUMN_GAP * size) // (widest + extra))))
+    if columns < K:  # at least four rows' worth per column before names are cut to fit more
+        columns = max(columns, min(K, -(-K // 8)))
+    rows = -(-K // columns)
+    columns = -(-K // rows)
+    room = (width + COLUMN_GAP * size) / columns - extra
+    return [ellipsize(literal(n), min(room, KEY_LABEL_LIMIT), size) for n in names], columns
 
 
-@contextlib.contextmanager
-def _svg(path, size, **subplots):
-    import matplotlib
+def _key_height(names, title=True):
+    _, columns = class_key(names)
+    rows = -(-len(names) // columns) + (1 if title else 0)
+    return line_height(SMALL_FONT, rows, 1.4) + 0.12
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
 
-    style = {"font.family": "DejaVu Sans", "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8,
-             "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7, "legend.title_fontsize": 7,
-             "axes.spines.top": False, "axes.spines.right": False, "svg.fonttype": "none",
-             "svg.hashsalt": "mnist-ova", "lines.linewidth": 1.0}
-    with matplotlib.rc_context(style):
-        fig, axes = plt.subplots(figsize=size, layout="constrained", **subplots)
-        try:
-            yield fig, axes
-            fig.savefig(path, format="svg", metadata={"Date": None, "Creator": None})
-        finally:
-            plt.close(fig)
+def _legend(fig, handles, names, title):
+    labels, columns = class_key(names)
+    fig.legend(handles, labels, loc="outside lower center", ncol=columns, title=title, handlelength=HANDLE,
+               handletextpad=HANDLE_PAD, columnspacing=COLUMN_GAP, borderaxespad=0.2)
 
 
 def _diagonal(ax):
-    ax.plot([0, 1], [0, 1], color="#888888", linestyle=":", linewidth=0.8)
+    ax.plot([0, 1], [0, 1], color=GUIDE, linestyle=":", linewidth=0.8)
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.01)
     ax.set_aspect("equal")
+    ax.grid(alpha=0.8)
+    ax.set_axisbelow(True)
+
+
+def _panels(path, names):
+    return _figure(path, (WIDTH, PANEL + _key_height(names)), ncols=2)
 
 
 def reliability(analysis, names, path):
     """Left: the top-label reliability diagram of the normalised scores (bars: share right in each
-    of the equal-width bins; the gap to the diagonal is the miscalibration). Right: each model's own
-    sigmoid output against the share of its class."""
+    of the equal-width bins; hatched: the gap up or down to the bin's mean score, the miscalibration).
+    Right: each model's own sigmoid output against the share of its class; the key below."""
     curve = analysis.confidence
     width = 1 / curve.n_bins
-    with _svg(path, (WIDTH, 7.6 * CM), ncols=2) as (fig, (left, right)):
+    with _panels(path, names) as (fig, (left, right)):
         left.bar(curve.bin_low, curve.observed, width=width, align="edge", color=ACCENT, alpha=0.85,
-                 edgecolor="white", linewidth=0.5, label="share right")
+                 edgecolor="white", linewidth=0.5)
         left.bar(curve.bin_low, curve.mean_predicted - curve.observed, bottom=curve.observed, width=width,
-                 align="edge", color="none", edgecolor=WRONG, hatch="////", linewidth=0.5, label="gap to the score")
+                 align="edge", color="none", edgecolor=WRONG, hatch="////", linewidth=0.5)
         _diagonal(left)
-        left.set_xlabel("largest normalised score (confidence)")
-        left.set_ylabel("share of predictions that are right")
-        left.set_title(f"normalised scores, ECE {100 * analysis.expected_calibration_error:.1f} %")
-        left.legend(loc="upper left", frameon=False)
-        for k, (model, name) in enumerate(zip(analysis.per_model, names)):
-            right.plot(model.mean_predicted, model.observed, marker="o", markersize=2, label=name, **class_style(k))
+        left.set_xlabel("largest normalised score")
+        left.set_ylabel("share of these predictions right")
+        left.set_title(f"normalised scores: ECE {100 * analysis.expected_calibration_error:.1f} %")
+        lines = []
+        for k, model in enumerate(analysis.per_model):
+            lines += right.plot(model.mean_predicted, model.observed, marker="o", markersize=2.2,
+                                color=class_colour(k), linestyle=class_dash(k))
         _diagonal(right)
-        right.set_xlabel("model's sigmoid output")
-        right.set_ylabel("share of rows of its class")
-        right.set_title("each one-vs-all model's raw output")
-        right.legend(title="model", loc="upper left", ncol=2, frameon=False, handlelength=2.2, columnspacing=0.8)
+        right.set_xlabel("the model's sigmoid output")
+        right.set_ylabel("share of these images of its class")
+        right.set_title("each one-vs-all model's own output")
+        _legend(fig, lines, names, "one-vs-all model (right)")
 
 
 def roc_and_precision_recall(evaluation, analysis, names, path):
-    """Left: every model's ROC curve with its AUC. Right: its precision-recall curve with its
-    average precision; the dotted level is the share of the class, a model that guesses."""
-    with _svg(path, (WIDTH, 8.4 * CM), ncols=2) as (fig, (left, right)):
-        for k, name in enumerate(names):
+    """Left: every model's ROC curve. Right: its precision-recall curve; the dotted level is the
+    share of a class, the precision of a model that guesses. One key below both (the areas are in
+    the report's table)."""
+    with _panels(path, names) as (fig, (left, right)):
+        lines = []
+        for k in range(len(names)):
+            style = {"color": class_colour(k), "linestyle": class_dash(k), "linewidth": 1.0}
             roc = evaluation.roc[k]
-            left.plot(roc.false_positive_rate, roc.true_positive_rate, label=f"{name}: {roc.auc:.3f}",
-                      **class_style(k))
+            lines += left.plot(roc.false_positive_rate, roc.true_positive_rate, **style)
             pr = analysis.precision_recall[k]
-            right.step(pr.recall, pr.precision, where="post", label=f"{name}: {pr.average_precision:.3f}",
-                       **class_style(k))
+            right.step(pr.recall, pr.precision, where="post", **style)
         _diagonal(left)
         left.set_xlabel("false-positive rate")
-        left.set_ylabel("true-positive rate")
+        left.set_ylabel("true-positive rate (recall)")
         left.set_title("ROC")
-        left.legend(title="model: AUC", loc="lower right", ncol=2, frameon=False, handlelength=2.2,
-                    columnspacing=0.8)
         share = np.bincount(evaluation.true_index, minlength=evaluation.n_classes) / max(evaluation.true_index.size, 1)
-        right.axhline(float(np.mean(share)), color="#888888", linestyle=":", linewidth=0.8)
+        right.axhline(float(np.mean(share)), color=GUIDE, linestyle=":", linewidth=0.8)
         right.set_xlim(0, 1)
-        right.set_ylim(0, 1.02)
+        right.set_ylim(0, 1.01)
         right.set_aspect("equal")
+        right.grid(alpha=0.8)
+        right.set_axisbelow(True)
         right.set_xlabel("recall")
         right.set_ylabel("precision")
         right.set_title("precision-recall")
-        right.legend(title="model: average precision", loc="lower left", ncol=2, frameon=False, handlelength=2.2,
-                     columnspacing=0.8)
+        _legend(fig, lines, names, "one-vs-all model")
 
 
 def digit(image, path, scale=DIGIT_SCALE):

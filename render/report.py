@@ -37,6 +37,10 @@ def environment(template_dir=None):
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(folders), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["breakable"] = breakable
+    # A template rendered on its own (a section, in a test) numbers its figures and tables from 1;
+    # render_html replaces these with the numbering of the whole report.
+    numbering = Numbering()
+    env.globals.update(number=numbering.number, ref=numbering.ref)
     return env
 
 
