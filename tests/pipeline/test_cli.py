@@ -150,3 +150,15 @@ def test_help_lists_every_flag():
     for flag in ("--data", "--out", "--iterations", "--learning-rate", "--dtype", "--split", "--test-size",
                  "--seed", "--class-names", "--config", "--quiet", "--traceback"):
         assert flag in out
+
+
+def test_two_classes_run_end_to_end(tmp_path, small_digits):
+    """The smallest one-vs-all problem: two models, two-column scores, a 2x2 confusion matrix."""
+    images, labels = small_digits
+    keep = labels < 2
+    np.savez(tmp_path / "two.npz", X=images[keep], y=labels[keep])
+    assert main(["--data", str(tmp_path / "two.npz"), "--out", str(tmp_path / "out"), "--iterations", "20",
+                 "--examples", "4", "--formats", "html,gif", "--class-names", "zero,one", "--quiet"]) == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert len(metrics["per_model"]) == 2 and np.array(metrics["confusion_matrix"]).shape == (2, 2)
+    assert "zero" in (tmp_path / "out" / "report.html").read_text()
