@@ -38,3 +38,11 @@ def shared_mnist():
     if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.skip("../shared/data/mnist is not present")
     return SHARED_MNIST
+
+
+@pytest.fixture(scope="session")
+def tiny_npz(tmp_path_factory, small_digits):
+    """The 600 small digits as an .npz file, the way a user passes their own data."""
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    np.savez(path, X=small_digits[0], y=small_digits[1])
+    return path

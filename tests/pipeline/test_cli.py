@@ -13,14 +13,6 @@ from mnist_ova.trainer.persist import load_model
 from mnist_ova.trainer.preprocess import standardise
 
 
-@pytest.fixture(scope="module")
-def tiny_npz(tmp_path_factory, small_digits):
-    path = tmp_path_factory.mktemp("data") / "tiny.npz"
-    images, labels = small_digits
-    np.savez(path, X=images, y=labels)
-    return path
-
-
 def run_cli(*args):
     return subprocess.run([sys.executable, "run.py", *map(str, args)], capture_output=True, text=True, cwd=REPO)
 

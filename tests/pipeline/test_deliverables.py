@@ -21,13 +21,6 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run
 
 
 @pytest.fixture(scope="module")
-def tiny_npz(tmp_path_factory, small_digits):
-    path = tmp_path_factory.mktemp("data") / "tiny.npz"
-    np.savez(path, X=small_digits[0], y=small_digits[1])
-    return path
-
-
-@pytest.fixture(scope="module")
 def built(tmp_path_factory, tiny_npz):
     out = tmp_path_factory.mktemp("out")
     assert main(["--data", str(tiny_npz), "--out", str(out), "--author", "Ada Student", "--course", "ML 101",

@@ -15,13 +15,6 @@ NAMES = "zero,one,two,three,four,five,six,seven,eight,nine"
 
 
 @pytest.fixture(scope="module")
-def tiny_npz(tmp_path_factory, small_digits):
-    path = tmp_path_factory.mktemp("data") / "tiny.npz"
-    np.savez(path, X=small_digits[0], y=small_digits[1])
-    return path
-
-
-@pytest.fixture(scope="module")
 def baseline(tmp_path_factory, tiny_npz):
     out = tmp_path_factory.mktemp("baseline")
     assert main(["--data", str(tiny_npz), "--out", str(out), "--class-names", NAMES, *FAST]) == 0

@@ -19,13 +19,6 @@ from tests.pipeline.test_bad_inputs import snapshot
 from tests.pipeline.test_deliverables import SMALL
 
 
-@pytest.fixture(scope="module")
-def tiny_npz(tmp_path_factory, small_digits):
-    path = tmp_path_factory.mktemp("data") / "tiny.npz"
-    np.savez(path, X=small_digits[0], y=small_digits[1])
-    return path
-
-
 def foreign(out, outside):
     """The user's own things in the output folder."""
     out.mkdir(exist_ok=True)

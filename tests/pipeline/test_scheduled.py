@@ -7,19 +7,11 @@ import sys
 import time
 import zipfile
 
-import numpy as np
 import pytest
 
 from mnist_ova.pipeline.cli import main
 from tests.conftest import REPO
 from tests.pipeline.test_deliverables import SMALL
-
-
-@pytest.fixture(scope="module")
-def tiny_npz(tmp_path_factory, small_digits):
-    path = tmp_path_factory.mktemp("data") / "tiny.npz"
-    np.savez(path, X=small_digits[0], y=small_digits[1])
-    return path
 
 
 def snapshot(folder):
