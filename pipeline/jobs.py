@@ -146,13 +146,15 @@ def compile_in_background(settings):
     import concurrent.futures
     import threading
 
+    # Imported here, not in the thread: numba imports scipy, and two threads importing scipy at once
+    # (the data readers import scipy.io) can fail half-way (a KeyError: 'scipy' was seen).
+    from mnist_ova.trainer import kernels
+
     future = concurrent.futures.Future()
     process = _compiling.pop(settings.dtype, None)
 
     def run():
         try:
-            from mnist_ova.trainer import kernels  # numba's import, while the data loads
-
             if process is not None:
                 os.waitpid(process, 0)
             future.set_result(kernels.compile_kernels(settings.dtype))
