@@ -65,7 +65,7 @@ def markdown(evaluation, metrics, *, comparison=None, gates=(), baseline_path=No
     if files:
         lines.append("Files: " + " · ".join(f"[{name}]({link_prefix}{name})" for name in files))
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 def _comparison(comparison, baseline_path):
