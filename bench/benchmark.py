@@ -51,12 +51,15 @@ def machine_limits():
         a = np.random.RandomState(0).rand(3000, 3000).astype(dtype)
         a @ a
         limits[f"gemm_{dtype}"] = 2 * 3000 ** 3 / min(timed(lambda: a @ a)[1] for _ in range(5)) / 1e9
-        x = np.ones(400_000_000 // np.dtype(dtype).itemsize, dtype)
-        y = np.empty_like(x)
-        np.copyto(y, x)
-        limits[f"memcpy_{dtype}"] = 2 * x.nbytes / min(timed(lambda: np.copyto(y, x))[1] for _ in range(5)) / 1e9
-        del x, y
+        limits[f"memcpy_{dtype}"] = _copy_rate(np.ones(400_000_000 // np.dtype(dtype).itemsize, dtype))
     return limits
+
+
+def _copy_rate(source):
+    """GB/s (bytes read + written) of copying ``source`` into another array, best of 5."""
+    target = np.empty_like(source)
+    np.copyto(target, source)
+    return 2 * source.nbytes / min(timed(lambda: np.copyto(target, source))[1] for _ in range(5)) / 1e9
 
 
 # A child's peak RSS from wait4 includes the RSS of whatever process it was forked from (the kernel
