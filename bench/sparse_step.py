@@ -12,7 +12,7 @@ the README's benchmark section), so the tool has no sparse path; this stays to m
 import sys, time
 from pathlib import Path
 
-import numpy as np, numba
+import numpy as np
 from numba import njit, prange
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
