@@ -105,9 +105,9 @@ def whole_job_section(args, limits):
             for kind in ("cold", "warm"):
                 runs = []
                 for attempt in range(args.repeat):
-                    cache = Path(tmp) / f"cache-{dtype}-{attempt}"  # cold: an empty kernel cache, as after install
-                    if kind == "cold" and cache.exists():
-                        subprocess.run(["rm", "-rf", str(cache)], check=True)
+                    # Cold runs first, into a cache folder of its own: an empty kernel cache, as after install;
+                    # the warm run of the same attempt then finds the kernels there.
+                    cache = Path(tmp) / f"cache-{dtype}-{attempt}"
                     env = {"MNIST_OVA_CACHE": str(cache), "NUMBA_CACHE_DIR": ""}  # the tool's own cache folder
                     command = [sys.executable, "run.py", "train", "--data", source, "--out", str(Path(tmp) / "out"),
                                "--dtype", dtype, "--iterations", str(iterations), "--force", "--quiet", "--json"]

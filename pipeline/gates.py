@@ -9,7 +9,6 @@ only after every output is in place (exit 4).
 from mnist_ova.errors import GateFailure, InputError
 from mnist_ova.trainer.analysis import CLASS_METRICS, SCALAR_METRICS, check_gates, metric_values
 
-KINDS = ("fail-under", "max-drop")
 
 
 def _valid_forms():

@@ -99,26 +99,24 @@ def start_compiling(settings, *, force=False):
         return
     import signal
 
+    from mnist_ova.pipeline.staging import signals_held
+
     # Signals wait while the process forks: the child must not run the parent's handlers (which turn
     # them into exceptions for the parent's clean-up), and the parent gets any that came in meanwhile.
-    stopping = {signal.SIGTERM, signal.SIGINT}
-    signal.pthread_sigmask(signal.SIG_BLOCK, stopping)
-    try:
+    with signals_held() as held:
         pid = os.fork()
         if pid == 0:  # the child: compile, write the cache, and leave without running anything of the parent's
             status = 1
             try:
-                for number in stopping:  # the parent stops it with SIGTERM when the job ends first: die quietly
+                for number in held:  # the parent stops it with SIGTERM when the job ends first: die quietly
                     signal.signal(number, signal.SIG_DFL)
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, stopping)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
                 from mnist_ova.trainer import kernels
 
                 kernels.compile_kernels(settings.dtype)
                 status = 0
             finally:
                 os._exit(status)
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, stopping)
     _compiling[settings.dtype] = pid
     if len(_compiling) == 1:
         import atexit

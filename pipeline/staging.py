@@ -123,7 +123,7 @@ class StagedOutput:
             self.discard()
             raise
         # From here the set is marked complete: a signal waits until it is in place.
-        with _signals_held():
+        with signals_held():
             try:
                 self._finish(self.root)
             except OSError:
@@ -185,7 +185,7 @@ class StagedOutput:
             stale = []
         emptied = set()
         for name in stale:
-            if _kind(self.out, name) == "file":
+            if name in self.owned and _kind(self.out, name) == "file":  # a mark names only our own files
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.out / name)
                 if "/" in name:
@@ -235,15 +235,15 @@ def _kind(out, name):
 
 
 @contextlib.contextmanager
-def _signals_held():
-    """SIGINT and SIGTERM wait until the block is done (then they act as usual)."""
+def signals_held():
+    """SIGINT and SIGTERM wait until the block is done (then they act as usual); yields the two."""
     held = {signal.SIGINT, signal.SIGTERM}
     try:
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     except (AttributeError, ValueError, OSError):
         previous = None
     try:
-        yield
+        yield held
     finally:
         if previous is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)

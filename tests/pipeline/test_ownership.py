@@ -90,12 +90,14 @@ def test_a_killed_commit_also_finishes_the_removal_of_stale_artifacts(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "report.pdf").write_text("stale")
+    (tmp_path / "outside").write_text("not ours")
     staging = StagedOutput(out)
     staging.path("metrics.json").write_text("{}")
     (staging.root / ".complete").write_text(json.dumps({"remove": ["report.pdf", "../outside"]}))
     os.close(staging._lock)  # as if killed after marking the set complete
     StagedOutput(out).discard()
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json"]
+    assert (tmp_path / "outside").read_text() == "not ours"
 
 
 def test_out_checks_can_be_forced(tmp_path, tiny_npz):
