@@ -128,10 +128,9 @@ def digit(image, path, scale=DIGIT_SCALE):
     each pixel a ``scale`` x ``scale`` block."""
     from PIL import Image
 
-    pixels = np.asarray(image, dtype=np.float64)
-    low, high = float(pixels.min()), float(pixels.max())
-    grey = np.zeros_like(pixels) if high == low else (pixels - low) / (high - low)
-    grey = np.kron(np.rint(grey * 255).astype(np.uint8), np.ones((scale, scale), dtype=np.uint8))
+    from mnist_ova.render.frames import digit_pixels
+
+    grey = digit_pixels(image, np.shape(image)[0] * scale)
     Image.fromarray(grey, mode="L").save(path, format="PNG", optimize=True)
 
 

@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted, c
 
 from mnist_ova.trainer import validation
 from mnist_ova.trainer.choices import DEFAULT_L2, DTYPES, SOLVERS  # noqa: F401 (re-exported)
-from mnist_ova.trainer.preprocess import StandardisedImages
+from mnist_ova.trainer.preprocess import BLOCK, StandardisedImages
 from mnist_ova.errors import InputError
 
 
@@ -126,7 +126,7 @@ class OneVsAllLogisticRegression(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=self.coef_.dtype)
         return X @ self.coef_.T + self.intercept_
 
-    def _logits_of_pixels(self, X, block=4096):
+    def _logits_of_pixels(self, X, block=BLOCK):
         """The logits of standardised images from their raw pixels, folding the standardisation in:
         z = (p @ coef_.T - mean * Σ coef_) / std + intercept_ per row, a block of rows at a time, in
         coef_'s dtype with the fold in float64 (float64 logits agree with those of the float features to
