@@ -20,8 +20,8 @@ STORED = (".mp4", ".png", ".gif", ".zip", ".npz")  # compressed already
 
 def build(artifacts, target, *, max_mb=None, html=None):
     """Write ``target`` from ``artifacts`` {name: path} (this run's files); ``html(names)`` gives the
-    bundle's own ``report.html`` for a zip holding ``names``. Returns (included, left_out), left_out
-    being [{"path", "reason"}]."""
+    bundle's own ``report.html`` for a zip holding ``names``. Returns (left_out, dropped): every file not
+    in the zip as {"path", "reason"}, and the names of those left out to fit ``max_mb``."""
     wanted = {name: outputs.ARTIFACTS[name].bundle for name in artifacts if name != outputs.BUNDLE}
     required = [name for name, kind in outputs.ARTIFACTS.items() if kind.bundle == "required"]
     missing = [name for name in required if name not in artifacts]
@@ -45,7 +45,7 @@ def build(artifacts, target, *, max_mb=None, html=None):
         left_out = sorted(never + [{"path": name, "reason": reason} for name in dropped], key=lambda e: e["path"])
         size = _write(artifacts, included, left_out, target, html)
         if max_mb is None or size <= max_mb * 2**20:
-            return included, left_out
+            return left_out, dropped
     raise InputError(f"the required files alone ({', '.join(required)}) make a zip of {size / 2**20:.2f} MB, more "
                      f"than max-bundle-mb {max_mb:g}: raise the limit")
 

@@ -60,7 +60,7 @@ def execute(command_name, settings, *, model_path=None, force=False, force_out=F
             trained.timings.update(deliverables.render(trained, settings, staging, progress=progress, review=judged))
         review.write(judged, trained, settings, staging)
         artifacts = deliverables.write_manifest(staging)
-        left_out = []
+        left_out, dropped = [], []
         if command.bundles:
             pages = {}
 
@@ -71,14 +71,13 @@ def execute(command_name, settings, *, model_path=None, force=False, force_out=F
                 return pages[videos]
 
             with staging.writing(outputs.BUNDLE):
-                _, left_out = bundle.build(staging.artifacts(), staging.path(outputs.BUNDLE),
+                left_out, dropped = bundle.build(staging.artifacts(), staging.path(outputs.BUNDLE),
                                            max_mb=settings.max_bundle_mb, html=html)
         jobs.write_timings(trained.timings, staging, reused=trained.reused)
     if command.trains:
         log(jobs.summary_table(trained))
     log(f"wrote to {out}/: " + ", ".join(f"{a['path']} ({a['bytes'] / 1024:.0f} KiB)" for a in artifacts
                                          if "/" not in a["path"]))
-    dropped = [entry["path"] for entry in left_out if entry["reason"].startswith("left out to fit")]
     if command.bundles:
         size = (out / outputs.BUNDLE).stat().st_size
         log(f"bundle: {out / outputs.BUNDLE} ({size / 2**20:.2f} MB)"
