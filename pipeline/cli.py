@@ -39,7 +39,7 @@ def build_parser():
                         "timings) as JSON on stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress bars and no summary on stderr")
     parser.add_argument("--traceback", action="store_true", help="show the full traceback of an error")
-    groups = {}
+    groups: dict[str, argparse._ArgumentGroup] = {}
     for option in config.OPTIONS:
         group = groups.setdefault(option.group, parser.add_argument_group(option.group))
         # Defaults stay None so that a flag not given does not override the config file.

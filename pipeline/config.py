@@ -4,6 +4,7 @@ A TOML file's keys are the flag names (``learning-rate = 0.05``); flags given on
 command line override the file, and the file overrides the defaults.
 """
 import dataclasses
+from typing import Any
 import tomllib
 from pathlib import Path
 
@@ -146,7 +147,8 @@ def settings_from(flags, config_file=None):
         values.update(from_file)
         given |= set(from_file)
     values.update({name: value for name, value in flags.items() if value is not None})
-    return check(Settings(**{BY_NAME[name].attr: value for name, value in values.items()}), given=given)
+    fields: dict[str, Any] = {BY_NAME[name].attr: value for name, value in values.items()}
+    return check(Settings(**fields), given=given)
 
 
 def check(settings, *, given=frozenset()):
@@ -211,8 +213,8 @@ def _video_size(value):
     try:
         width, height = (int(part) for part in str(value).lower().split("x"))
     except ValueError:
-        width = height = None
-    if width is None or not (320 <= width <= 3840 and 240 <= height <= 2160):
+        width = height = 0
+    if not (320 <= width <= 3840 and 240 <= height <= 2160):
         raise InputError(f"video-size must be WIDTHxHEIGHT between 320x240 and 3840x2160; got {value!r}")
     from mnist_ova.render.video import even_size
 

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from mnist_ova.trainer.writing import json_text
 from mnist_ova.trainer.choices import DEFAULT_L2
 from mnist_ova.trainer.validation import check_class_names
 
+if TYPE_CHECKING:
+    from mnist_ova.trainer.model import OneVsAllLogisticRegression
+
 # The estimator (trainer.model, trainer.persist) loads scikit-learn and scipy, 0.6 s of imports: this
 # module imports them where they are used, so that the command line can start compiling the training
 # kernel (start_compiling) before they load.
@@ -27,7 +31,7 @@ from mnist_ova.trainer.validation import check_class_names
 class Trained:
     """A fitted model with the data, split and figures it was evaluated on."""
 
-    model: "OneVsAllLogisticRegression"  # noqa: F821 (trainer.model, imported where used)
+    model: "OneVsAllLogisticRegression"
     dataset: data.Dataset
     X: np.ndarray
     train_rows: np.ndarray
@@ -81,7 +85,7 @@ def prepare(settings, dataset):
     return X, train_rows, test_rows
 
 
-_compiling = {}  # dtype -> id of the forked process compiling that kernel into the cache
+_compiling: dict[str, int] = {}  # dtype -> id of the forked process compiling that kernel into the cache
 
 
 def start_compiling(settings, *, force=False):
@@ -148,7 +152,7 @@ def compile_in_background(settings):
     # (the data readers import scipy.io) can fail half-way (a KeyError: 'scipy' was seen).
     from mnist_ova.trainer import kernels
 
-    future = concurrent.futures.Future()
+    future: concurrent.futures.Future[float] = concurrent.futures.Future()
     process = _compiling.pop(settings.dtype, None)
 
     def run():

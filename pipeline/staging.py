@@ -13,6 +13,7 @@ import shutil
 import signal
 import stat
 import tempfile
+import types
 from pathlib import Path
 
 from mnist_ova.errors import InputError
@@ -282,12 +283,13 @@ def check_out(out, *, force=False):
                          "--out, or add --force-out to write there anyway")
 
 
-_held_locks = set()
+_held_locks: set[int] = set()
 
 
 def _lock_private(private, out):
     """An open descriptor of the private folder ``private`` (made when absent) holding an exclusive
     lock on it, so that two runs never write ``out`` at once."""
+    fcntl: types.ModuleType | None
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks; one run at a time is up to the user

@@ -14,6 +14,7 @@ hash salt, so the same numbers give the same bytes.
 """
 import contextlib
 import functools
+from typing import Any
 
 import numpy as np
 
@@ -141,7 +142,8 @@ def _figure(path, figsize, *, layout=True, **subplots):
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    with matplotlib.rc_context(dict(RC, **{"figure.constrained_layout.use": layout})):
+    settings: dict[str, Any] = dict(RC, **{"figure.constrained_layout.use": layout})
+    with matplotlib.rc_context(settings):  # type: ignore[arg-type]  # matplotlib types its keys as literals
         fig, axes = plt.subplots(figsize=figsize, **subplots) if layout else (plt.figure(figsize=figsize), None)
         try:
             yield fig, axes

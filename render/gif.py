@@ -39,7 +39,7 @@ def _palette(stills):
     mosaic = np.concatenate([stills[i] for i in picks], axis=0)
     fitted = Image.fromarray(mosaic).quantize(colors=256 - len(exact), method=Image.Quantize.MEDIANCUT,
                                               dither=Image.Dither.NONE)
-    fitted_rgb = np.array(fitted.getpalette()[: 3 * (256 - len(exact))]).reshape(-1, 3)
+    fitted_rgb = np.array((fitted.getpalette() or [])[: 3 * (256 - len(exact))]).reshape(-1, 3)
     # Pillow maps a pixel to a close palette entry, not always the closest: drop fitted colours
     # so near an exact one that they would catch its pixels.
     distance = np.abs(fitted_rgb[:, None, :] - np.array(exact)[None, :, :]).max(axis=2).min(axis=1)

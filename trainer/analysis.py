@@ -222,7 +222,7 @@ def confusion_cells(evaluation):
     row-major order): (true index, predicted index, test-row positions in test order)."""
     e = evaluation
     wrong = e.misclassified
-    cells = {}
+    cells: dict[tuple[int, int], list[int]] = {}
     for position in wrong:
         cells.setdefault((int(e.true_index[position]), int(e.predicted_index[position])), []).append(int(position))
     order = sorted(cells, key=lambda cell: (-len(cells[cell]), cell))
@@ -419,7 +419,10 @@ class GateResult:
     @property
     def limit(self):
         """The lowest value that passes."""
-        return self.bound if self.kind == "fail-under" else self.baseline - self.bound
+        if self.kind == "fail-under":
+            return self.bound
+        assert self.baseline is not None  # a max-drop gate always has its baseline
+        return self.baseline - self.bound
 
     @property
     def passed(self):
@@ -430,6 +433,7 @@ class GateResult:
         if self.kind == "fail-under":
             relation = "is at least" if self.passed else "is under"
             return f"{self.metric} = {self.value:.4f} {relation} the bound {self.bound:g}"
+        assert self.baseline is not None
         drop = self.baseline - self.value
         relation = "within" if self.passed else "more than"
         return (f"{self.metric} = {self.value:.4f} dropped by {drop:.4f} from the baseline's {self.baseline:.4f}, "

@@ -133,11 +133,11 @@ def _save_cache(path, **arrays):
 # --- IDX ---------------------------------------------------------------------------------
 
 def _idx_files_in(folder):
-    images = sorted(p for p in folder.iterdir() if IDX_IMAGES.match(p.name))
-    if not images:
+    parts = {p: match["part"] for p in folder.iterdir() if (match := IDX_IMAGES.match(p.name))}
+    if not parts:
         raise InputError(f"folder {str(folder)!r} holds no *-images-idx3-ubyte[.gz] file")
     # The training part first, so that --split official can take the leading rows.
-    images.sort(key=lambda p: (not IDX_IMAGES.match(p.name)["part"].lower().startswith("train"), p.name))
+    images = sorted(parts, key=lambda p: (not parts[p].lower().startswith("train"), p.name))
     paths = []
     for image_path in images:
         paths += [image_path, _labels_path_for(image_path)]

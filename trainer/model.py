@@ -246,10 +246,10 @@ def _lbfgs(features, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=
 
     theta = np.zeros((K, d + 1))
     cost, grad = evaluate(theta)
-    pairs = []  # (s, y, rho) per iteration, each with one row per model
+    pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (s, y, rho) per iteration, each with one row per model
     active = np.abs(grad).max(axis=1) > gtol
     n_iter = np.zeros(K, dtype=np.int64)
-    history = []
+    costs = []
     for step in range(params["max_iter"]):
         if not active.any():
             break
@@ -278,11 +278,11 @@ def _lbfgs(features, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=
         pairs = (pairs + [(s_step, y_step, rho)])[-memory:]
         cost, grad = np.where(moved, new_cost, cost), np.where(moved[:, None], new_grad, grad)
         n_iter[active] += 1
-        history.append(cost.copy())
+        costs.append(cost.copy())
         active &= moved & (np.abs(grad).max(axis=1) > gtol)
         if callback is not None:
             callback(step, int(active.sum()))
-    history = np.array(history).reshape(-1, K)
+    history = np.array(costs).reshape(-1, K)
     for k in range(K):  # a converged model's row of the history ends at its own last iteration
         history[n_iter[k]:, k] = np.nan
     return theta[:, :d].astype(dtype), theta[:, d].astype(dtype), n_iter, history

@@ -12,7 +12,7 @@ SPLITS = ("seed", "official")
 BLOCK = 4096  # rows standardised at a time: a float64 block of MNIST images is 25 MB
 
 
-def row_statistics(images):
+def row_statistics(images) -> tuple[np.ndarray, np.ndarray]:
     """Each row's mean and std in float64, computed as ``standardise`` computes them (the same
     numpy reductions, so the same bits), a block of rows at a time."""
     images = _two_dimensional(images)
