@@ -10,7 +10,7 @@ import numpy as np
 
 from mnist_ova.errors import InputError
 from mnist_ova.pipeline import outputs
-from mnist_ova.trainer import analysis
+from mnist_ova.trainer import statistics
 
 FIXED_COLUMNS = ("row", "true", "predicted")
 
@@ -61,7 +61,7 @@ def load(path):
     path = Path(path)
     metrics_path = path / outputs.METRICS
     if not path.is_dir():
-        raise InputError(f"baseline {str(path)!r} is no folder: give an earlier output folder (with metrics.json)")
+        raise InputError(f"baseline {str(path)!r} is not a folder: give an earlier output folder (with metrics.json)")
     if not metrics_path.is_file():
         raise InputError(f"baseline {str(path)!r} has no metrics.json: give an output folder of an earlier run")
     try:
@@ -79,4 +79,4 @@ def compare(trained, metrics, baseline):
     """This run (its ``metrics.json`` document ``metrics``) against the baseline."""
     e = trained.evaluation
     current = (np.asarray(trained.test_rows), e.predicted_index == e.true_index)
-    return analysis.compare(metrics, baseline.metrics, current, baseline.predictions)
+    return statistics.compare(metrics, baseline.metrics, current, baseline.predictions)

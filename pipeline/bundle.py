@@ -10,7 +10,7 @@ import zipfile
 
 from mnist_ova.errors import InputError
 from mnist_ova.pipeline import outputs
-from mnist_ova.trainer.writing import add_to_zip, json_text
+from mnist_ova.fileio import add_to_zip, json_text
 
 # Left out in this order, heaviest and least needed first, until the bundle fits; any other
 # optional file goes after these.

@@ -61,7 +61,7 @@ def main(argv=None):
     previous = _install_handlers()
     try:
         try:
-            from mnist_ova.render.report import source_date_epoch
+            from mnist_ova.environment import source_date_epoch
 
             source_date_epoch()  # before any library that reads it is imported
             from mnist_ova.pipeline import config, run
@@ -118,7 +118,7 @@ def _restore_handlers(previous):
 
 def _print_json(document):
     """On stdout; a reader that has gone away (``--json | head -c1``) is no error."""
-    from mnist_ova.trainer.writing import json_text
+    from mnist_ova.fileio import json_text
 
     try:
         sys.stdout.write(json_text(document))

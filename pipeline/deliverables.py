@@ -11,15 +11,15 @@ import time
 from mnist_ova.errors import ToolError
 from mnist_ova.pipeline import jobs, outputs
 from mnist_ova.pipeline.staging import DISK_ERRORS, disk_error
-from mnist_ova.render import analysis, figures, frames, gif, report, video
-from mnist_ova.trainer.writing import json_text
+from mnist_ova.render import diagnostics, figures, frames, gif, report, video
+from mnist_ova.fileio import json_text
 
 GIF_SIZE, GIF_FPS = (640, 360), 10
 FIGURE_SCRATCH = "figures"  # in the staging scratch folder when the figures are not an output
 GALLERY_SCRATCH = "gallery"  # the drill-down digits, always inside the report
 
 
-def render(trained, settings, staging, *, progress, review=None):
+def render_all(trained, settings, staging, *, progress, review=None):
     """Write every deliverable named by ``settings.formats``; returns their timings. ``review``
     (``pipeline.review.Review``) adds the comparison with a baseline and the gates to the report."""
     from tqdm import tqdm
@@ -101,8 +101,8 @@ def gallery_paths(trained, staging, review=None):
     the data, so they are no outputs of their own."""
     comparison = review.comparison if review is not None else None
     folder = staging.scratch / GALLERY_SCRATCH
-    return {analysis.digit_asset(i): folder / f"test-{int(trained.test_rows[i])}.png"
-            for i in analysis.shown_positions(trained.evaluation, comparison)}
+    return {diagnostics.digit_asset(i): folder / f"test-{int(trained.test_rows[i])}.png"
+            for i in diagnostics.shown_positions(trained.evaluation, comparison)}
 
 
 class _Encoder:
@@ -215,12 +215,12 @@ def _figures(trained, paths, test_images, example_rows):
 
 def _analysis_figures(evaluation, paths, test_images, digits):
     names = evaluation.class_names
-    analysis.reliability(evaluation.analysis, names, paths["fig_reliability"])
-    analysis.roc_and_precision_recall(evaluation, evaluation.analysis, names, paths["fig_roc_pr"])
+    diagnostics.reliability(evaluation.analysis, names, paths["fig_reliability"])
+    diagnostics.roc_and_precision_recall(evaluation, evaluation.analysis, names, paths["fig_roc_pr"])
     if digits:
         next(iter(digits.values())).parent.mkdir(parents=True, exist_ok=True)
     for name, path in digits.items():
-        analysis.digit(test_images[int(name.rsplit("_", 1)[1])], path)
+        diagnostics.digit(test_images[int(name.rsplit("_", 1)[1])], path)
 
 
 def _report(target, trained, settings, staging, paths, review=None):
@@ -280,7 +280,7 @@ def report_context(trained, settings, staging, review=None, *, videos=None):
     context = report.context(trained.evaluation, title_page=title_page, dataset=trained.metadata["dataset"],
                              config=trained.metadata["config"], video=video, timings=trained.timings,
                              training=training)
-    context["analysis"] = analysis.context(
+    context["analysis"] = diagnostics.context(
         trained.evaluation, test_rows=trained.test_rows, comparison=review.comparison if review else None,
         gates=review.gates if review else (), baseline_label=review.baseline_path if review else None)
     return context

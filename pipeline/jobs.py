@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mnist_ova.pipeline import outputs
-from mnist_ova.render.report import source_date_epoch
+from mnist_ova.environment import source_date_epoch
 from mnist_ova.trainer import data, metrics, preprocess
 from mnist_ova.errors import InputError, ToolError
-from mnist_ova.trainer.writing import json_text
+from mnist_ova.fileio import json_text
 from mnist_ova.trainer.choices import DEFAULT_L2
 from mnist_ova.trainer.validation import check_class_names
 
@@ -71,7 +71,7 @@ def class_names_for(classes, names):
     return check_class_names("class-names", names, classes.size)
 
 
-def prepare(settings, dataset):
+def features_and_split(settings, dataset):
     """Standardised features and the (train, test) rows, as the notebook makes them.
 
     The features are a ``preprocess.StandardisedImages``: the raw pixels with each image's mean
@@ -179,7 +179,7 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
         dataset = data.load(settings.data, cache_dir=settings.cache_dir, progress=progress, log=log)
     announce_fallback(dataset, warn or log)
     with watch("preprocess"):
-        X, train_rows, test_rows = prepare(settings, dataset)
+        X, train_rows, test_rows = features_and_split(settings, dataset)
         classes = np.unique(dataset.labels)
         class_names = class_names_for(classes, settings.class_names)
     metadata = {"data": str(settings.data), "dataset": dataset_summary(dataset, train_rows, test_rows, class_names),
@@ -300,7 +300,7 @@ def from_saved_model(path, settings, *, log, warn=None):
     trained_settings = dataclasses.replace(settings, dtype=config["dtype"], split=config["split"],
                                   test_size=config["test_size"], seed=config["seed"])
     with watch("preprocess"):
-        X, train_rows, test_rows = prepare(trained_settings, dataset)
+        X, train_rows, test_rows = features_and_split(trained_settings, dataset)
     if X.shape[1] != model.n_features_in_:
         raise InputError(f"the model expects images of {model.n_features_in_} pixels but the data {source!r} has "
                          f"{X.shape[1]}: pass --data with the data it was trained on")

@@ -1,5 +1,5 @@
 """The run judged: its comparison with ``--baseline``, its gates, ``predictions.csv`` and
-``summary.md``. ``run.py`` calls ``prepare`` before the deliverables, ``write`` into the staged
+``summary.md``. ``run.py`` calls ``judge`` before the deliverables, ``write`` into the staged
 folder, and ``finish`` once every output is in place (a violated gate then exits 4)."""
 import dataclasses
 
@@ -10,8 +10,8 @@ from mnist_ova.pipeline import gates, jobs, outputs, summary
 @dataclasses.dataclass(frozen=True)
 class Review:
     metrics: dict  # this run's metrics.json document
-    comparison: object | None  # trainer.analysis.Comparison, with --baseline
-    gates: tuple  # trainer.analysis.GateResult of every gate
+    comparison: object | None  # trainer.statistics.Comparison, with --baseline
+    gates: tuple  # trainer.statistics.GateResult of every gate
     baseline_path: str | None
 
 
@@ -20,7 +20,7 @@ def load_baseline(settings):
     return baseline_io.load(settings.baseline) if settings.baseline else None
 
 
-def prepare(trained, settings, baseline):
+def judge(trained, settings, baseline):
     """Compare with the baseline and evaluate the gates; an unknown class in a gate is an input error
     here, before anything is written."""
     metrics = jobs.metrics_document(trained)

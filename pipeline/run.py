@@ -55,9 +55,9 @@ def execute(command_name, settings, *, model_path=None, force=False, force_out=F
         else:
             trained = jobs.from_saved_model(Path(model_path) if model_path else out / outputs.MODEL, settings,
                                             log=log, warn=warn)
-        judged = review.prepare(trained, settings, baseline)
+        judged = review.judge(trained, settings, baseline)
         if command.renders:
-            trained.timings.update(deliverables.render(trained, settings, staging, progress=progress, review=judged))
+            trained.timings.update(deliverables.render_all(trained, settings, staging, progress=progress, review=judged))
         review.write(judged, trained, settings, staging)
         artifacts = deliverables.write_manifest(staging)
         left_out, dropped = [], []

@@ -3,8 +3,9 @@ gates, and links to the report files; appended to ``$GITHUB_STEP_SUMMARY`` when 
 GitHub Actions shows it on the run's page."""
 import os
 
+from mnist_ova.environment import step_summary_path
 from mnist_ova.pipeline import outputs
-from mnist_ova.trainer.analysis import HEADLINE, verdict
+from mnist_ova.trainer.statistics import HEADLINE, verdict
 
 VERDICTS = {"none": "no change", "within-noise": "within the noise", "real": "**real**"}
 
@@ -101,8 +102,8 @@ def files_to_link(formats):
 
 def append_to_step_summary(text, environ=os.environ):
     """Append ``text`` to the file ``$GITHUB_STEP_SUMMARY`` names; returns whether it did."""
-    target = environ.get("GITHUB_STEP_SUMMARY")
-    if not target:
+    target = step_summary_path(environ)
+    if target is None:
         return False
     with open(target, "a", encoding="utf-8") as f:
         f.write(text if text.endswith("\n") else text + "\n")

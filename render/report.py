@@ -7,7 +7,6 @@ import base64
 import contextlib
 import datetime
 import mimetypes
-import os
 import traceback
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -15,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from mnist_ova.errors import InputError
-from mnist_ova.trainer.analysis import wilson_interval
+from mnist_ova.environment import source_date_epoch
+from mnist_ova.trainer.statistics import wilson_interval
 
 ENTRY = "report.html.j2"
 
@@ -33,7 +33,7 @@ def environment(template_dir=None):
 
     folders = [str(template_dir)] if template_dir else []
     if template_dir and not Path(template_dir).is_dir():
-        raise InputError(f"template-dir {str(template_dir)!r} is no folder")
+        raise InputError(f"template-dir {str(template_dir)!r} is not a folder")
     folders.append(str(bundled_templates()))
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(folders), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -173,19 +173,6 @@ def write_pdf(html, path, *, base_url):
 
 PACKAGES = ("numpy", "scipy", "scikit-learn", "numba", "matplotlib", "opencv-python-headless", "pillow", "imageio",
             "imageio-ffmpeg", "jinja2", "weasyprint", "tqdm", "mlxtend")
-
-
-def source_date_epoch():
-    """SOURCE_DATE_EPOCH as an int, or None when unset or empty. A malformed value is an error, as the
-    reproducible-builds specification asks: a build must not silently fall back to the time of day.
-    The command line calls this first, before any library that reads the variable is imported."""
-    text = os.environ.get("SOURCE_DATE_EPOCH", "")
-    if not text:
-        return None
-    if not (text.isascii() and text.isdigit()) or int(text) > 253402300799:  # up to 9999-12-31
-        raise InputError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970-01-01 (for example "
-                         f"1700000000); got {text[:40]!r}: fix or unset it")
-    return int(text)
 
 
 def report_time():

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_ova.trainer import download, validation
+from mnist_ova import environment
 from mnist_ova.errors import InputError
 
 SOURCES = ("auto", "sample", "mnist")
@@ -53,7 +54,7 @@ class Dataset:
 def load(spec, *, cache_dir=None, progress=True, log=None):
     """The dataset named by ``spec``: a path, "sample", "mnist" or "auto"."""
     log = log or (lambda message: print(message, file=sys.stderr))
-    cache_dir = Path(cache_dir) if cache_dir else download.default_cache_dir()
+    cache_dir = Path(cache_dir) if cache_dir else environment.cache_dir()
     spec = str(spec)
     if spec == "auto":
         if download.cached_files(cache_dir) is not None:
@@ -119,7 +120,7 @@ def _load_sample(cache_dir):
 
 
 def _save_cache(path, **arrays):
-    from mnist_ova.trainer.writing import atomic_path
+    from mnist_ova.fileio import atomic_path
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

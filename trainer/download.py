@@ -31,13 +31,6 @@ class DownloadError(ToolError):
     exit_code = ExitCode.DATA_UNAVAILABLE
 
 
-def default_cache_dir():
-    """``$MNIST_OVA_CACHE``, else ``$XDG_CACHE_HOME/mnist-ova``, else ``~/.cache/mnist-ova``."""
-    if os.environ.get("MNIST_OVA_CACHE"):
-        return Path(os.environ["MNIST_OVA_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mnist-ova"
-
-
 def sha256_of(path):
     digest = hashlib.sha256()
     with open(path, "rb") as f:

@@ -31,6 +31,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
+from mnist_ova.environment import training_threads
+
 def _cache_locator():
     """Where numba keeps the compiled kernels of this file: NUMBA_CACHE_DIR if set, else the tool's
     cache folder ($MNIST_OVA_CACHE, else ~/.cache/mnist-ova) under numba/, so a CI job that keeps
@@ -40,9 +42,9 @@ def _cache_locator():
     numba's own places are used (next to this file, else ~/.cache/numba)."""
     from numba.core import caching, config
 
-    from mnist_ova.trainer.download import default_cache_dir
+    from mnist_ova.environment import cache_dir
 
-    folder = str(default_cache_dir() / "numba")
+    folder = str(cache_dir() / "numba")
     here = os.path.abspath(__file__)
 
     class ToolCacheLocator(caching.UserProvidedCacheLocator):
@@ -282,13 +284,6 @@ def _work(P, centre, scale, WT, b, y_index, K, dWT_parts, stats_parts, counter):
                 _gradient_4x5(X, 4, G, 4, k, dW)
 
 
-def threads():
-    """Worker threads per pass: NUMBA_NUM_THREADS if set, else the CPUs this process may use."""
-    if os.environ.get("NUMBA_NUM_THREADS"):
-        return max(1, int(os.environ["NUMBA_NUM_THREADS"]))
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 _pool = None
 
 
@@ -344,7 +339,7 @@ class FusedPass:
         self.WT = np.zeros((padded, d), dtype)  # padding models stay at zero
         self.b = np.zeros(padded, dtype)
         self.counter = np.zeros(1, np.int64)
-        self.n_threads = min(n_threads or threads(), chunks)
+        self.n_threads = min(n_threads or training_threads(), chunks)
 
     def __call__(self, WT, b):
         """(Gᵀ X, Σ G, Σ cost, Σ rounding errors) over all rows, each with K rows/entries."""

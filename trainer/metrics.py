@@ -128,8 +128,8 @@ class Evaluation:
 
     @functools.cached_property
     def analysis(self):
-        """Calibration, precision-recall and intervals (``trainer.analysis``), computed on first use."""
-        from mnist_ova.trainer.analysis import analyse
+        """Calibration, precision-recall and intervals (``trainer.statistics``), computed on first use."""
+        from mnist_ova.trainer.statistics import analyse
 
         return analyse(self)
 

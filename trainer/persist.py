@@ -18,7 +18,7 @@ import numpy as np
 from mnist_ova.errors import InputError
 from mnist_ova.trainer.data import not_an_archive
 from mnist_ova.trainer.model import OneVsAllLogisticRegression
-from mnist_ova.trainer.writing import add_to_zip
+from mnist_ova.fileio import add_to_zip
 
 FORMAT_VERSION = 2
 PREPROCESSING = "per-image standardisation: (x - row mean) / row std, constant images become 0"

@@ -44,7 +44,7 @@ CASES = {
     "unknown config key": (2, r"unknown key 'learning_rat'; did you mean 'learning-rate'"),
     "a class name of 5,000 characters": (2, r"class-names must be at most 200 characters; got 5000"),
     "malformed SOURCE_DATE_EPOCH": (2, r"SOURCE_DATE_EPOCH must be a whole number of seconds .* got 'abc'"),
-    "missing template dir": (2, r"template-dir '.*no-templates' is no folder"),
+    "missing template dir": (2, r"template-dir '.*no-templates' is not a folder"),
     "broken template": (2, r"template .*report.html.j2 line 1"),
     # --- the output folder
     "unwritable output folder": (2, r"output folder '.*a-file/out' cannot be written"),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mnist_ova.errors import ExitCode
-from mnist_ova.pipeline import config
+from mnist_ova.pipeline import config, gates
 from mnist_ova.pipeline.cli import main
 
 FAST = ["--iterations", "20", "--formats", "html", "--quiet"]
@@ -123,3 +123,18 @@ def test_gates_from_a_config_file(tmp_path):
     assert settings.fail_under == (("multiclass_accuracy", 0.8), ("recall:3", 0.5))
     assert settings.max_drop == (("multiclass_accuracy", 0.02),)
     assert settings.baseline == str(tmp_path / "earlier")  # relative to the file
+
+
+def test_gate_values_and_results():
+    document = {"multiclass_accuracy": 0.9, "one_vs_all_accuracy": 0.98, "dataset": {"class_names": ["zero", "one"]},
+                "per_class": [{"label": 0, "recall": 0.95, "precision": 0.9}, {"label": 1, "recall": 0.85,
+                                                                                "precision": 0.8}]}
+    values = gates.metric_values(document)
+    assert list(values.items()) == [("multiclass_accuracy", 0.9), ("one_vs_all_accuracy", 0.98), ("recall:zero", 0.95),
+                                    ("recall:one", 0.85), ("precision:zero", 0.9), ("precision:one", 0.8)]
+    baseline = dict(values, multiclass_accuracy=0.95)
+    results = gates.check_gates([("multiclass_accuracy", 0.9), ("recall:one", 0.9)],
+                                   [("multiclass_accuracy", 0.01)], values, baseline)
+    assert [r.passed for r in results] == [True, False, False]
+    assert "recall:one = 0.8500 is under the bound 0.9" in results[1].describe()
+    assert "dropped by 0.0500" in results[2].describe() and "0.01" in results[2].describe()

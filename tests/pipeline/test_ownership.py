@@ -13,7 +13,7 @@ import pytest
 
 from mnist_ova.pipeline import outputs
 from mnist_ova.pipeline.cli import main
-from mnist_ova.trainer.writing import json_text
+from mnist_ova.fileio import json_text
 from tests.conftest import REPO
 from tests.pipeline.test_bad_inputs import snapshot
 from tests.pipeline.test_deliverables import SMALL

@@ -38,5 +38,5 @@ def test_a_missing_include_is_named(tmp_path):
 
 
 def test_a_template_dir_that_is_no_folder(tmp_path):
-    with pytest.raises(InputError, match="template-dir .* is no folder"):
+    with pytest.raises(InputError, match="template-dir .* is not a folder"):
         report.environment(tmp_path / "absent")

@@ -9,7 +9,7 @@ from mnist_ova.errors import InputError
 from mnist_ova.trainer.model import OneVsAllLogisticRegression
 from mnist_ova.trainer.persist import FORMAT_VERSION, PREPROCESSING, load_model, save_model
 from mnist_ova.trainer.preprocess import standardise
-from mnist_ova.trainer.writing import add_to_zip
+from mnist_ova.fileio import add_to_zip
 
 
 def test_a_saved_model_predicts_the_same_after_loading(tmp_path, small_digits):

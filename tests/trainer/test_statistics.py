@@ -4,7 +4,7 @@ import pytest
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, precision_recall_curve
 
-from mnist_ova.trainer import analysis, metrics
+from mnist_ova.trainer import metrics, statistics
 from mnist_ova.trainer.model import OneVsAllLogisticRegression
 from mnist_ova.trainer.preprocess import standardise
 
@@ -32,7 +32,7 @@ def test_reliability_matches_calibration_curve(evaluation):
     prob_true, prob_pred = calibration_curve(right, confidence, n_bins=15, strategy="uniform")
     np.testing.assert_allclose(a.confidence.observed, prob_true, rtol=1e-12)
     np.testing.assert_allclose(a.confidence.mean_predicted, prob_pred, rtol=1e-12)
-    assert a.confidence.n_bins == analysis.CALIBRATION_BINS == 15
+    assert a.confidence.n_bins == statistics.CALIBRATION_BINS == 15
     for k in range(10):
         prob_true, prob_pred = calibration_curve(evaluation.true_index == k, evaluation.binary_scores[:, k], n_bins=15)
         np.testing.assert_allclose(a.per_model[k].observed, prob_true, rtol=1e-12)
@@ -42,7 +42,7 @@ def test_reliability_matches_calibration_curve(evaluation):
 def test_reliability_bins_take_the_edges_as_scikit_learn_does():
     probability = np.array([0.0, 1 / 15, 2 / 15, 0.5, 14 / 15, 1.0, 1.0])
     positive = np.array([0, 1, 0, 1, 1, 1, 0])
-    curve = analysis.reliability(probability, positive)
+    curve = statistics.reliability(probability, positive)
     prob_true, prob_pred = calibration_curve(positive, probability, n_bins=15)
     np.testing.assert_allclose(curve.observed, prob_true)
     np.testing.assert_allclose(curve.mean_predicted, prob_pred)
@@ -51,15 +51,15 @@ def test_reliability_bins_take_the_edges_as_scikit_learn_does():
 
 def test_expected_calibration_error_by_hand():
     # Two bins: [0.9, 0.9] with 1 of 2 right (gap 0.4), and [0.2] with 0 of 1 right (gap 0.2).
-    curve = analysis.reliability([0.9, 0.9, 0.2], [1, 0, 0])
+    curve = statistics.reliability([0.9, 0.9, 0.2], [1, 0, 0])
     assert curve.expected_calibration_error == pytest.approx(2 / 3 * 0.4 + 1 / 3 * 0.2)
-    assert analysis.reliability([0.7] * 10, [1] * 7 + [0] * 3).expected_calibration_error == pytest.approx(0)
+    assert statistics.reliability([0.7] * 10, [1] * 7 + [0] * 3).expected_calibration_error == pytest.approx(0)
 
 
 def test_brier_and_log_loss_match_scikit_learn(random_scores, evaluation):
     scores, y = random_scores
-    assert analysis.brier_score(scores, y) == pytest.approx(brier_score_loss(y, scores, labels=range(4)), rel=1e-12)
-    assert analysis.log_loss(scores, y) == pytest.approx(log_loss(y, scores, labels=range(4)), rel=1e-12)
+    assert statistics.brier_score(scores, y) == pytest.approx(brier_score_loss(y, scores, labels=range(4)), rel=1e-12)
+    assert statistics.log_loss(scores, y) == pytest.approx(log_loss(y, scores, labels=range(4)), rel=1e-12)
     a, e = evaluation.analysis, evaluation
     assert a.brier == pytest.approx(brier_score_loss(e.true_index, e.scores, labels=range(10)), rel=1e-12)
     assert a.log_loss == pytest.approx(log_loss(e.true_index, e.scores, labels=range(10)), rel=1e-12)
@@ -79,18 +79,18 @@ def test_precision_recall_matches_scikit_learn(evaluation, random_scores):
         np.testing.assert_allclose(curve.recall, recall[::-1], rtol=1e-12)
     tied = np.round(random_scores[0][:, 0], 1)  # many ties
     positive = random_scores[1] == 0
-    assert analysis.precision_recall(tied, positive).average_precision == pytest.approx(
+    assert statistics.precision_recall(tied, positive).average_precision == pytest.approx(
         average_precision_score(positive, tied), rel=1e-12)
 
 
 def test_wilson_interval_by_hand():
     # Wilson's interval for 8 of 10, z = 1.96: centre (0.8 + 0.19208) / 1.38416, half-width ...
-    low, high = analysis.wilson_interval(8, 10)
+    low, high = statistics.wilson_interval(8, 10)
     assert (low, high) == pytest.approx((0.4901624, 0.9433178), abs=1e-6)
-    assert analysis.wilson_interval(0, 10)[0] == 0 and analysis.wilson_interval(0, 10)[1] == pytest.approx(0.2775328,
+    assert statistics.wilson_interval(0, 10)[0] == 0 and statistics.wilson_interval(0, 10)[1] == pytest.approx(0.2775328,
                                                                                                            abs=1e-6)
-    assert analysis.wilson_interval(10, 10)[1] == 1 and analysis.wilson_interval(10, 10)[0] < 1
-    assert analysis.wilson_interval(0, 0) == (0.0, 1.0)
+    assert statistics.wilson_interval(10, 10)[1] == 1 and statistics.wilson_interval(10, 10)[0] < 1
+    assert statistics.wilson_interval(0, 0) == (0.0, 1.0)
 
 
 def test_wilson_interval_matches_scipy():
@@ -98,30 +98,30 @@ def test_wilson_interval_matches_scipy():
 
     for successes, n in ((1, 7), (93, 100), (870, 1000), (0, 3), (3, 3)):
         interval = binomtest(successes, n).proportion_ci(0.95, method="wilson")
-        assert analysis.wilson_interval(successes, n) == pytest.approx((interval.low, interval.high), abs=1e-12)
+        assert statistics.wilson_interval(successes, n) == pytest.approx((interval.low, interval.high), abs=1e-12)
 
 
 def test_mcnemar_exact_by_hand():
     # b = 1, c = 6: n = 7, P(X <= 1) = (C(7,0) + C(7,1)) / 2^7 = 8/128; two-sided 16/128.
-    assert analysis.mcnemar_exact(1, 6) == pytest.approx(0.125)
-    assert analysis.mcnemar_exact(6, 1) == pytest.approx(0.125)
+    assert statistics.mcnemar_exact(1, 6) == pytest.approx(0.125)
+    assert statistics.mcnemar_exact(6, 1) == pytest.approx(0.125)
     # b = 0, c = 5: 2 / 32.
-    assert analysis.mcnemar_exact(0, 5) == pytest.approx(0.0625)
-    assert analysis.mcnemar_exact(3, 3) == 1.0 and analysis.mcnemar_exact(0, 0) == 1.0
-    assert 0 < analysis.mcnemar_exact(1000, 1300) < 1e-8  # large counts: no underflow to 0 or overflow
+    assert statistics.mcnemar_exact(0, 5) == pytest.approx(0.0625)
+    assert statistics.mcnemar_exact(3, 3) == 1.0 and statistics.mcnemar_exact(0, 0) == 1.0
+    assert 0 < statistics.mcnemar_exact(1000, 1300) < 1e-8  # large counts: no underflow to 0 or overflow
 
 
 def test_mcnemar_matches_a_binomial_test():
     from scipy import stats
 
     for b, c in ((2, 9), (12, 20), (40, 41)):
-        assert analysis.mcnemar_exact(b, c) == pytest.approx(stats.binomtest(b, b + c, 0.5).pvalue, rel=1e-12)
+        assert statistics.mcnemar_exact(b, c) == pytest.approx(stats.binomtest(b, b + c, 0.5).pvalue, rel=1e-12)
 
 
 def test_intervals_in_the_analysis(evaluation):
     a, e = evaluation.analysis, evaluation
     right = int(np.sum(e.predicted_index == e.true_index))
-    assert a.multiclass_interval == analysis.wilson_interval(right, e.true_index.size)
+    assert a.multiclass_interval == statistics.wilson_interval(right, e.true_index.size)
     low, high = a.multiclass_interval
     assert low < e.multiclass_accuracy < high
     for k in range(10):
@@ -130,7 +130,7 @@ def test_intervals_in_the_analysis(evaluation):
 
 
 def test_confusion_cells_cover_every_mistake_once(evaluation):
-    cells = analysis.confusion_cells(evaluation)
+    cells = statistics.confusion_cells(evaluation)
     counts = evaluation.confusion.copy()
     np.fill_diagonal(counts, 0)
     assert sum(len(rows) for _, _, rows in cells) == evaluation.misclassified.size
@@ -144,35 +144,20 @@ def test_pairing_finds_the_flips_and_refuses_other_rows():
     rows = np.array([10, 3, 7, 5])
     # The baseline lists the rows as [5, 7, 3, 10]: by row, 10 stays right, 3 and 5 go right -> wrong
     # (current positions 1 and 3), 7 goes wrong -> right (position 2).
-    pairing = analysis.pair(rows, [True, False, True, False], rows[::-1], [True, False, True, True])
+    pairing = statistics.pair(rows, [True, False, True, False], rows[::-1], [True, False, True, True])
     assert pairing.right_to_wrong.tolist() == [1, 3]
     assert pairing.wrong_to_right.tolist() == [2]
-    assert pairing.p_value == pytest.approx(analysis.mcnemar_exact(2, 1))
-    assert analysis.pair(rows, [True] * 4, np.array([10, 3, 7, 6]), [True] * 4) is None
+    assert pairing.p_value == pytest.approx(statistics.mcnemar_exact(2, 1))
+    assert statistics.pair(rows, [True] * 4, np.array([10, 3, 7, 6]), [True] * 4) is None
 
 
 def test_a_difference_is_never_real_while_the_intervals_overlap():
-    overlapping = analysis.proportion_change("multiclass_accuracy", 0.80, 100, 0.85, 100)
-    assert overlapping.overlap and analysis.verdict(overlapping, p_value=1e-6) == "within-noise"
-    apart = analysis.proportion_change("multiclass_accuracy", 0.80, 5000, 0.90, 5000)
-    assert not apart.overlap and analysis.verdict(apart, p_value=1e-9) == "real"
-    assert analysis.verdict(apart, p_value=0.2) == "within-noise"
-    assert analysis.verdict(analysis.proportion_change("m", 0.8, 10, 0.8, 10)) == "none"
-
-
-def test_gate_values_and_results():
-    document = {"multiclass_accuracy": 0.9, "one_vs_all_accuracy": 0.98, "dataset": {"class_names": ["zero", "one"]},
-                "per_class": [{"label": 0, "recall": 0.95, "precision": 0.9}, {"label": 1, "recall": 0.85,
-                                                                                "precision": 0.8}]}
-    values = analysis.metric_values(document)
-    assert list(values.items()) == [("multiclass_accuracy", 0.9), ("one_vs_all_accuracy", 0.98), ("recall:zero", 0.95),
-                                    ("recall:one", 0.85), ("precision:zero", 0.9), ("precision:one", 0.8)]
-    baseline = dict(values, multiclass_accuracy=0.95)
-    results = analysis.check_gates([("multiclass_accuracy", 0.9), ("recall:one", 0.9)],
-                                   [("multiclass_accuracy", 0.01)], values, baseline)
-    assert [r.passed for r in results] == [True, False, False]
-    assert "recall:one = 0.8500 is under the bound 0.9" in results[1].describe()
-    assert "dropped by 0.0500" in results[2].describe() and "0.01" in results[2].describe()
+    overlapping = statistics.proportion_change("multiclass_accuracy", 0.80, 100, 0.85, 100)
+    assert overlapping.overlap and statistics.verdict(overlapping, p_value=1e-6) == "within-noise"
+    apart = statistics.proportion_change("multiclass_accuracy", 0.80, 5000, 0.90, 5000)
+    assert not apart.overlap and statistics.verdict(apart, p_value=1e-9) == "real"
+    assert statistics.verdict(apart, p_value=0.2) == "within-noise"
+    assert statistics.verdict(statistics.proportion_change("m", 0.8, 10, 0.8, 10)) == "none"
 
 
 def test_metrics_json_carries_the_analysis(evaluation):

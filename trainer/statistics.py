@@ -1,5 +1,5 @@
-"""Error analysis with numpy alone: calibration, precision-recall, Wilson intervals, McNemar's exact
-test, the comparison with an earlier run and the CI gates' arithmetic.
+"""Statistics with numpy alone: calibration, precision-recall, Wilson intervals, McNemar's exact
+test and the comparison with an earlier run. The CI gates' decisions live in ``pipeline/gates.py``.
 
 Everything here is numbers in, numbers out; what to draw and say about them is decided in
 ``render/`` and ``templates/``.
@@ -386,63 +386,3 @@ def compare(current, baseline, current_predictions, baseline_predictions):
 
 def _settings(values):
     return ", ".join(f"{key} {value}" for key, value in values.items())
-
-
-# -- gates -------------------------------------------------------------------------------------------
-
-
-SCALAR_METRICS = ("multiclass_accuracy", "one_vs_all_accuracy")  # the top-level numbers of metrics.json
-CLASS_METRICS = ("recall", "precision")  # per class, as "recall:<class>"
-
-
-def metric_values(metrics):
-    """Every metric a gate may name, from a ``metrics.json`` document: its top-level numbers, and
-    ``recall:<class>`` / ``precision:<class>`` (class names as the report shows them)."""
-    numbers = {key: float(value) for key, value in metrics.items()
-               if isinstance(value, (int, float)) and not isinstance(value, bool)}
-    values = {key: numbers.pop(key) for key in SCALAR_METRICS if key in numbers}
-    values.update(numbers)
-    names = metrics.get("dataset", {}).get("class_names") or [str(c["label"]) for c in metrics.get("per_class", [])]
-    for kind in CLASS_METRICS:
-        values.update({f"{kind}:{name}": float(row[kind]) for name, row in zip(names, metrics.get("per_class", []))})
-    return values
-
-
-@dataclasses.dataclass(frozen=True)
-class GateResult:
-    kind: str  # "fail-under" or "max-drop"
-    metric: str
-    bound: float  # the VALUE given
-    value: float  # this run's value
-    baseline: float | None = None  # max-drop: the baseline's value
-
-    @property
-    def limit(self):
-        """The lowest value that passes."""
-        if self.kind == "fail-under":
-            return self.bound
-        assert self.baseline is not None  # a max-drop gate always has its baseline
-        return self.baseline - self.bound
-
-    @property
-    def passed(self):
-        # A hair of tolerance, so that a bound written from a printed value does not fail on rounding.
-        return self.value >= self.limit - 1e-12
-
-    def describe(self):
-        if self.kind == "fail-under":
-            relation = "is at least" if self.passed else "is under"
-            return f"{self.metric} = {self.value:.4f} {relation} the bound {self.bound:g}"
-        assert self.baseline is not None
-        drop = self.baseline - self.value
-        relation = "within" if self.passed else "more than"
-        return (f"{self.metric} = {self.value:.4f} dropped by {drop:.4f} from the baseline's {self.baseline:.4f}, "
-                f"{relation} the allowed drop {self.bound:g}")
-
-
-def check_gates(fail_under, max_drop, current, baseline=None):
-    """``GateResult`` of every gate. ``fail_under``/``max_drop`` are (metric, value) pairs;
-    ``current``/``baseline`` map metric names to values (``metric_values``)."""
-    results = [GateResult("fail-under", metric, bound, current[metric]) for metric, bound in fail_under]
-    results += [GateResult("max-drop", metric, bound, current[metric], baseline[metric]) for metric, bound in max_drop]
-    return results

@@ -140,7 +140,7 @@ def digit(image, path, scale=DIGIT_SCALE):
 def shown_positions(evaluation, comparison=None, limit=GALLERY_LIMIT):
     """Test positions whose digit images the report shows: the first ``limit`` of every confusion
     cell, and of each list of flipped examples."""
-    from mnist_ova.trainer.analysis import confusion_cells
+    from mnist_ova.trainer.statistics import confusion_cells
 
     shown = [rows[:limit] for _, _, rows in confusion_cells(evaluation)]
     if comparison is not None and comparison.pairing is not None:
@@ -166,9 +166,9 @@ def _example(evaluation, position, rows):
 
 def context(evaluation, *, test_rows, comparison=None, gates=(), baseline_label=None):
     """The template context of ``templates/analysis.html.j2``, from one evaluation, and optionally
-    its comparison with a baseline (``trainer.analysis.Comparison``) and the gates' results.
+    its comparison with a baseline (``trainer.statistics.Comparison``) and the gates' results.
     ``test_rows`` are the data rows of the test set, as ``predictions.csv`` names them."""
-    from mnist_ova.trainer.analysis import confusion_cells, verdict
+    from mnist_ova.trainer.statistics import confusion_cells, verdict
 
     e, a, names = evaluation, evaluation.analysis, list(evaluation.class_names)
     K = e.n_classes
@@ -230,7 +230,7 @@ def context(evaluation, *, test_rows, comparison=None, gates=(), baseline_label=
 
 
 def _change(change):
-    from mnist_ova.trainer.analysis import verdict
+    from mnist_ova.trainer.statistics import verdict
 
     return {"name": change.name, "label": change.label, "before": change.before, "after": change.after,
             "change": change.change, "proportion": change.before_interval is not None,

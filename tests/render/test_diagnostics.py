@@ -6,9 +6,9 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from mnist_ova.render import analysis, report
+from mnist_ova.render import diagnostics, report
 from mnist_ova.trainer import metrics
-from mnist_ova.trainer.analysis import confusion_cells
+from mnist_ova.trainer.statistics import confusion_cells
 from mnist_ova.trainer.model import OneVsAllLogisticRegression
 from mnist_ova.trainer.preprocess import standardise
 
@@ -46,7 +46,7 @@ class Links(HTMLParser):
 def render_partial(evaluation, target):
     env = report.environment()
     test_rows = np.arange(evaluation.true_index.size) + 1000
-    context = {"analysis": analysis.context(evaluation, test_rows=test_rows), "target": target,
+    context = {"analysis": diagnostics.context(evaluation, test_rows=test_rows), "target": target,
                "asset": lambda name: f"{name}.png",
                "dataset": {"image_shape": [28, 28], "source": "test", "n_train": 480, "n_test": 120,
                            "sha256": "0" * 64, "name": "tiny"}, "config": {"solver": "gd"}}
@@ -80,14 +80,14 @@ def test_a_gallery_shows_its_digits_with_scores(evaluation):
     t, p, rows = confusion_cells(evaluation)[0]
     gallery = html[html.index(f'id="confusion-{t}-{p}"'):]
     gallery = gallery[:gallery.index("Back to the confusion matrix")]
-    assert gallery.count("<img") == min(rows.size, analysis.GALLERY_LIMIT)
+    assert gallery.count("<img") == min(rows.size, diagnostics.GALLERY_LIMIT)
     first = rows[0]
     assert f'src="digit_{first}.png"' in gallery and f"row {1000 + first}<br>" in gallery
     assert f"{100 * evaluation.scores[first, p]:.0f}%" in gallery
 
 
 def test_context_never_calls_overlapping_recalls_different(evaluation):
-    context = analysis.context(evaluation, test_rows=np.arange(evaluation.true_index.size))
+    context = diagnostics.context(evaluation, test_rows=np.arange(evaluation.true_index.size))
     low, high = context["lowest_recall"]["recall_interval"], context["highest_recall"]["recall_interval"]
     assert context["recall_gap_real"] == (low["high"] < high["low"])
     html = render_partial(evaluation, "html")
@@ -103,15 +103,15 @@ def svg_font_sizes(path):
 
 def test_charts_are_vector_with_text_of_at_least_7_pt(evaluation, tmp_path):
     names = evaluation.class_names
-    analysis.reliability(evaluation.analysis, names, tmp_path / "reliability.svg")
-    analysis.roc_and_precision_recall(evaluation, evaluation.analysis, names, tmp_path / "pr.svg")
+    diagnostics.reliability(evaluation.analysis, names, tmp_path / "reliability.svg")
+    diagnostics.roc_and_precision_recall(evaluation, evaluation.analysis, names, tmp_path / "pr.svg")
     for name in ("reliability.svg", "pr.svg"):
         sizes = svg_font_sizes(tmp_path / name)
         assert sizes and min(sizes) >= 7, (name, sorted(set(sizes)))
         width = re.search(r'<svg[^>]* width="([\d.]+)pt"', (tmp_path / name).read_text()).group(1)
         assert float(width) == pytest.approx(16 / 2.54 * 72, rel=0.01)  # drawn at the size it is placed
     again = tmp_path / "again.svg"
-    analysis.reliability(evaluation.analysis, names, again)
+    diagnostics.reliability(evaluation.analysis, names, again)
     assert again.read_bytes() == (tmp_path / "reliability.svg").read_bytes()  # reproducible bytes
 
 
@@ -120,6 +120,6 @@ def test_a_digit_image_keeps_its_pixels_square(tmp_path):
 
     image = np.zeros((28, 28), dtype=np.uint8)
     image[3, 5] = 255
-    analysis.digit(image, tmp_path / "d.png")
+    diagnostics.digit(image, tmp_path / "d.png")
     pixels = np.asarray(Image.open(tmp_path / "d.png"))
     assert pixels.shape == (84, 84) and pixels[9:12, 15:18].min() == 255 and pixels.sum() == 9 * 255

@@ -1,0 +1,47 @@
+"""Everything the tool reads from its environment, in one place: the variables that change what it
+writes (``SOURCE_DATE_EPOCH``), where it caches (``MNIST_OVA_CACHE``, ``XDG_CACHE_HOME``), how many
+threads train (``NUMBA_NUM_THREADS``) and where a CI job wants its summary (``GITHUB_STEP_SUMMARY``).
+
+A bottom module like ``errors``: every layer may import it, it imports nothing of the tool's but the
+errors. Each function takes the mapping to read, ``os.environ`` by default, so tests pass their own.
+"""
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from mnist_ova.errors import InputError
+
+LATEST_EPOCH = 253402300799  # 9999-12-31T23:59:59Z, the last second a four-digit year can show
+
+
+def source_date_epoch(environ: Mapping[str, str] = os.environ) -> int | None:
+    """SOURCE_DATE_EPOCH as an int, or None when unset or empty. A malformed value is an error, as the
+    reproducible-builds specification asks: a build must not silently fall back to the time of day.
+    The command line calls this first, before any library that reads the variable is imported."""
+    text = environ.get("SOURCE_DATE_EPOCH", "")
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or int(text) > LATEST_EPOCH:
+        raise InputError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970-01-01 (for example "
+                         f"1700000000); got {text[:40]!r}: fix or unset it")
+    return int(text)
+
+
+def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """``$MNIST_OVA_CACHE``, else ``$XDG_CACHE_HOME/mnist-ova``, else ``~/.cache/mnist-ova``."""
+    if environ.get("MNIST_OVA_CACHE"):
+        return Path(environ["MNIST_OVA_CACHE"])
+    return Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist-ova"
+
+
+def training_threads(environ: Mapping[str, str] = os.environ) -> int:
+    """Worker threads per pass: NUMBA_NUM_THREADS if set, else the CPUs this process may use."""
+    if environ.get("NUMBA_NUM_THREADS"):
+        return max(1, int(environ["NUMBA_NUM_THREADS"]))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def step_summary_path(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """The file GitHub Actions shows on a run's page (``$GITHUB_STEP_SUMMARY``), when set."""
+    target = environ.get("GITHUB_STEP_SUMMARY")
+    return Path(target) if target else None
