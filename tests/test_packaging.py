@@ -6,7 +6,9 @@ import sys
 import venv
 import zipfile
 from importlib import metadata
+from pathlib import Path
 
+import numba
 import pytest
 from packaging.requirements import Requirement
 
@@ -21,7 +23,10 @@ def wheel(tmp_path_factory):
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
                             text=True, check=True).stdout.splitlines()
     for name in listed:
-        if (REPO / name).is_file():
+        if (REPO / name).is_symlink():  # the package's links to its layers' folders, kept as links
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(os.readlink(REPO / name), source / name)
+        elif (REPO / name).is_file():
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, source / name)
     subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(source)],
@@ -52,12 +57,37 @@ def test_the_wheel_declares_what_it_imports(wheel):
         assert requirement.specifier.contains(metadata.version(requirement.name), prereleases=True), requirement
 
 
-def test_the_console_script_runs_end_to_end_from_another_folder(wheel, tmp_path, small_digits):
-    """A fresh virtual environment (reusing this interpreter's installed dependencies, offline), the wheel
-    installed into it, and the console script run from an unrelated folder on small data."""
-    env_dir = tmp_path / "venv"
-    venv.create(env_dir, system_site_packages=True, with_pip=True)
+def fresh_venv(env_dir):
+    """A virtual environment that sees the packages of the environment running the tests, offline.
+
+    ``system_site_packages`` would give it the base interpreter's packages, not those of a venv the tests
+    may run in; a ``.pth`` file naming every site-packages folder on this process's path gives it exactly
+    what this process imports. Entries of a ``.pth`` are plain folders: the editable install's import hook
+    in them is not run, so ``mnist_ova`` can only come from what is installed into the new environment."""
+    venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
+    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    ours = [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()]
+    (Path(purelib) / "_tests_running_environment.pth").write_text("\n".join(ours) + "\n")
+    return python
+
+
+def test_the_throwaway_venv_sees_the_running_environment(tmp_path):
+    python = fresh_venv(tmp_path / "venv")
+    found = subprocess.run([python, "-c", "import numba, sklearn, weasyprint; print(numba.__file__)"],
+                           capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    assert Path(found.stdout.strip()).resolve().is_relative_to(Path(numba.__file__).resolve().parents[1])
+    own = subprocess.run([python, "-c", "import mnist_ova"], capture_output=True, text=True, cwd=tmp_path)
+    assert own.returncode != 0, "nothing but the wheel may give the fresh venv mnist_ova"
+
+
+def test_the_console_script_runs_end_to_end_from_another_folder(wheel, tmp_path, small_digits):
+    """A fresh virtual environment (reusing the running environment's installed dependencies, offline),
+    the wheel installed into it, and the console script run from an unrelated folder on small data."""
+    env_dir = tmp_path / "venv"
+    python = fresh_venv(env_dir)
     subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True,
                    capture_output=True)
     work = tmp_path / "elsewhere"
