@@ -96,8 +96,10 @@ def _comparison(comparison, baseline_path):
 
 
 def files_to_link(formats):
-    files = [name for name, kind in ((outputs.HTML, "html"), (outputs.PDF, "pdf")) if kind in formats]
-    return files + [outputs.METRICS, outputs.PREDICTIONS]
+    """The files ``summary.md`` links: the report's that ``formats`` make, then the data every run writes."""
+    linked = [(name, artifact) for name, artifact in outputs.ARTIFACTS.items() if artifact.in_summary
+              and (artifact.format is None or artifact.format in formats)]
+    return [name for name, artifact in sorted(linked, key=lambda item: item[1].format is None)]
 
 
 def append_to_step_summary(text, environ=os.environ):
