@@ -12,9 +12,6 @@ from mnist_ova.errors import InputError
 from mnist_ova.pipeline import outputs
 from mnist_ova.fileio import add_to_zip, json_text
 
-# Left out in this order, heaviest and least needed first, until the bundle fits; any other
-# optional file goes after these.
-DROP_ORDER = (outputs.MP4, outputs.HTML, outputs.GIF, outputs.FIGURES_DIR + "/")
 STORED = (".mp4", ".png", ".gif", ".zip", ".npz")  # compressed already
 
 
@@ -34,11 +31,8 @@ def build(artifacts, target, *, max_mb=None, html=None):
              for name in unbundled]
     included = sorted(name for name, kind in wanted.items() if kind)
     dropped = []
-    for step in (None, *_drop_steps(included)):
-        if step is not None:
-            leaving = [name for name in included if name == step or (step.endswith("/") and name.startswith(step))]
-            if not leaving:
-                continue
+    for leaving in ([], *_drop_steps(included)):
+        if leaving:
             included = [name for name in included if name not in leaving]
             dropped += leaving
         reason = f"left out to fit max-bundle-mb {max_mb:g}" if max_mb is not None else ""
@@ -51,9 +45,12 @@ def build(artifacts, target, *, max_mb=None, html=None):
 
 
 def _drop_steps(included):
-    optional_rest = [name for name in included if outputs.ARTIFACTS[name].bundle == "optional"
-                     and not any(name == p or (p.endswith("/") and name.startswith(p)) for p in DROP_ORDER)]
-    return [*DROP_ORDER, *optional_rest]
+    """The names to leave out together, step by step, until the bundle fits: by the table's drop rank
+    (heaviest and least needed first), then every other optional file, one at a time."""
+    rank = {name: outputs.ARTIFACTS[name].drop_rank for name in included}
+    ranked = [[name for name in included if rank[name] == r] for r in sorted({r for r in rank.values() if r})]
+    rest = [[name] for name in included if outputs.ARTIFACTS[name].bundle == "optional" and rank[name] is None]
+    return [*ranked, *rest]
 
 
 def _write(artifacts, included, left_out, target, html):

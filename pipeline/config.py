@@ -13,8 +13,8 @@ from mnist_ova.trainer.data import SOURCES
 from mnist_ova.errors import InputError
 from mnist_ova.trainer.choices import DEFAULT_L2, DTYPES, SOLVERS
 from mnist_ova.trainer.preprocess import SPLITS
+from mnist_ova.pipeline.outputs import FORMATS
 
-FORMATS = ("html", "pdf", "mp4", "gif", "figures")
 EXAMPLE_SOURCES = ("random", "misclassified", "first")
 HTML_ASSETS = ("inline", "external")
 

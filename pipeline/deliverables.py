@@ -17,6 +17,7 @@ from mnist_ova.fileio import json_text
 GIF_SIZE, GIF_FPS = (640, 360), 10
 FIGURE_SCRATCH = "figures"  # in the staging scratch folder when the figures are not an output
 GALLERY_SCRATCH = "gallery"  # the drill-down digits, always inside the report
+VIDEOS = ("mp4", "gif")  # the formats the report's video section shows
 
 
 def render_all(trained, settings, staging, *, progress, review=None):
@@ -89,10 +90,8 @@ def render_all(trained, settings, staging, *, progress, review=None):
 
 def figure_paths(figure_dir):
     """{asset name: path} of every figure and equation in ``figure_dir``."""
-    paths = {name: figure_dir / file for name, file in outputs.FIGURES.items()}
-    paths.update({name: figure_dir / f"{name}.svg" for name in figures.EQUATIONS})
-    paths.update({name: figure_dir / file for name, file in outputs.ANALYSIS_FIGURES.items()})
-    return paths
+    return {asset: figure_dir / name.removeprefix(f"{outputs.FIGURES_DIR}/")
+            for asset, name in outputs.assets({"figures"}).items()}
 
 
 def gallery_paths(trained, staging, review=None):
@@ -234,7 +233,7 @@ def _report(target, trained, settings, staging, paths, review=None):
                                   template_dir=settings.template_dir)
         report.write_pdf(html, staging.path(outputs.PDF), base_url=staging.root)
         return
-    for name, file in (("video_mp4", outputs.MP4), ("video_gif", outputs.GIF), ("video_captions", outputs.CAPTIONS)):
+    for name, file in outputs.assets(VIDEOS).items():
         if (staging.root / file).is_file():
             assets[name] = staging.root / file
     scratch = {name: path for name, path in assets.items() if staging.scratch in path.parents}
@@ -253,9 +252,8 @@ def bundle_html(trained, settings, staging, videos, review=None):
         figure_dir = staging.scratch / FIGURE_SCRATCH
     paths = {**figure_paths(figure_dir), **gallery_paths(trained, staging, review)}
     assets = report.inline_assets({name: path for name, path in paths.items() if path.is_file()})
-    assets.update({name: file for name, file in (("video_mp4", outputs.MP4), ("video_gif", outputs.GIF),
-                                                 ("video_captions", outputs.CAPTIONS))
-                   if file in videos or (file == outputs.CAPTIONS and outputs.MP4 in videos)})
+    # The captions come with the MP4: every file of a video's format that the zip carries.
+    assets.update(outputs.assets({outputs.ARTIFACTS[name].format for name in videos}))
     context = report_context(trained, settings, staging, review, videos=videos)
     return report.render_html(context, target="html", assets=assets, template_dir=settings.template_dir)
 
@@ -290,7 +288,7 @@ def write_manifest(staging):
     """``manifest.json``: this run's artifacts (names from the table of outputs, never a walk of the
     folder) with their size and sha256, so a job can diff two runs."""
     artifacts = [describe_file(name, path) for name, path in staging.artifacts().items()
-                 if name != outputs.MANIFEST and outputs.ARTIFACTS[name].listed]
+                 if name != outputs.MANIFEST and outputs.ARTIFACTS[name].in_manifest]
     with staging.writing(outputs.MANIFEST):
         staging.path(outputs.MANIFEST).write_text(json_text({"artifacts": artifacts}))
     return artifacts

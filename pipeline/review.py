@@ -5,6 +5,7 @@ import dataclasses
 
 from mnist_ova.pipeline import baseline as baseline_io
 from mnist_ova.pipeline import gates, jobs, outputs, summary
+from mnist_ova.render import summary as summary_md
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,9 +33,11 @@ def judge(trained, settings, baseline):
 
 
 def markdown(review, trained, settings, link_prefix=""):
-    return summary.markdown(trained.evaluation, review.metrics, comparison=review.comparison, gates=review.gates,
-                            baseline_path=review.baseline_path, files=summary.files_to_link(settings.formats),
-                            link_prefix=link_prefix)
+    """``summary.md``'s text; ``link_prefix`` goes before each link (the output folder, for a copy read elsewhere)."""
+    context = summary_md.context(trained.evaluation, review.metrics, comparison=review.comparison, gates=review.gates,
+                                 baseline_path=review.baseline_path, files=summary.files_to_link(settings.formats),
+                                 link_prefix=link_prefix)
+    return summary_md.markdown(context, settings.template_dir)
 
 
 def write(review, trained, settings, staging):

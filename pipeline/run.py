@@ -6,6 +6,7 @@ from pathlib import Path
 from mnist_ova.pipeline import bundle, deliverables, jobs, outputs, review
 from mnist_ova.pipeline.staging import StagedOutput, check_out
 from mnist_ova.render import report
+from mnist_ova.render import summary as summary_md
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,8 +40,8 @@ def execute(command_name, settings, *, model_path=None, force=False, force_out=F
     progress = not quiet and sys.stderr.isatty()
     check_out(settings.out, force=force_out)
     out = Path(settings.out)
-    if command.renders and {"html", "pdf"} & set(settings.formats):
-        report.check_templates(settings.template_dir)
+    report_made = command.renders and {"html", "pdf"} & set(settings.formats)
+    report.check_templates(settings.template_dir, ((report.ENTRY,) if report_made else ()) + (summary_md.TEMPLATE,))
     baseline = review.load_baseline(settings)
     # Staged first, so that an output folder that cannot be written fails before any work. `render`
     # reads the training outputs and leaves them as they are; every other artifact of an earlier run

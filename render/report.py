@@ -35,7 +35,9 @@ def environment(template_dir=None):
     if template_dir and not Path(template_dir).is_dir():
         raise InputError(f"template-dir {str(template_dir)!r} is not a folder")
     folders.append(str(bundled_templates()))
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folders), autoescape=True,
+    # HTML is escaped; the Markdown of summary.md is not (a Markdown template says what it marks up).
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folders),
+                             autoescape=lambda name: not (name or "").endswith(".md.j2"),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["breakable"] = breakable
     # A template rendered on its own (a section, in a test) numbers its figures and tables from 1;
@@ -61,7 +63,7 @@ def breakable(text, every=None):
 
 
 @contextlib.contextmanager
-def _template_errors(env):
+def template_errors(env):
     """Any template failure as one ``InputError`` that names the file and line."""
     import jinja2
 
@@ -77,11 +79,12 @@ def _template_errors(env):
                          "remove it from --template-dir") from None
 
 
-def check_templates(template_dir=None):
-    """Compile the report template now, so a broken one fails the run before any training."""
+def check_templates(template_dir=None, names=(ENTRY,)):
+    """Compile the templates ``names`` now, so a broken one fails the run before any training."""
     env = environment(template_dir)
-    with _template_errors(env):
-        env.get_template(ENTRY)
+    with template_errors(env):
+        for name in names:
+            env.get_template(name)
 
 
 class Numbering:
@@ -127,7 +130,7 @@ def render_html(context, *, target, assets, template_dir=None):
     """The report as HTML text. ``target`` is "html" or "pdf"; ``assets`` maps names to URLs."""
     env = environment(template_dir)
     known = None
-    with _template_errors(env):
+    with template_errors(env):
         for _ in range(2):
             numbering = Numbering(known)
             env.globals.update(number=numbering.number, ref=numbering.ref, asset=assets.__getitem__,

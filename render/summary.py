@@ -1,0 +1,46 @@
+"""``summary.md``: the headline metrics with their intervals, the changes against the baseline and
+the gates, in Markdown, from the Jinja2 template ``templates/summary.md.j2``. This module only
+gathers the numbers; the words and the layout are the template's."""
+from mnist_ova.trainer.statistics import HEADLINE, verdict
+
+TEMPLATE = "summary.md.j2"
+
+
+def context(evaluation, metrics, *, comparison=None, gates=(), baseline_path=None, files=(), link_prefix=""):
+    """What the summary says. ``metrics`` is the run's metrics.json document, ``comparison`` its
+    ``trainer.statistics.Comparison`` with the baseline at ``baseline_path``, ``gates`` the
+    ``GateResult`` of every gate; ``files`` are the output files to link, each with ``link_prefix``
+    before it (the output folder, for a summary read from elsewhere)."""
+    a = evaluation.analysis
+    measured = {"multiclass_accuracy": (evaluation.multiclass_accuracy, a.multiclass_interval),
+                "one_vs_all_accuracy": (evaluation.one_vs_all_accuracy, a.one_vs_all_interval),
+                "expected_calibration_error": (a.expected_calibration_error, None),
+                "brier_score": (a.brier, None), "log_loss": (a.log_loss, None)}
+    changes = {c.name: c for c in comparison.changes} if comparison is not None else {}
+    rows = []
+    for name, label, _ in HEADLINE:
+        value, interval = measured[name]
+        change = changes.get(name)
+        rows.append({"label": label, "value": value, "interval": interval, "change": change,
+                     "share": name.endswith(("accuracy", "calibration_error")),
+                     "bins": a.confidence.n_bins if name == "expected_calibration_error" else None,
+                     "verdict": verdict(change) if change is not None and change.overlap is not None else None})
+    return {"dataset": metrics["dataset"], "rows": rows, "gates": gates, "files": files, "link_prefix": link_prefix,
+            "comparison": _comparison(comparison, baseline_path) if comparison is not None else None}
+
+
+def _comparison(comparison, baseline_path):
+    c, main = comparison, comparison.change("multiclass_accuracy")
+    p_value = c.pairing.p_value if c.pairing is not None else None
+    return {"baseline_path": baseline_path, "pairing": c.pairing, "pairing_problem": c.pairing_problem,
+            "config_differences": [d for d in c.config_differences if d[0] != "preprocessing"],
+            "same_config": not c.config_differences, "main": main, "verdict": verdict(main, p_value)}
+
+
+def markdown(context, template_dir=None):
+    """The summary's text: ``templates/summary.md.j2`` (or its twin in ``template_dir``) filled with ``context``."""
+    from mnist_ova.render import report
+
+    env = report.environment(template_dir)
+    with report.template_errors(env):
+        return env.get_template(TEMPLATE).render(**context)
