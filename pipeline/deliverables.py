@@ -2,7 +2,6 @@
 contains is decided in ``render/`` and ``templates/``; this module only says where and when."""
 import contextlib
 import errno
-import dataclasses
 import hashlib
 import multiprocessing
 import os
@@ -14,7 +13,6 @@ from mnist_ova.pipeline.staging import DISK_ERRORS, disk_error
 from mnist_ova.render import diagnostics, figures, frames, gif, report, video
 from mnist_ova.fileio import json_text
 
-GIF_SIZE, GIF_FPS = (640, 360), 10
 FIGURE_SCRATCH = "figures"  # in the staging scratch folder when the figures are not an output
 GALLERY_SCRATCH = "gallery"  # the drill-down digits, always inside the report
 VIDEOS = ("mp4", "gif")  # the formats the report's video section shows
@@ -44,10 +42,9 @@ def render_all(trained, settings, staging, *, progress, review=None):
     if want_report or "figures" in formats:
         steps.append(("figures", outputs.FIGURES_DIR, lambda: _figures(trained, paths, images_test, rows)))
         steps.append(("analysis", outputs.FIGURES_DIR,
-                      lambda: _analysis_figures(evaluation, paths, images_test, digits)))
+                      lambda: _analysis_figures(trained.views, paths, images_test, digits)))
     if "gif" in formats:
         steps.append(("gif", outputs.GIF, lambda: gif.write_gif(examples, names, staging.path(outputs.GIF),
-                                                                size=GIF_SIZE, fps=GIF_FPS,
                                                                 seconds=settings.seconds_per_example)))
     if want_report:
         steps.append(("posters", outputs.FIGURES_DIR, lambda: (
@@ -204,18 +201,16 @@ def _timed(step):
 
 
 def _figures(trained, paths, test_images, example_rows):
-    shape, sample = trained.dataset.image_shape, trained.train_rows[:12]
+    dataset = trained.dataset
     figures.report_figures(
-        trained.evaluation, weights=trained.model.coef_, image_shape=shape,
-        sample_images=trained.dataset.images[sample].reshape(-1, *shape),
-        sample_index=trained.evaluation.classes.searchsorted(trained.dataset.labels[sample]),
+        trained.views, weights=trained.model.coef_, images=dataset.images.reshape(-1, *dataset.image_shape),
+        class_index=trained.evaluation.classes.searchsorted(dataset.labels), train_rows=trained.train_rows,
         test_images=test_images, example_rows=example_rows, paths=paths)
 
 
-def _analysis_figures(evaluation, paths, test_images, digits):
-    names = evaluation.class_names
-    diagnostics.reliability(evaluation.analysis, names, paths["fig_reliability"])
-    diagnostics.roc_and_precision_recall(evaluation, evaluation.analysis, names, paths["fig_roc_pr"])
+def _analysis_figures(views, paths, test_images, digits):
+    diagnostics.reliability(views.evaluation.analysis, views.names, paths["fig_reliability"])
+    diagnostics.roc_and_precision_recall(views, paths["fig_roc_pr"])
     if digits:
         next(iter(digits.values())).parent.mkdir(parents=True, exist_ok=True)
     for name, path in digits.items():
@@ -224,7 +219,7 @@ def _analysis_figures(evaluation, paths, test_images, digits):
 
 def _report(target, trained, settings, staging, paths, review=None):
     """``report.pdf`` (needs the figures) or ``report.html`` (needs the videos too, which it embeds)."""
-    context = report_context(trained, settings, staging, review)
+    context = _report_context(trained, settings, staging, review)
     assets = {name: path for name, path in paths.items() if path.is_file()}
     if target == "pdf":
         # data: URLs here too: WeasyPrint names each image after its URL, and a file URL would carry
@@ -254,34 +249,25 @@ def bundle_html(trained, settings, staging, videos, review=None):
     assets = report.inline_assets({name: path for name, path in paths.items() if path.is_file()})
     # The captions come with the MP4: every file of a video's format that the zip carries.
     assets.update(outputs.assets({outputs.ARTIFACTS[name].format for name in videos}))
-    context = report_context(trained, settings, staging, review, videos=videos)
+    context = _report_context(trained, settings, staging, review, videos=videos)
     return report.render_html(context, target="html", assets=assets, template_dir=settings.template_dir)
 
 
-def report_context(trained, settings, staging, review=None, *, videos=None):
-    """What the report is filled with; ``videos`` (file names) overrides which videos it shows."""
-    formats = set(settings.formats)
-    shown = {kind: (file in videos if videos is not None else kind in formats)
-             for kind, file in (("mp4", outputs.MP4), ("gif", outputs.GIF))}
+def _report_context(trained, settings, staging, review=None, *, videos=None):
+    """The report's context (``render.report.context``) of this run; ``videos`` (file names) overrides
+    which videos it shows."""
+    shown = {outputs.ARTIFACTS[name].format for name in videos} if videos is not None else set(settings.formats)
     gif_path = staging.root / outputs.GIF
-    video = {"examples": min(settings.examples, len(trained.test_rows)),
-             "seconds_per_example": settings.seconds_per_example,
-             "mp4": shown["mp4"], "gif": shown["gif"], "captions": shown["mp4"],
-             "gif_kib": gif_path.stat().st_size // 1024 if gif_path.is_file() else 0,
-             "files": [file for kind, file in (("mp4", outputs.MP4), ("gif", outputs.GIF)) if shown[kind]]}
-    # A field left at its default keeps what the run that trained the model had (a re-render).
-    defaults = {f.name: f.default for f in dataclasses.fields(settings)}
-    recorded = trained.metadata.get("title_page", {})
-    title_page = {field: value if value != defaults[field] else recorded.get(field, value)
-                  for field, value in jobs.title_page_of(settings).items()}
-    training = {"reused": trained.reused, "train_seconds": trained.metadata.get("train_seconds")}
-    context = report.context(trained.evaluation, title_page=title_page, dataset=trained.metadata["dataset"],
-                             config=trained.metadata["config"], video=video, timings=trained.timings,
-                             training=training)
-    context["analysis"] = diagnostics.context(
-        trained.evaluation, test_rows=trained.test_rows, comparison=review.comparison if review else None,
+    video = report.video_context(
+        trained.views, examples=settings.examples, seconds_per_example=settings.seconds_per_example,
+        shown={kind: file for kind, file in (("mp4", outputs.MP4), ("gif", outputs.GIF)) if kind in shown},
+        gif_bytes=gif_path.stat().st_size if gif_path.is_file() else 0)
+    return report.context(
+        trained.views, title_page=jobs.title_page_of(settings, recorded=trained.metadata.get("title_page", {})),
+        dataset=trained.metadata["dataset"], config=trained.metadata["config"], video=video, timings=trained.timings,
+        training={"reused": trained.reused, "train_seconds": trained.metadata.get("train_seconds")},
+        test_rows=trained.test_rows, comparison=review.comparison if review else None,
         gates=review.gates if review else (), baseline_label=review.baseline_path if review else None)
-    return context
 
 
 def write_manifest(staging):

@@ -1,6 +1,7 @@
 """The stages of the batch job. Each takes checked settings and returns what it made;
 only ``write_training`` and the render stage touch the output folder."""
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mnist_ova.pipeline import outputs
+from mnist_ova.render import views as render_views
 from mnist_ova.environment import source_date_epoch
 from mnist_ova.trainer import data, metrics, preprocess
 from mnist_ova.errors import InputError, ToolError
@@ -40,6 +42,11 @@ class Trained:
     timings: dict
     metadata: dict
     reused: bool = False
+
+    @functools.cached_property
+    def views(self) -> render_views.EvaluationViews:
+        """The evaluation's views that the report, its figures and summary.md show, built once."""
+        return render_views.of(self.evaluation)
 
 
 class Stopwatch:
@@ -325,8 +332,14 @@ def dataset_summary(dataset, train_rows, test_rows, class_names):
 TITLE_PAGE = ("title", "author", "course", "institution", "seat")
 
 
-def title_page_of(settings):
-    return {field: getattr(settings, field) for field in TITLE_PAGE}
+def title_page_of(settings, recorded=None):
+    """The title-page fields of ``settings``; with ``recorded`` (those of the run that trained the
+    model, for a re-render), a field left at its default keeps the recorded value."""
+    given = {field: getattr(settings, field) for field in TITLE_PAGE}
+    if recorded is None:
+        return given
+    defaults = {f.name: f.default for f in dataclasses.fields(settings)}
+    return {field: value if value != defaults[field] else recorded.get(field, value) for field, value in given.items()}
 
 
 def config_summary(settings):

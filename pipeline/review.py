@@ -34,7 +34,7 @@ def judge(trained, settings, baseline):
 
 def markdown(review, trained, settings, link_prefix=""):
     """``summary.md``'s text; ``link_prefix`` goes before each link (the output folder, for a copy read elsewhere)."""
-    context = summary_md.context(trained.evaluation, review.metrics, comparison=review.comparison, gates=review.gates,
+    context = summary_md.context(trained.views, review.metrics, comparison=review.comparison, gates=review.gates,
                                  baseline_path=review.baseline_path, files=summary.files_to_link(settings.formats),
                                  link_prefix=link_prefix)
     return summary_md.markdown(context, settings.template_dir)

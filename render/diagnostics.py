@@ -12,6 +12,7 @@ import numpy as np
 from mnist_ova.render.figures import (SMALL_FONT, TEXT_WIDTH, _figure, ellipsize, line_height, literal,
                                       text_width)
 from mnist_ova.render.palette import ACCENT, WRONG, class_colour, class_dash, hex_colour
+from mnist_ova.render.views import interval
 
 ACCENT, WRONG = hex_colour(ACCENT), hex_colour(WRONG)
 GUIDE = "#9e9e9e"  # the diagonal and the guessing level
@@ -94,10 +95,11 @@ def reliability(analysis, names, path):
         _legend(fig, lines, names, "one-vs-all model (right)")
 
 
-def roc_and_precision_recall(evaluation, analysis, names, path):
+def roc_and_precision_recall(views, path):
     """Left: every model's ROC curve. Right: its precision-recall curve; the dotted level is the
     share of a class, the precision of a model that guesses. One key below both (the areas are in
-    the report's table)."""
+    the report's table). ``views`` are the evaluation's (``render.views``)."""
+    evaluation, analysis, names = views.evaluation, views.evaluation.analysis, views.names
     with _panels(path, names) as (fig, (left, right)):
         lines = []
         for k in range(len(names)):
@@ -110,8 +112,7 @@ def roc_and_precision_recall(evaluation, analysis, names, path):
         left.set_xlabel("false-positive rate")
         left.set_ylabel("true-positive rate (recall)")
         left.set_title("ROC")
-        share = np.bincount(evaluation.true_index, minlength=evaluation.n_classes) / max(evaluation.true_index.size, 1)
-        right.axhline(float(np.mean(share)), color=GUIDE, linestyle=":", linewidth=0.8)
+        right.axhline(float(np.mean(views.class_shares)), color=GUIDE, linestyle=":", linewidth=0.8)
         right.set_xlim(0, 1)
         right.set_ylim(0, 1.01)
         right.set_aspect("equal")
@@ -152,10 +153,6 @@ def digit_asset(position):
     return f"digit_{int(position)}"
 
 
-def _interval(pair):
-    return {"low": float(pair[0]), "high": float(pair[1])}
-
-
 def _example(evaluation, position, rows):
     e, names = evaluation, evaluation.class_names
     p, t = int(e.predicted_index[position]), int(e.true_index[position])
@@ -164,13 +161,13 @@ def _example(evaluation, position, rows):
             "true_score": float(e.scores[position, t])}
 
 
-def context(evaluation, *, test_rows, comparison=None, gates=(), baseline_label=None):
-    """The template context of ``templates/analysis.html.j2``, from one evaluation, and optionally
-    its comparison with a baseline (``trainer.statistics.Comparison``) and the gates' results.
-    ``test_rows`` are the data rows of the test set, as ``predictions.csv`` names them."""
+def context(views, *, test_rows, comparison=None, gates=(), baseline_label=None):
+    """The template context of ``templates/analysis.html.j2``, from one evaluation's views
+    (``render.views``), and optionally its comparison with a baseline (``trainer.statistics.Comparison``)
+    and the gates' results. ``test_rows`` are the data rows of the test set, as ``predictions.csv`` names them."""
     from mnist_ova.trainer.statistics import confusion_cells, verdict
 
-    e, a, names = evaluation, evaluation.analysis, list(evaluation.class_names)
+    e, a, names = views.evaluation, views.evaluation.analysis, views.names
     K = e.n_classes
     cells = confusion_cells(e)
     galleries = [{"id": f"confusion-{t}-{p}", "true_name": names[t], "predicted_name": names[p],
@@ -180,22 +177,15 @@ def context(evaluation, *, test_rows, comparison=None, gates=(), baseline_label=
     by_cell = {(g["true_name"], g["predicted_name"]): g["id"] for g in galleries}
     matrix = [[{"count": int(e.confusion[t, p]), "diagonal": t == p,
                 "link": by_cell.get((names[t], names[p]))} for p in range(K)] for t in range(K)]
-    per_model = [{"name": names[k], "test_accuracy": float(e.test_accuracy[k]),
-                  "test_accuracy_interval": _interval(a.test_accuracy_intervals[k]),
-                  "recall": float(e.recall[k]), "recall_interval": _interval(a.recall_intervals[k]),
-                  "precision": float(e.precision[k]), "precision_interval": _interval(a.precision_intervals[k]),
-                  "support": int(e.support[k]), "auc": e.roc[k].auc,
-                  "average_precision": a.precision_recall[k].average_precision,
-                  "brier": float(a.binary_brier[k]), "ece": a.per_model[k].expected_calibration_error}
-                 for k in range(K)]
+    per_model = views.classes
     overconfident = float(np.sum(a.confidence.count * (a.confidence.mean_predicted - a.confidence.observed))
                           / max(a.confidence.count.sum(), 1))
     recall_order = sorted(per_model, key=lambda m: m["recall"])
     lowest, highest = recall_order[0], recall_order[-1]
     result = {
         "n_test": int(e.true_index.size),
-        "multiclass": {"value": e.multiclass_accuracy, "interval": _interval(a.multiclass_interval)},
-        "one_vs_all": {"value": e.one_vs_all_accuracy, "interval": _interval(a.one_vs_all_interval)},
+        "multiclass": views.headline["multiclass_accuracy"],
+        "one_vs_all": views.headline["one_vs_all_accuracy"],
         "per_model": per_model,
         "lowest_recall": lowest, "highest_recall": highest,
         "recall_gap_real": not (lowest["recall_interval"]["high"] >= highest["recall_interval"]["low"]),
@@ -235,6 +225,6 @@ def _change(change):
     return {"name": change.name, "label": change.label, "before": change.before, "after": change.after,
             "change": change.change, "proportion": change.before_interval is not None,
             "share": change.before_interval is not None or change.name == "expected_calibration_error",
-            "before_interval": _interval(change.before_interval) if change.before_interval else None,
-            "after_interval": _interval(change.after_interval) if change.after_interval else None,
+            "before_interval": interval(change.before_interval) if change.before_interval else None,
+            "after_interval": interval(change.after_interval) if change.after_interval else None,
             "overlap": change.overlap, "better": change.better, "verdict": verdict(change)}

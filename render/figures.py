@@ -376,20 +376,24 @@ def equation(tex, path, *, fontsize=11.5):
             plt.close(fig)
 
 
-def report_figures(evaluation, *, weights, image_shape, sample_images, sample_index, test_images, example_rows,
-                   paths):
-    """Every figure of the report, from one evaluation: ``paths`` maps figure names (those of
-    ``EQUATIONS`` and the report's ``fig_*``) to files. ``sample_images``/``sample_index`` are a few
-    training digits with their class indices; ``example_rows`` are the test rows the video shows."""
-    names, e = evaluation.class_names, evaluation
-    frequencies = np.bincount(e.true_index, minlength=e.n_classes) / max(e.true_index.size, 1)
-    accuracy(e.train_accuracy, e.test_accuracy, names, paths["fig_accuracy"], always_no=1 - frequencies)
+SAMPLES = 12  # training digits the report shows first: the first rows of the training set
+
+
+def report_figures(views, *, weights, images, class_index, train_rows, test_images, example_rows, paths):
+    """Every figure of the report, from one evaluation's views (``render.views``): ``paths`` maps
+    figure names (those of ``EQUATIONS`` and the report's ``fig_*``) to files. ``images`` are the data
+    set's digits (N, height, width), ``class_index`` their classes and ``train_rows`` the training
+    rows (the first ``SAMPLES`` are shown); ``example_rows`` are the positions in ``test_images``
+    the video shows."""
+    names, e = views.evaluation.class_names, views.evaluation
+    accuracy(e.train_accuracy, e.test_accuracy, names, paths["fig_accuracy"], always_no=1 - views.class_shares)
     cost_curves(e.cost_history, names, paths["fig_cost"])
     confusion(e.confusion, e.confusion_normalised, names, paths["fig_confusion"])
     per_class(e.precision, e.recall, e.f1, names, paths["fig_per_class"])
     roc([(c.false_positive_rate, c.true_positive_rate, c.auc) for c in e.roc], names, paths["fig_roc"])
-    weights_grid(weights, image_shape, names, paths["fig_weights"])
-    image_grid(sample_images, [names[k] for k in sample_index], paths["fig_samples"], max_side=0.85)
+    weights_grid(weights, images.shape[1:], names, paths["fig_weights"])
+    sample = train_rows[:SAMPLES]
+    image_grid(images[sample], [names[k] for k in class_index[sample]], paths["fig_samples"], max_side=0.85)
     shown = example_rows[:6]
     image_grid(test_images[shown], [f"true {names[e.true_index[i]]},\npredicted {names[e.predicted_index[i]]}"
                                     for i in shown], paths["fig_examples"], columns=6, title_lines=3,

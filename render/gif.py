@@ -9,9 +9,10 @@ import numpy as np
 from mnist_ova.render import frames as frame_composer
 
 PALETTE_SAMPLES = 12
+SIZE, FPS = (640, 360), 10  # smaller and slower than the MP4: a GIF stores every frame's pixels
 
 
-def write_gif(examples, class_names, path, *, size=(640, 360), fps=10, seconds=1.0):
+def write_gif(examples, class_names, path, *, size=SIZE, fps=FPS, seconds=1.0):
     """Write the GIF; returns the number of distinct frames stored."""
     from PIL import Image
 

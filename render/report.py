@@ -11,11 +11,9 @@ import traceback
 from importlib import metadata as package_metadata
 from pathlib import Path
 
-import numpy as np
 
 from mnist_ova.errors import InputError
 from mnist_ova.environment import source_date_epoch
-from mnist_ova.trainer.statistics import wilson_interval
 
 ENTRY = "report.html.j2"
 
@@ -204,24 +202,29 @@ def timing_rows(timings, training):
     return rows
 
 
-def context(evaluation, *, title_page, dataset, config, video, timings, training=None):
-    """What the report says, from one evaluation. ``title_page`` holds the title-page fields,
-    ``dataset``/``config`` the run's recorded summaries, ``video`` what the videos show, ``timings``
-    the stages' seconds (None leaves them out), ``training`` whether the model was reused
-    ({"reused", "train_seconds"})."""
+def video_context(views, *, examples, seconds_per_example, shown, gif_bytes=0):
+    """What the report says of the prediction videos: ``examples`` asked for (at most the test set),
+    ``shown`` maps each video format the report shows ("mp4", "gif") to its file, ``gif_bytes`` is
+    the GIF's size."""
+    return {"examples": min(examples, views.evaluation.true_index.size), "seconds_per_example": seconds_per_example,
+            "mp4": "mp4" in shown, "gif": "gif" in shown, "captions": "mp4" in shown, "gif_kib": gif_bytes // 1024,
+            "files": list(shown.values())}
+
+
+def context(views, *, title_page, dataset, config, video, timings, training=None, test_rows, comparison=None,
+            gates=(), baseline_label=None):
+    """What the report says, from one evaluation's views (``render.views``). ``title_page`` holds the
+    title-page fields, ``dataset``/``config`` the run's recorded summaries, ``video`` what the videos
+    show (``video_context``), ``timings`` the stages' seconds (None leaves them out), ``training``
+    whether the model was reused ({"reused", "train_seconds"}); ``test_rows``, ``comparison`` (with
+    the baseline ``baseline_label``) and ``gates`` are the error analysis's (``diagnostics.context``)."""
+    from mnist_ova.render import diagnostics
     from mnist_ova.render.figures import EQUATIONS
 
-    e, names = evaluation, list(evaluation.class_names)
-    models = [{"name": names[k], "train_accuracy": float(e.train_accuracy[k]),
-               "test_accuracy": float(e.test_accuracy[k]), "iterations": int(e.n_iter[k]),
-               "final_cost": e.final_cost(k), "auc": e.roc[k].auc} for k in range(e.n_classes)]
-    per_class = [{"name": names[k], "precision": float(e.precision[k]), "recall": float(e.recall[k]),
-                  "f1": float(e.f1[k]), "support": int(e.support[k])} for k in range(e.n_classes)]
+    e, names, classes = views.evaluation, views.names, views.classes
     confused = [{"true_name": names[t], "predicted_name": names[p], "count": c,
                  "share": c / max(int(e.support[t]), 1)} for t, p, c in e.most_confused()]
-    frequencies = np.bincount(e.true_index, minlength=e.n_classes) / max(e.true_index.size, 1)
-    accuracy = e.multiclass_accuracy
-    low, high = wilson_interval(int(np.sum(e.predicted_index == e.true_index)), e.true_index.size)
+    accuracy = views.headline["multiclass_accuracy"]
     when = report_time()
     reproducible = source_date_epoch() is not None
     versions = package_versions()
@@ -230,19 +233,19 @@ def context(evaluation, *, title_page, dataset, config, video, timings, training
                      created=when.strftime("%Y-%m-%dT%H:%M:%SZ")),
         "dataset": dataset,
         "config": config,
-        "models": models,
-        "per_class": per_class,
+        "models": classes,
+        "per_class": classes,
         "one_vs_all_accuracy": e.one_vs_all_accuracy,
         "multiclass_accuracy": e.multiclass_accuracy,
         "chance_accuracy": 1 / e.n_classes,
-        "always_no_accuracy": float(np.mean(1 - frequencies)),
-        "best": max(models, key=lambda m: (m["test_accuracy"], m["auc"])),
-        "worst": min(models, key=lambda m: (m["test_accuracy"], m["auc"])),
-        "hardest": min(per_class, key=lambda c: c["recall"]),
-        "easiest": max(per_class, key=lambda c: c["recall"]),
+        "always_no_accuracy": views.always_no_accuracy,
+        "best": max(classes, key=lambda m: (m["test_accuracy"], m["auc"])),
+        "worst": min(classes, key=lambda m: (m["test_accuracy"], m["auc"])),
+        "hardest": min(classes, key=lambda c: c["recall"]),
+        "easiest": max(classes, key=lambda c: c["recall"]),
         "confused": confused,
         "n_misclassified": int(e.misclassified.size),
-        "stopped_early": [m["name"] for m in models if m["iterations"] < config["iterations"]],
+        "stopped_early": [m["name"] for m in classes if m["iterations"] < config["iterations"]],
         "still_falling": any(len(h) > 10 and h[-1] < h[-11] * 0.999 for h in e.cost_history),
         "video": video,
         # Timings differ from run to run: a reproducible build (SOURCE_DATE_EPOCH set) leaves them out.
@@ -251,8 +254,11 @@ def context(evaluation, *, title_page, dataset, config, video, timings, training
         "version_of": dict(versions),
         # The wider side of the 95 % Wilson interval of the multiclass accuracy, the interval the error
         # analysis states, so the report quotes one interval throughout.
-        "accuracy_margin": max(accuracy - low, high - accuracy),
+        "accuracy_margin": max(accuracy["value"] - accuracy["interval"]["low"],
+                               accuracy["interval"]["high"] - accuracy["value"]),
         "equations": {name: words for name, (_, words) in EQUATIONS.items()},
+        "analysis": diagnostics.context(views, test_rows=test_rows, comparison=comparison, gates=gates,
+                                        baseline_label=baseline_label),
     }
 
 

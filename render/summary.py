@@ -6,24 +6,18 @@ from mnist_ova.trainer.statistics import HEADLINE, verdict
 TEMPLATE = "summary.md.j2"
 
 
-def context(evaluation, metrics, *, comparison=None, gates=(), baseline_path=None, files=(), link_prefix=""):
-    """What the summary says. ``metrics`` is the run's metrics.json document, ``comparison`` its
-    ``trainer.statistics.Comparison`` with the baseline at ``baseline_path``, ``gates`` the
-    ``GateResult`` of every gate; ``files`` are the output files to link, each with ``link_prefix``
-    before it (the output folder, for a summary read from elsewhere)."""
-    a = evaluation.analysis
-    measured = {"multiclass_accuracy": (evaluation.multiclass_accuracy, a.multiclass_interval),
-                "one_vs_all_accuracy": (evaluation.one_vs_all_accuracy, a.one_vs_all_interval),
-                "expected_calibration_error": (a.expected_calibration_error, None),
-                "brier_score": (a.brier, None), "log_loss": (a.log_loss, None)}
+def context(views, metrics, *, comparison=None, gates=(), baseline_path=None, files=(), link_prefix=""):
+    """What the summary says, from one evaluation's views (``render.views``). ``metrics`` is the run's
+    metrics.json document, ``comparison`` its ``trainer.statistics.Comparison`` with the baseline at
+    ``baseline_path``, ``gates`` the ``GateResult`` of every gate; ``files`` are the output files to
+    link, each with ``link_prefix`` before it (the output folder, for a summary read from elsewhere)."""
     changes = {c.name: c for c in comparison.changes} if comparison is not None else {}
     rows = []
     for name, label, _ in HEADLINE:
-        value, interval = measured[name]
         change = changes.get(name)
-        rows.append({"label": label, "value": value, "interval": interval, "change": change,
+        rows.append({"label": label, **views.headline[name], "change": change,
                      "share": name.endswith(("accuracy", "calibration_error")),
-                     "bins": a.confidence.n_bins if name == "expected_calibration_error" else None,
+                     "bins": views.evaluation.analysis.confidence.n_bins if name == "expected_calibration_error" else None,
                      "verdict": verdict(change) if change is not None and change.overlap is not None else None})
     return {"dataset": metrics["dataset"], "rows": rows, "gates": gates, "files": files, "link_prefix": link_prefix,
             "comparison": _comparison(comparison, baseline_path) if comparison is not None else None}

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from mnist_ova.render import diagnostics, report
+from mnist_ova.render import diagnostics, report, views
 from mnist_ova.trainer import metrics
 from mnist_ova.trainer.statistics import confusion_cells
 from mnist_ova.trainer.model import OneVsAllLogisticRegression
@@ -46,7 +46,7 @@ class Links(HTMLParser):
 def render_partial(evaluation, target):
     env = report.environment()
     test_rows = np.arange(evaluation.true_index.size) + 1000
-    context = {"analysis": diagnostics.context(evaluation, test_rows=test_rows), "target": target,
+    context = {"analysis": diagnostics.context(views.of(evaluation), test_rows=test_rows), "target": target,
                "asset": lambda name: f"{name}.png",
                "dataset": {"image_shape": [28, 28], "source": "test", "n_train": 480, "n_test": 120,
                            "sha256": "0" * 64, "name": "tiny"}, "config": {"solver": "gd"}}
@@ -87,7 +87,7 @@ def test_a_gallery_shows_its_digits_with_scores(evaluation):
 
 
 def test_context_never_calls_overlapping_recalls_different(evaluation):
-    context = diagnostics.context(evaluation, test_rows=np.arange(evaluation.true_index.size))
+    context = diagnostics.context(views.of(evaluation), test_rows=np.arange(evaluation.true_index.size))
     low, high = context["lowest_recall"]["recall_interval"], context["highest_recall"]["recall_interval"]
     assert context["recall_gap_real"] == (low["high"] < high["low"])
     html = render_partial(evaluation, "html")
@@ -104,7 +104,7 @@ def svg_font_sizes(path):
 def test_charts_are_vector_with_text_of_at_least_7_pt(evaluation, tmp_path):
     names = evaluation.class_names
     diagnostics.reliability(evaluation.analysis, names, tmp_path / "reliability.svg")
-    diagnostics.roc_and_precision_recall(evaluation, evaluation.analysis, names, tmp_path / "pr.svg")
+    diagnostics.roc_and_precision_recall(views.of(evaluation), tmp_path / "pr.svg")
     for name in ("reliability.svg", "pr.svg"):
         sizes = svg_font_sizes(tmp_path / name)
         assert sizes and min(sizes) >= 7, (name, sorted(set(sizes)))

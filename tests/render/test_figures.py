@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from mnist_ova.render import figures, report
+from mnist_ova.render import figures, report, views
 from mnist_ova.trainer import metrics
 from mnist_ova.trainer.model import OneVsAllLogisticRegression
 from tests.render.test_report_quality import overlaps, pdf_words, type_sizes
@@ -29,9 +29,9 @@ def draw_all(names, folder):
     paths = {name: folder / f"{name}.svg" for name in
              ("fig_accuracy", "fig_cost", "fig_confusion", "fig_per_class", "fig_roc", "fig_weights", "fig_samples",
               "fig_examples", "fig_misclassified", *figures.EQUATIONS)}
-    figures.report_figures(e, weights=model.coef_, image_shape=(8, 8), sample_images=images[:12],
-                           sample_index=np.arange(12) % len(names), test_images=images[1::2],
-                           example_rows=np.arange(6), paths=paths)
+    figures.report_figures(views.of(e), weights=model.coef_, images=images,
+                           class_index=np.arange(len(images)) % len(names), train_rows=np.arange(12),
+                           test_images=images[1::2], example_rows=np.arange(6), paths=paths)
     return paths
 
 

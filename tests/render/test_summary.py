@@ -9,7 +9,7 @@ from mnist_ova.render import report, summary
 
 def _context(verdict="real", name="digits <mine> & co"):
     change = SimpleNamespace(before=0.5, change=0.25)
-    row = {"label": "multiclass accuracy", "value": 0.75, "interval": (0.7, 0.8), "change": change, "share": True,
+    row = {"label": "multiclass accuracy", "value": 0.75, "interval": {"low": 0.7, "high": 0.8}, "change": change, "share": True,
            "bins": None, "verdict": verdict}
     calibration = dict(row, label="expected calibration error", interval=None, bins=15, change=None, verdict=None)
     return {"dataset": {"n_test": 4, "name": name, "sha256": "ab" * 32}, "rows": [row, calibration], "gates": (),

@@ -1,0 +1,54 @@
+"""The views of one ``Evaluation`` that the report, its figures and ``summary.md`` show, built once.
+
+Each class's row (its one-vs-all model's figures and the class's own, with their 95 % Wilson
+intervals), each class's share of the test images, and the headline metrics with their intervals
+are worked out here and nowhere else, as plain values a template can print.
+"""
+import dataclasses
+
+import numpy as np
+
+from mnist_ova.trainer.metrics import Evaluation
+
+
+def interval(pair):
+    """A (low, high) pair as a template reads it."""
+    return {"low": float(pair[0]), "high": float(pair[1])}
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationViews:
+    evaluation: Evaluation
+    names: list[str]  # the classes, as the report calls them
+    class_shares: np.ndarray  # (K,) each class's share of the test images
+    # One row per class: {name, train_accuracy, test_accuracy, iterations, final_cost, auc, average_precision,
+    # brier, ece (of its model), precision, recall, f1, support (of its class), and the *_interval of
+    # test_accuracy, recall and precision ({low, high})}.
+    classes: list[dict]
+    # The headline metrics by trainer.statistics.HEADLINE name: {value, interval ({low, high}) or None}.
+    headline: dict[str, dict]
+
+    @property
+    def always_no_accuracy(self):
+        """The mean binary accuracy of models that always answer "no": what the real ones must beat."""
+        return float(np.mean(1 - self.class_shares))
+
+
+def of(evaluation):
+    """The views of ``evaluation``."""
+    e, a, names = evaluation, evaluation.analysis, list(evaluation.class_names)
+    classes = [{"name": names[k], "train_accuracy": float(e.train_accuracy[k]),
+                "test_accuracy": float(e.test_accuracy[k]), "test_accuracy_interval": interval(a.test_accuracy_intervals[k]),
+                "iterations": int(e.n_iter[k]), "final_cost": e.final_cost(k), "auc": e.roc[k].auc,
+                "average_precision": a.precision_recall[k].average_precision, "brier": float(a.binary_brier[k]),
+                "ece": a.per_model[k].expected_calibration_error,
+                "precision": float(e.precision[k]), "precision_interval": interval(a.precision_intervals[k]),
+                "recall": float(e.recall[k]), "recall_interval": interval(a.recall_intervals[k]),
+                "f1": float(e.f1[k]), "support": int(e.support[k])} for k in range(e.n_classes)]
+    headline = {"multiclass_accuracy": {"value": e.multiclass_accuracy, "interval": interval(a.multiclass_interval)},
+                "one_vs_all_accuracy": {"value": e.one_vs_all_accuracy, "interval": interval(a.one_vs_all_interval)},
+                "expected_calibration_error": {"value": a.expected_calibration_error, "interval": None},
+                "brier_score": {"value": a.brier, "interval": None},
+                "log_loss": {"value": a.log_loss, "interval": None}}
+    shares = np.bincount(e.true_index, minlength=e.n_classes) / max(e.true_index.size, 1)
+    return EvaluationViews(evaluation, names, shares, classes, headline)
