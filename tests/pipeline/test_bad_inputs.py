@@ -31,9 +31,10 @@ CASES = {
     "labels outside the class range": (2, r"class-names gives 5 names, so the labels must be 0..4"),
     "NaN pixels": (2, r"images .*(NaN|finite)"),
     "inf pixels": (2, r"images .*(inf|finite)"),
-    "non-square image size": (2, r"(square|image size)"),
-    "a single class": (2, r"(one class|2 classes|two classes|at least 2)"),
-    "fewer than 2 test rows": (2, r"test"),
+    "non-square image size": (2, r"images must be square \(side x side pixels\); got 12 pixels per image"),
+    "a single class": (2, r"labels must hold at least 2 classes to train one-vs-all models; got 1"),
+    "fewer than 2 test rows": (2, r"the split must leave at least 2 training and 2 test rows; got 4 training and 1 "
+                                  r"test rows from 5"),
     ".mat without label": (2, r"lacks the key\(s\) label"),
     "random bytes named .npz": (2, r"is no readable .npz file"),
     "corrupt cached model": (2, r"model '.*model.npz' is damaged"),

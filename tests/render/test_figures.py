@@ -62,8 +62,11 @@ def test_no_two_words_meet(typeset):
     for number, words in pages.items():
         assert not overlaps(words, slack=0.3), f"page {number}"
     text = " ".join(w[4] for words in pages.values() for w in words)
-    assert "Ünïcödé" in text if "Ünïcödé café" in names else True
-    assert "$\\alpha$_^{x}" in text if names is MIXED else True
+    # Every class is named in words a reader can search for, non-ASCII and TeX-like ones literally; a
+    # word too long for its place keeps its beginning, followed by an ellipsis.
+    first_words = [name.split()[0] for name in names]
+    missing = [w for w in first_words if w not in text and not re.search(re.escape(w[:8]) + r"\w*…", text)]
+    assert not missing, missing
 
 
 def test_no_text_under_7_points_and_every_word_is_text(typeset):

@@ -62,10 +62,22 @@ def test_frames_streams_examples_times_fps_times_seconds():
 
 def test_class_names_are_used_and_more_classes_fit():
     names = [f"class {k}" for k in range(12)]
-    proba = np.full(12, 1 / 12)
-    ex = frames.Example(np.eye(5), 0, 11, proba)
-    final = list(frames.example_frames(ex, names, (1280, 720), fps=2, seconds=1))[-1][0]
+    ex = frames.Example(np.eye(5), 0, 11, np.full(12, 1 / 12))
+
+    def final_frame(class_names):
+        return list(frames.example_frames(ex, class_names, (1280, 720), fps=2, seconds=1))[-1][0]
+
+    final = final_frame(names)
     assert final.shape == (720, 1280, 3)
+    layout = frames.Layout.for_names(1280, 720, names)
+    centres = [((y0 + y1) // 2, (x0 + x1) // 2) for x0, y0, x1, y1 in (layout.bar_rect(k, 1 / 12) for k in range(12))]
+    assert [tuple(final[y, x]) for y, x in centres] == [frames.BAR] * 11 + [frames.WRONG]  # all 12 bars, 11 predicted
+    renamed = [*names[:5], "class X", *names[6:]]
+    assert frames.Layout.for_names(1280, 720, renamed) == layout
+    changed_y, changed_x = np.nonzero(np.any(final_frame(renamed) != final, axis=2))
+    top, bottom = layout.bar_span(5)
+    assert changed_y.size and top <= changed_y.min() and changed_y.max() <= bottom  # the name of class 5 is drawn
+    assert changed_x.max() < layout.plot_box[0]  # ... at its bar's left, and nowhere else
 
 
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]

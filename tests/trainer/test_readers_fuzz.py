@@ -19,11 +19,27 @@ idx_like = st.builds(lambda kind, ndim, dims, body: bytes([0, 0, kind, ndim]) + 
     st.lists(st.integers(0, 70), max_size=4), st.binary(max_size=600))
 
 
-def read_or_refuse(read, path):
+def read_or_refuse(read, path, check):
+    """``read(path)``: either a value that passes ``check`` or one line of ``InputError``, nothing else."""
     try:
-        read(path)
-    except InputError:
-        pass
+        value = read(path)
+    except InputError as exc:
+        assert str(exc).strip() and "\n" not in str(exc), repr(str(exc))
+        return
+    check(value)
+
+
+def check_idx(path):
+    def check(array):
+        assert isinstance(array, np.ndarray) and array.shape == data.idx_header(path).shape
+    return check
+
+
+def check_dataset(dataset):
+    """What a reader returns is the data the rest of the tool expects: one label per image, each
+    image of the declared shape."""
+    assert dataset.images.ndim == 2 and dataset.labels.shape == (dataset.images.shape[0],)
+    assert dataset.images.shape[1] == int(np.prod(dataset.image_shape))
 
 
 @FUZZ
@@ -31,7 +47,7 @@ def read_or_refuse(read, path):
 def test_idx_reader(tmp_path, content, compressed):
     path = tmp_path / ("x-images-idx3-ubyte.gz" if compressed else "x-images-idx3-ubyte")
     path.write_bytes(gzip.compress(content) if compressed and len(content) % 3 else content)
-    read_or_refuse(data.read_idx, path)
+    read_or_refuse(data.read_idx, path, check_idx(path))
 
 
 @FUZZ
@@ -39,7 +55,7 @@ def test_idx_reader(tmp_path, content, compressed):
 def test_mat_reader(tmp_path, content):
     path = tmp_path / "x.mat"
     path.write_bytes(content)
-    read_or_refuse(data.load_path, path)
+    read_or_refuse(data.load_path, path, check_dataset)
 
 
 def npz_like(entries):
@@ -71,4 +87,4 @@ arrays = st.builds(lambda shape, kind: np.zeros(shape, dtype=kind),
 def test_npz_reader(tmp_path, content):
     path = tmp_path / "x.npz"
     path.write_bytes(content)
-    read_or_refuse(data.load_path, path)
+    read_or_refuse(data.load_path, path, check_dataset)
