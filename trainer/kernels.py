@@ -3,18 +3,18 @@
 The rows come in as raw pixels (uint8 images) with each row's centre and scale: every tile's
 features, (pixels - centre) * scale, are made as the tile is read, so the data set is never
 copied as floats and a step reads 1 byte a pixel. The pass runs on one thread per core
-(``nogil``), the threads claiming chunks of rows through an atomic counter: a numba parfor
-did the same at the same speed but took 6.5 s instead of 2.7 s to compile.
+(``nogil``), the threads claiming chunks of rows through an atomic counter: as fast as a numba
+parfor, and far quicker to compile (bench/NOTES.md).
 
 A step needs Z = X Wᵀ (forward) and dW = Gᵀ X (backward) for all K models. OpenBLAS runs
 these thin products (K = 10) far below the machine's speed and reads X twice; this kernel
 reads each tile of 8 rows once, computes its logits with the weights held in registers
 (4 rows x 5 models at a time), and adds the tile's gradient while the rows are still in
 cache, again 4 rows x 5 models at a time: with the 20 gradient factors in registers, each
-load of X serves five models (one model per load made the step load-bound, 1.2x slower).
+load of X serves five models (one model per load would make the step load-bound).
 Between the two, each model's 8 sigmoids and costs are one vector: numba has no vector exp
 or log here (no SVML), so both are written out as polynomials (within 1 and 3 ulp; float32
-needs fewer terms); the library's scalar calls cost a fifth of a float32 step. While a tile
+needs fewer terms), much cheaper than the library's scalar calls. While a tile
 is worked on, the tile after next is prefetched into L2, a share per register-tile call. Row
 chunks are fixed (not tied to the thread count) and their partial sums are added in order, so
 the result does not depend on the machine.
@@ -124,7 +124,7 @@ LN2_HI, LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10  # fdlib
 EXP_TERMS = np.array([1.0 / math.factorial(n) for n in range(14)])  # |r| <= log(2)/2: error < 5e-18
 LOG1P_TERMS = np.array([1.0 / (2 * n + 1) for n in range(17)])  # s <= 1/3: error < 2e-17
 # float32 weights need errors only below their half-ulp (6e-8): 8 terms of each give < 8e-9, and
-# the float32 step takes 0.9x the time.
+# fewer terms make a shorter step.
 TERMS = {"float64": (EXP_TERMS.size, LOG1P_TERMS.size), "float32": (8, 8)}
 
 
