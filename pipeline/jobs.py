@@ -24,7 +24,7 @@ from mnist_ova.trainer.validation import check_class_names
 if TYPE_CHECKING:
     from mnist_ova.trainer.model import OneVsAllLogisticRegression
 
-# The estimator (trainer.model, trainer.persist) loads scikit-learn and scipy, 0.6 s of imports: this
+# The estimator (trainer.model, trainer.persist) loads scikit-learn and scipy, slow imports: this
 # module imports them where they are used, so that the command line can start compiling the training
 # kernel (start_compiling) before they load.
 
