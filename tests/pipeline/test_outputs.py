@@ -1,0 +1,38 @@
+"""The table of outputs carries every fact about an artifact; the choices of --formats, the report's
+assets, the summary's links and the bundle's drop order are read from it."""
+import re
+
+from mnist_ova.pipeline import bundle, config, deliverables, outputs, summary
+from mnist_ova.render import report
+
+
+def test_the_formats_are_the_tables_flags_in_their_documented_order():
+    assert config.FORMATS == outputs.FORMATS == ("html", "pdf", "mp4", "gif", "figures")
+    made_by = {f: sorted(n for n, a in outputs.ARTIFACTS.items() if a.format == f) for f in outputs.FORMATS}
+    assert made_by["mp4"] == ["predictions.mp4", "predictions.vtt"] and made_by["gif"] == ["predictions.gif"]
+    assert all(name.startswith("figures/") for name in made_by["figures"])
+
+
+def test_every_asset_a_template_names_is_in_the_table(tmp_path):
+    folder = report.bundled_templates()
+    text = "".join(folder.joinpath(name).read_text() for name in ("report.html.j2", "analysis.html.j2"))
+    named = set(re.findall(r"""(?:figure|equation|asset)\(["']([a-z_]+)["']""", text))
+    paths = deliverables.figure_paths(tmp_path)
+    known = set(paths) | set(outputs.assets(deliverables.VIDEOS))
+    assert named and named <= known, named - known
+    assert {p.name for p in paths.values()} == {n.removeprefix("figures/") for n, a in outputs.ARTIFACTS.items()
+                                                if a.format == "figures"}
+
+
+def test_the_summary_links_the_reports_first_then_the_data():
+    assert summary.files_to_link(("pdf", "html")) == ["report.html", "report.pdf", "metrics.json", "predictions.csv"]
+    assert summary.files_to_link(("gif",)) == ["metrics.json", "predictions.csv"]
+
+
+def test_the_bundle_drops_by_rank_then_every_other_optional_file_alone():
+    included = sorted(["report.pdf", "metrics.json", "manifest.json", "report.html", "predictions.mp4",
+                       "predictions.vtt", "predictions.gif", "figures/accuracy.svg", "figures/eq_cost.svg",
+                       "summary.md", "predictions.csv"])
+    assert bundle._drop_steps(included) == [
+        ["predictions.mp4"], ["report.html"], ["predictions.gif"], ["figures/accuracy.svg", "figures/eq_cost.svg"],
+        ["predictions.csv"], ["predictions.vtt"], ["summary.md"]]
