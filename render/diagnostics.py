@@ -171,7 +171,7 @@ def context(views, *, test_rows, comparison=None, gates=(), baseline_label=None)
     K = e.n_classes
     cells = confusion_cells(e)
     galleries = [{"id": f"confusion-{t}-{p}", "true_name": names[t], "predicted_name": names[p],
-                  "count": int(rows.size), "share": rows.size / max(int(e.support[t]), 1),
+                  "count": int(rows.size), "share": views.share_of_class(rows.size, t),
                   "examples": [_example(e, i, test_rows) for i in rows[:GALLERY_LIMIT]],
                   "rank": rank} for rank, (t, p, rows) in enumerate(cells)]
     by_cell = {(g["true_name"], g["predicted_name"]): g["id"] for g in galleries}

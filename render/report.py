@@ -223,7 +223,7 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
 
     e, names, classes = views.evaluation, views.names, views.classes
     confused = [{"true_name": names[t], "predicted_name": names[p], "count": c,
-                 "share": c / max(int(e.support[t]), 1)} for t, p, c in e.most_confused()]
+                 "share": views.share_of_class(c, t)} for t, p, c in e.most_confused()]
     accuracy = views.headline["multiclass_accuracy"]
     when = report_time()
     reproducible = source_date_epoch() is not None

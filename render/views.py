@@ -28,6 +28,10 @@ class EvaluationViews:
     # The headline metrics by trainer.statistics.HEADLINE name: {value, interval ({low, high}) or None}.
     headline: dict[str, dict]
 
+    def share_of_class(self, count, k):
+        """``count`` test images of class ``k`` as a share of that class's test images."""
+        return count / max(self.classes[k]["support"], 1)
+
     @property
     def always_no_accuracy(self):
         """The mean binary accuracy of models that always answer "no": what the real ones must beat."""
