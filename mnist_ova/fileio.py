@@ -1,11 +1,15 @@
-"""Writing files so that a reader never sees half of one, and zip entries that do not carry the time."""
+"""Writing files so that a reader never sees half of one, zip entries that do not carry the time, and
+reading a user's file only when it is a regular file of a bounded size."""
 import contextlib
 import json
 import math
 import os
+import stat
 import tempfile
 import zipfile
 from pathlib import Path
+
+from mnist_ova.errors import InputError
 
 FIXED_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can carry
 
@@ -30,6 +34,31 @@ def atomic_path(path):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def read_bounded(path, limit, *, what):
+    """The bytes of the regular file ``path``, at most ``limit`` of them; ``what`` names the file in
+    the error ("notes file"). A FIFO, device or socket is refused without being waited on (opened
+    without blocking, then checked), and a file over the limit without being read."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise InputError(f"{what} {str(path)!r} does not exist") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+                    else "a folder" if stat.S_ISDIR(mode) else "a device")
+            raise InputError(f"{what} {str(path)!r} is {kind}: only regular files are read")
+        os.set_blocking(fd, True)
+        with open(fd, "rb", closefd=False) as stream:
+            content = stream.read(limit + 1)  # one byte more: a file that grew since the check is still refused
+    finally:
+        os.close(fd)
+    if len(content) > limit:
+        raise InputError(f"{what} {str(path)!r} is over the limit of {limit:,} bytes")
+    return content
 
 
 def json_text(document):

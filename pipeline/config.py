@@ -73,6 +73,8 @@ class Settings:
     course: str = _option("", "course on the title page", group="report", default_text="none")
     institution: str = _option("", "institution on the title page", group="report", default_text="none")
     seat: str = _option("", "seat number on the title page", group="report", default_text="none")
+    notes: str | None = _option(None, "a Markdown file: your own chapters, after the results (render/notes.py)",
+                                group="report", default_text="none")
     baseline: str | None = _option(None, "an earlier output folder: the report compares this run with it",
                                    group="analysis", default_text="none")
     fail_under: tuple = _option((), "METRIC=VALUE: exit 4, after writing every output, when METRIC is below "
@@ -104,7 +106,7 @@ OPTIONS = tuple(Option(f.name, f.default, **f.metadata) for f in dataclasses.fie
 BY_NAME = {option.name: option for option in OPTIONS}
 
 
-PATH_OPTIONS = ("data", "out", "cache-dir", "template-dir", "baseline")
+PATH_OPTIONS = ("data", "out", "cache-dir", "template-dir", "baseline", "notes")
 TEXT_LIMIT = 200  # characters in a title-page field or a class name
 
 
@@ -184,6 +186,7 @@ def check(settings, *, given=frozenset()):
         "max_bundle_mb": None if s.max_bundle_mb is None else validation.check_number(
             "max-bundle-mb", s.max_bundle_mb, minimum=0, include_minimum=False),
         **_gates(s),
+        "notes": _notes(s.notes),
     }
     return dataclasses.replace(s, **changes)
 
@@ -207,6 +210,16 @@ def _gates(s):
     if checked["max_drop"] and not s.baseline:
         raise InputError("max-drop compares with a baseline: give --baseline PATH, an earlier output folder")
     return checked
+
+
+def _notes(path):
+    """The notes file read and checked now (its labels, formulas and images), so that a mistake in it fails
+    before any training; the report reads it again when it is rendered."""
+    if path is not None:
+        from mnist_ova.pipeline.deliverables import load_notes
+
+        load_notes(path)
+    return path
 
 
 def _video_size(value):

@@ -10,7 +10,7 @@ import time
 from mnist_ova.errors import ToolError
 from mnist_ova.pipeline import jobs, outputs
 from mnist_ova.pipeline.staging import DISK_ERRORS, disk_error
-from mnist_ova.render import diagnostics, figures, frames, gif, report, video
+from mnist_ova.render import diagnostics, figures, frames, gif, notes, report, video
 from mnist_ova.fileio import json_text
 
 FIGURE_SCRATCH = "figures"  # in the staging scratch folder when the figures are not an output
@@ -89,6 +89,11 @@ def figure_paths(figure_dir):
     """{asset name: path} of every figure and equation in ``figure_dir``."""
     return {asset: figure_dir / name.removeprefix(f"{outputs.FIGURES_DIR}/")
             for asset, name in outputs.assets({"figures"}).items()}
+
+
+def load_notes(path):
+    """The notes file (--notes), checked against the labels of the report's figures and tables."""
+    return notes.load(path, notes.labels({**outputs.FIGURES, **outputs.ANALYSIS_FIGURES}))
 
 
 def gallery_paths(trained, staging, review=None):
@@ -262,12 +267,14 @@ def _report_context(trained, settings, staging, review=None, *, videos=None):
         trained.views, examples=settings.examples, seconds_per_example=settings.seconds_per_example,
         shown={kind: file for kind, file in (("mp4", outputs.MP4), ("gif", outputs.GIF)) if kind in shown},
         gif_bytes=gif_path.stat().st_size if gif_path.is_file() else 0)
-    return report.context(
+    context = report.context(
         trained.views, title_page=jobs.title_page_of(settings, recorded=trained.metadata.get("title_page", {})),
         dataset=trained.metadata["dataset"], config=trained.metadata["config"], video=video, timings=trained.timings,
         training={"reused": trained.reused, "train_seconds": trained.metadata.get("train_seconds")},
         test_rows=trained.test_rows, comparison=review.comparison if review else None,
         gates=review.gates if review else (), baseline_label=review.baseline_path if review else None)
+    context["notes"] = load_notes(settings.notes) if settings.notes else None
+    return context
 
 
 def write_manifest(staging):

@@ -357,7 +357,13 @@ def weights_grid(coef, image_shape, names, path):
                colorbar_label="weight (red: evidence for the class, blue: against it)")
 
 
-def equation(tex, path, *, fontsize=11.5):
+# How the report typesets mathematics: matplotlib mathtext in Computer Modern, glyphs as outlines
+# (the same look without the fonts installed), no time stamp, a fixed hash salt.
+MATH_RC = {"mathtext.fontset": "cm", "svg.fonttype": "path", "svg.hashsalt": "mnist-ova", "text.color": "#212121"}
+EQUATION_SIZE = 11.5  # points: a displayed equation
+
+
+def equation(tex, path, *, fontsize=EQUATION_SIZE):
     """One typeset equation (matplotlib mathtext, Computer Modern) as a tight SVG; its glyphs are
     outlines, so it looks the same without the fonts installed (the alt text carries its words)."""
     import matplotlib
@@ -365,8 +371,7 @@ def equation(tex, path, *, fontsize=11.5):
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    with matplotlib.rc_context({"mathtext.fontset": "cm", "svg.fonttype": "path", "svg.hashsalt": "mnist-ova",
-                                "text.color": "#212121"}):
+    with matplotlib.rc_context(MATH_RC):
         fig = plt.figure(figsize=(0.01, 0.01))
         try:
             fig.text(0, 0, f"${tex}$", fontsize=fontsize)
@@ -374,6 +379,32 @@ def equation(tex, path, *, fontsize=11.5):
                         metadata={"Date": None, "Creator": None})
         finally:
             plt.close(fig)
+
+
+def math_svg(tex, *, fontsize):
+    """``tex`` typeset as ``equation`` does, for placing within a line of text: (SVG bytes, width,
+    height, depth), in points; the depth is how far the formula reaches below the baseline. A
+    formula mathtext cannot read raises ValueError with its reason."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.mathtext import MathTextParser
+
+    with matplotlib.rc_context(MATH_RC):
+        prop = FontProperties(size=fontsize)
+        # Measured at 720 dpi, so that the sizes are exact to a tenth of a point (mathtext rounds to pixels).
+        width, height, depth = (value / 10 for value in MathTextParser("path").parse(f"${tex}$", dpi=720,
+                                                                                      prop=prop)[:3])
+        # A figure exactly the formula's size, the baseline at its depth (as mathtext.math_to_image).
+        fig = Figure(figsize=(width / 72, height / 72))
+        fig.text(0, depth / height, f"${tex}$", fontproperties=prop)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="svg", dpi=72, metadata={"Date": None, "Creator": None})
+    return buffer.getvalue(), width, height, depth
 
 
 SAMPLES = 12  # training digits the report shows first: the first rows of the training set

@@ -41,7 +41,7 @@ def environment(template_dir=None):
     # A template rendered on its own (a section, in a test) numbers its figures and tables from 1;
     # render_html replaces these with the numbering of the whole report.
     numbering = Numbering()
-    env.globals.update(number=numbering.number, ref=numbering.ref)
+    env.globals.update(number=numbering.number, ref=numbering.ref, numbered=numbering.has)
     return env
 
 
@@ -111,6 +111,10 @@ class Numbering:
         self.placed[id] = (kind, self.counts[kind])
         return f"{self.WORDS[kind]} {self.counts[kind]}"
 
+    def has(self, id):
+        """Whether the report numbers ``id`` (known from the first pass)."""
+        return id in self.known
+
     def ref(self, id):
         import markupsafe
 
@@ -131,8 +135,8 @@ def render_html(context, *, target, assets, template_dir=None):
     with template_errors(env):
         for _ in range(2):
             numbering = Numbering(known)
-            env.globals.update(number=numbering.number, ref=numbering.ref, asset=assets.__getitem__,
-                               target=target)
+            env.globals.update(number=numbering.number, ref=numbering.ref, numbered=numbering.has,
+                               asset=assets.__getitem__, target=target)
             html = env.get_template(ENTRY).render(**context, target=target, asset=assets.__getitem__)
             known = numbering.placed
         numbering.check()

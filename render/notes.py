@@ -1,0 +1,260 @@
+"""The author's own words (``--notes FILE.md``): a Markdown file as numbered chapters of the report.
+
+CommonMark (markdown-it-py) with tables, footnotes and ``$…$`` / ``$$…$$`` mathematics
+(mdit-py-plugins). Each level-1 heading starts a chapter (text before the first one is a chapter
+"Notes"), deeper headings are its sections. Formulas are typeset as the report's own equations
+(``figures.math_svg``, inline ones on the line of text); images are read from beside the notes file
+and carried inside the report as data: URLs, never written as outputs; raw HTML is shown as text.
+Cross-references use Quarto's syntax: ``@fig-NAME`` (NAME: a figure's file stem) and ``@tbl-NAME``
+(a name of ``TABLES``) become the report's own "Figure 4" / "Table 2", linked.
+
+``load`` reads and checks it all at once, so that the settings check can refuse a notes file before
+any training: an unknown label, a formula mathtext cannot read or an image that cannot be read is
+one error line (exit 2).
+"""
+import base64
+import dataclasses
+import difflib
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+from mnist_ova.errors import InputError
+from mnist_ova.fileio import read_bounded
+
+LIMIT = 2**20  # bytes of Markdown
+IMAGE_LIMIT = 20 * 2**20  # bytes of one image
+TEXT_SIZE = 10.5  # points: the report's body text (style.css); a formula's size is given in em of it
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+               ".webp": "image/webp", ".svg": "image/svg+xml"}
+UNTITLED = "Notes"  # the chapter of any text before the first level-1 heading
+
+# @tbl-NAME: the documented name of each of the report's tables -> its id in the templates.
+TABLES = {
+    "data": "tab_data", "hyperparameters": "tab_hyper", "training": "tab_training", "models": "tab_models",
+    "per_class": "tab_per_class", "intervals": "tab_intervals", "class_intervals": "tab_class_intervals",
+    "confusion": "confusion-table", "calibration": "tab_calibration", "precision_recall": "tab_pr",
+    "baseline": "tab_baseline", "baseline_recall": "tab_baseline_recall", "gates": "tab_gates",
+    "model_card": "tab_model_card", "configuration": "tab_config", "files": "tab_files",
+    "versions": "tab_versions", "timings": "tab_timings",
+}
+# A figure the two formats show differently: the PDF prints frames of the video, the web page plays it.
+SAME_FIGURE = {"fig_posters": ("fig_posters", "fig_video", "fig_gif")}
+LABEL = re.compile(r"@((?:fig|tbl)-[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")
+
+
+def labels(figure_files):
+    """{label: the report ids it stands for, the first one this report has wins}, for every figure in
+    ``figure_files`` ({id: file name}, the report's figures are those whose id starts with fig_) and every
+    table of ``TABLES``."""
+    found = {f"fig-{Path(file).stem}": SAME_FIGURE.get(id, (id,))
+             for id, file in figure_files.items() if id.startswith("fig_")}
+    found.update({f"tbl-{name}": (id,) for name, id in TABLES.items()})
+    return found
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Notes:
+    """A notes file, read and checked: its chapters as (id, title, markdown-it tokens)."""
+
+    path: str
+    chapters: tuple
+    env: dict  # markdown-it's environment from the parse: the footnotes
+    labels: dict
+
+    def sections(self):
+        """(id, title) of each chapter, for the report's chapter list."""
+        return [(id, title) for id, title, _ in self.chapters]
+
+    def body(self, id, ref, numbered):
+        """Chapter ``id`` as HTML, without its heading. ``ref(id)`` is the report's link to a figure or
+        table, ``numbered(id)`` whether this report has it (a video is in one format only, the gates'
+        table only with gates): a label for one it lacks is shown marked, as the label."""
+        import markupsafe
+
+        tokens = next(tokens for key, _, tokens in self.chapters if key == id)
+        md = _markdown()
+        env = dict(self.env, crossref=functools.partial(_resolve, self.labels, ref, numbered))
+        return markupsafe.Markup(md.renderer.render(list(tokens), md.options, env))
+
+
+def load(path, labels):
+    """The notes file at ``path`` read, parsed and checked against ``labels`` (from ``labels()``), its
+    formulas typeset and its images read. A file that is no regular file or over ``LIMIT`` bytes, is not
+    UTF-8, or holds an unknown label, a formula that cannot be typeset or an image that cannot be read
+    is an ``InputError`` naming the file and line."""
+    path = Path(path)
+    try:
+        text = read_bounded(path, LIMIT, what="notes file").decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"notes file {str(path)!r} is not UTF-8 text") from None
+    env: dict[str, Any] = {"docId": "notes"}  # footnote ids fn-notes-1…, apart from the report's own ids
+    tokens = _markdown().parse(text, env)
+    for token, line in _walk(tokens):
+        at = f"notes file {str(path)!r} line {line}" if line else f"notes file {str(path)!r}"
+        if token.type == "crossref" and token.meta["label"] not in labels:
+            raise InputError(f"{at}: unknown cross-reference @{token.meta['label']}{_suggestion(token, labels)}; "
+                             f"valid: {_listing(labels)}")
+        if token.type in ("math_inline", "math_block"):
+            token.meta.update(_typeset(token.content, display=token.type == "math_block", at=at))
+        elif token.type == "image":
+            token.attrSet("src", _image(path.parent, str(token.attrGet("src")), at=at))
+    return Notes(str(path), tuple(_chapters(tokens)), env, dict(labels))
+
+
+@functools.lru_cache(maxsize=1)
+def _markdown():
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+    from mdit_py_plugins.footnote import footnote_plugin
+
+    # html=False: raw HTML in the notes is text. Dollars as pandoc (and so Quarto) reads them: no space
+    # inside the delimiters, no digit after the closing one, so "$5 and $10" stays money.
+    md = (MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+          .use(footnote_plugin).use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False))
+    md.inline.ruler.before("link", "crossref", _crossref)
+    md.add_render_rule("crossref", lambda self, tokens, i, options, env: env["crossref"](tokens[i].meta["label"]))
+    md.add_render_rule("math_inline", lambda self, tokens, i, options, env: _formula(tokens[i], "math"))
+    md.add_render_rule("math_block", lambda self, tokens, i, options, env:
+                       f'<div class="equation">{_formula(tokens[i], "")}</div>\n')
+    return md
+
+
+def _crossref(state, silent):
+    """Inline rule: ``@fig-NAME`` / ``@tbl-NAME`` at the start of a word (an e-mail address is no label)."""
+    if state.src[state.pos] != "@" or (state.pos > 0 and (state.src[state.pos - 1].isalnum()
+                                                           or state.src[state.pos - 1] == "_")):
+        return False
+    match = LABEL.match(state.src, state.pos)
+    if not match:
+        return False
+    if not silent:
+        token = state.push("crossref", "", 0)
+        token.meta = {"label": match.group(1)}
+        token.content = match.group(0)
+    state.pos = match.end()
+    return True
+
+
+def _resolve(labels, ref, numbered, label):
+    import markupsafe
+
+    placed = [id for id in labels[label] if numbered(id)]
+    if placed:
+        return str(ref(placed[0]))
+    return str(markupsafe.Markup('<mark class="unplaced">@{} (not in this report)</mark>').format(label))
+
+
+def _formula(token, css_class):
+    import markupsafe
+
+    return str(markupsafe.Markup('<img{} src="{}" alt="{}" style="{}">').format(
+        markupsafe.Markup(f' class="{css_class}"') if css_class else "", token.meta["src"], " ".join(token.content.split()),
+        token.meta["style"]))
+
+
+def _typeset(tex, *, display, at):
+    """The formula as a data: URL and its size in em of the text, the baseline where the text's is."""
+    from mnist_ova.render.figures import EQUATION_SIZE, math_svg
+
+    flat = " ".join(tex.split())  # mathtext reads one line
+    if not flat:
+        raise InputError(f"{at}: an empty formula ($$ $$); write one or remove the dollars")
+    try:
+        # Inline too at the size of the report's equations: Computer Modern's letters are smaller than
+        # DejaVu Sans's at the same size, so this matches the text around it.
+        svg, width, height, depth = math_svg(flat, fontsize=EQUATION_SIZE)
+    except ValueError as exc:
+        reason = next((line.strip() for line in reversed(str(exc).splitlines()) if line.strip()), "")
+        raise InputError(f"{at}: matplotlib's mathtext cannot typeset ${flat}$ ({reason}); it reads a subset of "
+                         "TeX, without environments") from None
+    em = [f"{value / TEXT_SIZE:.3f}em" for value in (width, height, depth)]
+    # A displayed formula keeps its proportions when a narrow screen scales it down (the stylesheet's
+    # height: auto); an inline one sits on the text's baseline.
+    style = f"width:{em[0]}" if display else f"width:{em[0]};height:{em[1]};vertical-align:-{em[2]}"
+    return {"src": "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii"), "style": style}
+
+
+def _image(folder, src, *, at):
+    """An image named in the notes, relative to their folder, as a data: URL."""
+    from urllib.parse import unquote, urlsplit
+
+    if urlsplit(src).scheme or src.startswith("//"):
+        raise InputError(f"{at}: the image {src!r} is no file: the report carries its images inside it, so "
+                         "name a file beside the notes")
+    file = folder / unquote(src)
+    mime = IMAGE_TYPES.get(file.suffix.lower())
+    if mime is None:
+        raise InputError(f"{at}: the image {src!r} is not one of {', '.join(IMAGE_TYPES)}")
+    content = read_bounded(file, IMAGE_LIMIT, what=f"{at}: the image")
+    if not _readable(content, mime):
+        raise InputError(f"{at}: the image {src!r} is no {mime} file that can be read")
+    return f"data:{mime};base64,{base64.b64encode(content).decode('ascii')}"
+
+
+def _readable(content, mime):
+    import io
+    import xml.etree.ElementTree as ElementTree
+
+    if mime == "image/svg+xml":
+        try:
+            return ElementTree.fromstring(content).tag.rpartition("}")[2] == "svg"
+        except ElementTree.ParseError:
+            return False
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            image.verify()
+            return Image.MIME.get(image.format or "") == mime
+    except Exception:  # Pillow raises many kinds for a file that is not what it says
+        return False
+
+
+def _walk(tokens):
+    """Every token, the inline ones too, with the line (from 1) of the block it is in."""
+    for token in tokens:
+        line = token.map[0] + 1 if token.map else None
+        yield token, line
+        for child in token.children or ():
+            yield child, line
+
+
+def _chapters(tokens):
+    """(id, title, tokens) per level-1 heading; deeper headings move one level down (## is a section, h3)."""
+    chapters: list[tuple[str, list]] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.type == "heading_open" and token.tag == "h1":
+            chapters.append((_plain(tokens[i + 1]) or UNTITLED, []))
+            i += 3  # heading_open, inline, heading_close
+            continue
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
+        if not chapters:
+            chapters.append((UNTITLED, []))
+        chapters[-1][1].append(token)
+        i += 1
+    return [(f"notes-{n}", title, tuple(body)) for n, (title, body) in enumerate(chapters, 1)]
+
+
+def _plain(inline):
+    """A heading's words, without their markup."""
+    return " ".join("".join(" " if child.type in ("softbreak", "hardbreak") else child.content
+                            for child in inline.children or ()).split())
+
+
+def _suggestion(token, labels):
+    close = difflib.get_close_matches(token.meta["label"], labels, n=1, cutoff=0.6)
+    return f" (did you mean @{close[0]}?)" if close else ""
+
+
+def _listing(labels):
+    """The valid labels, short enough for one error line: @fig-{a, b}, @tbl-{c, d}."""
+    groups: dict[str, list[str]] = {}
+    for label in sorted(labels):
+        kind, _, name = label.partition("-")
+        groups.setdefault(kind, []).append(name)
+    return ", ".join(f"@{kind}-{{{', '.join(names)}}}" for kind, names in groups.items())
