@@ -1,0 +1,196 @@
+"""The author's notes (render/notes.py): Markdown read, checked and rendered as chapters of the report."""
+import base64
+import os
+import re
+
+import numpy as np
+import pytest
+
+from mnist_ova.errors import InputError
+from mnist_ova.render import notes
+
+FIGURES = {"fig_confusion": "confusion_matrix.svg", "fig_cost": "cost_curves.svg", "fig_posters": "video_posters.png",
+           "video_poster": "video_poster.png"}
+LABELS = notes.labels(FIGURES)
+NOTES = r"""Before any heading.
+
+# My answers
+
+The confusions are in @fig-confusion_matrix and the recalls in @tbl-per_class.
+Inline $\sigma(z) = \frac{1}{1 + e^{-z}}$ and displayed:
+
+$$
+J = \frac{1}{m}\sum_{i=1}^{m} \mathcal{L}_i
+$$
+
+## A table of mine
+
+| class | recall |
+|:--|--:|
+| 4 | 0.91 |
+
+A claim.[^why]
+
+[^why]: Because of @fig-cost_curves.
+
+# Second thoughts
+
+![My own plot](plots/mine.png)
+"""
+
+
+def write(folder, text, name="notes.md"):
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def image(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "plots").mkdir()
+    path = tmp_path / "plots" / "mine.png"
+    Image.fromarray(np.arange(12 * 16, dtype=np.uint8).reshape(12, 16)).save(path)
+    return path
+
+
+def body(document, id, placed=None):
+    """A chapter rendered with a stand-in for the report's ref(): 'Figure <id>' links."""
+    return str(document.body(id, lambda id: f'<a class="ref" href="#{id}">REF {id}</a>',
+                             lambda id: placed is None or id in placed))
+
+
+def test_labels_are_the_figure_stems_and_the_documented_table_names():
+    assert LABELS["fig-confusion_matrix"] == ("fig_confusion",)
+    assert LABELS["tbl-per_class"] == ("tab_per_class",)
+    assert "fig-video_poster" not in LABELS, "the HTML video's poster is no numbered figure"
+    assert LABELS["fig-video_posters"] == ("fig_posters", "fig_video", "fig_gif")
+    assert {label for label in LABELS if label.startswith("tbl-")} == {f"tbl-{name}" for name in notes.TABLES}
+
+
+def test_headings_make_chapters_and_sections(tmp_path, image):
+    document = notes.load(write(tmp_path, NOTES), LABELS)
+    assert document.sections() == [("notes-1", "Notes"), ("notes-2", "My answers"), ("notes-3", "Second thoughts")]
+    html = body(document, "notes-2")
+    assert "<h3>A table of mine</h3>" in html and "<h1" not in html and "<h2" not in html
+    assert "Before any heading." in body(document, "notes-1")
+
+
+def test_references_math_table_footnote_and_image_render(tmp_path, image):
+    document = notes.load(write(tmp_path, NOTES), LABELS)
+    html = body(document, "notes-2")
+    assert '<a class="ref" href="#fig_confusion">REF fig_confusion</a>' in html
+    assert '<a class="ref" href="#tab_per_class">REF tab_per_class</a>' in html
+    inline = re.search(r'<img class="math" src="data:image/svg\+xml;base64,([^"]+)" alt="([^"]+)" style="([^"]+)"', html)
+    assert inline and inline.group(2) == r"\sigma(z) = \frac{1}{1 + e^{-z}}"
+    assert "vertical-align:-" in inline.group(3), "an inline formula sits on the baseline"
+    assert b"<svg" in base64.b64decode(inline.group(1))
+    assert re.search(r'<div class="equation"><img src="data:image/svg\+xml;base64,[^"]+" alt="J = \\frac', html)
+    assert '<th style="text-align:right">recall</th>' in html and "<td style=\"text-align:left\">4</td>" in html
+    assert 'href="#fn-notes-1"' in html
+    last = body(document, "notes-3")
+    assert 'id="fn-notes-1"' in last and "REF fig_cost" in last, "the footnotes close the last chapter"
+    assert f'src="data:image/png;base64,{base64.b64encode(image.read_bytes()).decode()}" alt="My own plot"' in last
+
+
+def test_a_label_this_report_lacks_is_marked_not_linked(tmp_path, image):
+    document = notes.load(write(tmp_path, NOTES), LABELS)
+    html = body(document, "notes-2", placed={"tab_per_class"})
+    assert "@fig-confusion_matrix (not in this report)</mark>" in html and "REF tab_per_class" in html
+
+
+def test_the_video_figure_is_the_one_the_format_shows(tmp_path):
+    document = notes.load(write(tmp_path, "# V\n\nSee @fig-video_posters.\n"), LABELS)
+    assert "REF fig_posters" in body(document, "notes-1", placed={"fig_posters"})
+    assert "REF fig_gif" in body(document, "notes-1", placed={"fig_gif"})
+
+
+def test_an_unknown_label_is_named_with_the_valid_ones(tmp_path):
+    path = write(tmp_path, "# A\n\nFine @fig-cost_curves.\n\nSee @fig-confusion here.\n")
+    with pytest.raises(InputError) as error:
+        notes.load(path, LABELS)
+    message = str(error.value)
+    assert "line 5" in message and "@fig-confusion " in message and "did you mean @fig-confusion_matrix?" in message
+    listed = re.findall(r"@(\w+)-\{([^}]*)\}", message)
+    assert {f"{kind}-{name}" for kind, names in listed for name in names.split(", ")} == set(LABELS)
+    assert "\n" not in message
+
+
+def test_what_only_looks_like_a_label_stays_text(tmp_path):
+    document = notes.load(write(tmp_path, "Mail ada@fig-x.org, `@fig-none`, \\@tbl-none, @sec-intro, $5 and $10.\n"),
+                          LABELS)
+    html = body(document, "notes-1")
+    assert "ada@fig-x.org" in html and "<code>@fig-none</code>" in html and "@tbl-none" in html
+    assert "@sec-intro" in html and "$5 and $10" in html and "<img" not in html
+
+
+def test_raw_html_is_shown_as_text(tmp_path):
+    document = notes.load(write(tmp_path, "<script>alert(1)</script>\n\nA <b>bold</b> <img src=x onerror=y> claim.\n"),
+                          LABELS)
+    html = body(document, "notes-1")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "<script" not in html and "<b>" not in html and "<img" not in html
+
+
+def test_a_fifo_is_refused_without_waiting(tmp_path):
+    fifo = tmp_path / "notes.md"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="named pipe"):
+        notes.load(fifo, LABELS)
+
+
+def test_a_folder_is_refused(tmp_path):
+    with pytest.raises(InputError, match="is a folder"):
+        notes.load(tmp_path, LABELS)
+
+
+def test_over_one_megabyte_is_refused_and_one_megabyte_is_read(tmp_path):
+    assert notes.load(write(tmp_path, "a" * notes.LIMIT), LABELS).sections() == [("notes-1", "Notes")]
+    with pytest.raises(InputError, match="over the limit of 1,048,576 bytes"):
+        notes.load(write(tmp_path, "a" * (notes.LIMIT + 1)), LABELS)
+
+
+def test_text_that_is_not_utf8_is_refused(tmp_path):
+    path = tmp_path / "notes.md"
+    path.write_bytes("caf\u00e9".encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8"):
+        notes.load(path, LABELS)
+
+
+def test_a_formula_mathtext_cannot_read_is_named_with_its_line(tmp_path):
+    with pytest.raises(InputError, match=r"line 3: matplotlib's mathtext cannot typeset \$\\undefinedmacro x\$"):
+        notes.load(write(tmp_path, "# A\n\nSee $\\undefinedmacro x$.\n"), LABELS)
+
+
+@pytest.mark.parametrize("source, reason", [
+    ("missing.png", "does not exist"), ("https://example.org/a.png", "is no file"),
+    ("notes.md", "is not one of"), ("fake.png", "is no image/png file that can be read")])
+def test_an_image_that_cannot_be_carried_is_refused(tmp_path, source, reason):
+    (tmp_path / "fake.png").write_bytes(b"not a png")
+    with pytest.raises(InputError, match=reason):
+        notes.load(write(tmp_path, f"# A\n\n![x]({source})\n"), LABELS)
+
+
+def test_an_svg_image_is_carried(tmp_path):
+    (tmp_path / "a b.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>')
+    html = body(notes.load(write(tmp_path, "![drawn](<a b.svg>)\n"), LABELS), "notes-1")
+    assert 'src="data:image/svg+xml;base64,' in html
+
+
+def test_an_inline_formula_is_placed_at_its_measured_size():
+    """The SVG is the size mathtext measures, and its depth below the baseline is what the report shifts by."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.mathtext import MathTextParser
+
+    import matplotlib
+
+    from mnist_ova.render.figures import MATH_RC, math_svg
+
+    svg, width, height, depth = math_svg(r"y_{i}^{2}", fontsize=11.5)
+    assert f'width="{width:g}pt" height="{height:g}pt"'.encode() in svg
+    with matplotlib.rc_context(MATH_RC):  # measured at 72 dpi: each of height and depth rounded up to a point
+        reference = MathTextParser("path").parse(r"$y_{i}^{2}$", dpi=72, prop=FontProperties(size=11.5))
+    assert abs(width - reference.width) <= 1 and abs(height - reference.height) <= 2
+    assert 0 < depth and abs(depth - reference.depth) <= 1
+    assert math_svg(r"y_{i}^{2}", fontsize=11.5)[0] == svg, "the same formula gives the same bytes"
