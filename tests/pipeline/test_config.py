@@ -16,9 +16,10 @@ dtype = "float32"\nsolver = "gd"\nl2 = 0.1\nsplit = "official"\ntest-size = 0.3\
 class-names = "a,b"\nexamples = 3\nexamples-from = "first"\nseconds-per-example = 2.0\nfps = 10
 video-size = "640x360"\nformats = "pdf"\nhtml-assets = "external"\ntemplate-dir = "/t"\nmax-bundle-mb = 5.0
 title = "T"\nauthor = "A"\ncourse = "C"\ninstitution = "I"\nseat = "S"\nbaseline = "/b"
-fail-under = ["multiclass_accuracy=0.5"]\nmax-drop = ["multiclass_accuracy=0.1"]\n"""
+fail-under = ["multiclass_accuracy=0.5"]\nmax-drop = ["multiclass_accuracy=0.1"]\nnotes = "notes.md"\n"""
     assert set(tomllib.loads(text)) == {o.name for o in config.OPTIONS}, "the file must set every key"
     (tmp_path / "all.toml").write_text(text)
+    (tmp_path / "notes.md").write_text("# Mine\n")
     settings = config.settings_from({}, tmp_path / "all.toml")
     for option in config.OPTIONS:
         if option.name != "solver":  # lbfgs refuses an explicit learning-rate and tol, so the file keeps gd
