@@ -363,15 +363,20 @@ MATH_RC = {"mathtext.fontset": "cm", "svg.fonttype": "path", "svg.hashsalt": "mn
 EQUATION_SIZE = 11.5  # points: a displayed equation
 
 
-def equation(tex, path, *, fontsize=EQUATION_SIZE):
-    """One typeset equation (matplotlib mathtext, Computer Modern) as a tight SVG; its glyphs are
-    outlines, so it looks the same without the fonts installed (the alt text carries its words)."""
+def _typesetting():
+    """matplotlib set to typeset mathematics as ``MATH_RC`` says, for the duration of a ``with``."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
+    return matplotlib.rc_context(MATH_RC)  # type: ignore[arg-type]  # matplotlib types its keys as literals
+
+
+def equation(tex, path, *, fontsize=EQUATION_SIZE):
+    """One typeset equation (matplotlib mathtext, Computer Modern) as a tight SVG; its glyphs are
+    outlines, so it looks the same without the fonts installed (the alt text carries its words)."""
     import matplotlib.pyplot as plt
 
-    with matplotlib.rc_context(MATH_RC):
+    with _typesetting():
         fig = plt.figure(figsize=(0.01, 0.01))
         try:
             fig.text(0, 0, f"${tex}$", fontsize=fontsize)
@@ -387,14 +392,11 @@ def math_svg(tex, *, fontsize):
     formula mathtext cannot read raises ValueError with its reason."""
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
     from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
     from matplotlib.mathtext import MathTextParser
 
-    with matplotlib.rc_context(MATH_RC):
+    with _typesetting():
         prop = FontProperties(size=fontsize)
         # Measured at 720 dpi, so that the sizes are exact to a tenth of a point (mathtext rounds to pixels).
         width, height, depth = (value / 10 for value in MathTextParser("path").parse(f"${tex}$", dpi=720,

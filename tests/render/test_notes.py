@@ -178,6 +178,22 @@ def test_an_svg_image_is_carried(tmp_path):
     assert 'src="data:image/svg+xml;base64,' in html
 
 
+def test_the_readme_example_is_valid_notes(tmp_path):
+    from mnist_ova.pipeline import outputs
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Your own words in the report"):]
+    example = section[section.index("```markdown\n") + len("```markdown\n"):section.index("\n```\n")]
+    from PIL import Image
+
+    Image.new("L", (4, 4)).save(tmp_path / "sketch.png")
+    document = notes.load(write(tmp_path, example), notes.labels({**outputs.FIGURES, **outputs.ANALYSIS_FIGURES}))
+    assert document.sections() == [("notes-1", "Answers to the questions")]
+    html = body(document, "notes-1")
+    assert html.count("<img") == 3 and "REF fig_confusion" in html and "REF fig_cost" in html
+
+
 def test_an_inline_formula_is_placed_at_its_measured_size():
     """The SVG is the size mathtext measures, and its depth below the baseline is what the report shifts by."""
     from matplotlib.font_manager import FontProperties
