@@ -6,7 +6,9 @@ CommonMark (markdown-it-py) with tables, footnotes and ``$…$`` / ``$$…$$`` m
 (``figures.math_svg``, inline ones on the line of text); images are read from beside the notes file
 and carried inside the report as data: URLs, never written as outputs; raw HTML is shown as text.
 Cross-references use Quarto's syntax: ``@fig-NAME`` (NAME: a figure's file stem) and ``@tbl-NAME``
-(a name of ``TABLES``) become the report's own "Figure 4" / "Table 2", linked.
+(a name of ``TABLES``) become the report's own "Figure 4" / "Table 2", linked. An image alone in its
+paragraph is a numbered figure, its text the caption (as pandoc's implicit figures); Quarto's
+``![caption](file.png){#fig-NAME}`` gives it a label of its own.
 
 ``load`` reads and checks it all at once, so that the settings check can refuse a notes file before
 any training: an unknown label, a formula mathtext cannot read or an image that cannot be read is
@@ -41,7 +43,8 @@ TABLES = {
 }
 # A figure the two formats show differently: the PDF prints frames of the video, the web page plays it.
 SAME_FIGURE = {"fig_posters": ("fig_posters", "fig_video", "fig_gif")}
-LABEL = re.compile(r"@((?:fig|tbl)-[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")
+NAME = r"(?:fig|tbl)-[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*"
+LABEL = re.compile(f"@({NAME})")
 
 
 def labels(figure_files):
@@ -67,15 +70,16 @@ class Notes:
         """(id, title) of each chapter, for the report's chapter list."""
         return [(id, title) for id, title, _ in self.chapters]
 
-    def body(self, id, ref, numbered):
+    def body(self, id, ref, numbered, number):
         """Chapter ``id`` as HTML, without its heading. ``ref(id)`` is the report's link to a figure or
         table, ``numbered(id)`` whether this report has it (a video is in one format only, the gates'
-        table only with gates): a label for one it lacks is shown marked, as the label."""
+        table only with gates): a label for one it lacks is shown marked, as the label. ``number(kind,
+        id)`` numbers the notes' own figures among the report's."""
         import markupsafe
 
         tokens = next(tokens for key, _, tokens in self.chapters if key == id)
         md = _markdown()
-        env = dict(self.env, crossref=functools.partial(_resolve, self.labels, ref, numbered))
+        env = dict(self.env, crossref=functools.partial(_resolve, self.labels, ref, numbered), number=number)
         return markupsafe.Markup(md.renderer.render(list(tokens), md.options, env))
 
 
@@ -91,6 +95,9 @@ def load(path, labels):
         raise InputError(f"notes file {str(path)!r} is not UTF-8 text") from None
     env: dict[str, Any] = {"docId": "notes"}  # footnote ids fn-notes-1…, apart from the report's own ids
     tokens = _markdown().parse(text, env)
+    figures = _figures(tokens, labels, where=str(path))
+    labels = {**labels, **{figure.meta["id"]: (figure.meta["id"],) for figure in figures.values()
+                           if figure.meta["id"].startswith("fig-")}}
     for token, line in _walk(tokens):
         at = f"notes file {str(path)!r} line {line}" if line else f"notes file {str(path)!r}"
         if token.type == "crossref" and token.meta["label"] not in labels:
@@ -100,12 +107,44 @@ def load(path, labels):
             token.meta.update(_typeset(token.content, display=token.type == "math_block", at=at))
         elif token.type == "image":
             token.attrSet("src", _image(path.parent, str(token.attrGet("src")), at=at))
-    return Notes(str(path), tuple(_chapters(tokens)), env, dict(labels))
+    tokens = [figures.get(i, token) for i, token in enumerate(tokens) if i - 1 not in figures and i - 2 not in figures]
+    return Notes(str(path), tuple(_chapters(tokens)), env, labels)
+
+
+def _figures(tokens, labels, *, where):
+    """{index of its paragraph: a notes_figure token} for each image alone in its paragraph. Its id is its
+    own label (``{#fig-NAME}``, checked against the report's labels and the other figures') or notes-figure-N."""
+    from markdown_it.token import Token
+
+    figures: dict[int, Any] = {}
+    for i, token in enumerate(tokens):
+        children = token.children or []
+        image = next((child for child in children if child.type == "image" and child.attrGet("id")), None)
+        line = f"{where!r} line {token.map[0] + 1}" if token.map else repr(where)
+        alone = (len(children) == 1 and children[0].type == "image" and tokens[i - 1].type == "paragraph_open"
+                 and tokens[i + 1].type == "paragraph_close")
+        if image is not None and not alone:
+            raise InputError(f"notes file {line}: a label {{#{image.attrGet('id')}}} belongs to an image alone in "
+                             "its paragraph (a figure)")
+        if not alone:
+            continue
+        id = children[0].attrGet("id")
+        if id is not None and (not re.fullmatch(NAME, str(id)) or str(id).startswith("tbl-")):
+            raise InputError(f"notes file {line}: a figure's label is #fig-NAME (letters, digits, _ and -); got #{id}")
+        taken = set(labels) | {figure.meta["id"] for figure in figures.values()}
+        if id in taken:
+            raise InputError(f"notes file {line}: the label #{id} is taken (by the report or another figure); "
+                             "choose another name")
+        figure = Token("notes_figure", "figure", 0)
+        figure.meta = {"id": id or f"notes-figure-{len(figures) + 1}", "image": children[0]}
+        figures[i - 1] = figure
+    return figures
 
 
 @functools.lru_cache(maxsize=1)
 def _markdown():
     from markdown_it import MarkdownIt
+    from mdit_py_plugins.attrs import attrs_plugin
     from mdit_py_plugins.dollarmath import dollarmath_plugin
     from mdit_py_plugins.footnote import footnote_plugin
 
@@ -113,7 +152,9 @@ def _markdown():
     # inside the delimiters, no digit after the closing one, so "$5 and $10" stays money.
     md = (MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
           .use(footnote_plugin).use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False))
+    md.use(attrs_plugin, after=("image",), allowed=["id"])  # Quarto's {#fig-NAME}, and no other attribute
     md.inline.ruler.before("link", "crossref", _crossref)
+    md.add_render_rule("notes_figure", _figure)
     md.add_render_rule("crossref", lambda self, tokens, i, options, env: env["crossref"](tokens[i].meta["label"]))
     md.add_render_rule("math_inline", lambda self, tokens, i, options, env: _formula(tokens[i], "math"))
     md.add_render_rule("math_block", lambda self, tokens, i, options, env:
@@ -144,6 +185,19 @@ def _resolve(labels, ref, numbered, label):
     if placed:
         return str(ref(placed[0]))
     return str(markupsafe.Markup('<mark class="unplaced">@{} (not in this report)</mark>').format(label))
+
+
+def _figure(renderer, tokens, i, options, env):
+    """A numbered figure of the notes: the image, its text as the caption."""
+    import markupsafe
+
+    figure = tokens[i]
+    image = figure.meta["image"]
+    return str(markupsafe.Markup('<figure id="{}"><img src="{}" alt="{}">\n<figcaption><span class="label">{}.</span> '
+                                 '{}</figcaption>\n</figure>\n').format(
+        figure.meta["id"], image.attrGet("src"), renderer.renderInlineAsText(image.children, options, env),
+        env["number"]("figure", figure.meta["id"]),
+        markupsafe.Markup(renderer.renderInline(image.children, options, env))))
 
 
 def _formula(token, css_class):

@@ -32,7 +32,9 @@ Counted by hand.[^count]
 
 # A figure of my own
 
-![The author's own sketch](sketch.png)
+My sketch (@fig-sketch) is numbered among the report's figures.
+
+![A sketch of my own](sketch.png){#fig-sketch}
 """
 
 
@@ -78,7 +80,11 @@ def test_notes_are_numbered_chapters_after_the_results_in_the_html(noted):
     assert placed["fig_confusion"].startswith("Figure ") and placed["tab_per_class"].startswith("Table ")
     assert section.count('<img class="math"') == 1 and section.count('<div class="equation"><img') == 1
     assert "<table>" in section and 'id="fn-notes-1"' in section
-    assert 'alt="The author\'s own sketch"' in section and "data:image/png;base64," in section
+    assert f'<a class="ref" href="#fig-sketch">{placed["fig-sketch"]}</a>' in section
+    assert re.search(r'<figure id="fig-sketch"><img src="data:image/png;base64,[^"]+" alt="A sketch of my own">',
+                     section)
+    figures = [int(label.split()[1]) for id, label in placed.items() if label.startswith("Figure")]
+    assert figures == list(range(1, len(figures) + 1)), "the notes' figure is numbered in order with the report's"
 
 
 def test_every_numbered_figure_and_table_has_a_label(noted):
@@ -86,7 +92,9 @@ def test_every_numbered_figure_and_table_has_a_label(noted):
     from mnist_ova.pipeline import outputs
     from mnist_ova.render import notes
 
-    placed, _ = numbers((noted[1] / "report.html").read_text(encoding="utf-8"))
+    html = (noted[1] / "report.html").read_text(encoding="utf-8")
+    report_only = html[:html.index('<section id="notes-1"')] + html[html.index('<section id="discussion"'):]
+    placed, _ = numbers(report_only)
     reachable = {id for ids in notes.labels({**outputs.FIGURES, **outputs.ANALYSIS_FIGURES}).values() for id in ids}
     assert len(placed) > 15 and set(placed) - reachable == set()
 
@@ -107,6 +115,9 @@ def test_notes_are_chapters_and_bookmarks_of_the_pdf(noted):
     expected = (f"The confusions of {placed['fig_confusion']} agree with the recalls of "
                 f"{placed['tab_per_class']}.")
     assert expected in notes_text and "Recall by hand" in notes_text and "On the printed confusion matrix." in notes_text
+    # The PDF numbers its figures on its own (it shows the video's frames where the web page has none).
+    sketch = re.search(r"(Figure \d+)\. A sketch of my own", notes_text).group(1)
+    assert f"My sketch ({sketch}) is numbered" in notes_text
     with open(out / "report.pdf", "rb") as f:
         outline = [(level, title) for level, title, *_ in PDFDocument(PDFParser(f)).get_outlines()]
     at = outline.index((2, chapters["notes-1"]))

@@ -56,9 +56,9 @@ def image(tmp_path):
 
 
 def body(document, id, placed=None):
-    """A chapter rendered with a stand-in for the report's ref(): 'Figure <id>' links."""
+    """A chapter rendered with stand-ins for the report's ref() ('REF <id>' links) and number() ('NUMBER <id>')."""
     return str(document.body(id, lambda id: f'<a class="ref" href="#{id}">REF {id}</a>',
-                             lambda id: placed is None or id in placed))
+                             lambda id: placed is None or id in placed, lambda kind, id: f"NUMBER {kind} {id}"))
 
 
 def test_labels_are_the_figure_stems_and_the_documented_table_names():
@@ -92,6 +92,29 @@ def test_references_math_table_footnote_and_image_render(tmp_path, image):
     last = body(document, "notes-3")
     assert 'id="fn-notes-1"' in last and "REF fig_cost" in last, "the footnotes close the last chapter"
     assert f'src="data:image/png;base64,{base64.b64encode(image.read_bytes()).decode()}" alt="My own plot"' in last
+
+
+def test_an_image_alone_is_a_numbered_figure_with_its_text_as_caption(tmp_path, image):
+    text = ("# A\n\nAs @fig-mine shows.\n\n![My *own* plot](plots/mine.png){#fig-mine onclick=\"alert(1)\" .wide}\n\n"
+            "![Unlabelled](plots/mine.png)\n\nInline ![icon](plots/mine.png) in a sentence.\n")
+    html = body(notes.load(write(tmp_path, text), LABELS), "notes-1")
+    assert '<a class="ref" href="#fig-mine">REF fig-mine</a>' in html, "referred to before it is placed"
+    assert re.search(r'<figure id="fig-mine"><img src="data:image/png;base64,[^"]+" alt="My own plot">\s*'
+                     r'<figcaption><span class="label">NUMBER figure fig-mine\.</span> My <em>own</em> plot</figcaption>',
+                     html)
+    assert '<figure id="notes-figure-2">' in html and "NUMBER figure notes-figure-2." in html
+    assert html.count("<figure") == 2 and "in a sentence" in html
+    assert "onclick" not in html and "wide" not in html, "a label is the only attribute the notes may set"
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("![x](plots/mine.png){#fig-cost_curves}\n", "the label #fig-cost_curves is taken"),
+    ("![x](plots/mine.png){#fig-a}\n\n![y](plots/mine.png){#fig-a}\n", "line 3: the label #fig-a is taken"),
+    ("![x](plots/mine.png){#tbl-a}\n", "a figure's label is #fig-NAME"),
+    ("Text ![x](plots/mine.png){#fig-a}\n", "belongs to an image alone in its paragraph")])
+def test_a_figure_label_that_cannot_be_used_is_refused(tmp_path, image, text, reason):
+    with pytest.raises(InputError, match=reason):
+        notes.load(write(tmp_path, text), LABELS)
 
 
 def test_a_label_this_report_lacks_is_marked_not_linked(tmp_path, image):
@@ -192,6 +215,7 @@ def test_the_readme_example_is_valid_notes(tmp_path):
     assert document.sections() == [("notes-1", "Answers to the questions")]
     html = body(document, "notes-1")
     assert html.count("<img") == 3 and "REF fig_confusion" in html and "REF fig_cost" in html
+    assert '<figure id="fig-sketch">' in html and "REF fig-sketch" in html
 
 
 def test_an_inline_formula_is_placed_at_its_measured_size():
