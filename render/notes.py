@@ -61,7 +61,6 @@ def labels(figure_files):
 class Notes:
     """A notes file, read and checked: its chapters as (id, title, markdown-it tokens)."""
 
-    path: str
     chapters: tuple
     env: dict  # markdown-it's environment from the parse: the footnotes
     labels: dict
@@ -108,7 +107,7 @@ def load(path, labels):
         elif token.type == "image":
             token.attrSet("src", _image(path.parent, str(token.attrGet("src")), at=at))
     tokens = [figures.get(i, token) for i, token in enumerate(tokens) if i - 1 not in figures and i - 2 not in figures]
-    return Notes(str(path), tuple(_chapters(tokens)), env, labels)
+    return Notes(tuple(_chapters(tokens)), env, labels)
 
 
 def _figures(tokens, labels, *, where):
@@ -193,11 +192,11 @@ def _figure(renderer, tokens, i, options, env):
 
     figure = tokens[i]
     image = figure.meta["image"]
+    caption = markupsafe.Markup(renderer.renderInline(image.children, options, env))
     return str(markupsafe.Markup('<figure id="{}"><img src="{}" alt="{}">\n<figcaption><span class="label">{}.</span> '
                                  '{}</figcaption>\n</figure>\n').format(
-        figure.meta["id"], image.attrGet("src"), renderer.renderInlineAsText(image.children, options, env),
-        env["number"]("figure", figure.meta["id"]),
-        markupsafe.Markup(renderer.renderInline(image.children, options, env))))
+        figure.meta["id"], image.attrGet("src"), caption.striptags(), env["number"]("figure", figure.meta["id"]),
+        caption))
 
 
 def _formula(token, css_class):
