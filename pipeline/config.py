@@ -73,7 +73,7 @@ class Settings:
     course: str = _option("", "course on the title page", group="report", default_text="none")
     institution: str = _option("", "institution on the title page", group="report", default_text="none")
     seat: str = _option("", "seat number on the title page", group="report", default_text="none")
-    notes: str | None = _option(None, "a Markdown file of your own chapters, placed after the results (README: Your own words)",
+    notes: str | None = _option(None, "a Markdown file of your own chapters, placed after the results",
                                 group="report", default_text="none")
     baseline: str | None = _option(None, "an earlier output folder: the report compares this run with it",
                                    group="analysis", default_text="none")
