@@ -203,7 +203,8 @@ def _formula(token, css_class):
     import markupsafe
 
     return str(markupsafe.Markup('<img{} src="{}" alt="{}" style="{}">').format(
-        markupsafe.Markup(f' class="{css_class}"') if css_class else "", token.meta["src"], " ".join(token.content.split()),
+        markupsafe.Markup(f' class="{css_class}"') if css_class else "", token.meta["src"],
+        " ".join(token.content.split()),
         token.meta["style"]))
 
 

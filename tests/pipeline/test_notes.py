@@ -114,7 +114,8 @@ def test_notes_are_chapters_and_bookmarks_of_the_pdf(noted):
     assert notes_text.startswith(chapters["notes-1"]) and chapters["notes-2"] in notes_text
     expected = (f"The confusions of {placed['fig_confusion']} agree with the recalls of "
                 f"{placed['tab_per_class']}.")
-    assert expected in notes_text and "Recall by hand" in notes_text and "On the printed confusion matrix." in notes_text
+    assert expected in notes_text and "Recall by hand" in notes_text
+    assert "On the printed confusion matrix." in notes_text
     # The PDF numbers its figures on its own (it shows the video's frames where the web page has none).
     sketch = re.search(r"(Figure \d+)\. A sketch of my own", notes_text).group(1)
     assert f"My sketch ({sketch}) is numbered" in notes_text

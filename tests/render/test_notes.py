@@ -82,7 +82,8 @@ def test_references_math_table_footnote_and_image_render(tmp_path, image):
     html = body(document, "notes-2")
     assert '<a class="ref" href="#fig_confusion">REF fig_confusion</a>' in html
     assert '<a class="ref" href="#tab_per_class">REF tab_per_class</a>' in html
-    inline = re.search(r'<img class="math" src="data:image/svg\+xml;base64,([^"]+)" alt="([^"]+)" style="([^"]+)"', html)
+    inline = re.search(r'<img class="math" src="data:image/svg\+xml;base64,([^"]+)" alt="([^"]+)" style="([^"]+)"',
+                       html)
     assert inline and inline.group(2) == r"\sigma(z) = \frac{1}{1 + e^{-z}}"
     assert "vertical-align:-" in inline.group(3), "an inline formula sits on the baseline"
     assert b"<svg" in base64.b64decode(inline.group(1))
@@ -100,7 +101,8 @@ def test_an_image_alone_is_a_numbered_figure_with_its_text_as_caption(tmp_path, 
     html = body(notes.load(write(tmp_path, text), LABELS), "notes-1")
     assert '<a class="ref" href="#fig-mine">REF fig-mine</a>' in html, "referred to before it is placed"
     assert re.search(r'<figure id="fig-mine"><img src="data:image/png;base64,[^"]+" alt="My own plot">\s*'
-                     r'<figcaption><span class="label">NUMBER figure fig-mine\.</span> My <em>own</em> plot</figcaption>',
+                     r'<figcaption><span class="label">NUMBER figure fig-mine\.</span> '
+                     r'My <em>own</em> plot</figcaption>',
                      html)
     assert '<figure id="notes-figure-2">' in html and "NUMBER figure notes-figure-2." in html
     assert html.count("<figure") == 2 and "in a sentence" in html
