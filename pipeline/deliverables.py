@@ -93,7 +93,7 @@ def figure_paths(figure_dir):
 
 def load_notes(path):
     """The notes file (--notes), checked against the labels of the report's figures and tables."""
-    return notes.load(path, notes.labels({**outputs.FIGURES, **outputs.ANALYSIS_FIGURES}))
+    return notes.load(path, notes.labels(outputs.FIGURES))
 
 
 def gallery_paths(trained, staging, review=None):

@@ -95,7 +95,7 @@ def test_every_numbered_figure_and_table_has_a_label(noted):
     html = (noted[1] / "report.html").read_text(encoding="utf-8")
     report_only = html[:html.index('<section id="notes-1"')] + html[html.index('<section id="discussion"'):]
     placed, _ = numbers(report_only)
-    reachable = {id for ids in notes.labels({**outputs.FIGURES, **outputs.ANALYSIS_FIGURES}).values() for id in ids}
+    reachable = {id for ids in notes.labels(outputs.FIGURES).values() for id in ids}
     assert len(placed) > 15 and set(placed) - reachable == set()
 
 

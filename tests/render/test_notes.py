@@ -213,7 +213,7 @@ def test_the_readme_example_is_valid_notes(tmp_path):
     from PIL import Image
 
     Image.new("L", (4, 4)).save(tmp_path / "sketch.png")
-    document = notes.load(write(tmp_path, example), notes.labels({**outputs.FIGURES, **outputs.ANALYSIS_FIGURES}))
+    document = notes.load(write(tmp_path, example), notes.labels(outputs.FIGURES))
     assert document.sections() == [("notes-1", "Answers to the questions")]
     html = body(document, "notes-1")
     assert html.count("<img") == 3 and "REF fig_confusion" in html and "REF fig_cost" in html
