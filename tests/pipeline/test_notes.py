@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mnist_ova.pipeline.cli import main
-from tests.render.test_report_quality import EPOCH, SMALL, need
+from tests.render.test_report_quality import EPOCH, SMALL, axe_script, browser, need  # noqa: F401 (a fixture)
 
 NOTES = r"""# My answers
 
@@ -124,6 +124,22 @@ def test_notes_are_chapters_and_bookmarks_of_the_pdf(noted):
     at = outline.index((2, chapters["notes-1"]))
     assert outline[at + 1:at + 3] == [(3, "Recall by hand"), (2, chapters["notes-2"])]
     assert outline[at + 3] == (2, chapters["discussion"])
+
+
+def test_axe_finds_no_violations_in_the_notes_and_they_fit_a_phone(noted, browser):
+    script = axe_script()
+    page = browser.new_page()
+    page.goto((noted[1] / "report.html").as_uri())
+    page.add_script_tag(path=script)
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        violations = page.evaluate("""async () => (await axe.run(
+            [...document.querySelectorAll('section.notes')].map(s => '#' + s.id),
+            {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}}))
+            .violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))""")
+        assert violations == [], width
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, "nothing scrolls sideways"
+    page.close()
 
 
 def test_the_image_is_carried_inside_the_report_and_written_nowhere(noted):
