@@ -158,6 +158,17 @@ def test_raw_html_is_shown_as_text(tmp_path):
     assert "<script" not in html and "<b>" not in html and "<img" not in html
 
 
+def test_a_script_link_is_no_link(tmp_path):
+    html = body(notes.load(write(tmp_path, "[click](javascript:alert(1)) and <https://example.org>\n"), LABELS),
+                "notes-1")
+    assert 'href="javascript' not in html and "[click](javascript:alert(1))" in html, "shown as the text it is"
+    assert '<a href="https://example.org">' in html
+
+
+def test_an_empty_notes_file_adds_no_chapter(tmp_path):
+    assert notes.load(write(tmp_path, "\n\n"), LABELS).sections() == []
+
+
 def test_a_fifo_is_refused_without_waiting(tmp_path):
     fifo = tmp_path / "notes.md"
     os.mkfifo(fifo)
