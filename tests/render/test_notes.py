@@ -229,6 +229,8 @@ def test_the_readme_example_is_valid_notes(tmp_path):
     html = body(document, "notes-1")
     assert html.count("<img") == 3 and "REF fig_confusion" in html and "REF fig_cost" in html
     assert '<figure id="fig-sketch">' in html and "REF fig-sketch" in html
+    listed = section[section.index("`@tbl-NAME` with NAME one of"):section.index("Each becomes the report's own link")]
+    assert set(re.findall(r"`(\w+)`", listed)) == set(notes.TABLES), "the README names every table's label"
 
 
 def test_an_inline_formula_is_placed_at_its_measured_size():
