@@ -295,9 +295,10 @@ def _chapters(tokens):
 
 
 def _plain(inline):
-    """A heading's words, without their markup."""
-    return " ".join("".join(" " if child.type in ("softbreak", "hardbreak") else child.content
-                            for child in inline.children or ()).split())
+    """A heading's words, without their markup (a formula as its TeX source, between dollars)."""
+    words = {"softbreak": " ", "hardbreak": " "}
+    return " ".join("".join(f"${child.content}$" if child.type == "math_inline"
+                            else words.get(child.type, child.content) for child in inline.children or ()).split())
 
 
 def _suggestion(token, labels):

@@ -77,6 +77,11 @@ def test_headings_make_chapters_and_sections(tmp_path, image):
     assert "Before any heading." in body(document, "notes-1")
 
 
+def test_a_chapter_title_is_the_heading_without_its_markup(tmp_path):
+    document = notes.load(write(tmp_path, "# The *role* of $\\alpha$ and `tol`\n"), LABELS)
+    assert document.sections() == [("notes-1", "The role of $\\alpha$ and tol")]
+
+
 def test_references_math_table_footnote_and_image_render(tmp_path, image):
     document = notes.load(write(tmp_path, NOTES), LABELS)
     html = body(document, "notes-2")
