@@ -1,5 +1,6 @@
 """The stages of the batch job. Each takes checked settings and returns what it made;
 only ``write_training`` and the render stage touch the output folder."""
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mnist_ova import children
 from mnist_ova.pipeline import outputs
 from mnist_ova.render import views as render_views
 from mnist_ova.environment import source_date_epoch
@@ -92,7 +94,7 @@ def features_and_split(settings, dataset):
     return X, train_rows, test_rows
 
 
-_compiling: dict[str, int] = {}  # dtype -> id of the forked process compiling that kernel into the cache
+_compiling: dict[str, "children.Child"] = {}  # dtype -> the child compiling that kernel into the cache
 
 
 def start_compiling(settings, *, force=False):
@@ -101,57 +103,28 @@ def start_compiling(settings, *, force=False):
     the data (a thread would hold the GIL most of the time and slow those down); ``compile_in_background``
     then waits for it and loads the kernel from the cache. Nothing is started where a saved model may
     make training unnecessary (the rule of ``train``), where fork is not the way to start a process
-    (not Linux), or where other threads run (forking them is unsafe): training compiles in a thread then."""
+    (not Linux), or where other threads run (forking them is unsafe): training compiles in a thread then.
+    The child is the run's (``children``): it holds none of its streams and is stopped when the run ends."""
     if settings.dtype in _compiling or not sys.platform.startswith("linux"):
         return
     import threading
 
     if threading.active_count() > 1 or (not force and (Path(settings.out) / outputs.MODEL).is_file()):
         return
-    import signal
 
-    from mnist_ova.pipeline.staging import signals_held
+    def compile_kernel():
+        from mnist_ova.trainer import kernels
 
-    # Signals wait while the process forks: the child must not run the parent's handlers (which turn
-    # them into exceptions for the parent's clean-up), and the parent gets any that came in meanwhile.
-    with signals_held() as held:
-        pid = os.fork()
-        if pid == 0:  # the child: compile, write the cache, and leave without running anything of the parent's
-            status = 1
-            try:
-                for number in held:  # the parent stops it with SIGTERM when the job ends first: die quietly
-                    signal.signal(number, signal.SIG_DFL)
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
-                from mnist_ova.trainer import kernels
+        kernels.compile_kernels(settings.dtype)
 
-                kernels.compile_kernels(settings.dtype)
-                status = 0
-            finally:
-                os._exit(status)
-    _compiling[settings.dtype] = pid
-    if len(_compiling) == 1:
-        import atexit
-
-        atexit.register(_stop_compiling)
-
-
-def _stop_compiling():
-    """At exit, a compile nobody waited for (the job failed first) is stopped and reaped."""
-    import signal
-
-    while _compiling:
-        pid = _compiling.popitem()[1]
-        try:
-            os.kill(pid, signal.SIGTERM)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
+    _compiling[settings.dtype] = children.fork(compile_kernel)
 
 
 def compile_in_background(settings):
-    """A future for the compiled training kernel (raw uint8 pixels, the settings' dtype), made in a
-    daemon thread, so that an error elsewhere does not wait for it. Where ``start_compiling`` forked
-    a process for it, the thread waits for that process and loads the kernel from the cache."""
+    """A future for the compiled training kernel (raw uint8 pixels, the settings' dtype). Where
+    ``start_compiling`` forked a child for it, the future waits for that child (in slices, in the
+    thread that asks for the result) and loads the kernel from the cache; else a daemon thread compiles
+    it, so that an error elsewhere does not wait for it."""
     import concurrent.futures
     import threading
 
@@ -159,19 +132,33 @@ def compile_in_background(settings):
     # (the data readers import scipy.io) can fail half-way (a KeyError: 'scipy' was seen).
     from mnist_ova.trainer import kernels
 
+    child = _compiling.pop(settings.dtype, None)
+    if child is not None:
+        return _AfterChild(child, lambda: kernels.compile_kernels(settings.dtype))
     future: concurrent.futures.Future[float] = concurrent.futures.Future()
-    process = _compiling.pop(settings.dtype, None)
 
     def run():
+        children.block_signals_in_thread()
         try:
-            if process is not None:
-                os.waitpid(process, 0)
             future.set_result(kernels.compile_kernels(settings.dtype))
         except BaseException as error:  # handed to whoever waits for it
             future.set_exception(error)
 
     threading.Thread(target=run, name="mnist-ova-compile", daemon=True).start()
     return future
+
+
+class _AfterChild:
+    """``result()``: wait for the compiling child (a failed compile there is retried here, where its
+    error shows), then ``load()`` the kernel from the cache."""
+
+    def __init__(self, child, load):
+        self._child, self._load = child, load
+
+    def result(self, timeout=None):
+        with contextlib.suppress(children.ChildFailed):
+            self._child.result()
+        return self._load()
 
 
 def train(settings, *, log, progress, warn=None, cached_model=None):
@@ -203,7 +190,7 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
                 metadata["train_seconds"] = cached["train_seconds"]
     if model is None:
         with watch("compile"):
-            (compiling or compile_in_background(settings)).result()
+            children.wait_for(compiling or compile_in_background(settings))
         with watch("train"):
             model = fit(settings, X[train_rows], dataset.labels[train_rows], progress=progress)
         check_finite(model, class_names, learning_rate=settings.learning_rate)

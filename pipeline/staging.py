@@ -10,12 +10,12 @@ import errno
 import json
 import os
 import shutil
-import signal
 import stat
 import tempfile
 import types
 from pathlib import Path
 
+from mnist_ova import children
 from mnist_ova.errors import InputError
 
 # A full disk or a file-size limit, as the one-line reason the user reads.
@@ -124,7 +124,7 @@ class StagedOutput:
             self.discard()
             raise
         # From here the set is marked complete: a signal waits until it is in place.
-        with signals_held():
+        with children.signals_held():
             try:
                 self._finish(self.root)
             except OSError:
@@ -235,21 +235,6 @@ def _kind(out, name):
     return "special file"
 
 
-@contextlib.contextmanager
-def signals_held():
-    """SIGINT and SIGTERM wait until the block is done (then they act as usual); yields the two."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    try:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except (AttributeError, ValueError, OSError):
-        previous = None
-    try:
-        yield held
-    finally:
-        if previous is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def disk_error(path, reason):
     return InputError(f"cannot write {str(path)!r}: {reason}; free some space or raise the limit and run again "
                       "(the previous outputs are unchanged)")
@@ -281,9 +266,6 @@ def check_out(out, *, force=False):
     if reason:
         raise InputError(f"--out {text!r} is {reason}: outputs belong in a folder of their own; choose another "
                          "--out, or add --force-out to write there anyway")
-
-
-_held_locks: set[int] = set()
 
 
 def _lock_private(private, out):
@@ -321,23 +303,13 @@ def _lock_private(private, out):
         except FileNotFoundError:
             current = None
         if current is not None and (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino):
-            _held_locks.add(fd)
+            children.keep_from_children(fd)  # a child killed with the run must not keep the folder locked
             return fd
         os.close(fd)
     raise InputError(f"could not lock {str(private)!r}: other runs keep replacing it; try again")
 
 
 def _unlock(fd):
-    _held_locks.discard(fd)
+    children.release(fd)
     with contextlib.suppress(OSError):
         os.close(fd)
-
-
-def _forget_locks_in_child():
-    """A forked helper (the video encoder) must not keep the run's lock alive after the run is killed."""
-    for fd in _held_locks:
-        os.close(fd)  # the parent's descriptor, and so its lock, stays
-    _held_locks.clear()
-
-
-os.register_at_fork(after_in_child=_forget_locks_in_child)
