@@ -107,20 +107,21 @@ def _reopen_closed_streams():
 
 
 def _print_json(document):
-    """On stdout; a reader that has gone away (``--json | head -c1``) is no error."""
+    """On stdout; a reader that has gone away (``--json | head -c1``) or a stream that cannot be written
+    is no error: the outputs are in place, and printing does not change the exit code."""
     from mnist_ova.fileio import json_text
 
     try:
         sys.stdout.write(json_text(document))
         sys.stdout.flush()
-    except BrokenPipeError:
+    except (OSError, ValueError):
         _silence(sys.stdout)
 
 
 def _print_error(message):
     try:
         print(f"error: {message}", file=sys.stderr, flush=True)
-    except (BrokenPipeError, OSError):
+    except (OSError, ValueError):
         _silence(sys.stderr)
 
 

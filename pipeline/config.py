@@ -11,6 +11,7 @@ from pathlib import Path
 from mnist_ova.trainer import validation
 from mnist_ova.trainer.data import SOURCES
 from mnist_ova.errors import InputError
+from mnist_ova.fileio import MiB, read_bounded
 from mnist_ova.trainer.choices import DEFAULT_L2, DTYPES, SOLVERS
 from mnist_ova.trainer.preprocess import SPLITS
 from mnist_ova.pipeline.outputs import FORMATS
@@ -106,6 +107,7 @@ BY_NAME = {option.name: option for option in OPTIONS}
 
 PATH_OPTIONS = ("data", "out", "cache-dir", "template-dir", "baseline")
 TEXT_LIMIT = 200  # characters in a title-page field or a class name
+CONFIG_LIMIT = MiB  # a config file is a few hundred bytes; /dev/zero or a log passed by mistake is not read
 
 
 def read_toml(path):
@@ -115,15 +117,11 @@ def read_toml(path):
     import difflib
 
     path = Path(path)
+    text = read_bounded(path, limit=CONFIG_LIMIT, what="config file", encoding="utf-8")
     try:
-        with open(path, "rb") as f:
-            table = tomllib.load(f)
-    except (FileNotFoundError, IsADirectoryError):
-        raise InputError(f"config file {str(path)!r} does not exist or is no file") from None
+        table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"config file {str(path)!r} is no valid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"config file {str(path)!r} is not UTF-8 text") from None
     values = {}
     for key, value in table.items():
         name = key.replace("_", "-")

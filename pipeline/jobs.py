@@ -21,7 +21,7 @@ from mnist_ova.trainer import data, metrics, preprocess
 from mnist_ova.errors import InputError, ToolError
 from mnist_ova.fileio import json_text
 from mnist_ova.trainer.choices import DEFAULT_L2
-from mnist_ova.trainer.validation import check_class_names
+from mnist_ova.trainer.validation import check_class_names, check_known_classes, check_split_trains_every_class
 
 if TYPE_CHECKING:
     from mnist_ova.trainer.model import OneVsAllLogisticRegression
@@ -176,6 +176,7 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
         X, train_rows, test_rows = features_and_split(settings, dataset)
         classes = np.unique(dataset.labels)
         class_names = class_names_for(classes, settings.class_names)
+        check_split_trains_every_class(dataset.labels, train_rows, class_names)
     metadata = {"data": str(settings.data), "dataset": dataset_summary(dataset, train_rows, test_rows, class_names),
                 "config": config_summary(settings), "title_page": title_page_of(settings)}
     metadata["key"] = training_key(metadata)
@@ -298,6 +299,7 @@ def from_saved_model(path, settings, *, log, warn=None):
     if X.shape[1] != model.n_features_in_:
         raise InputError(f"the model expects images of {model.n_features_in_} pixels but the data {source!r} has "
                          f"{X.shape[1]}: pass --data with the data it was trained on")
+    check_known_classes(dataset.labels, model.classes_)
     # Names given now win over the ones recorded at training time.
     class_names = (class_names_for(model.classes_, settings.class_names) if settings.class_names is not None
                    else metadata["dataset"]["class_names"])
