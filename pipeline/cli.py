@@ -56,11 +56,14 @@ def main(argv=None):
     show_traceback = "--traceback" in argv
     as_json = "--json" in argv
     _reopen_closed_streams()
-    with children.handling_signals():
-        try:
-            from mnist_ova.environment import source_date_epoch
+    from mnist_ova import environment
 
-            source_date_epoch()  # before any library that reads it is imported
+    # Caches first (before matplotlib or numba is imported); children are stopped before they go.
+    with environment.usable_caches() as notes, children.handling_signals():
+        try:
+            environment.source_date_epoch()  # before any library that reads it is imported
+            for note in notes:
+                _print_line(note)
             from mnist_ova.pipeline import config, run
 
             args = build_parser().parse_args(argv)
@@ -119,8 +122,12 @@ def _print_json(document):
 
 
 def _print_error(message):
+    _print_line(f"error: {message}")
+
+
+def _print_line(text):
     try:
-        print(f"error: {message}", file=sys.stderr, flush=True)
+        print(text, file=sys.stderr, flush=True)
     except (OSError, ValueError):
         _silence(sys.stderr)
 

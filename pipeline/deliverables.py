@@ -106,12 +106,13 @@ class _Encoder:
     ends the process (and with it its ffmpeg) at once, so an interrupted run does not wait for the video.
 
     The process's stderr goes to ``log``: ffmpeg's own messages stay out of the run's one line,
-    and a failure is reported with their last line, naming the final file ``target``.
+    and a failure (ffmpeg's exit status says) is reported with their last line, naming the final file
+    ``target``; a warning of a library there is no failure.
     """
 
     def __init__(self, job, *, log, staged, target):
         self._log, self._staged, self._target = log, staged, target
-        self._child = children.fork(lambda: _encode(job, log), stderr=log, unwinds=True)  # its ffmpeg
+        self._child = children.fork(job, stderr=log, unwinds=True)  # unwinds: it stops its ffmpeg
 
     def result(self):
         try:
@@ -130,14 +131,6 @@ class _Encoder:
 
     def stop(self):
         self._child.stop()
-
-
-def _encode(job, log):
-    seconds = job()
-    error = _last_line(log)  # at log level "error", anything ffmpeg says is a failure
-    if error:
-        raise RuntimeError(error)
-    return seconds
 
 
 def _at_file_size_limit(path):
