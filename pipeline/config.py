@@ -216,7 +216,11 @@ def _video_size(value):
         raise InputError(f"video-size must be WIDTHxHEIGHT between 320x240 and 3840x2160; got {value!r}")
     from mnist_ova.render.video import even_size
 
-    return even_size((width, height))
+    if even_size((width, height)) != (width, height):  # never a silently smaller video
+        even = "x".join(map(str, even_size((width, height))))
+        raise InputError(f"video-size must have even sides (H.264 in yuv420p halves both for colour); got "
+                         f"{value!r}: use {even}")
+    return width, height
 
 
 def _formats(value):

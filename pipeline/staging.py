@@ -245,12 +245,16 @@ def _unwritable(folder, exc):
 
 
 def check_out(out, *, force=False):
-    """Refuse an output folder that is surely not meant for outputs: the empty name, the root folder,
-    the home folder, or a source checkout. ``force`` allows all but the empty name."""
+    """Refuse an output folder that is surely not meant for outputs: the empty name, a symbolic link to
+    nothing, the root folder, the home folder, or a source checkout (a link to a folder is followed, and
+    judged by where it leads). ``force`` allows all but the first two."""
     text = str(out) if out is not None else ""
     if not text.strip():
         raise InputError("--out is empty: name the output folder (for example --out outputs, or --out . for "
                          "the current folder)")
+    if os.path.islink(text) and not os.path.exists(text):
+        raise InputError(f"--out {text!r} is a symbolic link to {os.readlink(text)!r}, which does not exist: make "
+                         "that folder, or choose another --out")
     if force:
         return
     path = Path(text).expanduser().resolve()
