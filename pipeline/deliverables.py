@@ -72,7 +72,8 @@ def render_all(trained, settings, staging, *, progress, review=None):
                     timings[f"{name}_s"] = _timed(step)
                 bar.update()
             if encoder is not None:
-                timings["mp4_s"] = encoder.result()
+                with staging.writing(outputs.MP4):
+                    timings["mp4_s"] = encoder.result()
                 bar.update()
         finally:
             if encoder is not None:
