@@ -52,12 +52,12 @@ def step_summary_path(environ: Mapping[str, str] = os.environ) -> Path | None:
 
 
 def writable_folder(path: Path) -> bool:
-    """Whether ``path`` is (or can be made) a folder this process may write in."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return False
-    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
+    """Whether ``path`` is a folder this process may write in, or could be made as one (its nearest
+    existing parent is such a folder). Nothing is made here: the home may be the user's --out."""
+    for folder in (path, *path.parents):
+        if os.path.lexists(folder):
+            return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+    return False
 
 
 def matplotlib_folders(environ: Mapping[str, str] = os.environ) -> list[Path]:

@@ -4,6 +4,7 @@ import csv
 import dataclasses
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,7 @@ def load(path):
     metrics_path = path / outputs.METRICS
     if not path.is_dir():
         raise InputError(f"baseline {str(path)!r} is not a folder: give an earlier output folder (with metrics.json)")
-    if not metrics_path.is_file():
+    if not os.path.lexists(metrics_path):
         raise InputError(f"baseline {str(path)!r} has no metrics.json: give an output folder of an earlier run")
     try:
         metrics = json.loads(read_bounded(metrics_path, limit=METRICS_LIMIT, what="baseline", encoding="utf-8"))
@@ -121,7 +122,7 @@ def load(path):
         raise InputError(f"baseline {str(metrics_path)!r} is not a metrics.json of this tool: {problem}; pass an "
                          "output folder of this tool")
     predictions_path = path / outputs.PREDICTIONS
-    predictions = read_predictions(predictions_path) if predictions_path.is_file() else None
+    predictions = read_predictions(predictions_path) if os.path.lexists(predictions_path) else None
     return Baseline(path, metrics, predictions)
 
 
