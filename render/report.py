@@ -40,6 +40,7 @@ def environment(template_dir=None):
                              autoescape=lambda name: not (name or "").endswith(".md.j2"),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["breakable"] = breakable
+    env.filters.update(md=markdown_text, md_code=markdown_code, md_link=markdown_link)
     # A template rendered on its own (a section, in a test) numbers its figures and tables from 1;
     # render_html replaces these with the numbering of the whole report.
     numbering = Numbering()
@@ -83,6 +84,42 @@ def breakable(text, every=None):
     else:
         parts = re.split(r"(?<=[_/.,=(])(?=.)", text)
     return markupsafe.Markup("<wbr>").join(markupsafe.escape(p) for p in parts)
+
+
+# What can start markup inside a line of Markdown (GitHub's tables and strike-through included); an
+# underscore inside a word (test_size) starts nothing and stays as it is.
+MARKDOWN_SPECIAL = r"[\\`*\[\]<>&|~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])"
+
+
+def markdown_text(text):
+    """``text`` as literal Markdown text inside a line (a table cell too): each character that could start
+    markup (emphasis, a link, a code span, raw HTML, an entity, a table's cell border, strike-through)
+    is escaped with a backslash; a line break becomes a space."""
+    import re
+
+    return re.sub(MARKDOWN_SPECIAL, lambda m: "\\" + m.group(), " ".join(str(text).splitlines()))
+
+
+def markdown_code(text, in_table=False):
+    """``text`` as a Markdown code span: fenced with one backtick more than its longest run of them,
+    padded when it begins or ends with one; ``in_table``, ``|`` is escaped (a table's cell ends there
+    even inside code, and there only the escape is taken out again)."""
+    import re
+
+    text = " ".join(str(text).splitlines())
+    text = text.replace("|", "\\|") if in_table else text
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
+
+
+def markdown_link(url):
+    """A link destination; one that holds spaces, parentheses or angle brackets (an output folder's path
+    may) goes in angle brackets, where only those and the backslash need escaping."""
+    text = " ".join(str(url).splitlines())
+    if not any(c in text for c in " ()<>\\"):
+        return text
+    return "<" + "".join(f"\\{c}" if c in "<>\\" else c for c in text) + ">"
 
 
 @contextlib.contextmanager
