@@ -99,13 +99,22 @@ class StagedOutput:
 
     @contextlib.contextmanager
     def writing(self, name):
-        """A full disk or file-size limit while writing ``name`` becomes one line that names the file."""
+        """A full disk or file-size limit while writing ``name`` (or a file in it, when it is a folder)
+        becomes one line that names the file, by its final name."""
         try:
             yield
         except OSError as exc:
             if exc.errno not in DISK_ERRORS:
                 raise
-            raise disk_error(self.out / name, DISK_ERRORS[exc.errno]) from None
+            raise disk_error(self._final(exc.filename) or self.out / name, DISK_ERRORS[exc.errno]) from None
+
+    def _final(self, staged):
+        """The final path of a staged file (None for any other path: scratch, elsewhere, none)."""
+        try:
+            relative = Path(os.fsdecode(staged)).relative_to(self.root)
+        except (TypeError, ValueError):
+            return None
+        return None if relative.parts[:1] == (self.SCRATCH,) else self.out / relative
 
     def commit(self):
         """Check every target, then move every staged file onto its final name; each rename is atomic."""
