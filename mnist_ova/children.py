@@ -126,12 +126,22 @@ def _close_inherited() -> None:
 os.register_at_fork(after_in_child=_close_inherited)  # any fork, ours or a library's
 
 
-def die_with_parent(parent: int) -> None:
-    """In a new child: be killed when ``parent`` ends (Linux); if it has already ended, end now."""
+def _death_signal_setter() -> Callable[[], Any] | None:
+    """libc's prctl(PR_SET_PDEATHSIG, SIGKILL), looked up before a fork (the child between fork and exec
+    should run as little as it can); None where there is none (not Linux)."""
     import ctypes
 
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+
+
+def die_with_parent(parent: int, set_death_signal: Callable[[], Any] | None) -> None:
+    """In a new child: be killed when ``parent`` ends; if it has already ended, end now."""
+    if set_death_signal is not None:
+        set_death_signal()
     if os.getppid() != parent:  # the parent died before the line above
         os._exit(1)
 
@@ -166,16 +176,16 @@ class Child:
     def stop(self) -> None:
         """SIGKILL, or for a job that ``unwinds`` SIGTERM first (the job stops its own children) and
         SIGKILL after a grace period; returns once the child is reaped. A no-op once it has been."""
-        if self.status is None:
+        if self.status is None and self._unwinds:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGTERM if self._unwinds else signal.SIGKILL)
-            deadline = time.monotonic() + (GRACE_S if self._unwinds else 0)
+                os.kill(self.pid, signal.SIGTERM)
+            deadline = time.monotonic() + GRACE_S
             while self.status is None and time.monotonic() < deadline:
                 self._poll()
                 time.sleep(0.005)
-            if self.status is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.pid, signal.SIGKILL)
+        if self.status is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
         self._reap()
 
     def _poll(self) -> None:
@@ -209,24 +219,24 @@ def fork(job: Callable[[], Any], *, stderr: str | os.PathLike | None = None, unw
     decides, and stops it) and SIGTERM unwinds the job; its value must pickle. ``unwinds``: the job
     has children of its own, so ``stop`` lets it unwind (and stop them) rather than kill it at once."""
     results, send = os.pipe()
-    parent = os.getpid()
+    parent, set_death_signal = os.getpid(), _death_signal_setter()
     _register_stop_at_exit()
     with signals_held():  # the child must not run the parent's handlers before it has its own
         pid = os.fork()
         if pid == 0:
-            _run_child(job, parent, results, send, stderr)
+            _run_child(job, lambda: die_with_parent(parent, set_death_signal), results, send, stderr)
     os.close(send)
     child = Child(pid, results, unwinds=unwinds)
     _children[pid] = child
     return child
 
 
-def _run_child(job: Callable[[], Any], parent: int, results: int, send: int,
+def _run_child(job: Callable[[], Any], die_with_parent: Callable[[], None], results: int, send: int,
                stderr: str | os.PathLike | None) -> None:
     code = 1
     try:
         os.close(results)
-        die_with_parent(parent)
+        die_with_parent()
         _children.clear()  # the parent's, not ours
         _processes.clear()
         _redirect_streams(stderr)
@@ -270,9 +280,9 @@ def program(argv: list[str]) -> Iterator[subprocess.Popen]:
     """Start ``argv`` with a pipe to its stdin, its stdout on /dev/null and this process's stderr, in
     a process group of its own (a terminal's Ctrl-C reaches the run, which decides) and dying with
     this process. On leaving the block it is waited for; on an error or a signal, killed first."""
-    parent = os.getpid()
+    parent, set_death_signal = os.getpid(), _death_signal_setter()
     process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, close_fds=True,
-                               process_group=0, preexec_fn=lambda: die_with_parent(parent))
+                               process_group=0, preexec_fn=lambda: die_with_parent(parent, set_death_signal))
     _processes.add(process)
     try:
         yield process
