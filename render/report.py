@@ -203,7 +203,12 @@ def render_html(context, *, target, assets, template_dir=None):
                                target=target)
             html = env.get_template(ENTRY).render(**context, target=target, asset=assets.__getitem__)
             known = numbering.placed
+    try:
         numbering.check()
+    except ValueError as exc:
+        if not template_dir:
+            raise  # the bundled templates refer to nothing that is not there: a bug
+        raise InputError(f"template {ENTRY}: {exc}; fix the template or remove it from --template-dir") from None
     return html
 
 
