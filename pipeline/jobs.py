@@ -94,18 +94,22 @@ def features_and_split(settings, dataset):
     return X, train_rows, test_rows
 
 
-_compiling: dict[str, "children.Child"] = {}  # dtype -> the child compiling that kernel into the cache
+# (weights dtype, pixel dtype) -> the child compiling that kernel into the kernel cache
+_compiling: dict[tuple[str, str], "children.Child"] = {}
 
 
-def start_compiling(settings, *, force=False):
-    """Start compiling the training kernel for ``settings.dtype`` into the kernel cache in a forked
-    process, at once, so that it runs on another core while this one imports the estimator and loads
-    the data (a thread would hold the GIL most of the time and slow those down); ``compile_in_background``
-    then waits for it and loads the kernel from the cache. Nothing is started where a saved model may
-    make training unnecessary (the rule of ``train``), where fork is not the way to start a process
-    (not Linux), or where other threads run (forking them is unsafe): training compiles in a thread then.
-    The child is the run's (``children``): it holds none of its streams and is stopped when the run ends."""
-    if settings.dtype in _compiling or not sys.platform.startswith("linux"):
+def start_compiling(settings, *, pixels="uint8", force=False):
+    """Start compiling the training kernel for ``settings.dtype`` and ``pixels`` (the data's pixel
+    type; MNIST's is uint8) into the kernel cache in a forked process, at once, so that it runs on
+    another core while this one imports the estimator and loads the data (a thread would hold the GIL
+    most of the time and slow those down); ``compile_in_background`` then waits for it and loads the
+    kernel from the cache. Nothing is started where a saved model may make training unnecessary (the
+    rule of ``train``), where fork is not the way to start a process (not Linux), or where other threads
+    run (forking them is unsafe): training compiles in a thread then. The child is the run's
+    (``children``): it holds none of its streams, and a signal stops the run at once instead of waiting
+    for a compile, whose long calls into LLVM no signal interrupts, to end."""
+    key = (settings.dtype, str(pixels))
+    if key in _compiling or not sys.platform.startswith("linux"):
         return
     import threading
 
@@ -115,13 +119,13 @@ def start_compiling(settings, *, force=False):
     def compile_kernel():
         from mnist_ova.trainer import kernels
 
-        kernels.compile_kernels(settings.dtype)
+        kernels.compile_kernels(settings.dtype, pixels=str(pixels))
 
-    _compiling[settings.dtype] = children.fork(compile_kernel)
+    _compiling[key] = children.fork(compile_kernel)
 
 
-def compile_in_background(settings):
-    """A future for the compiled training kernel (raw uint8 pixels, the settings' dtype). Where
+def compile_in_background(settings, pixels="uint8"):
+    """A future for the compiled training kernel (the settings' dtype, ``pixels`` the pixel type). Where
     ``start_compiling`` forked a child for it, the future waits for that child (in slices, in the
     thread that asks for the result) and loads the kernel from the cache; else a daemon thread compiles
     it, so that an error elsewhere does not wait for it."""
@@ -132,15 +136,18 @@ def compile_in_background(settings):
     # (the data readers import scipy.io) can fail half-way (a KeyError: 'scipy' was seen).
     from mnist_ova.trainer import kernels
 
-    child = _compiling.pop(settings.dtype, None)
+    def compile_kernel():
+        return kernels.compile_kernels(settings.dtype, pixels=str(pixels))
+
+    child = _compiling.pop((settings.dtype, str(pixels)), None)
     if child is not None:
-        return _AfterChild(child, lambda: kernels.compile_kernels(settings.dtype))
+        return _AfterChild(child, compile_kernel)
     future: concurrent.futures.Future[float] = concurrent.futures.Future()
 
     def run():
         children.block_signals_in_thread()
         try:
-            future.set_result(kernels.compile_kernels(settings.dtype))
+            future.set_result(compile_kernel())
         except BaseException as error:  # handed to whoever waits for it
             future.set_exception(error)
 
@@ -159,6 +166,9 @@ class _AfterChild:
         with contextlib.suppress(children.ChildFailed):
             self._child.result()
         return self._load()
+
+    def stop(self):
+        self._child.stop()
 
 
 def train(settings, *, log, progress, warn=None, cached_model=None):
@@ -191,6 +201,12 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
                 metadata["train_seconds"] = cached["train_seconds"]
     if model is None:
         with watch("compile"):
+            pixels = X.pixels.dtype.name
+            if pixels != "uint8":  # the kernel started early is MNIST's; this data's is compiled the same way
+                if isinstance(compiling, _AfterChild):
+                    compiling.stop()
+                start_compiling(settings, pixels=pixels, force=True)
+                compiling = compile_in_background(settings, pixels=pixels)
             children.wait_for(compiling or compile_in_background(settings))
         with watch("train"):
             model = fit(settings, X[train_rows], dataset.labels[train_rows], progress=progress)
