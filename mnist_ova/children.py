@@ -10,7 +10,8 @@ A child of the tool (the forked kernel compile, the forked video encoder, the ff
   the command line on every way out, and at exit as a backstop) ends and waits for each;
 * keeps no descriptor the run registered with ``keep_from_children`` (the output folder's lock).
 
-The run's own signals: SIGTERM stops it as Ctrl-C does (``handling_signals``), SIGXFSZ becomes an
+The run's own signals: SIGTERM stops it as Ctrl-C does (``handling_signals``), a stopping signal whose
+exception got lost is raised again at the next step (``raise_if_stopped``), SIGXFSZ becomes an
 error on the write that hit the limit, and ``signals_held`` defers SIGINT/SIGTERM over a block that
 must not be cut (a fork, the commit's renames). The main thread never waits without a timeout, so a
 signal that the kernel hands to another thread still stops the run at once (``wait_for``).
@@ -46,6 +47,30 @@ class ChildFailed(Exception):
 
 # --- signals -----------------------------------------------------------------------------------
 
+_stopped: list[int] = []  # the stopping signal received, until the run has acted on it
+
+
+def _stop(signum, frame):
+    """SIGINT or SIGTERM: raised as KeyboardInterrupt or Terminated, and kept until the run has acted on it.
+    An exception raised while the main thread runs a finalizer or a weakref callback (numba makes many,
+    during a compile) is only printed as "Exception ignored" and lost: ``raise_if_stopped`` raises it
+    again at the next step of the run."""
+    if not _stopped:
+        _stopped.append(signum)
+    _raise_for(signum)
+
+
+def _raise_for(signum: int) -> None:
+    raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+
+
+def raise_if_stopped() -> None:
+    """Called at each step of the run (a training step, a stage, every slice of a wait): a stopping
+    signal that was received and lost on the way is raised again here."""
+    if _stopped:
+        _raise_for(_stopped[0])
+
+
 def _terminate(signum, frame):
     raise Terminated()
 
@@ -56,7 +81,9 @@ def handling_signals() -> Iterator[None]:
     that hit it, reported with the file's name, instead of killing the process without a word. On the
     way out every child is stopped and reaped, and the previous handlers come back."""
     previous: dict[int, Any] = {}
-    for signum, handler in ((signal.SIGTERM, _terminate), (getattr(signal, "SIGXFSZ", None), signal.SIG_IGN)):
+    _stopped.clear()
+    for signum, handler in ((signal.SIGINT, _stop), (signal.SIGTERM, _stop),
+                            (getattr(signal, "SIGXFSZ", None), signal.SIG_IGN)):
         if signum is None:
             continue
         try:
@@ -68,6 +95,7 @@ def handling_signals() -> Iterator[None]:
     finally:
         with signals_held():
             stop_all()
+            _stopped.clear()  # acted on: the run ends here
         for signum, earlier in previous.items():
             with contextlib.suppress(ValueError, OSError, TypeError):
                 signal.signal(signum, earlier)
@@ -99,6 +127,7 @@ def wait_for(future: Any) -> Any:
     import concurrent.futures
 
     while True:
+        raise_if_stopped()
         try:
             return future.result(timeout=POLL_S)
         except concurrent.futures.TimeoutError:
@@ -158,6 +187,7 @@ class Child:
         one-line reason when it failed or died."""
         data = b""
         while True:
+            raise_if_stopped()
             ready, _, _ = select.select([self._results], [], [], POLL_S)
             if ready:
                 chunk = os.read(self._results, 1 << 16)
@@ -239,6 +269,7 @@ def _run_child(job: Callable[[], Any], die_with_parent: Callable[[], None], resu
         die_with_parent()
         _children.clear()  # the parent's, not ours
         _processes.clear()
+        _stopped.clear()
         _redirect_streams(stderr)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, _terminate)

@@ -62,6 +62,7 @@ class Stopwatch:
 
         class _Stage:
             def __enter__(self):
+                children.raise_if_stopped()
                 self.start = time.perf_counter()
 
             def __exit__(self, *exc):
@@ -243,6 +244,7 @@ def fit(settings, X, y, *, progress):
     with tqdm(total=settings.iterations, desc=f"training {np.unique(y).size} models", unit="step",
               disable=not progress, leave=False) as bar:
         def advance(step, n_active):
+            children.raise_if_stopped()
             bar.set_postfix(active=n_active, refresh=False)
             bar.update(1)
 

@@ -101,6 +101,7 @@ class StagedOutput:
     def writing(self, name):
         """A full disk or file-size limit while writing ``name`` (or a file in it, when it is a folder)
         becomes one line that names the file, by its final name."""
+        children.raise_if_stopped()  # each output is a step of the run
         try:
             yield
         except OSError as exc:
