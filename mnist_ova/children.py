@@ -96,6 +96,8 @@ def handling_signals() -> Iterator[None]:
         with signals_held():
             stop_all()
             _stopped.clear()  # acted on: the run ends here
+            for signum in set(previous) & set(STOPPING):
+                signal.signal(signum, signal.SIG_IGN)  # one more while the run ends is dropped, not raised here
         for signum, earlier in previous.items():
             with contextlib.suppress(ValueError, OSError, TypeError):
                 signal.signal(signum, earlier)
