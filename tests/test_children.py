@@ -91,3 +91,20 @@ def test_no_child_is_alive_when_a_run_with_video_has_exited(tmp_path, tiny_npz):
     out, err = run.communicate(timeout=300)
     assert run.returncode == 0, err
     assert session_members(run.pid) == []  # the compile child, the encoder and its ffmpeg were all reaped
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowing, as expected
+def test_a_signal_whose_exception_a_finalizer_swallowed_is_raised_at_the_next_step():
+    """CPython only prints an exception raised in __del__ ("Exception ignored"): a Ctrl-C that arrives
+    while a finalizer runs (numba runs many while it compiles) was lost, and the run went on."""
+    class Finalized:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(100):  # the handler runs here, between these steps, and its exception is dropped
+                pass
+
+    with children.handling_signals():
+        Finalized()
+        with pytest.raises(KeyboardInterrupt):
+            children.raise_if_stopped()
+    children.raise_if_stopped()  # acted on: nothing pending once the run has ended
