@@ -1,12 +1,16 @@
 """Everything the tool reads from its environment, in one place: the variables that change what it
 writes (``SOURCE_DATE_EPOCH``), where it caches (``MNIST_OVA_CACHE``, ``XDG_CACHE_HOME``), how many
-threads train (``NUMBA_NUM_THREADS``) and where a CI job wants its summary (``GITHUB_STEP_SUMMARY``).
+threads train (``NUMBA_NUM_THREADS``) and where a CI job wants its summary (``GITHUB_STEP_SUMMARY``);
+and the caches made usable for a run where the environment's cannot be written (``usable_caches``).
 
 A bottom module like ``errors``: every layer may import it, it imports nothing of the tool's but the
 errors. Each function takes the mapping to read, ``os.environ`` by default, so tests pass their own.
 """
+import contextlib
 import os
-from collections.abc import Mapping
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
 
 from mnist_ova.errors import InputError
@@ -45,3 +49,48 @@ def step_summary_path(environ: Mapping[str, str] = os.environ) -> Path | None:
     """The file GitHub Actions shows on a run's page (``$GITHUB_STEP_SUMMARY``), when set."""
     target = environ.get("GITHUB_STEP_SUMMARY")
     return Path(target) if target else None
+
+
+def writable_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder this process may write in, or could be made as one (its nearest
+    existing parent is such a folder). Nothing is made here: the home may be the user's --out."""
+    for folder in (path, *path.parents):
+        if os.path.lexists(folder):
+            return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+    return False
+
+
+def matplotlib_folders(environ: Mapping[str, str] = os.environ) -> list[Path]:
+    """Where matplotlib keeps its configuration and its font cache (its own rules)."""
+    if environ.get("MPLCONFIGDIR"):
+        return [Path(environ["MPLCONFIGDIR"])]
+    home = Path(environ.get("HOME") or Path.home())
+    return [Path(environ.get("XDG_CONFIG_HOME") or home / ".config") / "matplotlib",
+            Path(environ.get("XDG_CACHE_HOME") or home / ".cache") / "matplotlib"]
+
+
+@contextlib.contextmanager
+def usable_caches(environ: MutableMapping[str, str] = os.environ) -> Iterator[list[str]]:
+    """The tool's cache (data, compiled kernels) and matplotlib's folders, made usable: one that cannot
+    be written is replaced, for this run, by a temporary folder of the tool's own, removed at the end
+    (matplotlib would make /tmp/matplotlib-* folders that a forked helper never removes, and say so on
+    stderr). Yields the one-line notes to show; the variables come back as they were."""
+    replaced: dict[str, str | None] = {}
+    notes: list[str] = []
+    for variable, folders, what in (("MNIST_OVA_CACHE", [cache_dir(environ)], "the tool's cache"),
+                                    ("MPLCONFIGDIR", matplotlib_folders(environ), "matplotlib's cache")):
+        unusable = next((folder for folder in folders if not writable_folder(folder)), None)
+        if unusable is None:
+            continue
+        replaced[variable] = environ.get(variable)
+        environ[variable] = tempfile.mkdtemp(prefix=f"mnist-ova-{variable.lower()}-")
+        notes.append(f"note: {what} {str(unusable)!r} cannot be written; this run goes without it")
+    try:
+        yield notes
+    finally:
+        for variable, earlier in replaced.items():
+            shutil.rmtree(environ[variable], ignore_errors=True)
+            if earlier is None:
+                environ.pop(variable, None)
+            else:
+                environ[variable] = earlier

@@ -12,6 +12,43 @@ from pathlib import Path
 from mnist_ova.errors import InputError
 
 FIXED_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can carry
+MiB = 1 << 20
+
+
+def read_bounded(path, *, limit, what, encoding=None):
+    """The content of ``path``, a regular file of at most ``limit`` bytes (text when ``encoding`` is
+    given); anything else is one ``InputError`` naming ``what`` (e.g. "config file") and the path: a
+    FIFO (opened without blocking, so it is never waited on), a device such as /dev/zero (never read
+    past the check), a folder, a file too large, text that is not in ``encoding``."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise InputError(f"{what} {str(path)!r} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"{what} {str(path)!r} cannot be read ({exc.strerror or exc})") from None
+    info = os.fstat(fd)
+    mode, size = info.st_mode, info.st_size
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "no regular file")
+        raise InputError(f"{what} {str(path)!r} is {kind}: only regular files are read")
+    with open(fd, "rb") as f:
+        data = f.read(limit + 1) if size <= limit else b""
+        if size > limit or len(data) > limit:
+            raise InputError(f"{what} {str(path)!r} is larger than the {_size_text(limit)} read for it "
+                             f"({_size_text(max(size, len(data)))}): give the right file")
+    if encoding is None:
+        return data
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        raise InputError(f"{what} {str(path)!r} is not {encoding.upper()} text") from None
+
+
+def _size_text(size):
+    return f"{size / MiB:g} MiB" if size >= MiB else f"{size} bytes"
 
 
 def add_to_zip(archive, name, data, *, compress=False):

@@ -4,24 +4,38 @@ import csv
 import dataclasses
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 
 from mnist_ova.errors import InputError
+from mnist_ova.fileio import MiB, read_bounded
 from mnist_ova.pipeline import outputs
 from mnist_ova.trainer import statistics
 
 FIXED_COLUMNS = ("row", "true", "predicted")
+METRICS_LIMIT = 64 * MiB  # a metrics.json of 10,000 classes is a few MiB
+PREDICTIONS_LIMIT = 1024 * MiB  # a predictions.csv of 70,000 rows and 100 classes is about 60 MiB
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+
+
+def neutralised(text):
+    """A text cell a spreadsheet shows as text, never runs: one that begins like a formula gets a
+    leading single quote, as OWASP's advice on CSV injection says (the csv module quotes it when it
+    holds a quote or a comma)."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def predictions_csv(evaluation, test_rows):
     """The text of ``predictions.csv``: each test example's row index in the data, its true and
-    predicted class (as the report names them) and every class's normalised score, test order."""
-    e, names = evaluation, list(evaluation.class_names)
+    predicted class (as the report names them, neutralised against CSV injection) and every class's
+    normalised score, test order."""
+    e, names = evaluation, [neutralised(str(name)) for name in evaluation.class_names]
+    header = [f"score:{name}" for name in evaluation.class_names]  # begins with "score:": no formula
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*FIXED_COLUMNS, *(f"score:{name}" for name in names)])
+    writer.writerow([*FIXED_COLUMNS, *header])
     for position, row in enumerate(np.asarray(test_rows).tolist()):
         writer.writerow([row, names[e.true_index[position]], names[e.predicted_index[position]],
                          *(f"{score:.6g}" for score in e.scores[position])])
@@ -30,22 +44,55 @@ def predictions_csv(evaluation, test_rows):
 
 def read_predictions(path):
     """(data rows, right) of a ``predictions.csv``; an input error when it is not one."""
+    text = read_bounded(path, limit=PREDICTIONS_LIMIT, what="baseline", encoding="utf-8")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None or tuple(header[:3]) != FIXED_COLUMNS:
+        raise InputError(f"{str(path)!r} is no predictions.csv of this tool: its header should start with "
+                         f"{','.join(FIXED_COLUMNS)}")
+    rows, right = [], []
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if header is None or tuple(header[:3]) != FIXED_COLUMNS:
-                raise InputError(f"{str(path)!r} is no predictions.csv of this tool: its header should start with "
-                                 f"{','.join(FIXED_COLUMNS)}")
-            rows, right = [], []
-            for line in reader:
-                rows.append(int(line[0]))
-                right.append(line[1] == line[2])
+        for line in reader:
+            rows.append(int(line[0]))
+            right.append(line[1] == line[2])
     except (ValueError, IndexError) as exc:
-        if isinstance(exc, InputError):
-            raise
         raise InputError(f"{str(path)!r} has a malformed line ({exc}); pass an output folder of this tool") from None
     return np.array(rows, dtype=np.int64), np.array(right, dtype=bool)
+
+
+# The parts of a metrics.json that the comparison and the gates read, with their types: a leaf is
+# "number", "whole" or "text"; a dict lists keys (each optional), a one-item list types every item.
+METRICS_SHAPE = {
+    "multiclass_accuracy": "number", "one_vs_all_accuracy": "number",
+    "dataset": {"n_test": "whole", "sha256": "text", "class_names": ["text"]},
+    "config": {"split": "text", "test_size": "number", "seed": "whole"},
+    "calibration": {"brier_score": "number", "log_loss": "number", "expected_calibration_error": "number"},
+    "per_class": [{"recall": "number", "precision": "number", "support": "whole", "label": "whole"}],
+}
+_LEAVES = {"number": ((int, float), "a number"), "whole": ((int,), "a whole number"), "text": ((str,), "text")}
+
+
+def _type_problem(value, shape, key=""):
+    """The first place where ``value`` does not have ``shape``, as "key K must be ...; got ...", or None."""
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return f"key {key} must be a table; got {_shown(value)}"
+        found = (_type_problem(value[k], sub, f"{key}.{k}" if key else k) for k, sub in shape.items() if k in value)
+        return next((problem for problem in found if problem), None)
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return f"key {key} must be a list; got {_shown(value)}"
+        found = (_type_problem(item, shape[0], f"{key}[{i}]") for i, item in enumerate(value))
+        return next((problem for problem in found if problem), None)
+    types, words = _LEAVES[shape]
+    if isinstance(value, bool) or not isinstance(value, types):
+        return f"key {key} must be {words}; got {_shown(value)}"
+    return None
+
+
+def _shown(value):
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,16 +109,20 @@ def load(path):
     metrics_path = path / outputs.METRICS
     if not path.is_dir():
         raise InputError(f"baseline {str(path)!r} is not a folder: give an earlier output folder (with metrics.json)")
-    if not metrics_path.is_file():
+    if not os.path.lexists(metrics_path):
         raise InputError(f"baseline {str(path)!r} has no metrics.json: give an output folder of an earlier run")
     try:
-        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+        metrics = json.loads(read_bounded(metrics_path, limit=METRICS_LIMIT, what="baseline", encoding="utf-8"))
+    except ValueError as exc:
         raise InputError(f"baseline {str(metrics_path)!r} is no valid JSON ({exc})") from None
     if not isinstance(metrics, dict) or "multiclass_accuracy" not in metrics or "dataset" not in metrics:
         raise InputError(f"baseline {str(metrics_path)!r} is not a metrics.json of this tool")
+    problem = _type_problem(metrics, METRICS_SHAPE)
+    if problem:
+        raise InputError(f"baseline {str(metrics_path)!r} is not a metrics.json of this tool: {problem}; pass an "
+                         "output folder of this tool")
     predictions_path = path / outputs.PREDICTIONS
-    predictions = read_predictions(predictions_path) if predictions_path.is_file() else None
+    predictions = read_predictions(predictions_path) if os.path.lexists(predictions_path) else None
     return Baseline(path, metrics, predictions)
 
 

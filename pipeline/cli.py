@@ -6,9 +6,10 @@ handlers before the numeric and drawing libraries are loaded.
 """
 import argparse
 import os
-import signal
 import sys
+import traceback
 
+from mnist_ova import children
 from mnist_ova.errors import ExitCode, InputError, Terminated, ToolError
 
 MESSAGE_LIMIT = 600  # characters of the one error line
@@ -50,20 +51,19 @@ def build_parser():
     return parser
 
 
-def _terminate(signum, frame):
-    raise Terminated()
-
-
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     show_traceback = "--traceback" in argv
     as_json = "--json" in argv
-    previous = _install_handlers()
-    try:
-        try:
-            from mnist_ova.environment import source_date_epoch
+    _reopen_closed_streams()
+    from mnist_ova import environment
 
-            source_date_epoch()  # before any library that reads it is imported
+    # Caches first (before matplotlib or numba is imported); children are stopped before they go.
+    with environment.usable_caches() as notes, children.handling_signals():
+        try:
+            environment.source_date_epoch()  # before any library that reads it is imported
+            for note in notes:
+                _print_line(note)
             from mnist_ova.pipeline import config, run
 
             args = build_parser().parse_args(argv)
@@ -79,8 +79,8 @@ def main(argv=None):
                 _print_json(summary)
             return ExitCode.OK
         except Exception as exc:
-            if show_traceback:
-                raise
+            if show_traceback:  # the whole story, and still the exit code the error has
+                traceback.print_exc()
             code, message = describe(exc)
         except KeyboardInterrupt:
             code, message = ExitCode.INTERRUPTED, "interrupted (SIGINT); no output was half-written"
@@ -90,47 +90,45 @@ def main(argv=None):
         if as_json:
             _print_json({"status": "error", "exit_code": int(code), "message": message})
         return code
-    finally:
-        _restore_handlers(previous)
 
 
-def _install_handlers():
-    """SIGTERM stops the run as Ctrl-C does; a file-size limit (SIGXFSZ) becomes an error on the write
-    that hit it, reported with the file's name, instead of killing the process without a word."""
-    previous = {}
-    for signum, handler in ((signal.SIGTERM, _terminate), (getattr(signal, "SIGXFSZ", None), signal.SIG_IGN)):
-        if signum is None:
-            continue
+def _reopen_closed_streams():
+    """A standard stream the caller closed (``--json >&-``, ``2>&-``) becomes /dev/null: writing to it
+    is no error, and no file the run opens takes its number (a report written through what a library
+    thinks is stderr)."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
         try:
-            previous[signum] = signal.signal(signum, handler)
-        except (ValueError, OSError):  # not the main thread
-            pass
-    return previous
-
-
-def _restore_handlers(previous):
-    for signum, handler in previous.items():
-        try:
-            signal.signal(signum, handler)
-        except (ValueError, OSError, TypeError):
-            pass
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            setattr(sys, name, None)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, mode, encoding="utf-8", closefd=False))
 
 
 def _print_json(document):
-    """On stdout; a reader that has gone away (``--json | head -c1``) is no error."""
+    """On stdout; a reader that has gone away (``--json | head -c1``) or a stream that cannot be written
+    is no error: the outputs are in place, and printing does not change the exit code."""
     from mnist_ova.fileio import json_text
 
     try:
         sys.stdout.write(json_text(document))
         sys.stdout.flush()
-    except BrokenPipeError:
+    except (OSError, ValueError):
         _silence(sys.stdout)
 
 
 def _print_error(message):
+    _print_line(f"error: {message}")
+
+
+def _print_line(text):
     try:
-        print(f"error: {message}", file=sys.stderr, flush=True)
-    except (BrokenPipeError, OSError):
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
         _silence(sys.stderr)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from mnist_ova.trainer import validation
 from mnist_ova.trainer.data import SOURCES
 from mnist_ova.errors import InputError
+from mnist_ova.fileio import MiB, read_bounded
 from mnist_ova.trainer.choices import DEFAULT_L2, DTYPES, SOLVERS
 from mnist_ova.trainer.preprocess import SPLITS
 from mnist_ova.pipeline.outputs import FORMATS
@@ -108,6 +109,7 @@ BY_NAME = {option.name: option for option in OPTIONS}
 
 PATH_OPTIONS = ("data", "out", "cache-dir", "template-dir", "baseline", "notes")
 TEXT_LIMIT = 200  # characters in a title-page field or a class name
+CONFIG_LIMIT = MiB  # a config file is a few hundred bytes; /dev/zero or a log passed by mistake is not read
 
 
 def read_toml(path):
@@ -117,15 +119,11 @@ def read_toml(path):
     import difflib
 
     path = Path(path)
+    text = read_bounded(path, limit=CONFIG_LIMIT, what="config file", encoding="utf-8")
     try:
-        with open(path, "rb") as f:
-            table = tomllib.load(f)
-    except (FileNotFoundError, IsADirectoryError):
-        raise InputError(f"config file {str(path)!r} does not exist or is no file") from None
+        table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"config file {str(path)!r} is no valid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"config file {str(path)!r} is not UTF-8 text") from None
     values = {}
     for key, value in table.items():
         name = key.replace("_", "-")
@@ -231,7 +229,11 @@ def _video_size(value):
         raise InputError(f"video-size must be WIDTHxHEIGHT between 320x240 and 3840x2160; got {value!r}")
     from mnist_ova.render.video import even_size
 
-    return even_size((width, height))
+    if even_size((width, height)) != (width, height):  # never a silently smaller video
+        even = "x".join(map(str, even_size((width, height))))
+        raise InputError(f"video-size must have even sides (H.264 in yuv420p halves both for colour); got "
+                         f"{value!r}: use {even}")
+    return width, height
 
 
 def _formats(value):

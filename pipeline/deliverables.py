@@ -3,10 +3,10 @@ contains is decided in ``render/`` and ``templates/``; this module only says whe
 import contextlib
 import errno
 import hashlib
-import multiprocessing
 import os
 import time
 
+from mnist_ova import children
 from mnist_ova.errors import ToolError
 from mnist_ova.pipeline import jobs, outputs
 from mnist_ova.pipeline.staging import DISK_ERRORS, disk_error
@@ -72,7 +72,8 @@ def render_all(trained, settings, staging, *, progress, review=None):
                     timings[f"{name}_s"] = _timed(step)
                 bar.update()
             if encoder is not None:
-                timings["mp4_s"] = encoder.result()
+                with staging.writing(outputs.MP4):
+                    timings["mp4_s"] = encoder.result()
                 bar.update()
         finally:
             if encoder is not None:
@@ -107,29 +108,23 @@ def gallery_paths(trained, staging, review=None):
 
 
 class _Encoder:
-    """``job()`` run in a forked process, its seconds returned by ``result``. ``stop`` ends the
-    process (and with it its ffmpeg) at once, so an interrupted run does not wait for the video.
+    """``job()`` run in a child process (``children.fork``), its seconds returned by ``result``. ``stop``
+    ends the process (and with it its ffmpeg) at once, so an interrupted run does not wait for the video.
 
     The process's stderr goes to ``log``: ffmpeg's own messages stay out of the run's one line,
-    and a failure is reported with their last line, naming the final file ``target``.
+    and a failure (ffmpeg's exit status says) is reported with their last line, naming the final file
+    ``target``; a warning of a library there is no failure.
     """
 
     def __init__(self, job, *, log, staged, target):
-        context = multiprocessing.get_context("fork")
         self._log, self._staged, self._target = log, staged, target
-        self._receive, send = context.Pipe(duplex=False)
-        self._process = context.Process(target=_encoder_main, args=(send, job, str(log)), daemon=True)
-        self._process.start()
-        send.close()
+        self._child = children.fork(job, stderr=log, unwinds=True)  # unwinds: it stops its ffmpeg
 
     def result(self):
         try:
-            status, value = self._receive.recv()
-        except EOFError:
-            status, value = "error", "the encoder process ended without a result"
-        self._process.join()
-        if status == "ok":
-            return value
+            return self._child.result()
+        except children.ChildFailed as exc:
+            value = str(exc)
         log = _last_line(self._log)
         for code, reason in DISK_ERRORS.items():
             if os.strerror(code).lower() in f"{value} {log}".lower():
@@ -141,28 +136,7 @@ class _Encoder:
                         + (f" (ffmpeg: {log})" if log else ""))
 
     def stop(self):
-        if self._process.is_alive():
-            self._process.terminate()  # SIGTERM: the encoder kills its ffmpeg and exits
-            self._process.join(3)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join()
-        self._receive.close()
-
-
-def _encoder_main(send, job, log):
-    _die_with_parent()
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(fd, 2)
-    os.close(fd)
-    try:
-        seconds = job()
-        error = _last_line(log)  # at log level "error", anything ffmpeg says is a failure
-        send.send(("error", error) if error else ("ok", seconds))
-    except BaseException as exc:  # a signal too: ffmpeg is already stopped; no traceback, one reply
-        with contextlib.suppress(BaseException):
-            send.send(("error", (str(exc).strip().splitlines() or [type(exc).__name__])[0]))
-        os._exit(1)
+        self._child.stop()
 
 
 def _at_file_size_limit(path):
@@ -180,17 +154,6 @@ def _last_line(path):
         lines = [line.strip() for line in open(path, errors="replace").read().splitlines() if line.strip()]
         return lines[-1][:300] if lines else ""
     return ""
-
-
-def _die_with_parent():
-    """Linux: end the encoder process (and so its ffmpeg) when a killed run's main process dies."""
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # elsewhere the encoder ends when it next writes to the closed pipe
 
 
 def _encode_mp4(examples, names, size, fps, seconds, path):

@@ -1,5 +1,6 @@
 """The stages of the batch job. Each takes checked settings and returns what it made;
 only ``write_training`` and the render stage touch the output folder."""
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mnist_ova import children
 from mnist_ova.pipeline import outputs
 from mnist_ova.render import views as render_views
 from mnist_ova.environment import source_date_epoch
@@ -19,7 +21,7 @@ from mnist_ova.trainer import data, metrics, preprocess
 from mnist_ova.errors import InputError, ToolError
 from mnist_ova.fileio import json_text
 from mnist_ova.trainer.choices import DEFAULT_L2
-from mnist_ova.trainer.validation import check_class_names
+from mnist_ova.trainer.validation import check_class_names, check_known_classes, check_split_trains_every_class
 
 if TYPE_CHECKING:
     from mnist_ova.trainer.model import OneVsAllLogisticRegression
@@ -60,6 +62,7 @@ class Stopwatch:
 
         class _Stage:
             def __enter__(self):
+                children.raise_if_stopped()
                 self.start = time.perf_counter()
 
             def __exit__(self, *exc):
@@ -92,66 +95,41 @@ def features_and_split(settings, dataset):
     return X, train_rows, test_rows
 
 
-_compiling: dict[str, int] = {}  # dtype -> id of the forked process compiling that kernel into the cache
+# (weights dtype, pixel dtype) -> the child compiling that kernel into the kernel cache
+_compiling: dict[tuple[str, str], "children.Child"] = {}
 
 
-def start_compiling(settings, *, force=False):
-    """Start compiling the training kernel for ``settings.dtype`` into the kernel cache in a forked
-    process, at once, so that it runs on another core while this one imports the estimator and loads
-    the data (a thread would hold the GIL most of the time and slow those down); ``compile_in_background``
-    then waits for it and loads the kernel from the cache. Nothing is started where a saved model may
-    make training unnecessary (the rule of ``train``), where fork is not the way to start a process
-    (not Linux), or where other threads run (forking them is unsafe): training compiles in a thread then."""
-    if settings.dtype in _compiling or not sys.platform.startswith("linux"):
+def start_compiling(settings, *, pixels="uint8", force=False):
+    """Start compiling the training kernel for ``settings.dtype`` and ``pixels`` (the data's pixel
+    type; MNIST's is uint8) into the kernel cache in a forked process, at once, so that it runs on
+    another core while this one imports the estimator and loads the data (a thread would hold the GIL
+    most of the time and slow those down); ``compile_in_background`` then waits for it and loads the
+    kernel from the cache. Nothing is started where a saved model may make training unnecessary (the
+    rule of ``train``), where fork is not the way to start a process (not Linux), or where other threads
+    run (forking them is unsafe): training compiles in a thread then. The child is the run's
+    (``children``): it holds none of its streams, and a signal stops the run at once instead of waiting
+    for a compile, whose long calls into LLVM no signal interrupts, to end."""
+    key = (settings.dtype, str(pixels))
+    if key in _compiling or not sys.platform.startswith("linux"):
         return
     import threading
 
     if threading.active_count() > 1 or (not force and (Path(settings.out) / outputs.MODEL).is_file()):
         return
-    import signal
 
-    from mnist_ova.pipeline.staging import signals_held
+    def compile_kernel():
+        from mnist_ova.trainer import kernels
 
-    # Signals wait while the process forks: the child must not run the parent's handlers (which turn
-    # them into exceptions for the parent's clean-up), and the parent gets any that came in meanwhile.
-    with signals_held() as held:
-        pid = os.fork()
-        if pid == 0:  # the child: compile, write the cache, and leave without running anything of the parent's
-            status = 1
-            try:
-                for number in held:  # the parent stops it with SIGTERM when the job ends first: die quietly
-                    signal.signal(number, signal.SIG_DFL)
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
-                from mnist_ova.trainer import kernels
+        kernels.compile_kernels(settings.dtype, pixels=str(pixels))
 
-                kernels.compile_kernels(settings.dtype)
-                status = 0
-            finally:
-                os._exit(status)
-    _compiling[settings.dtype] = pid
-    if len(_compiling) == 1:
-        import atexit
-
-        atexit.register(_stop_compiling)
+    _compiling[key] = children.fork(compile_kernel)
 
 
-def _stop_compiling():
-    """At exit, a compile nobody waited for (the job failed first) is stopped and reaped."""
-    import signal
-
-    while _compiling:
-        pid = _compiling.popitem()[1]
-        try:
-            os.kill(pid, signal.SIGTERM)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-
-
-def compile_in_background(settings):
-    """A future for the compiled training kernel (raw uint8 pixels, the settings' dtype), made in a
-    daemon thread, so that an error elsewhere does not wait for it. Where ``start_compiling`` forked
-    a process for it, the thread waits for that process and loads the kernel from the cache."""
+def compile_in_background(settings, pixels="uint8"):
+    """A future for the compiled training kernel (the settings' dtype, ``pixels`` the pixel type). Where
+    ``start_compiling`` forked a child for it, the future waits for that child (in slices, in the
+    thread that asks for the result) and loads the kernel from the cache; else a daemon thread compiles
+    it, so that an error elsewhere does not wait for it."""
     import concurrent.futures
     import threading
 
@@ -159,19 +137,39 @@ def compile_in_background(settings):
     # (the data readers import scipy.io) can fail half-way (a KeyError: 'scipy' was seen).
     from mnist_ova.trainer import kernels
 
+    def compile_kernel():
+        return kernels.compile_kernels(settings.dtype, pixels=str(pixels))
+
+    child = _compiling.pop((settings.dtype, str(pixels)), None)
+    if child is not None:
+        return _AfterChild(child, compile_kernel)
     future: concurrent.futures.Future[float] = concurrent.futures.Future()
-    process = _compiling.pop(settings.dtype, None)
 
     def run():
+        children.block_signals_in_thread()
         try:
-            if process is not None:
-                os.waitpid(process, 0)
-            future.set_result(kernels.compile_kernels(settings.dtype))
+            future.set_result(compile_kernel())
         except BaseException as error:  # handed to whoever waits for it
             future.set_exception(error)
 
     threading.Thread(target=run, name="mnist-ova-compile", daemon=True).start()
     return future
+
+
+class _AfterChild:
+    """``result()``: wait for the compiling child (a failed compile there is retried here, where its
+    error shows), then ``load()`` the kernel from the cache."""
+
+    def __init__(self, child, load):
+        self._child, self._load = child, load
+
+    def result(self, timeout=None):
+        with contextlib.suppress(children.ChildFailed):
+            self._child.result()
+        return self._load()
+
+    def stop(self):
+        self._child.stop()
 
 
 def train(settings, *, log, progress, warn=None, cached_model=None):
@@ -189,6 +187,7 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
         X, train_rows, test_rows = features_and_split(settings, dataset)
         classes = np.unique(dataset.labels)
         class_names = class_names_for(classes, settings.class_names)
+        check_split_trains_every_class(dataset.labels, train_rows, class_names)
     metadata = {"data": str(settings.data), "dataset": dataset_summary(dataset, train_rows, test_rows, class_names),
                 "config": config_summary(settings), "title_page": title_page_of(settings)}
     metadata["key"] = training_key(metadata)
@@ -203,7 +202,13 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
                 metadata["train_seconds"] = cached["train_seconds"]
     if model is None:
         with watch("compile"):
-            (compiling or compile_in_background(settings)).result()
+            pixels = X.pixels.dtype.name
+            if pixels != "uint8":  # the kernel started early is MNIST's; this data's is compiled the same way
+                if isinstance(compiling, _AfterChild):
+                    compiling.stop()
+                start_compiling(settings, pixels=pixels, force=True)
+                compiling = compile_in_background(settings, pixels=pixels)
+            children.wait_for(compiling or compile_in_background(settings))
         with watch("train"):
             model = fit(settings, X[train_rows], dataset.labels[train_rows], progress=progress)
         check_finite(model, class_names, learning_rate=settings.learning_rate)
@@ -239,6 +244,7 @@ def fit(settings, X, y, *, progress):
     with tqdm(total=settings.iterations, desc=f"training {np.unique(y).size} models", unit="step",
               disable=not progress, leave=False) as bar:
         def advance(step, n_active):
+            children.raise_if_stopped()
             bar.set_postfix(active=n_active, refresh=False)
             bar.update(1)
 
@@ -311,6 +317,7 @@ def from_saved_model(path, settings, *, log, warn=None):
     if X.shape[1] != model.n_features_in_:
         raise InputError(f"the model expects images of {model.n_features_in_} pixels but the data {source!r} has "
                          f"{X.shape[1]}: pass --data with the data it was trained on")
+    check_known_classes(dataset.labels, model.classes_)
     # Names given now win over the ones recorded at training time.
     class_names = (class_names_for(model.classes_, settings.class_names) if settings.class_names is not None
                    else metadata["dataset"]["class_names"])

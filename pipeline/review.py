@@ -32,26 +32,34 @@ def judge(trained, settings, baseline):
     return Review(metrics, comparison, tuple(results), str(baseline.path) if baseline is not None else None)
 
 
-def markdown(review, trained, settings, link_prefix=""):
-    """``summary.md``'s text; ``link_prefix`` goes before each link (the output folder, for a copy read elsewhere)."""
+def markdown(review, trained, settings, staging, link_prefix=""):
+    """``summary.md``'s text; ``link_prefix`` goes before each link (the output folder, for a copy read
+    elsewhere). It links only the files this run's output folder holds (``train`` makes no report)."""
+    made = {*staging.artifacts(), outputs.PREDICTIONS}
+    files = [name for name in summary.files_to_link(settings.formats) if name in made]
     context = summary_md.context(trained.views, review.metrics, comparison=review.comparison, gates=review.gates,
-                                 baseline_path=review.baseline_path, files=summary.files_to_link(settings.formats),
-                                 link_prefix=link_prefix)
+                                 baseline_path=review.baseline_path, files=files, link_prefix=link_prefix)
     return summary_md.markdown(context, settings.template_dir)
 
 
 def write(review, trained, settings, staging):
     """``predictions.csv`` and ``summary.md`` into the staged output folder."""
-    staging.path(outputs.PREDICTIONS).write_text(
-        baseline_io.predictions_csv(trained.evaluation, trained.test_rows), encoding="utf-8")
-    staging.path(outputs.SUMMARY).write_text(markdown(review, trained, settings), encoding="utf-8")
+    with staging.writing(outputs.PREDICTIONS):
+        staging.path(outputs.PREDICTIONS).write_text(
+            baseline_io.predictions_csv(trained.evaluation, trained.test_rows), encoding="utf-8")
+    with staging.writing(outputs.SUMMARY):
+        staging.path(outputs.SUMMARY).write_text(markdown(review, trained, settings, staging), encoding="utf-8")
 
 
-def finish(review, trained, settings, out, *, log):
-    """After the outputs are in place: append the summary to ``$GITHUB_STEP_SUMMARY`` (links
-    relative to the job's folder), then exit 4 through ``GateFailure`` if a gate was violated."""
-    if summary.append_to_step_summary(markdown(review, trained, settings, link_prefix=f"{out.as_posix()}/")):
-        log("appended summary.md to $GITHUB_STEP_SUMMARY")
+def finish(review, step_summary, *, log, warn):
+    """After the outputs are in place: append ``step_summary`` (the summary with links relative to the
+    job's folder) to ``$GITHUB_STEP_SUMMARY`` (a failure there is a note, the outputs are in place),
+    then exit 4 through ``GateFailure`` if a gate was violated."""
+    try:
+        if summary.append_to_step_summary(step_summary):
+            log("appended summary.md to $GITHUB_STEP_SUMMARY")
+    except OSError as exc:
+        warn(f"note: could not append to $GITHUB_STEP_SUMMARY ({exc.strerror or exc}); the outputs are in place")
     for result in review.gates:
         log(("gate passed: " if result.passed else "gate FAILED: ") + f"{result.describe()} (--{result.kind})")
     gates.enforce(review.gates)

@@ -1,4 +1,5 @@
 """What each command does, in order; the one place that decides output paths."""
+import contextlib
 import dataclasses
 import sys
 from pathlib import Path
@@ -30,12 +31,13 @@ def execute(command_name, settings, *, model_path=None, force=False, force_out=F
     ``settings.out`` together at the end, or none does."""
     command = COMMANDS[command_name]
 
+    def warn(message):  # what a scheduled job must see even with --quiet; a reader gone is no error
+        with contextlib.suppress(OSError, ValueError):
+            print(message, file=sys.stderr, flush=True)
+
     def log(message):
         if not quiet:
-            print(message, file=sys.stderr)
-
-    def warn(message):  # what a scheduled job must see even with --quiet
-        print(message, file=sys.stderr)
+            warn(message)
 
     progress = not quiet and sys.stderr.isatty()
     check_out(settings.out, force=force_out)
@@ -75,24 +77,30 @@ def execute(command_name, settings, *, model_path=None, force=False, force_out=F
                 left_out, dropped = bundle.build(staging.artifacts(), staging.path(outputs.BUNDLE),
                                            max_mb=settings.max_bundle_mb, html=html)
         jobs.write_timings(trained.timings, staging, reused=trained.reused)
-    if command.trains:
-        log(jobs.summary_table(trained))
-    log(f"wrote to {out}/: " + ", ".join(f"{a['path']} ({a['bytes'] / 1024:.0f} KiB)" for a in artifacts
-                                         if "/" not in a["path"]))
-    if command.bundles:
-        size = (out / outputs.BUNDLE).stat().st_size
-        log(f"bundle: {out / outputs.BUNDLE} ({size / 2**20:.2f} MB)"
-            + (f"; left out to fit {settings.max_bundle_mb} MB: {', '.join(dropped)}" if dropped else ""))
-    log("timings: " + ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in trained.timings.items()))
-    review.finish(judged, trained, settings, out, log=log)  # a violated gate exits 4, every output in place
-    dataset = trained.metadata["dataset"]
-    return {
-        "status": "ok", "command": command_name, "out": str(out), "reused_model": trained.reused,
-        "dataset": {"name": dataset["name"], "source": dataset["source"], "sha256": dataset["sha256"],
-                    "rows": dataset["n_train"] + dataset["n_test"], "n_train": dataset["n_train"],
-                    "n_test": dataset["n_test"], "fallback": dataset.get("fallback")},
-        "multiclass_accuracy": trained.evaluation.multiclass_accuracy,
-        "one_vs_all_accuracy": trained.evaluation.one_vs_all_accuracy,
-        "artifacts": artifacts, "timings": trained.timings,
-        **({"bundle": str(out / outputs.BUNDLE), "bundle_left_out": left_out} if command.bundles else {}),
-    }
+        # Every line printed after the commit is made now: from the commit on, only renames and
+        # printing happen, and printing cannot change the exit code.
+        closing = [jobs.summary_table(trained)] if command.trains else []
+        closing.append(f"wrote to {out}/: " + ", ".join(f"{a['path']} ({a['bytes'] / 1024:.0f} KiB)"
+                                                       for a in artifacts if "/" not in a["path"]))
+        if command.bundles:
+            size = staging.path(outputs.BUNDLE).stat().st_size
+            closing.append(f"bundle: {out / outputs.BUNDLE} ({size / 2**20:.2f} MB)"
+                           + (f"; left out to fit {settings.max_bundle_mb} MB: {', '.join(dropped)}" if dropped
+                              else ""))
+        closing.append("timings: " + ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in trained.timings.items()))
+        step_summary = review.markdown(judged, trained, settings, staging, link_prefix=f"{out.as_posix()}/")
+        dataset = trained.metadata["dataset"]
+        result = {
+            "status": "ok", "command": command_name, "out": str(out), "reused_model": trained.reused,
+            "dataset": {"name": dataset["name"], "source": dataset["source"], "sha256": dataset["sha256"],
+                        "rows": dataset["n_train"] + dataset["n_test"], "n_train": dataset["n_train"],
+                        "n_test": dataset["n_test"], "fallback": dataset.get("fallback")},
+            "multiclass_accuracy": trained.evaluation.multiclass_accuracy,
+            "one_vs_all_accuracy": trained.evaluation.one_vs_all_accuracy,
+            "artifacts": artifacts, "timings": trained.timings,
+            **({"bundle": str(out / outputs.BUNDLE), "bundle_left_out": left_out} if command.bundles else {}),
+        }
+    for line in closing:
+        log(line)
+    review.finish(judged, step_summary, log=log, warn=warn)  # a violated gate exits 4, every output in place
+    return result

@@ -10,12 +10,12 @@ import errno
 import json
 import os
 import shutil
-import signal
 import stat
 import tempfile
 import types
 from pathlib import Path
 
+from mnist_ova import children
 from mnist_ova.errors import InputError
 
 # A full disk or a file-size limit, as the one-line reason the user reads.
@@ -99,13 +99,23 @@ class StagedOutput:
 
     @contextlib.contextmanager
     def writing(self, name):
-        """A full disk or file-size limit while writing ``name`` becomes one line that names the file."""
+        """A full disk or file-size limit while writing ``name`` (or a file in it, when it is a folder)
+        becomes one line that names the file, by its final name."""
+        children.raise_if_stopped()  # each output is a step of the run
         try:
             yield
         except OSError as exc:
             if exc.errno not in DISK_ERRORS:
                 raise
-            raise disk_error(self.out / name, DISK_ERRORS[exc.errno]) from None
+            raise disk_error(self._final(exc.filename) or self.out / name, DISK_ERRORS[exc.errno]) from None
+
+    def _final(self, staged):
+        """The final path of a staged file (None for any other path: scratch, elsewhere, none)."""
+        try:
+            relative = Path(os.fsdecode(staged)).relative_to(self.root)
+        except (TypeError, ValueError):
+            return None
+        return None if relative.parts[:1] == (self.SCRATCH,) else self.out / relative
 
     def commit(self):
         """Check every target, then move every staged file onto its final name; each rename is atomic."""
@@ -124,7 +134,7 @@ class StagedOutput:
             self.discard()
             raise
         # From here the set is marked complete: a signal waits until it is in place.
-        with signals_held():
+        with children.signals_held():
             try:
                 self._finish(self.root)
             except OSError:
@@ -235,21 +245,6 @@ def _kind(out, name):
     return "special file"
 
 
-@contextlib.contextmanager
-def signals_held():
-    """SIGINT and SIGTERM wait until the block is done (then they act as usual); yields the two."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    try:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except (AttributeError, ValueError, OSError):
-        previous = None
-    try:
-        yield held
-    finally:
-        if previous is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def disk_error(path, reason):
     return InputError(f"cannot write {str(path)!r}: {reason}; free some space or raise the limit and run again "
                       "(the previous outputs are unchanged)")
@@ -260,12 +255,16 @@ def _unwritable(folder, exc):
 
 
 def check_out(out, *, force=False):
-    """Refuse an output folder that is surely not meant for outputs: the empty name, the root folder,
-    the home folder, or a source checkout. ``force`` allows all but the empty name."""
+    """Refuse an output folder that is surely not meant for outputs: the empty name, a symbolic link to
+    nothing, the root folder, the home folder, or a source checkout (a link to a folder is followed, and
+    judged by where it leads). ``force`` allows all but the first two."""
     text = str(out) if out is not None else ""
     if not text.strip():
         raise InputError("--out is empty: name the output folder (for example --out outputs, or --out . for "
                          "the current folder)")
+    if os.path.islink(text) and not os.path.exists(text):
+        raise InputError(f"--out {text!r} is a symbolic link to {os.readlink(text)!r}, which does not exist: make "
+                         "that folder, or choose another --out")
     if force:
         return
     path = Path(text).expanduser().resolve()
@@ -281,9 +280,6 @@ def check_out(out, *, force=False):
     if reason:
         raise InputError(f"--out {text!r} is {reason}: outputs belong in a folder of their own; choose another "
                          "--out, or add --force-out to write there anyway")
-
-
-_held_locks: set[int] = set()
 
 
 def _lock_private(private, out):
@@ -321,23 +317,13 @@ def _lock_private(private, out):
         except FileNotFoundError:
             current = None
         if current is not None and (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino):
-            _held_locks.add(fd)
+            children.keep_from_children(fd)  # a child killed with the run must not keep the folder locked
             return fd
         os.close(fd)
     raise InputError(f"could not lock {str(private)!r}: other runs keep replacing it; try again")
 
 
 def _unlock(fd):
-    _held_locks.discard(fd)
+    children.release(fd)
     with contextlib.suppress(OSError):
         os.close(fd)
-
-
-def _forget_locks_in_child():
-    """A forked helper (the video encoder) must not keep the run's lock alive after the run is killed."""
-    for fd in _held_locks:
-        os.close(fd)  # the parent's descriptor, and so its lock, stays
-    _held_locks.clear()
-
-
-os.register_at_fork(after_in_child=_forget_locks_in_child)

@@ -6,6 +6,7 @@ hold the result are the same array again, so the cost per frame is a memory copy
 """
 import dataclasses
 import functools
+from pathlib import Path
 
 import numpy as np
 
@@ -285,23 +286,30 @@ def poster_strip(examples, class_names, path, *, size=(1280, 720)):
     """Two of the video's final frames, one above the other, for the PDF, which cannot play video:
     the first right and the first wrong example (or the first two). Printed 5.2 in wide, the
     frame's class names print at 7 pt or more."""
-    import cv2
-
     right = [i for i, e in enumerate(examples) if e.true == e.predicted]
     wrong = [i for i, e in enumerate(examples) if e.true != e.predicted]
     picks = sorted((right[:1] + wrong[:1]) if right and wrong else list(range(min(2, len(examples)))))
     stills = [list(example_frames(examples[i], class_names, size, 1, 1.0))[-1][0] for i in picks]
     gap = np.full((size[1] // 24, size[0], 3), 255, dtype=np.uint8)
     strip = np.concatenate([part for still in stills for part in (still, gap)][:-1], axis=0)
-    cv2.imwrite(str(path), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+    write_png(strip, path)
 
 
 def poster(examples, class_names, path, size):
     """The first example's final frame at the video's size: the HTML video's poster."""
+    still = list(example_frames(examples[0], class_names, size, 1, 1.0))[-1][0]
+    write_png(still, path)
+
+
+def write_png(rgb, path):
+    """An RGB image as a PNG file. Encoded in memory and written by Python, so that a write that fails
+    (a full disk, a file-size limit) is an OSError naming the file: cv2.imwrite only returns False."""
     import cv2
 
-    still = list(example_frames(examples[0], class_names, size, 1, 1.0))[-1][0]
-    cv2.imwrite(str(path), cv2.cvtColor(still, cv2.COLOR_RGB2BGR))
+    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError(f"OpenCV could not encode the image {path} as PNG")
+    Path(path).write_bytes(data.tobytes())
 
 
 def _timestamp(seconds):

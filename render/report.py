@@ -7,6 +7,7 @@ import base64
 import contextlib
 import datetime
 import mimetypes
+import os
 import traceback
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from mnist_ova.errors import InputError
 from mnist_ova.environment import source_date_epoch
+from mnist_ova.fileio import MiB, read_bounded
 
 ENTRY = "report.html.j2"
 
@@ -34,15 +36,39 @@ def environment(template_dir=None):
         raise InputError(f"template-dir {str(template_dir)!r} is not a folder")
     folders.append(str(bundled_templates()))
     # HTML is escaped; the Markdown of summary.md is not (a Markdown template says what it marks up).
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folders),
+    env = jinja2.Environment(loader=_bounded_loader(folders),
                              autoescape=lambda name: not (name or "").endswith(".md.j2"),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["breakable"] = breakable
+    env.filters.update(md=markdown_text, md_code=markdown_code, md_link=markdown_link)
     # A template rendered on its own (a section, in a test) numbers its figures and tables from 1;
     # render_html replaces these with the numbering of the whole report.
     numbering = Numbering()
     env.globals.update(number=numbering.number, ref=numbering.ref, numbered=numbering.has)
     return env
+
+
+TEMPLATE_LIMIT = 4 * MiB  # a template is text of a few KiB; a FIFO or a huge file put there is not read
+
+
+def _bounded_loader(folders):
+    """Jinja2's FileSystemLoader, but a template is read only when it is a regular file of at most
+    TEMPLATE_LIMIT bytes (``fileio.read_bounded``): a FIFO does not hang the run, /dev/zero is not read."""
+    import jinja2
+
+    class BoundedLoader(jinja2.FileSystemLoader):
+        def get_source(self, environment, template):
+            pieces = jinja2.loaders.split_template_path(template)
+            for folder in self.searchpath:
+                path = os.path.join(folder, *pieces)
+                if os.path.exists(path):
+                    text = read_bounded(path, limit=TEMPLATE_LIMIT, what="template", encoding="utf-8")
+                    mtime = os.path.getmtime(path)
+                    return text, os.path.normpath(path), lambda: os.path.exists(path) and \
+                        os.path.getmtime(path) == mtime
+            raise jinja2.TemplateNotFound(template)
+
+    return BoundedLoader(folders)
 
 
 def breakable(text, every=None):
@@ -60,9 +86,47 @@ def breakable(text, every=None):
     return markupsafe.Markup("<wbr>").join(markupsafe.escape(p) for p in parts)
 
 
+# What can start markup inside a line of Markdown (GitHub's tables and strike-through included); an
+# underscore inside a word (test_size) starts nothing and stays as it is.
+MARKDOWN_SPECIAL = r"[\\`*\[\]<>&|~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])"
+
+
+def markdown_text(text):
+    """``text`` as literal Markdown text inside a line (a table cell too): each character that could start
+    markup (emphasis, a link, a code span, raw HTML, an entity, a table's cell border, strike-through)
+    is escaped with a backslash; a line break becomes a space."""
+    import re
+
+    return re.sub(MARKDOWN_SPECIAL, lambda m: "\\" + m.group(), " ".join(str(text).splitlines()))
+
+
+def markdown_code(text, in_table=False):
+    """``text`` as a Markdown code span: fenced with one backtick more than its longest run of them,
+    padded when it begins or ends with one; ``in_table``, ``|`` is escaped (a table's cell ends there
+    even inside code, and there only the escape is taken out again)."""
+    import re
+
+    text = " ".join(str(text).splitlines())
+    text = text.replace("|", "\\|") if in_table else text
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
+
+
+def markdown_link(url):
+    """A link destination; one that holds spaces, parentheses or angle brackets (an output folder's path
+    may) goes in angle brackets, where only those and the backslash need escaping."""
+    text = " ".join(str(url).splitlines())
+    if not any(c in text for c in " ()<>\\"):
+        return text
+    return "<" + "".join(f"\\{c}" if c in "<>\\" else c for c in text) + ">"
+
+
 @contextlib.contextmanager
-def template_errors(env):
-    """Any template failure as one ``InputError`` that names the file and line."""
+def template_errors(env, template_dir=None):
+    """A template's failure as one ``InputError`` that names the file and line: a syntax error, a
+    missing file, or anything a template of ``template_dir`` raises while it renders (the user's
+    template dividing by zero). The bundled templates failing is a bug of the tool, raised as it is."""
     import jinja2
 
     try:
@@ -72,15 +136,19 @@ def template_errors(env):
                          "template or remove it from --template-dir") from None
     except jinja2.TemplateNotFound as exc:
         raise InputError(f"template {exc.name!r} was not found in {', '.join(env.loader.searchpath)}") from None
-    except (jinja2.UndefinedError, TypeError, KeyError, ValueError) as exc:
-        raise InputError(f"template {_template_line(exc)}: {type(exc).__name__}: {exc}; fix the template or "
-                         "remove it from --template-dir") from None
+    except Exception as exc:
+        place = _template_line(exc, template_dir) if template_dir else None
+        if place is None or isinstance(exc, InputError):
+            raise
+        message = (str(exc).strip().splitlines() or [""])[0]
+        raise InputError(f"template {place}: {type(exc).__name__}: {message}; fix the template or remove it "
+                         "from --template-dir") from None
 
 
 def check_templates(template_dir=None, names=(ENTRY,)):
     """Compile the templates ``names`` now, so a broken one fails the run before any training."""
     env = environment(template_dir)
-    with template_errors(env):
+    with template_errors(env, template_dir):
         for name in names:
             env.get_template(name)
 
@@ -132,21 +200,30 @@ def render_html(context, *, target, assets, template_dir=None):
     """The report as HTML text. ``target`` is "html" or "pdf"; ``assets`` maps names to URLs."""
     env = environment(template_dir)
     known = None
-    with template_errors(env):
+    with template_errors(env, template_dir):
         for _ in range(2):
             numbering = Numbering(known)
             env.globals.update(number=numbering.number, ref=numbering.ref, numbered=numbering.has,
                                asset=assets.__getitem__, target=target)
             html = env.get_template(ENTRY).render(**context, target=target, asset=assets.__getitem__)
             known = numbering.placed
+    try:
         numbering.check()
+    except ValueError as exc:
+        if not template_dir:
+            raise  # the bundled templates refer to nothing that is not there: a bug
+        raise InputError(f"template {ENTRY}: {exc}; fix the template or remove it from --template-dir") from None
     return html
 
 
-def _template_line(exc):
-    """'file line N' of the innermost template frame in which ``exc`` was raised."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith((".j2", ".html", ".css"))]
-    return f"{frames[-1].filename} line {frames[-1].lineno}" if frames else ENTRY
+def _template_line(exc, template_dir):
+    """'file line N' of the innermost frame of a template in ``template_dir`` through which ``exc``
+    passed, or None when no such template was involved."""
+    folder = os.path.realpath(template_dir)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename.endswith((".j2", ".html", ".css"))
+              and os.path.realpath(f.filename).startswith(folder + os.sep)]
+    return f"{frames[-1].filename} line {frames[-1].lineno}" if frames else None
 
 
 def inline_assets(paths):

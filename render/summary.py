@@ -36,5 +36,5 @@ def markdown(context, template_dir=None):
     from mnist_ova.render import report
 
     env = report.environment(template_dir)
-    with report.template_errors(env):
+    with report.template_errors(env, template_dir):
         return env.get_template(TEMPLATE).render(**context)

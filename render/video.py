@@ -2,6 +2,7 @@
 
 Frames are piped to the ffmpeg that imageio-ffmpeg bundles; no image file is written.
 """
+from mnist_ova import children
 from mnist_ova.errors import ToolError
 
 # Fixed encoder settings (thread count included) so the same frames give the same bytes.
@@ -20,42 +21,41 @@ def even_size(size):
     return width - width % 2, height - height % 2
 
 
+def ffmpeg_command(path, *, size, fps):
+    """The ffmpeg that imageio-ffmpeg bundles, reading raw yuv420p frames on stdin."""
+    import imageio_ffmpeg
+
+    width, height = size
+    return [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{width}x{height}",
+            "-pix_fmt", "yuv420p", "-r", str(fps), "-i", "-", "-an", "-vcodec", "libx264", "-pix_fmt", "yuv420p",
+            "-v", "error", *X264_OUTPUT, str(path)]
+
+
 def write_mp4(frames, path, *, size, fps):
     """Encode an iterable of (height, width, 3) uint8 RGB frames; returns the number written.
 
     Each distinct frame is converted to yuv420p once, here, and a repeated frame (the same
     array object again) reuses those bytes: half the data through the pipe, and no colour
-    conversion in ffmpeg.
+    conversion in ffmpeg. ffmpeg is a child of ``children.program``: on an error or a signal it is
+    killed at once (closing its input would make it encode what it has, for many seconds) and reaped.
     """
     import cv2
-    import imageio_ffmpeg
 
     width, height = size
     if (width, height) != even_size(size):
         raise ValueError(f"H.264 in yuv420p needs even sides; got {width}x{height}")
-    writer = imageio_ffmpeg.write_frames(str(path), (width, height), fps=fps, codec="libx264",
-                                         pix_fmt_in="yuv420p", pix_fmt_out="yuv420p", quality=None,
-                                         macro_block_size=2, ffmpeg_log_level="error",
-                                         output_params=X264_OUTPUT)
-    writer.send(None)  # start ffmpeg
     count = 0
-    previous, planes = None, None
+    previous, planes = None, b""
     try:
-        for frame in frames:
-            if frame is not previous:
-                previous, planes = frame, cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes()
-            writer.send(planes)
-            count += 1
-    except BaseException as exc:
-        # Stop ffmpeg at once: closing the writer would wait for it to encode what it has, which
-        # keeps an interrupted run (SIGINT, SIGTERM) alive for many seconds.
-        try:
-            writer.throw(KeyboardInterrupt())  # imageio-ffmpeg kills ffmpeg on any BaseException
-        except BaseException:
-            pass
-        if isinstance(exc, (OSError, RuntimeError)):
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ToolError(f"ffmpeg failed while encoding {path}: {first_line}") from None
-        raise
-    writer.close()
+        with children.program(ffmpeg_command(path, size=size, fps=fps)) as ffmpeg:
+            assert ffmpeg.stdin is not None  # program() opens it
+            for frame in frames:
+                if frame is not previous:
+                    previous, planes = frame, cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes()
+                ffmpeg.stdin.write(planes)
+                count += 1
+    except OSError as exc:  # ffmpeg ended early (its own message is on stderr)
+        raise ToolError(f"ffmpeg failed while encoding {path}: {exc.strerror or exc}") from None
+    if ffmpeg.returncode != 0:
+        raise ToolError(f"ffmpeg failed while encoding {path}: exit status {ffmpeg.returncode}")
     return count

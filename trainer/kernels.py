@@ -31,6 +31,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
+from mnist_ova import children
 from mnist_ova.environment import training_threads
 
 def _cache_locator():
@@ -293,7 +294,9 @@ def _run_threads(function, args, n):
     if n == 1:
         return function(*args)
     if _pool is None or _pool._max_workers < n - 1:
-        _pool = concurrent.futures.ThreadPoolExecutor(n - 1, thread_name_prefix="mnist-ova-kernel")
+        # Signals go to the main thread, which acts on them between steps.
+        _pool = concurrent.futures.ThreadPoolExecutor(n - 1, thread_name_prefix="mnist-ova-kernel",
+                                                      initializer=children.block_signals_in_thread)
     others = [_pool.submit(function, *args) for _ in range(n - 1)]
     function(*args)
     for future in others:

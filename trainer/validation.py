@@ -90,3 +90,30 @@ def check_class_names(name, names, n_classes):
     if len(set(names)) != len(names):
         raise InputError(f"{name} must be distinct; got {names!r}")
     return names
+
+
+def check_split_trains_every_class(labels, train_rows, class_names=None):
+    """Every class of the data must have training rows: a one-vs-all model with no positive example is
+    no model, and the argmax would never predict that class. Checked after the split, before any work,
+    so a data set with one image per class, or a class that only the test rows hold, is refused with
+    the classes named."""
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    missing = np.setdiff1d(classes, np.unique(labels[train_rows]))
+    if missing.size:
+        names = [str(class_names[i]) if class_names is not None else str(label)
+                 for i, label in enumerate(classes) if label in missing]
+        shown = ", ".join(repr(n) for n in names[:10]) + (", ..." if len(names) > 10 else "")
+        counts = sorted({int(np.count_nonzero(labels == label)) for label in missing})
+        raise InputError(f"{missing.size} of {classes.size} classes have no training rows after the split ({shown}; "
+                         f"{'/'.join(map(str, counts))} row(s) each in the data): every class needs rows in the "
+                         "training part; add rows of those classes, or lower --test-size", option="data")
+
+
+def check_known_classes(labels, known, name="data"):
+    """Labels the saved model was not trained on cannot be scored by it."""
+    unknown = np.setdiff1d(np.unique(labels), np.asarray(known))
+    if unknown.size:
+        raise InputError(f"{name} holds classes the model was not trained on ({', '.join(map(str, unknown[:10].tolist()))}"
+                         f"; it knows {', '.join(map(str, np.asarray(known)[:10].tolist()))}): pass --data with the "
+                         "data it was trained on", option="data")

@@ -36,6 +36,8 @@ CASES = {
     "fewer than 2 test rows": (2, r"the split must leave at least 2 training and 2 test rows; got 4 training and 1 "
                                   r"test rows from 5"),
     ".mat without label": (2, r"lacks the key\(s\) label"),
+    "one image per class": (2, r"2 of 10 classes have no training rows after the split \('\d', '\d'; 1 row\(s\) each"),
+    "a class only in the test rows": (2, r"1 of 5 classes have no training rows after the split \('4'; 1 row"),
     "random bytes named .npz": (2, r"is no readable .npz file"),
     "corrupt cached model": (2, r"model '.*model.npz' is damaged"),
     # --- options and environment
@@ -43,6 +45,16 @@ CASES = {
     "negative learning rate": (2, r"learning-rate must be a number > 0"),
     "unknown dtype": (2, r"argument --dtype: invalid choice: 'float16'"),
     "unknown config key": (2, r"unknown key 'learning_rat'; did you mean 'learning-rate'"),
+    "a FIFO as the config": (2, r"config file '.*fifo.toml' is a named pipe \(FIFO\): only regular files are read"),
+    "/dev/zero as the config": (2, r"config file '/dev/zero' is a device: only regular files are read"),
+    "a config of 2 MiB": (2, r"config file '.*big.toml' is larger than the 1 MiB read for it \(2 MiB\)"),
+    "a FIFO as a template": (2, r"template '.*report.html.j2' is a named pipe \(FIFO\)"),
+    "a template that divides by zero": (2, r"template .*report.html.j2 line 2: ZeroDivisionError: [a-z ]*by zero; "
+                                           r"fix the template"),
+    "baseline values of the wrong type": (2, r"baseline '.*metrics.json' is not a metrics.json of this tool: key "
+                                             r"dataset.n_test must be a whole number; got \"abc\""),
+    "a FIFO as the baseline's predictions": (2, r"baseline '.*predictions.csv' is a named pipe \(FIFO\)"),
+    "--video-size 321x241": (2, r"video-size must have even sides .*; got '321x241': use 320x240"),
     "a class name of 5,000 characters": (2, r"class-names must be at most 200 characters; got 5000"),
     "malformed SOURCE_DATE_EPOCH": (2, r"SOURCE_DATE_EPOCH must be a whole number of seconds .* got 'abc'"),
     "missing template dir": (2, r"template-dir '.*no-templates' is not a folder"),
@@ -56,6 +68,7 @@ CASES = {
     "a folder where an output goes": (2, r"cannot write the outputs: '.*model.npz' is a folder where the tool "
                                          r"writes a file; move it away .*\(nothing was changed\)"),
     "a link where an output goes": (2, r"'.*report.html' is a symbolic link where the tool writes a file"),
+    "--out a link to nothing": (2, r"--out '.*dangling' is a symbolic link to '.*nowhere', which does not exist"),
     "a file named like our private folder": (2, r"'.*\.mnist-ova' is in the way"),
     "a file-size limit": (2, r"cannot write '.*': a file-size limit \(ulimit -f\) is reached"),
     # --- training
@@ -149,6 +162,16 @@ def prepare(case, tmp, out):
     elif case == "fewer than 2 test rows":
         np.savez(tmp / "few.npz", X=images.reshape(40, -1)[:5], y=labels[:5])
         argv = ["--data", str(tmp / "few.npz")]
+    elif case == "one image per class":
+        np.savez(tmp / "ten.npz", X=images.reshape(40, -1)[:10], y=np.arange(10))
+        argv = ["--data", str(tmp / "ten.npz")]
+    elif case == "a class only in the test rows":
+        from mnist_ova.trainer.preprocess import split_indices
+
+        only_test = labels.copy()
+        only_test[split_indices(40, test_size=0.2, seed=42, method="seed")[1][0]] = 4
+        np.savez(tmp / "only-test.npz", X=images.reshape(40, -1), y=only_test)
+        argv = ["--data", str(tmp / "only-test.npz")]
     elif case == ".mat without label":
         scipy.io.savemat(tmp / "nolabel.mat", {"data": images.reshape(40, -1).T})
         argv = ["--data", str(tmp / "nolabel.mat")]
@@ -167,6 +190,33 @@ def prepare(case, tmp, out):
     elif case == "unknown config key":
         (tmp / "bad.toml").write_text("learning_rat = 0.1\n")
         argv = [*good, "--config", str(tmp / "bad.toml")]
+    elif case == "a FIFO as the config":
+        os.mkfifo(tmp / "fifo.toml")
+        argv = [*good, "--config", str(tmp / "fifo.toml")]
+    elif case == "/dev/zero as the config":
+        argv = [*good, "--config", "/dev/zero"]
+    elif case == "a config of 2 MiB":
+        (tmp / "big.toml").write_text("#" * (2 << 20))
+        argv = [*good, "--config", str(tmp / "big.toml")]
+    elif case == "a FIFO as a template":
+        fifo = folder("fifo-templates")
+        os.mkfifo(fifo / "report.html.j2")
+        argv = [*good, "--template-dir", str(fifo)]
+    elif case == "a template that divides by zero":
+        dividing = folder("dividing-templates")
+        (dividing / "report.html.j2").write_text("<p>\n{{ 1 // 0 }}\n")
+        argv = [*good, "--template-dir", str(dividing)]
+    elif case == "baseline values of the wrong type":
+        base = folder("base")
+        (base / "metrics.json").write_text('{"multiclass_accuracy": 0.5, "dataset": {"n_test": "abc"}}')
+        argv = [*good, "--baseline", str(base)]
+    elif case == "a FIFO as the baseline's predictions":
+        base = folder("fifo-base")
+        (base / "metrics.json").write_text('{"multiclass_accuracy": 0.5, "dataset": {"n_test": 8}}')
+        os.mkfifo(base / "predictions.csv")
+        argv = [*good, "--baseline", str(base)]
+    elif case == "--video-size 321x241":
+        argv = [*good, "--video-size", "321x241"]
     elif case == "a class name of 5,000 characters":
         argv = [*good, "--class-names", "a" * 5000 + ",b,c,d"]
     elif case == "malformed SOURCE_DATE_EPOCH":
@@ -196,6 +246,9 @@ def prepare(case, tmp, out):
     elif case == "a link where an output goes":
         (out / "report.html").symlink_to(tmp / "outside.txt")
         argv = good
+    elif case == "--out a link to nothing":
+        (tmp / "dangling").symlink_to(tmp / "nowhere")
+        argv = [*good, "--out", str(tmp / "dangling")]
     elif case == "a file named like our private folder":
         (out / ".mnist-ova").write_text("the user's")
         argv = good

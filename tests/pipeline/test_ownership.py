@@ -15,6 +15,7 @@ from mnist_ova.pipeline import outputs
 from mnist_ova.pipeline.cli import main
 from mnist_ova.fileio import json_text
 from tests.conftest import REPO
+from tests.test_children import session_members
 from tests.pipeline.test_bad_inputs import snapshot
 from tests.pipeline.test_deliverables import SMALL
 
@@ -215,6 +216,79 @@ def test_a_signal_stops_the_run_within_seconds_with_one_line(tmp_path, tiny_npz,
     assert time.monotonic() - sent < 5
     assert process.returncode == code and err.count("\n") == 1 and err.startswith("error: "), err
     assert snapshot(out) == mine  # no staging, no lock folder, nothing half-written
-    time.sleep(0.5)
-    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert str(out) not in ps  # no ffmpeg left encoding into the folder
+    assert session_members(process.pid) == []  # no child left (no compile, no encoder, no ffmpeg), at once
+
+
+@pytest.mark.parametrize("redirect", [">&-", "2>&-"])
+def test_a_closed_stream_is_no_error(tmp_path, tiny_npz, redirect):
+    """``--json >&-`` and ``--json 2>&-``: every output written, exit 0, and nothing of the run's text lands
+    in a file it opened under the closed stream's number."""
+    out = tmp_path / "out"
+    result = subprocess.run(f"{sys.executable} run.py train --data {tiny_npz} --out {out} --iterations 3 --json "
+                            f"{redirect}", shell=True, capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert (result.stdout if redirect == ">&-" else result.stderr) == ""
+    if redirect == "2>&-":
+        assert json.loads(result.stdout)["status"] == "ok"
+    assert json.loads((out / "metrics.json").read_text())["dataset"]["n_test"] == 120
+
+
+def test_a_reader_gone_from_stderr_does_not_change_the_exit_code(tmp_path, tiny_npz):
+    """Printing after the commit (the summary table, the file list) cannot fail the run."""
+    process = subprocess.Popen([sys.executable, "run.py", "train", "--data", str(tiny_npz), "--out", str(tmp_path / "o"),
+                                "--iterations", "3"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process.stderr.close()  # every line the run prints meets a closed pipe
+    assert process.wait(timeout=300) == 0
+    assert (tmp_path / "o" / "manifest.json").is_file()
+
+
+HOSTILE = ('=HYPERLINK("http://x","y")', "+1+2", "@SUM(A1)", "-2+3", "a|b", "`tick`")
+
+
+def test_hostile_class_names_stay_data_in_every_text_written(tmp_path, tiny_npz):
+    """Formula cells neutralised in predictions.csv (OWASP), Markdown kept intact in summary.md, HTML
+    escaped in the report and the captions."""
+    import csv
+
+    out = tmp_path / "out"
+    names = [*HOSTILE, "<script>x</script>", "&amp;", "*star*", "[l](u)"]
+    (tmp_path / "names.toml").write_text(f"class-names = {json.dumps(names)}\n")  # a JSON list is a TOML array
+    assert main(["--data", str(tiny_npz), "--out", str(out), "--config", str(tmp_path / "names.toml"), "--formats",
+                 "html,mp4", *SMALL]) == 0
+    with open(out / "predictions.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    cells = {cell for row in rows[1:] for cell in row[1:3]}
+    assert cells and not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
+    assert cells & {f"'{name}" for name in HOSTILE[:4]}  # kept, as text
+    assert rows[0][3:] == [f"score:{name}" for name in names]
+    html = (out / "report.html").read_text()
+    assert "<script>x</script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
+    assert "<script>" not in (out / "predictions.vtt").read_text()
+
+
+def test_summary_after_train_links_only_files_that_exist(tmp_path, tiny_npz):
+    out = tmp_path / "out"
+    assert main(["train", "--data", str(tiny_npz), "--out", str(out), "--iterations", "3", "--quiet"]) == 0
+    import re
+
+    links = re.findall(r"\]\(([^)]+)\)", (out / "summary.md").read_text())
+    assert links and all((out / link).is_file() for link in links), links
+    assert "report.html" not in links
+
+
+def test_an_unwritable_home_and_matplotlib_folder_mean_running_without_their_caches(tmp_path, tiny_npz):
+    (tmp_path / "home").write_text("a file where the home folder should be")
+    (tmp_path / "tmp").mkdir()
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("MNIST_OVA_CACHE", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "MPLCONFIGDIR")}
+    env.update(HOME=str(tmp_path / "home"), TMPDIR=str(tmp_path / "tmp"))
+    result = subprocess.run([sys.executable, "run.py", "--data", str(tiny_npz), "--out", str(tmp_path / "out"),
+                             "--formats", "mp4,figures", *SMALL], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    notes = result.stderr.splitlines()
+    assert notes == [f"note: the tool's cache '{tmp_path}/home/.cache/mnist-ova' cannot be written; this run goes "
+                     "without it", f"note: matplotlib's cache '{tmp_path}/home/.config/matplotlib' cannot be "
+                     "written; this run goes without it"], result.stderr
+    assert list((tmp_path / "tmp").iterdir()) == []  # the temporary folders are gone, no /tmp/matplotlib-*
+    assert (tmp_path / "out" / "predictions.mp4").stat().st_size > 0

@@ -140,3 +140,15 @@ def test_a_forked_helper_does_not_keep_the_folder_locked(out):
         os.waitpid(helper, 0)
         os.close(started)
         os.close(started_write)
+
+
+def test_a_full_disk_names_the_file_by_its_final_name(out):
+    """A PNG writer hitting a file-size limit inside the figures folder: the line names that file."""
+    import errno
+
+    staging = StagedOutput(out, owned=(*OWNED, "figures/still.png"))
+    staged = staging.path("figures/still.png")
+    with pytest.raises(InputError, match=rf"cannot write '{out}/figures/still.png': a file-size limit"):
+        with staging.writing("figures"):
+            raise OSError(errno.EFBIG, os.strerror(errno.EFBIG), str(staged))
+    staging.discard()

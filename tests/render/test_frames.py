@@ -122,3 +122,13 @@ def test_captions_name_each_example_in_order_and_escape_markup():
     assert vtt.splitlines()[:6] == ["WEBVTT", "", "1", "00:00:00.000 --> 00:00:00.500", "true 3, predicted 3, 82 %", ""]
     assert "true 3, predicted &lt;5 &amp; up&gt;, 82 %" in vtt
     assert "00:00:00.500 --> 00:00:01.000" in vtt
+
+
+def test_a_png_that_cannot_be_written_is_an_error_naming_the_file(tmp_path):
+    """cv2.imwrite would return False and leave the report to fail later on a missing picture."""
+    image = np.zeros((4, 6, 3), dtype=np.uint8)
+    frames.write_png(image, tmp_path / "still.png")
+    assert (tmp_path / "still.png").read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(OSError) as raised:
+        frames.write_png(image, tmp_path / "no-folder" / "still.png")
+    assert raised.value.filename == str(tmp_path / "no-folder" / "still.png")

@@ -40,3 +40,14 @@ def test_a_missing_include_is_named(tmp_path):
 def test_a_template_dir_that_is_no_folder(tmp_path):
     with pytest.raises(InputError, match="template-dir .* is not a folder"):
         report.environment(tmp_path / "absent")
+
+
+@pytest.mark.parametrize("source, message", [
+    ("<p>\n{{ 1 // zero }}\n", r"report.html.j2 line 2: ZeroDivisionError: .*by zero; fix the template"),
+    ("{{ ref('absent') }}", r"template report.html.j2: ref\(\): nothing is numbered 'absent'; fix the template"),
+    ("{{ breakable(none) }}", r"report.html.j2 line 1: (TypeError|UndefinedError)"),
+])
+def test_a_user_template_that_fails_while_rendering_is_one_input_error(tmp_path, source, message):
+    (tmp_path / "report.html.j2").write_text(source)
+    with pytest.raises(InputError, match=message):
+        report.render_html({"zero": 0}, target="html", assets={}, template_dir=tmp_path)

@@ -1,0 +1,354 @@
+"""Every child process of a run, and the run's signal handling, in one place.
+
+A child of the tool (the forked kernel compile, the forked video encoder, the ffmpeg it starts)
+
+* never holds the caller's stdout or stderr: its standard streams are /dev/null or a log file, so
+  ``out=$(mnist-ova ...)`` returns as soon as the run itself ends;
+* dies with the process that started it, for any reason, SIGKILL included (``PR_SET_PDEATHSIG`` on
+  Linux; the chain run -> encoder -> ffmpeg dies link by link);
+* is stopped and reaped before the run exits: every child is in one table, and ``stop_all`` (called by
+  the command line on every way out, and at exit as a backstop) ends and waits for each;
+* keeps no descriptor the run registered with ``keep_from_children`` (the output folder's lock).
+
+The run's own signals: SIGTERM stops it as Ctrl-C does (``handling_signals``), a stopping signal whose
+exception got lost is raised again at the next step (``raise_if_stopped``), SIGXFSZ becomes an
+error on the write that hit the limit, and ``signals_held`` defers SIGINT/SIGTERM over a block that
+must not be cut (a fork, the commit's renames). The main thread never waits without a timeout, so a
+signal that the kernel hands to another thread still stops the run at once (``wait_for``).
+
+A bottom module like ``errors``: every layer may import it.
+"""
+import atexit
+import contextlib
+import os
+import pickle
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from mnist_ova.errors import Terminated
+
+STOPPING = (signal.SIGINT, signal.SIGTERM)
+POLL_S = 0.05  # how often a wait of the main thread looks at its signals
+GRACE_S = 2.0  # how long a child asked to stop may take to end (and stop its own child) before SIGKILL
+
+_children: dict[int, "Child"] = {}  # pid -> every forked child not yet reaped
+_processes: set[subprocess.Popen] = set()  # every started program not yet reaped
+_inherited: set[int] = set()  # descriptors a child must not keep open (locks)
+
+
+class ChildFailed(Exception):
+    """A child ended without its result; the message is its one-line reason."""
+
+
+# --- signals -----------------------------------------------------------------------------------
+
+_stopped: list[int] = []  # the stopping signal received, until the run has acted on it
+
+
+def _stop(signum, frame):
+    """SIGINT or SIGTERM: raised as KeyboardInterrupt or Terminated, and kept until the run has acted on it.
+    An exception raised while the main thread runs a finalizer or a weakref callback (numba makes many,
+    during a compile) is only printed as "Exception ignored" and lost: ``raise_if_stopped`` raises it
+    again at the next step of the run."""
+    if not _stopped:
+        _stopped.append(signum)
+    _raise_for(signum)
+
+
+def _raise_for(signum: int) -> None:
+    raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+
+
+def raise_if_stopped() -> None:
+    """Called at each step of the run (a training step, a stage, every slice of a wait): a stopping
+    signal that was received and lost on the way is raised again here."""
+    if _stopped:
+        _raise_for(_stopped[0])
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def handling_signals() -> Iterator[None]:
+    """SIGTERM stops the run as Ctrl-C does; a file-size limit (SIGXFSZ) becomes an error on the write
+    that hit it, reported with the file's name, instead of killing the process without a word. On the
+    way out every child is stopped and reaped, and the previous handlers come back."""
+    previous: dict[int, Any] = {}
+    _stopped.clear()
+    for signum, handler in ((signal.SIGINT, _stop), (signal.SIGTERM, _stop),
+                            (getattr(signal, "SIGXFSZ", None), signal.SIG_IGN)):
+        if signum is None:
+            continue
+        try:
+            previous[signum] = signal.signal(signum, handler)
+        except (ValueError, OSError):  # not the main thread
+            pass
+    try:
+        yield
+    finally:
+        with signals_held():
+            stop_all()
+            _stopped.clear()  # acted on: the run ends here
+            for signum in set(previous) & set(STOPPING):
+                signal.signal(signum, signal.SIG_IGN)  # one more while the run ends is dropped, not raised here
+        for signum, earlier in previous.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(signum, earlier)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[tuple[int, ...]]:
+    """SIGINT and SIGTERM wait until the block is done (then they act as usual); yields the two."""
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
+    except (AttributeError, ValueError, OSError):
+        previous = None
+    try:
+        yield STOPPING
+    finally:
+        if previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def block_signals_in_thread() -> None:
+    """For a helper thread's start: SIGINT and SIGTERM go to the main thread, whose handlers act on them,
+    never to a helper that would leave the main thread waiting."""
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
+
+
+def wait_for(future: Any) -> Any:
+    """``future.result()`` waited for in slices, so that the main thread acts on a signal at once."""
+    import concurrent.futures
+
+    while True:
+        raise_if_stopped()
+        try:
+            return future.result(timeout=POLL_S)
+        except concurrent.futures.TimeoutError:
+            continue
+
+
+# --- children ----------------------------------------------------------------------------------
+
+def keep_from_children(fd: int) -> None:
+    """``fd`` is closed in every child forked from now on (its copy; the run's stays open)."""
+    _inherited.add(fd)
+
+
+def release(fd: int) -> None:
+    _inherited.discard(fd)
+
+
+def _close_inherited() -> None:
+    for fd in _inherited:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _inherited.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited)  # any fork, ours or a library's
+
+
+def _death_signal_setter() -> Callable[[], Any] | None:
+    """libc's prctl(PR_SET_PDEATHSIG, SIGKILL), looked up before a fork (the child between fork and exec
+    should run as little as it can); None where there is none (not Linux)."""
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+
+
+def die_with_parent(parent: int, set_death_signal: Callable[[], Any] | None) -> None:
+    """In a new child: be killed when ``parent`` ends; if it has already ended, end now."""
+    if set_death_signal is not None:
+        set_death_signal()
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+
+class Child:
+    """A forked process running one job; ``result`` returns the job's value."""
+
+    def __init__(self, pid: int, results: int, *, unwinds: bool):
+        self.pid, self._results, self._unwinds = pid, results, unwinds
+        self.status: int | None = None
+
+    def result(self) -> Any:
+        """The job's value once the child has ended (waited for in slices); ``ChildFailed`` with its
+        one-line reason when it failed or died."""
+        data = b""
+        while True:
+            raise_if_stopped()
+            ready, _, _ = select.select([self._results], [], [], POLL_S)
+            if ready:
+                chunk = os.read(self._results, 1 << 16)
+                if not chunk:
+                    break
+                data += chunk
+        self._reap()
+        try:
+            status, value = pickle.loads(data)
+        except Exception:
+            raise ChildFailed(f"the helper process ended without a result ({self._ending()})") from None
+        if status != "ok":
+            raise ChildFailed(value)
+        return value
+
+    def stop(self) -> None:
+        """SIGKILL, or for a job that ``unwinds`` SIGTERM first (the job stops its own children) and
+        SIGKILL after a grace period; returns once the child is reaped. A no-op once it has been."""
+        if self.status is None and self._unwinds:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+            deadline = time.monotonic() + GRACE_S
+            while self.status is None and time.monotonic() < deadline:
+                self._poll()
+                time.sleep(0.005)
+        if self.status is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        self._reap()
+
+    def _poll(self) -> None:
+        with contextlib.suppress(ChildProcessError):
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self._ended(status)
+
+    def _reap(self) -> None:
+        if self.status is None:
+            try:
+                self._ended(os.waitpid(self.pid, 0)[1])
+            except ChildProcessError:
+                self._ended(0)
+        if self._results >= 0:
+            os.close(self._results)
+            self._results = -1
+
+    def _ended(self, status: int) -> None:
+        self.status = status
+        _children.pop(self.pid, None)
+
+    def _ending(self) -> str:
+        signum = os.WTERMSIG(self.status) if self.status is not None and os.WIFSIGNALED(self.status) else None
+        return f"killed by {signal.Signals(signum).name}" if signum else f"exit status {os.waitstatus_to_exitcode(self.status or 0)}"
+
+
+def fork(job: Callable[[], Any], *, stderr: str | os.PathLike | None = None, unwinds: bool = False) -> Child:
+    """Run ``job()`` in a forked process; its standard streams are /dev/null (stderr: the file
+    ``stderr`` when given), so it never holds the caller's. In the child SIGINT is ignored (the run
+    decides, and stops it) and SIGTERM unwinds the job; its value must pickle. ``unwinds``: the job
+    has children of its own, so ``stop`` lets it unwind (and stop them) rather than kill it at once."""
+    results, send = os.pipe()
+    parent, set_death_signal = os.getpid(), _death_signal_setter()
+    _register_stop_at_exit()
+    with signals_held():  # the child must not run the parent's handlers before it has its own
+        pid = os.fork()
+        if pid == 0:
+            _run_child(job, lambda: die_with_parent(parent, set_death_signal), results, send, stderr)
+    os.close(send)
+    child = Child(pid, results, unwinds=unwinds)
+    _children[pid] = child
+    return child
+
+
+def _run_child(job: Callable[[], Any], die_with_parent: Callable[[], None], results: int, send: int,
+               stderr: str | os.PathLike | None) -> None:
+    code = 1
+    try:
+        os.close(results)
+        die_with_parent()
+        _children.clear()  # the parent's, not ours
+        _processes.clear()
+        _stopped.clear()
+        _redirect_streams(stderr)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, _terminate)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)
+        try:
+            reply = ("ok", job())
+            code = 0
+        except BaseException as exc:  # a signal too: no traceback, one reply
+            reply = ("error", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        with contextlib.suppress(BaseException):
+            data = pickle.dumps(reply)
+            while data:
+                data = data[os.write(send, data):]
+    finally:
+        os._exit(code)
+
+
+def _redirect_streams(stderr: str | os.PathLike | None) -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    if stderr is not None:
+        log = os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(log, 2)
+        os.close(log)
+    else:
+        os.dup2(null, 2)
+    os.close(null)
+    # Python's streams too, whatever they were made to point at (a test's capture, a wrapper).
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+
+
+@contextlib.contextmanager
+def program(argv: list[str]) -> Iterator[subprocess.Popen]:
+    """Start ``argv`` with a pipe to its stdin, its stdout on /dev/null and this process's stderr, in
+    a process group of its own (a terminal's Ctrl-C reaches the run, which decides) and dying with
+    this process. On leaving the block it is waited for; on an error or a signal, killed first."""
+    parent, set_death_signal = os.getpid(), _death_signal_setter()
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, close_fds=True,
+                               process_group=0, preexec_fn=lambda: die_with_parent(parent, set_death_signal))
+    _processes.add(process)
+    try:
+        yield process
+    except BaseException:
+        process.kill()
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            process.stdin.close()  # type: ignore[union-attr]
+        while process.poll() is None:
+            time.sleep(0.005)
+        _processes.discard(process)
+
+
+def stop_all() -> None:
+    """Stop and reap every child still running (a job that failed first does not wait for them)."""
+    for process in list(_processes):
+        process.kill()
+        process.wait()
+        _processes.discard(process)
+    for child in list(_children.values()):
+        child.stop()
+
+
+_at_exit: list[bool] = []
+
+
+def _register_stop_at_exit() -> None:
+    if not _at_exit:
+        atexit.register(stop_all)
+        _at_exit.append(True)
+
+
+def alive() -> list[int]:
+    """The ids of the children not yet reaped (for tests and diagnostics)."""
+    return sorted([*_children, *(p.pid for p in _processes)])

@@ -1,0 +1,145 @@
+"""Fault injection at every stage boundary of a run: an exception, SIGKILL and a full disk.
+
+The boundaries are found, not listed: a first run records every stage it enters (each ``Stopwatch``
+stage of training, each output written through ``StagedOutput.writing``, the commit), so a stage added
+later is covered without editing this test. At each boundary of a ``bundle`` run (every stage of every
+command) a run is made to fail; the previous outputs and the user's files must then be byte-identical,
+no staging area or lock may be left (a SIGKILLed run's leftovers are cleared by the next run, which
+must be able to start), and a run afterwards succeeds.
+"""
+import contextlib
+import errno
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from mnist_ova.pipeline import deliverables, jobs
+from mnist_ova.render import report
+from mnist_ova.pipeline.cli import main
+from mnist_ova.pipeline.staging import StagedOutput
+from mnist_ova.trainer import kernels
+from tests.pipeline.test_bad_inputs import snapshot
+from tests.pipeline.test_deliverables import SMALL
+from tests.pipeline.test_ownership import foreign
+
+
+class Injected(Exception):
+    pass
+
+
+def instrument(fault_at=None, fault=None):
+    """Wrap every stage boundary; the ``fault_at``-th one calls ``fault(name)``. Returns the names seen
+    and a function that undoes the wrapping."""
+    seen = []
+    originals = {(StagedOutput, "writing"): StagedOutput.writing,
+                 (StagedOutput, "_check_targets"): StagedOutput._check_targets,
+                 (jobs.Stopwatch, "__call__"): jobs.Stopwatch.__call__}
+
+    def boundary(name):
+        seen.append(name)
+        if len(seen) - 1 == fault_at:
+            fault(name)
+
+    @contextlib.contextmanager
+    def writing(self, name):
+        boundary(f"write {name}")
+        with originals[StagedOutput, "writing"](self, name):
+            yield
+
+    def commit(self, made):  # the first step of the commit, before its first rename
+        boundary("commit")
+        return originals[StagedOutput, "_check_targets"](self, made)
+
+    def stage(self, name):
+        boundary(f"stage {name}")
+        return originals[jobs.Stopwatch, "__call__"](self, name)
+
+    StagedOutput.writing, StagedOutput._check_targets, jobs.Stopwatch.__call__ = writing, commit, stage
+
+    def undo():
+        for (owner, attribute), original in originals.items():
+            setattr(owner, attribute, original)
+
+    return seen, undo
+
+
+def raise_error(name):
+    raise Injected(f"injected at {name}")
+
+
+def fill_disk(name):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"/injected/{name}")
+
+
+def kill(name):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def run_args(data, out):
+    return ["bundle", "--data", str(data), "--out", str(out), "--force", *SMALL]
+
+
+@pytest.fixture
+def quick_drawing(monkeypatch):
+    """The slow drawing (matplotlib figures, WeasyPrint, x264) replaced by placeholder files at the same
+    paths: what is tested here is the run around it, its stages, staging, children and commit."""
+    def placeholders(paths):
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"<svg xmlns='http://www.w3.org/2000/svg'/>")
+
+    monkeypatch.setattr(deliverables, "_figures", lambda trained, paths, *args: placeholders(paths.values()))
+    monkeypatch.setattr(deliverables, "_analysis_figures", lambda evaluation, paths, *args: None)
+    monkeypatch.setattr(report, "write_pdf", lambda html, path, **kwargs: placeholders([path]))
+    monkeypatch.setattr(deliverables, "_encode_mp4", lambda *args: placeholders([args[-1]]) or 0.0)
+
+
+def lock_is_free_and_leftovers_go(out):
+    """What the next run does first: take the lock (a second run would fail now) and clear leftovers."""
+    StagedOutput(out).discard()
+    assert not (out / ".mnist-ova").exists()
+
+
+def test_every_stage_boundary_survives_an_exception_a_sigkill_and_a_full_disk(tmp_path, quick_drawing):
+    tiny_npz = tmp_path / "three-classes.npz"  # 60 images of 8x8 pixels: each run takes little
+    np.savez(tiny_npz, X=np.random.RandomState(0).randint(0, 256, (60, 64)), y=np.arange(60) % 3)
+    out = tmp_path / "out"
+    foreign(out, tmp_path / "outside.txt")
+    seen, undo = instrument()
+    try:
+        assert main(run_args(tiny_npz, out)) == 0
+    finally:
+        undo()
+    boundaries = list(seen)
+    assert {"stage train", "write model.npz", "write report.pdf", "write predictions.mp4", "write submission.zip",
+            "commit"} <= set(boundaries), boundaries
+    before, outside = snapshot(out), (tmp_path / "outside.txt").read_bytes()
+
+    failures = []
+    for at, name in enumerate(boundaries):
+        for mode, fault, code in (("exception", raise_error, 1), ("full disk", fill_disk, 2)):
+            seen, undo = instrument(at, fault)
+            try:
+                result = main(run_args(tiny_npz, out))
+            finally:
+                undo()
+            if result != code or seen[-1] != name or snapshot(out) != before:
+                failures.append(f"{mode} at {name}: exit {result}, reached {seen[-1:]}")
+        pid = os.fork()
+        if pid == 0:  # the run, killed at the boundary: nothing of its clean-up may run
+            try:
+                kernels._pool = None  # its threads are not in this process
+                instrument(at, kill)
+                main(run_args(tiny_npz, out))
+            finally:
+                os._exit(99)  # not killed: the boundary was never reached
+        _, status = os.waitpid(pid, 0)
+        after = {key: value for key, value in snapshot(out).items() if not key.startswith(".mnist-ova")}
+        if not os.WIFSIGNALED(status) or after != before:
+            failures.append(f"SIGKILL at {name}: status {status}")
+        lock_is_free_and_leftovers_go(out)
+    assert failures == []
+    assert snapshot(out) == before and (tmp_path / "outside.txt").read_bytes() == outside
+    assert main(run_args(tiny_npz, out)) == 0 and not (out / ".mnist-ova").exists()

@@ -1,0 +1,110 @@
+"""Children belong to the run: they never hold the caller's streams, die with the run (SIGKILL of it
+included) and are reaped before it exits."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from mnist_ova import children
+from tests.conftest import REPO
+
+
+def session_members(sid):
+    """Every process of the session ``sid`` (the run started with start_new_session has sid = its pid)."""
+    rows = subprocess.run(["ps", "-eo", "pid=,sid=,stat=,args="], capture_output=True, text=True).stdout
+    return [row for row in rows.splitlines() if int(row.split()[1]) == sid and " Z" not in f" {row.split()[2]}"]
+
+
+def test_a_forked_job_returns_its_value_and_holds_none_of_the_callers_streams(tmp_path):
+    def job():
+        print("the child's stdout")
+        print("the child's stderr", file=sys.stderr)
+        return 42
+
+    child = children.fork(job, stderr=tmp_path / "log")
+    assert child.result() == 42
+    assert child.pid not in children.alive() and (tmp_path / "log").read_text() == "the child's stderr\n"
+
+
+def test_a_failed_job_is_one_line_and_a_stopped_one_is_reaped():
+    child = children.fork(lambda: 1 / 0)
+    with pytest.raises(children.ChildFailed, match="^division by zero$"):
+        child.result()
+    sleeper = children.fork(lambda: time.sleep(60))
+    start = time.monotonic()
+    sleeper.stop()
+    assert time.monotonic() - start < 1 and sleeper.status is not None and not children.alive()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(sleeper.pid, os.WNOHANG)  # reaped: no zombie left
+
+
+def test_a_child_dies_with_its_parent(tmp_path):
+    """The parent is SIGKILLed: no clean-up of its own runs, yet its child is gone at once."""
+    script = ("import time\nfrom mnist_ova import children\n"
+              "child = children.fork(lambda: time.sleep(60))\nprint(child.pid, flush=True)\ntime.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    child = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 2
+    while session_members(parent.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert session_members(parent.pid) == [], f"child {child} outlived its killed parent"
+
+
+def test_a_program_is_killed_on_an_error_and_reaped():
+    with pytest.raises(ZeroDivisionError):
+        with children.program(["sleep", "60"]) as process:
+            1 / 0
+    assert process.returncode == -signal.SIGKILL and not children.alive()
+
+
+@pytest.fixture
+def ten_rows(tmp_path):
+    """One image per class: refused after the kernel compile was forked (the cache is empty)."""
+    np.savez(tmp_path / "ten.npz", X=np.random.RandomState(0).randint(0, 256, (10, 784)), y=np.arange(10))
+    return tmp_path / "ten.npz"
+
+
+def test_command_substitution_returns_when_a_failed_run_ends(tmp_path, ten_rows):
+    """``out=$(mnist-ova ...)``: the caller's pipe closes with the run, whose compile child it does not share."""
+    env = {**os.environ, "MNIST_OVA_CACHE": str(tmp_path / "empty-cache")}
+    run = subprocess.Popen([sys.executable, "run.py", "train", "--data", str(ten_rows), "--out", str(tmp_path / "out")],
+                           cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                           start_new_session=True)
+    out, err = run.communicate(timeout=120)  # EOF on both pipes
+    ended = time.monotonic()
+    assert run.wait(timeout=1) == 2 and err.startswith("error: "), err
+    assert time.monotonic() - ended < 0.5
+    assert session_members(run.pid) == []  # the compile child was stopped and reaped, not left running
+
+
+def test_no_child_is_alive_when_a_run_with_video_has_exited(tmp_path, tiny_npz):
+    run = subprocess.Popen([sys.executable, "run.py", "--data", str(tiny_npz), "--out", str(tmp_path / "out"),
+                            "--iterations", "5", "--examples", "3", "--formats", "mp4,gif", "--quiet"],
+                           cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err
+    assert session_members(run.pid) == []  # the compile child, the encoder and its ffmpeg were all reaped
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowing, as expected
+def test_a_signal_whose_exception_a_finalizer_swallowed_is_raised_at_the_next_step():
+    """CPython only prints an exception raised in __del__ ("Exception ignored"): a Ctrl-C that arrives
+    while a finalizer runs (numba runs many while it compiles) was lost, and the run went on."""
+    class Finalized:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(100):  # the handler runs here, between these steps, and its exception is dropped
+                pass
+
+    with children.handling_signals():
+        Finalized()
+        with pytest.raises(KeyboardInterrupt):
+            children.raise_if_stopped()
+    children.raise_if_stopped()  # acted on: nothing pending once the run has ended
