@@ -73,31 +73,6 @@ def atomic_path(path):
             os.unlink(tmp)
 
 
-def read_bounded(path, limit, *, what):
-    """The bytes of the regular file ``path``, at most ``limit`` of them; ``what`` names the file in
-    the error ("notes file"). A FIFO, device or socket is refused without being waited on (opened
-    without blocking, then checked), and a file over the limit without being read."""
-    path = Path(path)
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise InputError(f"{what} {str(path)!r} does not exist") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
-                    else "a folder" if stat.S_ISDIR(mode) else "a device")
-            raise InputError(f"{what} {str(path)!r} is {kind}: only regular files are read")
-        os.set_blocking(fd, True)
-        with open(fd, "rb", closefd=False) as stream:
-            content = stream.read(limit + 1)  # one byte more: a file that grew since the check is still refused
-    finally:
-        os.close(fd)
-    if len(content) > limit:
-        raise InputError(f"{what} {str(path)!r} is over the limit of {limit:,} bytes")
-    return content
-
-
 def json_text(document):
     """``document`` as JSON text that every parser reads: a number that is not finite (NaN, ±inf, which
     Python would write as the invalid ``NaN``/``Infinity``) becomes ``null``, with ``<key>_note`` beside

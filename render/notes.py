@@ -89,7 +89,7 @@ def load(path, labels):
     is an ``InputError`` naming the file and line."""
     path = Path(path)
     try:
-        text = read_bounded(path, LIMIT, what="notes file").decode("utf-8-sig")
+        text = read_bounded(path, limit=LIMIT, what="notes file").decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(f"notes file {str(path)!r} is not UTF-8 text") from None
     env: dict[str, Any] = {"docId": "notes"}  # footnote ids fn-notes-1…, apart from the report's own ids
@@ -241,7 +241,7 @@ def _image(folder, src, *, at):
     mime = IMAGE_TYPES.get(file.suffix.lower())
     if mime is None:
         raise InputError(f"{at}: the image {src!r} is not one of {', '.join(IMAGE_TYPES)}")
-    content = read_bounded(file, IMAGE_LIMIT, what=f"{at}: the image")
+    content = read_bounded(file, limit=IMAGE_LIMIT, what=f"{at}: the image")
     if not _readable(content, mime):
         raise InputError(f"{at}: the image {src!r} is no {mime} file that can be read")
     return f"data:{mime};base64,{base64.b64encode(content).decode('ascii')}"

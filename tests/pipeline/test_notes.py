@@ -186,4 +186,4 @@ def test_a_fifo_as_notes_fails_before_training(tiny_npz, tmp_path, monkeypatch, 
 
 def test_notes_over_a_megabyte_fail_before_training(tiny_npz, tmp_path, monkeypatch, capsys):
     (tmp_path / "notes.md").write_text("word " * 210_000)
-    assert "over the limit" in refused_before_training(tiny_npz, tmp_path, tmp_path / "notes.md", monkeypatch, capsys)
+    assert "larger than the 1 MiB read for it" in refused_before_training(tiny_npz, tmp_path, tmp_path / "notes.md", monkeypatch, capsys)

@@ -188,7 +188,7 @@ def test_a_folder_is_refused(tmp_path):
 
 def test_over_one_megabyte_is_refused_and_one_megabyte_is_read(tmp_path):
     assert notes.load(write(tmp_path, "a" * notes.LIMIT), LABELS).sections() == [("notes-1", "Notes")]
-    with pytest.raises(InputError, match="over the limit of 1,048,576 bytes"):
+    with pytest.raises(InputError, match="larger than the 1 MiB read for it"):
         notes.load(write(tmp_path, "a" * (notes.LIMIT + 1)), LABELS)
 
 
