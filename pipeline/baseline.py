@@ -17,14 +17,17 @@ FIXED_COLUMNS = ("row", "true", "predicted")
 
 def predictions_csv(evaluation, test_rows):
     """The text of ``predictions.csv``: each test example's row index in the data, its true and
-    predicted class (as the report names them) and every class's normalised score, test order."""
+    predicted class (as the report names them), every class's normalised score (``score:<class>``, what
+    the prediction and the calibration use) and every model's raw sigmoid output (``output:<class>``,
+    what the ROC and precision-recall curves use), in test order."""
     e, names = evaluation, list(evaluation.class_names)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*FIXED_COLUMNS, *(f"score:{name}" for name in names)])
+    writer.writerow([*FIXED_COLUMNS, *(f"score:{name}" for name in names), *(f"output:{name}" for name in names)])
     for position, row in enumerate(np.asarray(test_rows).tolist()):
         writer.writerow([row, names[e.true_index[position]], names[e.predicted_index[position]],
-                         *(f"{score:.6g}" for score in e.scores[position])])
+                         *(f"{score:.6g}" for score in e.scores[position]),
+                         *(repr(float(output)) for output in e.binary_scores[position])])  # exact: the same ties
     return buffer.getvalue()
 
 
@@ -78,5 +81,6 @@ def load(path):
 def compare(trained, metrics, baseline):
     """This run (its ``metrics.json`` document ``metrics``) against the baseline."""
     e = trained.evaluation
-    current = (np.asarray(trained.test_rows), e.predicted_index == e.true_index)
+    current = (np.asarray(trained.test_rows), e.predicted_index == e.true_index,
+               np.asarray(e.class_names)[e.true_index])
     return statistics.compare(metrics, baseline.metrics, current, baseline.predictions)

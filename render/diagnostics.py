@@ -165,7 +165,7 @@ def context(views, *, test_rows, comparison=None, gates=(), baseline_label=None)
     """The template context of ``templates/analysis.html.j2``, from one evaluation's views
     (``render.views``), and optionally its comparison with a baseline (``trainer.statistics.Comparison``)
     and the gates' results. ``test_rows`` are the data rows of the test set, as ``predictions.csv`` names them."""
-    from mnist_ova.trainer.statistics import confusion_cells, verdict
+    from mnist_ova.trainer.statistics import ALPHA, confusion_cells, verdict
 
     e, a, names = views.evaluation, views.evaluation.analysis, views.names
     K = e.n_classes
@@ -197,12 +197,11 @@ def context(views, *, test_rows, comparison=None, gates=(), baseline_label=None)
         "galleries": galleries, "pdf_galleries": galleries[:PDF_CONFUSIONS], "gallery_limit": GALLERY_LIMIT,
         "comparison": None, "gates": [{"kind": g.kind, "metric": g.metric, "bound": g.bound, "value": g.value,
                                         "baseline": g.baseline, "limit": g.limit, "passed": g.passed,
-                                        "text": g.describe()} for g in gates],
+                                        "decimals": g.decimals, "text": g.describe()} for g in gates],
     }
     if comparison is not None:
         c = comparison
         main = c.change("multiclass_accuracy")
-        p_value = c.pairing.p_value if c.pairing is not None else None
         flips = None
         if c.pairing is not None:
             flips = {kind: {"count": int(positions.size),
@@ -212,8 +211,8 @@ def context(views, *, test_rows, comparison=None, gates=(), baseline_label=None)
         result["comparison"] = {
             "label": baseline_label, "changes": [_change(ch) for ch in c.changes],
             "recall_changes": [_change(ch) for ch in c.recall_changes],
-            "verdict": verdict(main, p_value), "main": _change(main),
-            "p_value": p_value, "pairing_problem": c.pairing_problem, "flips": flips,
+            "verdict": verdict(main), "main": _change(main), "alpha": ALPHA,
+            "p_value": main.p_value, "pairing_problem": c.pairing_problem, "flips": flips,
             "baseline_config": c.baseline_config, "differences": c.config_differences,
         }
     return result
@@ -227,4 +226,5 @@ def _change(change):
             "share": change.before_interval is not None or change.name == "expected_calibration_error",
             "before_interval": interval(change.before_interval) if change.before_interval else None,
             "after_interval": interval(change.after_interval) if change.after_interval else None,
-            "overlap": change.overlap, "better": change.better, "verdict": verdict(change)}
+            "overlap": change.overlap, "better": change.better, "verdict": verdict(change),
+            "p_value": change.p_value, "raw_p_value": change.raw_p_value}
