@@ -434,7 +434,7 @@ def report_figures(views, *, weights, images, class_index, train_rows, test_imag
     wrong = e.misclassified[:18]
     if wrong.size:
         image_grid(test_images[wrong], [f"{names[e.true_index[i]]}\nread as {names[e.predicted_index[i]]}\n"
-                                        f"{100 * e.scores[i, e.predicted_index[i]]:.0f} % sure" for i in wrong],
+                                        f"score {100 * e.scores[i, e.predicted_index[i]]:.0f} %" for i in wrong],
                    paths["fig_misclassified"], title_lines=4, colors=[WRONG] * wrong.size)
     for name, (tex, _) in EQUATIONS.items():
         equation(tex, paths[name])
