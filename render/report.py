@@ -223,7 +223,8 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
     whether the model was reused ({"reused", "train_seconds"}); ``test_rows``, ``comparison`` (with
     the baseline ``baseline_label``) and ``gates`` are the error analysis's (``diagnostics.context``)."""
     from mnist_ova.render import diagnostics
-    from mnist_ova.render.figures import EQUATIONS
+    from mnist_ova.render.figures import EQUATIONS, KEY_LIMIT, confusion_shows_counts
+    from mnist_ova.render.frames import BARS_LIMIT, TOP_BARS
 
     e, names, classes = views.evaluation, views.names, views.classes
     by_auc = sorted(classes, key=lambda m: m["auc"])
@@ -254,6 +255,9 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
         "hardest_shown": not _overlap(by_recall[0], by_recall[1]),
         "easiest_shown": not _overlap(by_recall[-1], by_recall[-2]),
         "confused": confused,
+        "key_limit": KEY_LIMIT, "named_only": e.n_classes > KEY_LIMIT,  # the charts' keys name a few classes
+        "confusion_counts": confusion_shows_counts(e.confusion, names),
+        "bars_limit": BARS_LIMIT, "top_bars": TOP_BARS,
         "n_misclassified": int(e.misclassified.size),
         "stopped_early": [m["name"] for m in classes if m["iterations"] < config["iterations"]],
         "still_falling": any(len(h) > 10 and h[-1] < h[-11] * 0.999 for h in e.cost_history),
