@@ -71,6 +71,9 @@ def test_a_violated_gate_writes_everything_then_exits_4(tmp_path, tiny_npz, base
     assert appended.startswith("earlier step\n") and f"[report.html]({out.as_posix()}/report.html)" in appended
     html = (out / "report.html").read_text()
     assert "Compared with the baseline" in html and "ended with exit code 4" in html
+    # The same model again: no change, each class's recall tested on its rows with Holm's correction.
+    assert "the multiclass accuracy did not change" in html and "with Holm's correction for testing" in html
+    assert "The multiclass accuracy did not change." in summary and "no change is shown to be real" in summary
 
 
 def test_passing_gates_exit_0_and_json_still_works(tmp_path, tiny_npz, capsys, monkeypatch):
