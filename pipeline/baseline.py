@@ -29,16 +29,18 @@ def neutralised(text):
 
 def predictions_csv(evaluation, test_rows):
     """The text of ``predictions.csv``: each test example's row index in the data, its true and
-    predicted class (as the report names them, neutralised against CSV injection) and every class's
-    normalised score, test order."""
+    predicted class (as the report names them, neutralised against CSV injection), every class's
+    normalised score (``score:<class>``, what the prediction and the calibration use) and every model's
+    raw sigmoid output (``output:<class>``, what the ROC and precision-recall curves use), in test order."""
     e, names = evaluation, [neutralised(str(name)) for name in evaluation.class_names]
-    header = [f"score:{name}" for name in evaluation.class_names]  # begins with "score:": no formula
+    raw = [str(name) for name in evaluation.class_names]  # headers begin with "score:"/"output:": no formula
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*FIXED_COLUMNS, *header])
+    writer.writerow([*FIXED_COLUMNS, *(f"score:{name}" for name in raw), *(f"output:{name}" for name in raw)])
     for position, row in enumerate(np.asarray(test_rows).tolist()):
         writer.writerow([row, names[e.true_index[position]], names[e.predicted_index[position]],
-                         *(f"{score:.6g}" for score in e.scores[position])])
+                         *(f"{score:.6g}" for score in e.scores[position]),
+                         *(repr(float(output)) for output in e.binary_scores[position])])  # exact: the same ties
     return buffer.getvalue()
 
 
@@ -129,5 +131,6 @@ def load(path):
 def compare(trained, metrics, baseline):
     """This run (its ``metrics.json`` document ``metrics``) against the baseline."""
     e = trained.evaluation
-    current = (np.asarray(trained.test_rows), e.predicted_index == e.true_index)
+    current = (np.asarray(trained.test_rows), e.predicted_index == e.true_index,
+               np.asarray(e.class_names)[e.true_index])
     return statistics.compare(metrics, baseline.metrics, current, baseline.predictions)

@@ -113,15 +113,32 @@ class GateResult:
         # A hair of tolerance, so that a bound written from a printed value does not fail on rounding.
         return self.value >= self.limit - 1e-12
 
+    @property
+    def decimals(self):
+        """Decimals to print the value and its limit with: four, or as many more as it takes for the
+        two to read differently (never "0.4023 is under the bound 0.4023"). The bound is printed as given."""
+        return distinct_decimals(self.value, self.limit)
+
     def describe(self):
+        d = self.decimals
         if self.kind == "fail-under":
             relation = "is at least" if self.passed else "is under"
-            return f"{self.metric} = {self.value:.4f} {relation} the bound {self.bound:g}"
+            return f"{self.metric} = {self.value:.{d}f} {relation} the bound {self.bound!r}"
         assert self.baseline is not None
         drop = self.baseline - self.value
+        d = max(d, distinct_decimals(drop, self.bound))
         relation = "within" if self.passed else "more than"
-        return (f"{self.metric} = {self.value:.4f} dropped by {drop:.4f} from the baseline's {self.baseline:.4f}, "
-                f"{relation} the allowed drop {self.bound:g}")
+        return (f"{self.metric} = {self.value:.{d}f} dropped by {drop:.{d}f} from the baseline's "
+                f"{self.baseline:.{d}f}, {relation} the allowed drop {self.bound!r}")
+
+
+def distinct_decimals(a, b, least=4):
+    """The fewest decimals, at least ``least``, at which ``a`` and ``b`` print differently (``least``
+    when they are equal)."""
+    for decimals in range(least, 18):
+        if f"{a:.{decimals}f}" != f"{b:.{decimals}f}":
+            return decimals
+    return least
 
 
 def check_gates(fail_under, max_drop, current, baseline=None):

@@ -9,9 +9,9 @@ tables name every class in full). Arrays in, one file out each.
 """
 import numpy as np
 
-from mnist_ova.render.figures import (SMALL_FONT, TEXT_WIDTH, _figure, ellipsize, line_height, literal,
-                                      text_width)
-from mnist_ova.render.palette import ACCENT, WRONG, class_colour, class_dash, hex_colour
+from mnist_ova.render.figures import (KEY_LIMIT, SMALL_FONT, TEXT_WIDTH, _figure, class_lines, ellipsize,
+                                      key_title, line_height, literal, text_width)
+from mnist_ova.render.palette import ACCENT, WRONG, hex_colour
 from mnist_ova.render.views import interval
 
 ACCENT, WRONG = hex_colour(ACCENT), hex_colour(WRONG)
@@ -23,6 +23,8 @@ PANEL = 2.75  # inches: the height of a row of two square panels with their titl
 DIGIT_SCALE = 3  # a 28 x 28 digit becomes an 84 x 84 PNG, pixels kept square and sharp
 GALLERY_LIMIT = 30  # digits shown per confusion cell or flip list; the rest are counted
 PDF_CONFUSIONS = 5  # the PDF shows the most frequent confusions only
+PDF_MATRIX_LIMIT = 15  # past this many classes the PDF lists the largest confusions instead of the matrix ...
+PDF_CONFUSION_ROWS = 20  # ... this many
 
 # The class key's geometry, in points at SMALL_FONT (matplotlib's legend spacings are in font sizes).
 HANDLE, HANDLE_PAD, COLUMN_GAP = 1.8, 0.5, 1.4
@@ -56,6 +58,11 @@ def _legend(fig, handles, names, title):
                handletextpad=HANDLE_PAD, columnspacing=COLUMN_GAP, borderaxespad=0.2)
 
 
+def _keyed(lines):
+    """The key's labels of ``figures.class_lines``: the named classes and "the other N"."""
+    return [label for _, _, label, _ in lines if label is not None]
+
+
 def _diagonal(ax):
     ax.plot([0, 1], [0, 1], color=GUIDE, linestyle=":", linewidth=0.8)
     ax.set_xlim(0, 1)
@@ -75,7 +82,8 @@ def reliability(analysis, names, path):
     Right: each model's own sigmoid output against the share of its class; the key below."""
     curve = analysis.confidence
     width = 1 / curve.n_bins
-    with _panels(path, names) as (fig, (left, right)):
+    models = class_lines(names, [m.expected_calibration_error for m in analysis.per_model], highest=True)
+    with _panels(path, _keyed(models)) as (fig, (left, right)):
         left.bar(curve.bin_low, curve.observed, width=width, align="edge", color=ACCENT, alpha=0.85,
                  edgecolor="white", linewidth=0.5)
         left.bar(curve.bin_low, curve.mean_predicted - curve.observed, bottom=curve.observed, width=width,
@@ -84,15 +92,16 @@ def reliability(analysis, names, path):
         left.set_xlabel("largest normalised score")
         left.set_ylabel("share of these predictions right")
         left.set_title(f"normalised scores: ECE {100 * analysis.expected_calibration_error:.1f} %")
-        lines = []
-        for k, model in enumerate(analysis.per_model):
-            lines += right.plot(model.mean_predicted, model.observed, marker="o", markersize=2.2,
-                                color=class_colour(k), linestyle=class_dash(k))
+        lines: list = []  # the key's handles
+        for k, style, label, _ in models:
+            model = analysis.per_model[k]
+            drawn = right.plot(model.mean_predicted, model.observed, marker="o", markersize=2.2, **style)
+            lines += drawn if label is not None else []
         _diagonal(right)
         right.set_xlabel("the model's sigmoid output")
         right.set_ylabel("share of these images of its class")
         right.set_title("each one-vs-all model's own output")
-        _legend(fig, lines, names, "one-vs-all model (right)")
+        _legend(fig, lines, _keyed(models), key_title("one-vs-all model (right)", names, "least calibrated"))
 
 
 def roc_and_precision_recall(views, path):
@@ -100,12 +109,14 @@ def roc_and_precision_recall(views, path):
     share of a class, the precision of a model that guesses. One key below both (the areas are in
     the report's table). ``views`` are the evaluation's (``render.views``)."""
     evaluation, analysis, names = views.evaluation, views.evaluation.analysis, views.names
-    with _panels(path, names) as (fig, (left, right)):
-        lines = []
-        for k in range(len(names)):
-            style = {"color": class_colour(k), "linestyle": class_dash(k), "linewidth": 1.0}
+    models = class_lines(names, [roc.auc for roc in evaluation.roc], highest=False)
+    with _panels(path, _keyed(models)) as (fig, (left, right)):
+        lines: list = []  # the key's handles
+        for k, style, label, _ in models:
+            style = {"linewidth": 1.0, **style}
             roc = evaluation.roc[k]
-            lines += left.plot(roc.false_positive_rate, roc.true_positive_rate, **style)
+            drawn = left.plot(roc.false_positive_rate, roc.true_positive_rate, **style)
+            lines += drawn if label is not None else []
             pr = analysis.precision_recall[k]
             right.step(pr.recall, pr.precision, where="post", **style)
         _diagonal(left)
@@ -121,7 +132,7 @@ def roc_and_precision_recall(views, path):
         right.set_xlabel("recall")
         right.set_ylabel("precision")
         right.set_title("precision-recall")
-        _legend(fig, lines, names, "one-vs-all model")
+        _legend(fig, lines, _keyed(models), key_title("one-vs-all model", names, "lowest by ROC AUC"))
 
 
 def digit(image, path, scale=DIGIT_SCALE):
@@ -165,7 +176,7 @@ def context(views, *, test_rows, comparison=None, gates=(), baseline_label=None)
     """The template context of ``templates/analysis.html.j2``, from one evaluation's views
     (``render.views``), and optionally its comparison with a baseline (``trainer.statistics.Comparison``)
     and the gates' results. ``test_rows`` are the data rows of the test set, as ``predictions.csv`` names them."""
-    from mnist_ova.trainer.statistics import confusion_cells, verdict
+    from mnist_ova.trainer.statistics import ALPHA, confusion_cells, verdict
 
     e, a, names = views.evaluation, views.evaluation.analysis, views.names
     K = e.n_classes
@@ -195,14 +206,15 @@ def context(views, *, test_rows, comparison=None, gates=(), baseline_label=None)
                             np.sum(a.confidence.count * a.confidence.mean_predicted) / max(a.confidence.count.sum(), 1))},
         "matrix": matrix, "names": names,
         "galleries": galleries, "pdf_galleries": galleries[:PDF_CONFUSIONS], "gallery_limit": GALLERY_LIMIT,
+        "pdf_matrix_limit": PDF_MATRIX_LIMIT, "pdf_confusion_rows": PDF_CONFUSION_ROWS,
+        "named_only": K > KEY_LIMIT,  # the charts' keys name a few classes, the rest are grey
         "comparison": None, "gates": [{"kind": g.kind, "metric": g.metric, "bound": g.bound, "value": g.value,
                                         "baseline": g.baseline, "limit": g.limit, "passed": g.passed,
-                                        "text": g.describe()} for g in gates],
+                                        "decimals": g.decimals, "text": g.describe()} for g in gates],
     }
     if comparison is not None:
         c = comparison
         main = c.change("multiclass_accuracy")
-        p_value = c.pairing.p_value if c.pairing is not None else None
         flips = None
         if c.pairing is not None:
             flips = {kind: {"count": int(positions.size),
@@ -212,8 +224,8 @@ def context(views, *, test_rows, comparison=None, gates=(), baseline_label=None)
         result["comparison"] = {
             "label": baseline_label, "changes": [_change(ch) for ch in c.changes],
             "recall_changes": [_change(ch) for ch in c.recall_changes],
-            "verdict": verdict(main, p_value), "main": _change(main),
-            "p_value": p_value, "pairing_problem": c.pairing_problem, "flips": flips,
+            "verdict": verdict(main), "main": _change(main), "alpha": ALPHA,
+            "p_value": main.p_value, "pairing_problem": c.pairing_problem, "flips": flips,
             "baseline_config": c.baseline_config, "differences": c.config_differences,
         }
     return result
@@ -227,4 +239,5 @@ def _change(change):
             "share": change.before_interval is not None or change.name == "expected_calibration_error",
             "before_interval": interval(change.before_interval) if change.before_interval else None,
             "after_interval": interval(change.after_interval) if change.after_interval else None,
-            "overlap": change.overlap, "better": change.better, "verdict": verdict(change)}
+            "overlap": change.overlap, "better": change.better, "verdict": verdict(change),
+            "p_value": change.p_value, "raw_p_value": change.raw_p_value}

@@ -158,8 +158,13 @@ def _label_column(names, size=SMALL_FONT, limit=1.9):
     return labels, max(text_width(label, size) for label in labels) / 72
 
 
+MAX_HEIGHT = 8.0  # inches: a figure and its caption fit on one page of the PDF (its text is 10 in tall)
+
+
 def _rows_height(K, per_row=0.2, extra=0.9):
-    return max(2.2, K * per_row + extra)
+    """The height of a chart with a row per class: ``per_row`` inches each, closer together past the
+    number that fits in ``MAX_HEIGHT`` (at 62 classes a row is still 8.6 pt, over the 7.5 pt labels)."""
+    return max(2.2, min(K * per_row + extra, MAX_HEIGHT))
 
 
 def accuracy(train_accuracy, test_accuracy, names, path, *, always_no=None):
@@ -206,23 +211,71 @@ def _legend_labels(labels, limit=1.7, size=SMALL_FONT):
     return [ellipsize(literal(label), limit * 72, size) for label in labels]
 
 
+KEY_LIMIT = 12  # past this many classes a key would list dozens of names: it names a few instead
+NAMED = 3  # ... the classes a chart names past KEY_LIMIT
+OTHERS = "#c7ccd1"  # the unnamed classes' lines
+
+
+def class_lines(names, values, *, highest):
+    """Each class's line in a chart with a key: (class index, line style, key label or None, whether the
+    label is the class's own name), in drawing order. Up to ``KEY_LIMIT`` classes, each in its own
+    colour and named. Past it, only the ``NAMED`` classes with the highest (``highest``) or lowest
+    ``values`` keep a colour and a name, drawn last so they stay on top; the others are thin grey lines
+    under one entry, "the other N"."""
+    K = len(names)
+    if K <= KEY_LIMIT:
+        return [(k, {"color": class_colour(k), "linestyle": class_dash(k)}, names[k], True) for k in range(K)]
+    values = np.asarray(values, dtype=np.float64)
+    order = np.argsort(-values if highest else values, kind="stable")
+    named = [(int(k), {"color": class_colour(rank), "linewidth": 1.3, "zorder": 3}, names[k], True)
+             for rank, k in enumerate(order[:NAMED])]
+    grey = {"color": OTHERS, "linewidth": 0.6, "zorder": 2}
+    others = [(int(k), grey, None if i else f"the other {K - NAMED}", False)
+              for i, k in enumerate(sorted(order[NAMED:]))]
+    return named + others
+
+
+def key_title(title, names, measure):
+    """A key's title, saying which classes it names when it cannot name them all."""
+    return title if len(names) <= KEY_LIMIT else f"{title}: the {NAMED} {measure}"
+
+
 def cost_curves(histories, names, path):
-    """The cost of every model at every iteration, in one figure; one colour per class, the key
-    beside the plot."""
+    """The cost of every model at every iteration, in one figure; one colour per class (past
+    ``KEY_LIMIT`` classes, the three that ended highest), the key beside the plot."""
     import matplotlib.ticker
 
-    K = len(names)
-    with _figure(path, (TEXT_WIDTH, max(3.0, line_height(SMALL_FONT, K, 1.45) + 0.9))) as (fig, ax):
-        for k, (history, label) in enumerate(zip(histories, _legend_labels(names))):
-            ax.plot(np.arange(1, len(history) + 1), history, color=class_colour(k), linestyle=class_dash(k),
-                    label=label)
+    final = [history[-1] for history in histories]
+    lines = class_lines(_legend_labels(names), final, highest=True)
+    entries = sum(label is not None for _, _, label, _ in lines)
+    with _figure(path, (TEXT_WIDTH, max(3.0, line_height(SMALL_FONT, entries, 1.45) + 0.9))) as (fig, ax):
+        for k, style, label, _ in lines:
+            ax.plot(np.arange(1, len(histories[k]) + 1), histories[k], label=label, **style)
         ax.set_xlabel("iteration")
         ax.set_ylabel("cross-entropy cost J (log scale)")
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.grid(alpha=0.8)
-        fig.legend(loc="outside right upper", title="model", handlelength=1.8)
+        fig.legend(loc="outside right upper", title=key_title("model", names, "highest at the end"),
+                   handlelength=1.8)
+
+
+def _confusion_layout(counts, names):
+    """(axis labels, side of the matrix in inches, type size of the counts or None when they would
+    print under 7 pt)."""
+    K = len(names)
+    labels, label_width = _label_column(names, limit=1.6)
+    side = min(TEXT_WIDTH - label_width - 1.35, 3.4 if K <= 12 else 4.6)
+    cell = side * 72 / K  # points
+    size = next((s for s in (8.0, 7.5, 7.0)
+                 if text_width(str(np.max(counts)), s) <= cell - 3 and s * 1.2 <= cell), None)
+    return labels, side, size
+
+
+def confusion_shows_counts(counts, names):
+    """Whether ``confusion`` prints each cell's count (else its shades alone)."""
+    return _confusion_layout(counts, names)[2] is not None
 
 
 def confusion(counts, normalised, names, path):
@@ -231,16 +284,13 @@ def confusion(counts, normalised, names, path):
     counts = np.asarray(counts)
     normalised = np.asarray(normalised)
     K = len(names)
-    labels, label_width = _label_column(names, limit=1.6)
-    side = min(TEXT_WIDTH - label_width - 1.35, 3.4 if K <= 12 else 4.6)
+    labels, side, size = _confusion_layout(counts, names)
     cell = side * 72 / K  # points
     widest = max(text_width(label, SMALL_FONT) for label in labels)
     vertical = widest > cell - 2
     below = (widest / 72 if vertical else line_height(SMALL_FONT)) + 0.45
     with _figure(path, (TEXT_WIDTH, side + below + 0.35)) as (fig, ax):
         image = ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
-        size = next((s for s in (8.0, 7.5, 7.0)
-                     if text_width(str(counts.max()), s) <= cell - 3 and s * 1.2 <= cell), None)
         if size:
             for (i, j), v in np.ndenumerate(counts):
                 ax.text(j, i, f"{v:d}", ha="center", va="center", fontsize=size,
@@ -288,13 +338,15 @@ def _few_ticks():
 
 
 def roc(curves, names, path):
-    """One ROC curve per one-vs-all model, its AUC in the key beside the plot."""
-    K = len(names)
-    labels = _legend_labels(names, limit=1.4)
+    """One ROC curve per one-vs-all model, its AUC in the key beside the plot (past ``KEY_LIMIT``
+    classes, the three weakest by AUC named, the others grey)."""
+    lines = class_lines(_legend_labels(names, limit=1.4), [auc for _, _, auc in curves], highest=False)
+    entries = sum(label is not None for _, _, label, _ in lines)
     side = 3.3
-    with _figure(path, (TEXT_WIDTH, max(side + 0.5, line_height(SMALL_FONT, K, 1.45) + 0.8))) as (fig, ax):
-        for k, ((fpr, tpr, auc), label) in enumerate(zip(curves, labels)):
-            ax.plot(fpr, tpr, color=class_colour(k), linestyle=class_dash(k), label=f"{label}  {auc:.4f}")
+    with _figure(path, (TEXT_WIDTH, max(side + 0.5, line_height(SMALL_FONT, entries, 1.45) + 0.8))) as (fig, ax):
+        for k, style, label, own in lines:
+            fpr, tpr, auc = curves[k]
+            ax.plot(fpr, tpr, label=f"{label}  {auc:.4f}" if own else label, **style)
         ax.plot([0, 1], [0, 1], color="#9e9e9e", linestyle=":", linewidth=0.8)
         ax.set_xlabel("false-positive rate")
         ax.set_ylabel("true-positive rate")
@@ -302,7 +354,7 @@ def roc(curves, names, path):
         ax.set_ylim(0, 1.01)
         ax.set_aspect("equal")
         ax.grid()
-        fig.legend(loc="outside right upper", title="model  AUC", handlelength=1.8)
+        fig.legend(loc="outside right upper", title=key_title("model  AUC", names, "lowest"), handlelength=1.8)
 
 
 def image_grid(images, titles, path, *, columns=6, colors=None, max_side=1.0, title_lines=2,
@@ -434,7 +486,7 @@ def report_figures(views, *, weights, images, class_index, train_rows, test_imag
     wrong = e.misclassified[:18]
     if wrong.size:
         image_grid(test_images[wrong], [f"{names[e.true_index[i]]}\nread as {names[e.predicted_index[i]]}\n"
-                                        f"{100 * e.scores[i, e.predicted_index[i]]:.0f} % sure" for i in wrong],
+                                        f"score {100 * e.scores[i, e.predicted_index[i]]:.0f} %" for i in wrong],
                    paths["fig_misclassified"], title_lines=4, colors=[WRONG] * wrong.size)
     for name, (tex, _) in EQUATIONS.items():
         equation(tex, paths[name])

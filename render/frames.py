@@ -93,7 +93,7 @@ class Layout:
         if widest <= slot - 4 * u and percents <= slot - 4 * u:
             return columns
         label_width = min(widest, width * 0.2)
-        return cls(width, height, len(class_names), "rows", int(label_width + 12 * u))
+        return cls(width, height, len(class_names), "rows", int(np.ceil(label_width + 12 * u)))
 
     @property
     def unit(self):
@@ -159,7 +159,10 @@ class Layout:
         return max(8, min(round(24 * self.unit), int(self.band * 0.8)))
 
 
-def background(layout, example, class_names):
+AXIS_LABEL = "normalised score per class (true class in bold)"
+
+
+def background(layout, example, class_names, axis_label=AXIS_LABEL):
     """Everything that does not move: title, digit, axes, class labels."""
     from PIL import Image, ImageDraw
 
@@ -189,7 +192,7 @@ def background(layout, example, class_names):
             bold = k == example.true
             text, _ = _fit(name, size, layout.label_width - 12 * u, bold=bold)
             draw.text((plot_left - 8 * u, (y0 + y1) / 2), text, fill=INK, anchor="rm", font=font(size, bold))
-        draw.text(((plot_left + plot_right) / 2, plot_bottom + 14 * u), "probability per class (true class in bold)",
+        draw.text(((plot_left + plot_right) / 2, plot_bottom + 14 * u), axis_label,
                   fill=(97, 97, 97), anchor="ma", font=font(round(18 * u)))
         return np.asarray(canvas).copy()
     for fraction in (0.25, 0.5, 0.75, 1.0):
@@ -201,7 +204,7 @@ def background(layout, example, class_names):
         x0, x1 = layout.bar_span(k)
         draw.text(((x0 + x1) / 2, plot_bottom + 10 * u), name, fill=INK, anchor="ma",
                   font=font(round(24 * u), bold=k == example.true))
-    draw.text(((plot_left + plot_right) / 2, plot_bottom + 48 * u), "probability per class (true class in bold)",
+    draw.text(((plot_left + plot_right) / 2, plot_bottom + 48 * u), axis_label,
               fill=(97, 97, 97), anchor="ma", font=font(round(18 * u)))
     return np.asarray(canvas).copy()
 
@@ -240,14 +243,40 @@ def final_frame(base, layout, example):
     return np.asarray(canvas).copy()
 
 
+BARS_LIMIT = 12  # up to this many classes the video shows every class's bar ...
+TOP_BARS = 10  # ... past it, the highest this many, and the true class's
+
+
+def shown_bars(example, class_names):
+    """What an example's bars show: (the example with only the shown classes, their names, the layout's
+    names). Up to ``BARS_LIMIT`` classes, every class in label order. Past it, the ``TOP_BARS`` highest
+    scores, highest first, and the true class's bar after them when it is not among them; the layout is
+    measured on every name, so that it does not change from one example to the next. (The predicted
+    class, the highest score, comes first even when it ties with others.)"""
+    if len(class_names) <= BARS_LIMIT:
+        return example, list(class_names), list(class_names)
+    ranked = [int(k) for k in np.argsort(-np.asarray(example.proba), kind="stable") if k != example.predicted]
+    order = [example.predicted, *ranked[:TOP_BARS - 1]]
+    if example.true not in order:
+        order.append(example.true)
+    shown = Example(example.image, order.index(example.true), order.index(example.predicted),
+                    np.asarray(example.proba)[order])
+    return shown, [class_names[k] for k in order], list(class_names)
+
+
 def example_frames(example, class_names, size, fps, seconds):
     """The frames of one example, as (frame, repeat count) pairs in order.
 
     Frames that repeat are yielded once with their count, so a writer can send the same
     array again without drawing it again.
     """
-    layout = Layout.for_names(size[0], size[1], class_names)
-    base = background(layout, example, class_names)
+    example, class_names, measured = shown_bars(example, class_names)
+    layout = Layout.for_names(size[0], size[1], measured)
+    if len(measured) != len(class_names):
+        layout = dataclasses.replace(layout, n_classes=len(class_names))
+    label = AXIS_LABEL if len(measured) == len(class_names) else \
+        f"the {TOP_BARS} highest of {len(measured)} normalised scores (true class in bold)"
+    base = background(layout, example, class_names, label)
     total = max(1, round(fps * seconds))
     grow = min(round(fps * GROW_SECONDS), total - 1)
     for i in range(grow):

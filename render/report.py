@@ -300,9 +300,12 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
     whether the model was reused ({"reused", "train_seconds"}); ``test_rows``, ``comparison`` (with
     the baseline ``baseline_label``) and ``gates`` are the error analysis's (``diagnostics.context``)."""
     from mnist_ova.render import diagnostics
-    from mnist_ova.render.figures import EQUATIONS
+    from mnist_ova.render.figures import EQUATIONS, KEY_LIMIT, confusion_shows_counts
+    from mnist_ova.render.frames import BARS_LIMIT, TOP_BARS
 
     e, names, classes = views.evaluation, views.names, views.classes
+    by_auc = sorted(classes, key=lambda m: m["auc"])
+    by_recall = sorted(classes, key=lambda c: c["recall"])
     confused = [{"true_name": names[t], "predicted_name": names[p], "count": c,
                  "share": views.share_of_class(c, t)} for t, p, c in e.most_confused()]
     accuracy = views.headline["multiclass_accuracy"]
@@ -320,11 +323,18 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
         "multiclass_accuracy": e.multiclass_accuracy,
         "chance_accuracy": 1 / e.n_classes,
         "always_no_accuracy": views.always_no_accuracy,
-        "best": max(classes, key=lambda m: (m["test_accuracy"], m["auc"])),
-        "worst": min(classes, key=lambda m: (m["test_accuracy"], m["auc"])),
-        "hardest": min(classes, key=lambda c: c["recall"]),
-        "easiest": max(classes, key=lambda c: c["recall"]),
+        # The strongest and weakest model by ROC AUC, its own threshold-free measure (binary accuracy
+        # flatters every model alike); the hardest and easiest class by recall, each with the runner-up
+        # and whether their 95 % intervals keep them apart (if not, the ranking is not shown).
+        # (The data has two classes at least.)
+        "best": by_auc[-1], "best_next": by_auc[-2], "worst": by_auc[0], "worst_next": by_auc[1],
+        "hardest": by_recall[0], "hardest_next": by_recall[1], "easiest": by_recall[-1], "easiest_next": by_recall[-2],
+        "hardest_shown": not _overlap(by_recall[0], by_recall[1]),
+        "easiest_shown": not _overlap(by_recall[-1], by_recall[-2]),
         "confused": confused,
+        "key_limit": KEY_LIMIT, "named_only": e.n_classes > KEY_LIMIT,  # the charts' keys name a few classes
+        "confusion_counts": confusion_shows_counts(e.confusion, names),
+        "bars_limit": BARS_LIMIT, "top_bars": TOP_BARS,
         "n_misclassified": int(e.misclassified.size),
         "stopped_early": [m["name"] for m in classes if m["iterations"] < config["iterations"]],
         "still_falling": any(len(h) > 10 and h[-1] < h[-11] * 0.999 for h in e.cost_history),
@@ -341,6 +351,13 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
         "analysis": diagnostics.context(views, test_rows=test_rows, comparison=comparison, gates=gates,
                                         baseline_label=baseline_label),
     }
+
+
+def _overlap(a, b):
+    """Whether two classes' recall intervals overlap."""
+    from mnist_ova.trainer.statistics import intervals_overlap
+
+    return intervals_overlap(*((c["recall_interval"]["low"], c["recall_interval"]["high"]) for c in (a, b)))
 
 
 def package_versions():

@@ -25,10 +25,11 @@ def context(views, metrics, *, comparison=None, gates=(), baseline_path=None, fi
 
 def _comparison(comparison, baseline_path):
     c, main = comparison, comparison.change("multiclass_accuracy")
-    p_value = c.pairing.p_value if c.pairing is not None else None
     return {"baseline_path": baseline_path, "pairing": c.pairing, "pairing_problem": c.pairing_problem,
             "config_differences": [d for d in c.config_differences if d[0] != "preprocessing"],
-            "same_config": not c.config_differences, "main": main, "verdict": verdict(main, p_value)}
+            "same_config": not c.config_differences, "main": main, "verdict": verdict(main),
+            "recall_changes": c.recall_changes,
+            "real_recalls": [ch for ch in c.recall_changes if verdict(ch) == "real"]}
 
 
 def markdown(context, template_dir=None):

@@ -54,6 +54,19 @@ def mcnemar_exact(b, c):
     return min(1.0, 2 * tail / 2**n)
 
 
+def holm(p_values):
+    """Holm's step-down adjustment of ``p_values`` (one family of tests): the smallest p is multiplied
+    by m, the next by m − 1, and so on, each kept at least as large as the one before and at most 1.
+    A test is rejected at level alpha when its adjusted p-value is below alpha; the chance of any false
+    rejection in the family stays under alpha."""
+    p = np.asarray(p_values, dtype=np.float64)
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * (p.size - np.arange(p.size))
+    adjusted = np.empty_like(p)
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+    return adjusted
+
+
 # -- calibration -----------------------------------------------------------------------------------
 
 
@@ -100,9 +113,13 @@ def one_hot(true_index, n_classes):
     return np.arange(n_classes)[None, :] == np.asarray(true_index)[:, None]
 
 
+BRIER_FORM = "squared error summed over the classes, averaged over the images (0 to 2)"
+
+
 def brier_score(scores, true_index):
-    """Multiclass Brier score: the mean over rows of Σ_k (p_k − [k is the true class])², from 0
-    (perfect) to 2. For one column of binary probabilities it is the usual binary Brier score."""
+    """Multiclass Brier score in its original (Brier 1950, and scikit-learn's) form: the mean over rows
+    of the sum Σ_k (p_k − [k is the true class])², from 0 (perfect) to 2; K times the mean over the
+    classes. For one column of binary probabilities it is the usual binary Brier score."""
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim == 1:
         return float(np.mean((scores - np.asarray(true_index, dtype=np.float64)) ** 2))
@@ -154,7 +171,7 @@ class Analysis:
     n_test: int
     confidence: Reliability  # top label: the largest normalised score against "the prediction is right"
     per_model: tuple  # K Reliability: each model's own sigmoid output against "the row is its class"
-    brier: float  # multiclass Brier score of the normalised scores
+    brier: float  # multiclass Brier score of the normalised scores, in the BRIER_FORM
     log_loss: float  # of the normalised scores
     binary_brier: np.ndarray  # (K,) each model's sigmoid output
     precision_recall: tuple  # K PrecisionRecall, each model's sigmoid output
@@ -176,9 +193,9 @@ class Analysis:
         """The figures added to ``metrics.json``."""
         return {
             "calibration": {
-                "brier_score": self.brier, "log_loss": self.log_loss,
+                "brier_score": self.brier, "brier_score_form": BRIER_FORM, "log_loss": self.log_loss,
                 "expected_calibration_error": self.expected_calibration_error, "bins": self.confidence.n_bins,
-                "binning": "equal-width; top-label confidence (largest normalised score) against accuracy",
+                "binning": "equal-width; the top score (largest normalised score) against accuracy",
             },
             "intervals": {
                 "method": "Wilson score, 95 %",
@@ -254,6 +271,13 @@ class Pairing:
     def p_value(self):
         return mcnemar_exact(self.right_to_wrong.size, self.wrong_to_right.size)
 
+    def p_value_within(self, mask):
+        """McNemar's exact p-value on the rows where ``mask`` (by current position) holds: for one
+        class's recall, the rows of that class."""
+        mask = np.asarray(mask, dtype=bool)
+        before, now = self.baseline_right[mask], self.current_right[mask]
+        return mcnemar_exact(int(np.sum(before & ~now)), int(np.sum(~before & now)))
+
 
 def pair(current_rows, current_right, baseline_rows, baseline_right):
     """Match the two runs' predictions by data row. Returns the ``Pairing``, or None when the runs
@@ -268,9 +292,13 @@ def pair(current_rows, current_right, baseline_rows, baseline_right):
                    current_right=np.asarray(current_right, dtype=bool))
 
 
+ALPHA = 0.05  # the level at which a paired test calls a change real
+
+
 @dataclasses.dataclass(frozen=True)
 class Change:
-    """One metric before and after, with (for proportions) both runs' intervals."""
+    """One metric before and after, with (for proportions) both runs' intervals, and the p-value of
+    the paired test that may call the change real (None: no such test)."""
 
     name: str
     before: float
@@ -279,6 +307,8 @@ class Change:
     after_interval: tuple | None = None
     higher_is_better: bool = True
     label: str = ""
+    p_value: float | None = None  # McNemar's exact test on the paired rows; Holm-adjusted for a class's recall
+    raw_p_value: float | None = None  # a class's recall: its own test's p-value before Holm's adjustment
 
     @property
     def change(self):
@@ -286,7 +316,8 @@ class Change:
 
     @property
     def overlap(self):
-        """Whether the two intervals overlap; None when the metric has none."""
+        """Whether the two intervals overlap (shown to the reader; never the basis of a verdict);
+        None when the metric has none."""
         if self.before_interval is None or self.after_interval is None:
             return None
         return intervals_overlap(self.before_interval, self.after_interval)
@@ -304,24 +335,23 @@ def proportion_change(name, before, n_before, after, n_after, label=""):
                   wilson_interval(round(after * n_after), n_after), label=label or name)
 
 
-def verdict(change, p_value=None, alpha=0.05):
-    """What may be said of a change: "none" (no change), "within-noise" (the intervals overlap, or
-    the paired test does not reject), or "real". A difference is never called real while the two
-    runs' intervals overlap."""
+def verdict(change, alpha=ALPHA):
+    """What may be said of a change: "none" (no change), "untested" (no paired test on the same test
+    rows: nothing can be concluded, whatever the intervals), "within-noise" (the paired test does not
+    reject equal performance at ``alpha``) or "real". Intervals are never the basis: a multiclass
+    accuracy's intervals ignore the pairing, and the one-vs-all accuracy's answers are not independent."""
     if change.change == 0:
         return "none"
-    if change.overlap is None or change.overlap:
-        return "within-noise"
-    if p_value is not None and p_value >= alpha:
-        return "within-noise"
-    return "real"
+    if change.p_value is None:
+        return "untested"
+    return "real" if change.p_value < alpha else "within-noise"
 
 
 # The headline metrics of a comparison: (name, what a reader calls it, higher is better). The first two
 # are proportions with intervals; the calibration figures come from metrics.json's "calibration".
 HEADLINE = (("multiclass_accuracy", "multiclass accuracy", True), ("one_vs_all_accuracy", "one-vs-all accuracy", True),
             ("expected_calibration_error", "expected calibration error", False),
-            ("brier_score", "Brier score", False), ("log_loss", "log loss", False))
+            ("brier_score", "Brier score (summed over the classes)", False), ("log_loss", "log loss", False))
 SPLIT_KEYS = ("split", "test_size", "seed")
 
 
@@ -338,9 +368,23 @@ class Comparison:
         return next(c for c in self.changes if c.name == name)
 
 
+def tested(changes, recall_changes, pairing, true_names):
+    """The changes with their paired tests: McNemar's exact test of the multiclass accuracy on every
+    paired row, and of each class's recall on the rows of that class, Holm-adjusted across the classes.
+    ``true_names`` is each current test position's true class name."""
+    changes = tuple(dataclasses.replace(c, p_value=pairing.p_value) if c.name == "multiclass_accuracy" else c
+                    for c in changes)
+    true_names = np.asarray(true_names)
+    raw = [pairing.p_value_within(true_names == c.name.removeprefix("recall:")) for c in recall_changes]
+    adjusted = holm(raw) if raw else []
+    return changes, tuple(dataclasses.replace(c, p_value=float(a), raw_p_value=float(r))
+                          for c, r, a in zip(recall_changes, raw, adjusted))
+
+
 def compare(current, baseline, current_predictions, baseline_predictions):
     """This run against a baseline run. ``current``/``baseline`` are ``metrics.json`` documents;
-    ``*_predictions`` are (data rows, right) of each test row, None where the baseline has none."""
+    ``current_predictions`` are (data rows, right, true class name) of each test row and
+    ``baseline_predictions`` (data rows, right), None where the baseline has none."""
     n_now, n_then = current["dataset"]["n_test"], baseline.get("dataset", {}).get("n_test", 0)
     k_now = len(current["per_class"])
     k_then = len(baseline.get("per_class", [])) or k_now
@@ -375,9 +419,12 @@ def compare(current, baseline, current_predictions, baseline_predictions):
         problem = ("the baseline folder has no predictions.csv (it was made before that file existed), so its "
                    "predictions cannot be paired row by row")
     else:
-        pairing = pair(*current_predictions, *baseline_predictions)
+        rows, right, true_names = current_predictions
+        pairing = pair(rows, right, *baseline_predictions)
         if pairing is None:
             problem = "the baseline's predictions.csv lists other test rows than this run's"
+        else:
+            changes, recall_changes = tested(changes, recall_changes, pairing, true_names)
     config_now, config_then = current.get("config", {}), baseline.get("config", {})
     differences = tuple((key, config_then.get(key), config_now.get(key)) for key in sorted(set(config_now) |
                         set(config_then)) if config_now.get(key) != config_then.get(key))

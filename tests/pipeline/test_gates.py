@@ -22,12 +22,23 @@ def baseline(tmp_path_factory, tiny_npz):
 
 
 def test_predictions_csv_has_every_test_row_with_named_scores(baseline):
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     with open(baseline / "predictions.csv", newline="") as f:
         rows = list(csv.reader(f))
     metrics = json.loads((baseline / "metrics.json").read_text())
-    assert rows[0] == ["row", "true", "predicted", *(f"score:{name}" for name in NAMES.split(","))]
+    names = NAMES.split(",")
+    assert rows[0] == ["row", "true", "predicted", *(f"score:{name}" for name in names),
+                       *(f"output:{name}" for name in names)]
     assert len(rows) - 1 == metrics["dataset"]["n_test"] == 120
-    scores = np.array([[float(v) for v in row[3:]] for row in rows[1:]])
+    scores = np.array([[float(v) for v in row[3:3 + len(names)]] for row in rows[1:]])
+    # The raw sigmoid outputs, exact, recompute every model's ROC AUC and average precision.
+    outputs = np.array([[float(v) for v in row[3 + len(names):]] for row in rows[1:]])
+    for k, (name, model) in enumerate(zip(names, metrics["per_model"])):
+        positive = [row[1] == name for row in rows[1:]]
+        assert roc_auc_score(positive, outputs[:, k]) == pytest.approx(model["auc"], rel=1e-12)
+        assert average_precision_score(positive, outputs[:, k]) == pytest.approx(model["average_precision"],
+                                                                                 rel=1e-12)
     np.testing.assert_allclose(scores.sum(axis=1), 1, atol=1e-5)  # normalised, printed to 6 digits
     right = np.mean([row[1] == row[2] for row in rows[1:]])
     assert right == pytest.approx(metrics["multiclass_accuracy"])
@@ -60,6 +71,9 @@ def test_a_violated_gate_writes_everything_then_exits_4(tmp_path, tiny_npz, base
     assert appended.startswith("earlier step\n") and f"[report.html]({out.as_posix()}/report.html)" in appended
     html = (out / "report.html").read_text()
     assert "Compared with the baseline" in html and "ended with exit code 4" in html
+    # The same model again: no change, each class's recall tested on its rows with Holm's correction.
+    assert "the multiclass accuracy did not change" in html and "with Holm's correction for testing" in html
+    assert "The multiclass accuracy did not change." in summary and "no change is shown to be real" in summary
 
 
 def test_passing_gates_exit_0_and_json_still_works(tmp_path, tiny_npz, capsys, monkeypatch):
@@ -138,3 +152,27 @@ def test_gate_values_and_results():
     assert [r.passed for r in results] == [True, False, False]
     assert "recall:one = 0.8500 is under the bound 0.9" in results[1].describe()
     assert "dropped by 0.0500" in results[2].describe() and "0.01" in results[2].describe()
+
+
+@pytest.mark.parametrize("value, bound, kind", [(0.40229, 0.4023, "fail-under"), (0.4023399, 0.40234, "fail-under"),
+                                                (0.7, 0.7, "fail-under"), (0.8 - 1e-9, 0.8, "fail-under"),
+                                                (0.79995, 0.01, "max-drop"), (0.8, 0.01, "max-drop")])
+def test_a_gate_prints_its_value_and_bound_so_that_they_visibly_differ(value, bound, kind):
+    import re
+
+    result = gates.check_gates([("recall:one", bound)] if kind == "fail-under" else [],
+                               [("recall:one", bound)] if kind == "max-drop" else [],
+                               {"recall:one": value}, {"recall:one": 0.81})[0]
+    numbers = [float(n) for n in re.findall(r"\d+\.\d+", result.describe())]
+    if kind == "fail-under":
+        shown_value, shown_bound = numbers
+    else:
+        shown_value, shown_drop, shown_baseline, shown_bound = numbers
+        assert shown_baseline == 0.81
+        # The printed drop and the printed bound read as the comparison that decided.
+        assert (shown_drop <= shown_bound) == result.passed or shown_drop == pytest.approx(bound, abs=1e-12)
+        shown_bound = shown_baseline - shown_bound
+    assert shown_bound == pytest.approx(result.limit)
+    # Printed, the value stands on the same side of the bound as it does exactly.
+    assert (shown_value >= shown_bound) == result.passed or value == pytest.approx(result.limit, abs=1e-12)
+    assert result.describe().count("is under") + result.describe().count("more than") == (not result.passed)

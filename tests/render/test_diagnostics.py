@@ -123,3 +123,25 @@ def test_a_digit_image_keeps_its_pixels_square(tmp_path):
     diagnostics.digit(image, tmp_path / "d.png")
     pixels = np.asarray(Image.open(tmp_path / "d.png"))
     assert pixels.shape == (84, 84) and pixels[9:12, 15:18].min() == 255 and pixels.sum() == 9 * 255
+
+
+def test_strongest_weakest_hardest_and_easiest_name_their_measure(evaluation):
+    from sklearn.metrics import roc_auc_score
+    from statsmodels.stats.proportion import proportion_confint
+
+    e = evaluation
+    context = report.context(views.of(e), title_page={}, dataset={}, config={"iterations": 15}, video={},
+                             timings=None, test_rows=np.arange(e.true_index.size))
+    auc = [roc_auc_score(e.true_index == k, e.binary_scores[:, k]) for k in range(10)]
+    # The weakest model by its AUC, not by its binary accuracy (which flatters every model alike).
+    assert context["worst"]["name"] == e.class_names[int(np.argmin(auc))]
+    assert context["best"]["name"] == e.class_names[int(np.argmax(auc))]
+    assert context["worst_next"]["auc"] == pytest.approx(sorted(auc)[1], rel=1e-12)
+    # The hardest class by recall, and whether its Wilson interval keeps it apart from the runner-up.
+    order = np.argsort(e.recall, kind="stable")
+    found = np.diag(e.confusion)
+    low, high = (proportion_confint(found[order[k]], e.support[order[k]], method="wilson") for k in (0, 1))
+    assert context["hardest"]["name"] == e.class_names[int(order[0])]
+    assert context["hardest_shown"] == (low[1] < high[0])
+    low, high = (proportion_confint(found[order[k]], e.support[order[k]], method="wilson") for k in (-2, -1))
+    assert context["easiest_shown"] == (low[1] < high[0])

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -102,9 +104,42 @@ def test_the_bars_turn_to_rows_when_the_names_do_not_fit_under_them(names, size,
     ex = frames.Example(np.eye(5), 0, len(names) - 1, proba)
     final = list(frames.example_frames(ex, names, size, fps=2, seconds=1))[-1][0]
     assert final.shape == (size[1], size[0], 3)
-    # the predicted class's bar is drawn in its row, from the axis
-    y0, y1 = layout.bar_span(len(names) - 1)
+    # the predicted class's bar is drawn in its row (past BARS_LIMIT classes, the first), from the axis
+    many = len(names) > frames.BARS_LIMIT
+    drawn = dataclasses.replace(layout, n_classes=frames.TOP_BARS + 1) if many else layout
+    y0, y1 = drawn.bar_span(0 if many else len(names) - 1)
     assert tuple(final[(y0 + y1) // 2, layout.plot_box[0] + 2]) == frames.WRONG
+
+
+@pytest.mark.parametrize("K", [13, 26, 47, 62])
+def test_past_12_classes_the_video_shows_the_top_10_bars_and_the_true_class(K):
+    names = [f"class {k}" for k in range(K)]
+    proba = np.random.RandomState(K).dirichlet(np.full(K, 0.5))
+    order = np.argsort(-proba, kind="stable")
+    predicted, true = int(order[0]), int(order[-1])  # the true class scored lowest of all
+    shown, shown_names, measured = frames.shown_bars(frames.Example(np.eye(5), true, predicted, proba), names)
+    assert measured == names
+    assert shown_names == [names[k] for k in order[:frames.TOP_BARS]] + [names[true]]
+    np.testing.assert_array_equal(shown.proba, proba[[*order[:frames.TOP_BARS], true]])
+    assert shown_names[shown.true] == names[true] and shown_names[shown.predicted] == names[predicted]
+    # Among the top ten already, the true class is not drawn twice.
+    shown, shown_names, _ = frames.shown_bars(frames.Example(np.eye(5), int(order[3]), predicted, proba), names)
+    assert len(shown_names) == frames.TOP_BARS and shown_names[shown.true] == names[order[3]]
+    # Every frame keeps the same layout: the names are measured over all the classes, not the shown ones.
+    final = list(frames.example_frames(frames.Example(np.eye(5), true, predicted, proba), names, (640, 360), 2, 1))
+    rows_with_bars = np.flatnonzero(np.any(np.all(final[-1][0] == frames.BAR, axis=2), axis=1))
+    assert rows_with_bars.size  # grey bars are drawn
+    layout = dataclasses.replace(frames.Layout.for_names(640, 360, names), n_classes=frames.TOP_BARS + 1)
+    assert rows_with_bars.max() < layout.bar_span(frames.TOP_BARS)[1]
+    label = final[-1][0][int(layout.plot_box[3] + 3):int(layout.plot_box[3] + 30)]
+    assert np.any(np.all(label != 255, axis=2)), "the axis says which bars these are"
+
+
+def test_up_to_12_classes_every_bar_is_shown_in_label_order():
+    names = [f"c{k}" for k in range(12)]
+    proba = np.linspace(1, 2, 12) / np.linspace(1, 2, 12).sum()
+    shown, shown_names, _ = frames.shown_bars(frames.Example(np.eye(5), 0, 11, proba), names)
+    assert shown_names == names and shown.true == 0 and shown.predicted == 11
 
 
 def test_a_title_too_long_for_the_frame_is_shrunk_then_cut():

@@ -318,3 +318,90 @@ def test_no_body_page_is_more_than_half_empty_unless_a_chapter_follows(long_name
         following = [w[4] for w in words[number + 1] if w[1] > 40][:2]  # the next page's first words
         chapter = re.fullmatch(r"\d+\.", following[0]) and following[1][:1].isupper()
         assert filled > 0.5 or chapter, f"page {number} is {filled:.0%} full and the next begins {following}"
+
+
+# -- many classes ----------------------------------------------------------------------------------
+
+MANY = 47  # EMNIST Balanced's count, past every limit (12 in a key or the video, 15 in a PDF matrix)
+MANY_NAMES = [f"Q{k:02d}" if k % 5 else f"Quiteverylongname{k:02d}" for k in range(MANY)]
+
+
+@pytest.fixture(scope="module")
+def many_classes(tmp_path_factory, small_digits):
+    """47 classes: the 600 small digits relabelled by digit and stroke weight, as an .npz file."""
+    images, labels = small_digits
+    ink = images.reshape(len(images), -1).mean(axis=1)
+    weight = np.zeros(len(images), dtype=np.int64)
+    for digit in range(10):
+        rows = labels == digit
+        weight[rows] = np.argsort(np.argsort(ink[rows])) * 5 // rows.sum()
+    data = tmp_path_factory.mktemp("data") / "many.npz"
+    np.savez(data, X=images, y=(labels * 5 + weight) % MANY)
+    out = tmp_path_factory.mktemp("many")
+    os.environ["SOURCE_DATE_EPOCH"] = str(EPOCH)
+    try:
+        assert main(["--data", str(data), "--out", str(out), "--class-names", ",".join(MANY_NAMES),
+                     "--formats", "pdf,figures", "--test-size", "0.4", *SMALL]) == 0
+    finally:
+        del os.environ["SOURCE_DATE_EPOCH"]
+    return out
+
+
+def page_sizes(pdf):
+    xhtml = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return [(float(w), float(h)) for w, h in re.findall(r'<page width="([\d.]+)" height="([\d.]+)"', xhtml)]
+
+
+def test_every_pdf_table_shows_every_class_within_the_page(many_classes):
+    pdf = many_classes / "report.pdf"
+    pages = pdf_words(pdf)
+    (width, _), = set(page_sizes(pdf))
+    words = [w for page in pages.values() for w in page]
+    # Each class in each table with a row per class (training, accuracy, per-class scores, intervals,
+    # areas), besides the figures' labels.
+    for name in MANY_NAMES:
+        assert sum(w[4] == name for w in words) >= 5, name
+    outside = [w for w in words if w[0] < 0 or w[2] > width]
+    assert not outside, outside[:5]
+    # The 47-column matrix is the table of the largest confusions; the heat map shows it all.
+    text = pdf_text(pdf)
+    assert "The largest confusions of the test set" in text and "wider than the page" in text
+
+
+def text_boxes(pdf):
+    """{page: [(y0 from the bottom, largest type size, text)]} of pdfminer's text boxes."""
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LTChar, LTTextBox
+
+    def sizes(item):
+        if isinstance(item, LTChar):
+            yield item.size
+        elif hasattr(item, "__iter__"):
+            for child in item:
+                yield from sizes(child)
+
+    return {number: [(box.y0, max(sizes(box), default=0), box.get_text().strip()) for box in page
+                     if isinstance(box, LTTextBox)]
+            for number, page in enumerate(extract_pages(str(pdf)), start=1)}
+
+
+def test_no_table_caption_or_heading_ends_a_page(many_classes):
+    boxes = text_boxes(many_classes / "report.pdf")
+    for number, page in list(boxes.items())[1:-1]:
+        body = [box for box in page if box[0] > 70]  # above the folio
+        y0, size, text = min(body)
+        assert not re.match(r"Table \d+\.", text), f"page {number} ends with the caption {text[:40]!r}"
+        assert size < 11.5, f"page {number} ends with the heading {text[:40]!r}"
+
+
+def test_many_class_pdf_text_is_at_least_7_points(many_classes):
+    small = [s for s in type_sizes(many_classes / "report.pdf") if s[0] < 6.95 and s[1].strip()]
+    assert not small, small[:5]
+
+
+@pytest.mark.parametrize("chart", ["cost_curves", "roc_curves", "reliability", "roc_precision_recall"])
+def test_a_key_never_lists_dozens_of_classes(many_classes, chart):
+    text = (many_classes / "figures" / f"{chart}.svg").read_text()
+    named = [name for name in MANY_NAMES if f">{name}" in text or f"{name} " in text]
+    assert 1 <= len(named) <= 3, named
+    assert f"the other {MANY - 3}" in text

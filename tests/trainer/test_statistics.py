@@ -151,18 +151,112 @@ def test_pairing_finds_the_flips_and_refuses_other_rows():
     assert statistics.pair(rows, [True] * 4, np.array([10, 3, 7, 6]), [True] * 4) is None
 
 
-def test_a_difference_is_never_real_while_the_intervals_overlap():
-    overlapping = statistics.proportion_change("multiclass_accuracy", 0.80, 100, 0.85, 100)
-    assert overlapping.overlap and statistics.verdict(overlapping, p_value=1e-6) == "within-noise"
+def test_holm_matches_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.RandomState(5)
+    for p_values in ([0.01, 0.04, 0.03, 0.5], [0.2, 0.2, 0.001], rng.uniform(0, 0.1, 47), [1.0], []):
+        expected = multipletests(p_values, method="holm")[1] if len(p_values) else []
+        np.testing.assert_allclose(statistics.holm(p_values), expected, rtol=1e-15)
+
+
+def test_mcnemar_matches_statsmodels():
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    for b, c in ((0, 7), (3, 19), (150, 210), (25, 25)):
+        assert statistics.mcnemar_exact(b, c) == pytest.approx(mcnemar([[50, b], [c, 40]], exact=True).pvalue,
+                                                               rel=1e-12)
+
+
+def planted_runs(n_per_class=200, flips=None):
+    """Two runs' metrics.json documents and predictions on the same 3 x ``n_per_class`` test rows:
+    ``flips`` maps a class to (right -> wrong, wrong -> right) counts on its rows, the rest unchanged
+    (all right but the first 40 of each class, wrong in both runs)."""
+    names = ["cat", "dog", "emu"]
+    true = np.repeat(names, n_per_class)
+    before = np.ones(true.size, dtype=bool)
+    before[np.arange(3) * n_per_class + np.arange(40)[:, None]] = False
+    now = before.copy()
+    for k, (worse, better) in (flips or {}).items():
+        start = names.index(k) * n_per_class
+        now[start + 40:start + 40 + worse] = False  # right before, wrong now
+        now[start:start + better] = True  # wrong before, right now
+    rows = np.arange(true.size) * 3 + 1  # data rows, listed in another order by the baseline
+
+    def document(right):
+        per_class = [{"recall": float(np.mean(right[true == k])), "support": n_per_class} for k in names]
+        return {"dataset": {"n_test": true.size, "class_names": names, "sha256": "ab" * 32},
+                "config": {"split": "seed", "test_size": 0.2, "seed": 42}, "per_class": per_class,
+                "multiclass_accuracy": float(np.mean(right)), "one_vs_all_accuracy": 0.9}
+
+    comparison = statistics.compare(document(now), document(before), (rows, now, true), (rows[::-1], before[::-1]))
+    return comparison, true, before, now
+
+
+def test_each_recall_change_is_tested_on_its_class_rows_with_holm_across_classes():
+    from scipy.stats import binomtest
+    from statsmodels.stats.multitest import multipletests
+
+    comparison, true, before, now = planted_runs(flips={"cat": (30, 2), "dog": (9, 3), "emu": (0, 0)})
+    raw = []
+    for name in ("cat", "dog", "emu"):
+        rows = true == name
+        b, c = int(np.sum(before[rows] & ~now[rows])), int(np.sum(~before[rows] & now[rows]))
+        raw.append(binomtest(min(b, c), b + c, 0.5).pvalue if b + c else 1.0)
+    adjusted = multipletests(raw, method="holm")[1]
+    for change, p_raw, p_adjusted in zip(comparison.recall_changes, raw, adjusted):
+        assert change.raw_p_value == pytest.approx(p_raw, rel=1e-12)
+        assert change.p_value == pytest.approx(p_adjusted, rel=1e-12)
+    assert [statistics.verdict(c) for c in comparison.recall_changes] == ["real", "within-noise", "none"]
+    main = comparison.change("multiclass_accuracy")
+    b, c = int(np.sum(before & ~now)), int(np.sum(~before & now))
+    assert main.p_value == pytest.approx(binomtest(min(b, c), b + c, 0.5).pvalue, rel=1e-12)
+
+
+def test_a_change_is_real_by_the_paired_test_and_never_by_the_intervals():
+    # 14 answers lost and 1 gained among 600 rows: the Wilson intervals overlap, McNemar rejects.
+    comparison, *_ = planted_runs(flips={"cat": (7, 0), "dog": (7, 1)})
+    main = comparison.change("multiclass_accuracy")
+    assert main.overlap and main.p_value < 0.05 and statistics.verdict(main) == "real"
+    # As many gained as lost: a zero change is "none"; an even split of the flips is noise.
+    comparison, *_ = planted_runs(flips={"cat": (5, 5)})
+    assert statistics.verdict(comparison.change("multiclass_accuracy")) == "none"
+    comparison, *_ = planted_runs(flips={"cat": (6, 4)})
+    assert statistics.verdict(comparison.change("multiclass_accuracy")) == "within-noise"
+    # Intervals far apart, but no paired test: not tested, never "real".
     apart = statistics.proportion_change("multiclass_accuracy", 0.80, 5000, 0.90, 5000)
-    assert not apart.overlap and statistics.verdict(apart, p_value=1e-9) == "real"
-    assert statistics.verdict(apart, p_value=0.2) == "within-noise"
-    assert statistics.verdict(statistics.proportion_change("m", 0.8, 10, 0.8, 10)) == "none"
+    assert not apart.overlap and statistics.verdict(apart) == "untested"
+    # The one-vs-all accuracy's answers are not independent: it gets no test and so no verdict.
+    assert statistics.verdict(comparison.change("one_vs_all_accuracy")) in ("none", "untested")
+
+
+def test_without_paired_rows_nothing_is_tested():
+    comparison, true, before, now = planted_runs(flips={"cat": (30, 0)})
+    document = {"dataset": {"n_test": true.size, "class_names": ["cat", "dog", "emu"], "sha256": "cd" * 32},
+                "config": {"split": "seed", "test_size": 0.2, "seed": 42},
+                "per_class": [{"recall": 0.5, "support": 200}] * 3, "multiclass_accuracy": 0.5}
+    other = statistics.compare(document, {**document, "dataset": {**document["dataset"], "sha256": "ef" * 32},
+                                          "multiclass_accuracy": 0.9}, (np.arange(600), now, true), None)
+    assert other.pairing is None and "different data" in other.pairing_problem
+    assert statistics.verdict(other.change("multiclass_accuracy")) == "untested"
+    assert all(c.p_value is None for c in other.recall_changes)
+
+
+def test_brier_score_is_the_sum_over_classes_form(random_scores):
+    scores, y = random_scores
+    # The sum over the classes (scikit-learn's multiclass form) is K times the mean over them, which is
+    # the mean of the K one-vs-rest binary Brier scores.
+    per_class = [brier_score_loss(y == k, scores[:, k]) for k in range(4)]
+    assert statistics.brier_score(scores, y) == pytest.approx(np.sum(per_class), rel=1e-12)
+    assert statistics.brier_score(scores, y) == pytest.approx(brier_score_loss(y, scores, labels=range(4)),
+                                                              rel=1e-12)
+    assert "summed over the classes" in statistics.BRIER_FORM
 
 
 def test_metrics_json_carries_the_analysis(evaluation):
     document = evaluation.to_dict()
     assert set(document["calibration"]) >= {"brier_score", "log_loss", "expected_calibration_error", "bins"}
+    assert document["calibration"]["brier_score_form"] == statistics.BRIER_FORM
     assert document["calibration"]["bins"] == 15
     assert len(document["intervals"]["recall"]) == 10
     assert all("average_precision" in row for row in document["per_model"])
