@@ -76,5 +76,6 @@ def log_run(uri, *, run_name, metrics_document, evaluation, files, tags):
         client.set_terminated(run_id)
         return run_id
     except Exception as exc:  # a server away, a refused URI: the outputs are in place, say so
-        raise InputError(f"could not log the run to MLflow at {uri!r} ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0] if str(exc) else ''}); the outputs are written") from None
+        reason = (str(exc).splitlines() or [""])[0][:300]
+        raise InputError(f"could not log the run to MLflow at {uri!r} ({type(exc).__name__}: {reason}); the "
+                         "outputs are written") from None

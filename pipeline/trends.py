@@ -104,7 +104,8 @@ def runs_table(runs):
         return "no runs recorded yet"
     header = ("run", "time (UTC)", "data", "multiclass accuracy (95 %)", "one-vs-all", "commit", "version",
               "changed since the run before on this data")
-    lines, previous = [], {}
+    lines: list[tuple] = []
+    previous: dict[str, dict] = {}
     for run in runs:
         build = _build(run, f"#{run['id']}")
         before = previous.get(run["data_name"])

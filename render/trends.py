@@ -29,9 +29,9 @@ def accuracy_over_builds(labels, multiclass, intervals, one_vs_all, path, *, url
         ax.plot(x, multiclass, color=ACCENT, linewidth=1.0, zorder=3)
         ax.plot(x, one_vs_all, color=MUTED, linewidth=1.0, linestyle=(0, (4, 2)), zorder=3)
         points = ax.scatter(x, multiclass, s=22, color=ACCENT, zorder=4,
-                            label="multiclass accuracy (95 % interval)")
+                            label="multiclass accuracy (95 % interval)", gid="multiclass")
         binary = ax.scatter(x, one_vs_all, s=22, marker="s", facecolors="white", edgecolors=MUTED, linewidths=1.0,
-                            zorder=4, label="one-vs-all accuracy (mean of the binary ones)")
+                            zorder=4, label="one-vs-all accuracy (mean of the binary ones)", gid="one-vs-all")
         if urls is not None and any(urls):
             points.set_urls(list(urls))
             binary.set_urls(list(urls))
