@@ -8,9 +8,11 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def points(path, group):
-    """The marks in the scatter group ``group``: one element per point (a linked one is wrapped in <a>)."""
+    """The marks drawn in the scatter group ``group`` (a <use> of a defined marker or a <path> of its
+    own, bare or inside a link), one per point."""
     found, = [g for g in ET.parse(path).getroot().iter(f"{SVG}g") if g.get("id") == group]
-    return [child for child in found if child.tag != f"{SVG}defs"]
+    return [mark for child in found if child.tag != f"{SVG}defs" for mark in child.iter()
+            if mark.tag in (f"{SVG}use", f"{SVG}path")]
 
 
 def test_points_per_build_and_links_to_the_commits_known(tmp_path):
