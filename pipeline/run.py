@@ -112,11 +112,14 @@ def execute(command_name, settings, *, model_path=None, force=False, force_out=F
     for line in closing:
         log(line)
     # Recorded once the outputs are in place, and before a gate's exit 4: a failed gate is a run too.
+    run_id = None
     if history is not None and history.writable:
         run_id = run_history.record(history.path, judged.run, timings=trained.timings, artifacts=artifacts)
         log(f"recorded as run {run_id} in the history {history.path}")
     if settings.mlflow_uri:
         _log_to_mlflow(settings, judged, trained, out, artifacts, command_name, log)
+    if history is not None:
+        result["history"] = {"file": str(history.path), "run": run_id}
     review.finish(judged, step_summary, log=log, warn=warn)  # a violated gate exits 4, every output in place
     return result
 
