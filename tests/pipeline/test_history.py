@@ -18,6 +18,7 @@ from mnist_ova.errors import ExitCode
 from mnist_ova.pipeline import history
 from mnist_ova.pipeline.cli import main
 from tests.conftest import REPO
+from tests.render.test_report_quality import axe_script, browser  # noqa: F401 (a fixture)
 from tests.render.test_trends import points
 
 EPOCH = "1700000000"  # 2023-11-14T22:13:20Z
@@ -306,3 +307,18 @@ def test_mlflow_gets_params_metrics_per_iteration_and_artifacts(tmp_path, tiny_n
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"model.npz", "report.html", "predictions.gif", "metrics.json"} <= artifacts
     assert run.info.status == "FINISHED"
+
+
+def test_the_chapter_passes_axe_in_a_browser(builds, browser):
+    script = axe_script()
+    page = browser.new_page()
+    page.goto((builds[0] / "build2" / "report.html").as_uri())
+    page.add_script_tag(path=script)
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        violations = page.evaluate("""async () => (await axe.run('#across-builds', {runOnly: {type: 'tag',
+            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})).violations
+            .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))""")
+        assert violations == [], width
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "nothing scrolls sideways"
+    page.close()
