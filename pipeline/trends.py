@@ -5,6 +5,7 @@ in accuracy was real by the paired test of the baseline comparison (McNemar, int
 import numpy as np
 
 from mnist_ova.pipeline import history as run_history
+from mnist_ova.render.views import interval
 from mnist_ova.trainer import statistics
 
 MIN_EARLIER = 2  # earlier runs of the same data before the chapter appears
@@ -17,9 +18,14 @@ def _build(run, label):
     return {"label": label, "id": run.get("id"), "time": run["time"], "commit": run["git_commit"],
             "short_commit": run["git_commit"][:10] if run["git_commit"] else None, "dirty": run["git_dirty"],
             "url": run["commit_url"], "tool_version": run["tool_version"], "data_sha256": run["data_sha256"],
-            "multiclass": run["multiclass_accuracy"], "multiclass_interval": (run["multiclass_low"], run["multiclass_high"]),
+            "multiclass": run["multiclass_accuracy"],
+            "multiclass_interval": interval((run["multiclass_low"], run["multiclass_high"])),
             "one_vs_all": run["one_vs_all_accuracy"],
-            "one_vs_all_interval": (run["one_vs_all_low"], run["one_vs_all_high"]), "config": run["config"]}
+            "one_vs_all_interval": interval((run["one_vs_all_low"], run["one_vs_all_high"])), "config": run["config"]}
+
+
+def _pair(range_):
+    return range_["low"], range_["high"]
 
 
 def changes(before, after):
@@ -43,7 +49,7 @@ def paired_test(before, after, before_predictions, after_predictions):
     exact test on the test rows both scored, and ``statistics.verdict`` (never real while the 95 %
     intervals overlap). The p-value is None when the runs cannot be paired (other data or split)."""
     change = statistics.Change("multiclass_accuracy", before["multiclass"], after["multiclass"],
-                               before["multiclass_interval"], after["multiclass_interval"])
+                               _pair(before["multiclass_interval"]), _pair(after["multiclass_interval"]))
     same_split = all(before["config"].get(k) == after["config"].get(k) for k in statistics.SPLIT_KEYS)
     pairing = None
     if before["data_sha256"] == after["data_sha256"] and same_split and before_predictions is not None \
@@ -88,7 +94,7 @@ def across_builds(history, current, current_predictions):
     return {
         "data_name": current["data_name"], "n_builds": len(builds), "history": str(history.path),
         "chart": {"labels": [b["label"] for b in chart], "multiclass": [b["multiclass"] for b in chart],
-                  "multiclass_interval": [b["multiclass_interval"] for b in chart],
+                  "multiclass_interval": [_pair(b["multiclass_interval"]) for b in chart],
                   "one_vs_all": [b["one_vs_all"] for b in chart], "urls": [b["url"] for b in chart]},
         "table": list(reversed(table)),  # the latest first
         "real": [b for b in table if b["verdict"] == "real"],
@@ -110,7 +116,7 @@ def runs_table(runs):
         build = _build(run, f"#{run['id']}")
         before = previous.get(run["data_name"])
         previous[run["data_name"]] = build
-        low, high = build["multiclass_interval"]
+        low, high = _pair(build["multiclass_interval"])
         commit = (build["short_commit"] or "–") + ("+dirty" if build["dirty"] else "")
         lines.append((str(run["id"]), run["time"], f"{run['data_name']} {run['data_sha256'][:8]}",
                       f"{100 * build['multiclass']:.2f} % ({100 * low:.1f}–{100 * high:.1f})",
