@@ -99,7 +99,7 @@ def _shown(value):
 
 @dataclasses.dataclass(frozen=True)
 class Baseline:
-    path: Path
+    path: Path | str  # the folder, or the history's run ("history:best (run 3 in runs.sqlite)")
     metrics: dict
     predictions: tuple | None  # (data rows, right), None when the folder has no predictions.csv
 

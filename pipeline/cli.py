@@ -6,6 +6,7 @@ handlers before the numeric and drawing libraries are loaded.
 """
 import argparse
 import os
+import shlex
 import sys
 import traceback
 
@@ -27,7 +28,7 @@ def build_parser():
 
     parser = _Parser(prog="run.py", description="Train one-vs-all logistic-regression digit classifiers the "
                      "course notebook's way and build its report, plots and prediction videos.",
-                     )
+                     epilog="run.py history FILE [--json] lists the runs recorded with --history FILE.")
     parser.add_argument("command", nargs="?", default="all", choices=COMMANDS,
                         help="; ".join(f"{name}: {command.help}" for name, command in COMMANDS.items()))
     parser.add_argument("--config", metavar="FILE.toml", help="options from a TOML file (keys are the flag names)")
@@ -51,6 +52,33 @@ def build_parser():
     return parser
 
 
+def history_command(argv):
+    """``mnist-ova history FILE [--json]``: the runs of a ``--history`` file, as a table or JSON."""
+    from mnist_ova.pipeline import history, trends
+
+    parser = _Parser(prog="run.py history", description="List the runs recorded in a --history file.")
+    parser.add_argument("file", metavar="FILE", help="the history (an SQLite file written with --history)")
+    parser.add_argument("--json", action="store_true", help="every run as JSON on stdout")
+    parser.add_argument("--traceback", action="store_true", help="show the full traceback of an error")
+    args = parser.parse_args(argv)
+    if not os.path.isfile(args.file):
+        raise InputError(f"history {args.file!r} does not exist or is no file: give a file written with --history")
+    runs = history.open_history(args.file, warn=lambda message: None).runs
+    if args.json:
+        _print_json({"history": args.file, "runs": list(runs)})
+    else:
+        _print_text(trends.runs_table(runs))
+    return ExitCode.OK
+
+
+def _print_text(text):
+    try:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence(sys.stdout)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     show_traceback = "--traceback" in argv
@@ -64,6 +92,8 @@ def main(argv=None):
             environment.source_date_epoch()  # before any library that reads it is imported
             for note in notes:
                 _print_line(note)
+            if argv[:1] == ["history"]:
+                return history_command(argv[1:])
             from mnist_ova.pipeline import config, run
 
             args = build_parser().parse_args(argv)
@@ -74,7 +104,8 @@ def main(argv=None):
 
                 jobs.start_compiling(settings, force=args.force)
             summary = run.execute(args.command, settings, model_path=args.model, force=args.force,
-                                  force_out=args.force_out, quiet=args.quiet)
+                                  force_out=args.force_out, quiet=args.quiet,
+                                  command_line=shlex.join(["mnist-ova", *argv]))
             if as_json:
                 _print_json(summary)
             return ExitCode.OK

@@ -76,13 +76,19 @@ class Settings:
     seat: str = _option("", "seat number on the title page", group="report", default_text="none")
     notes: str | None = _option(None, "a Markdown file of your own chapters, placed after the results",
                                 group="report", default_text="none")
-    baseline: str | None = _option(None, "an earlier output folder: the report compares this run with it",
-                                   group="analysis", default_text="none")
+    baseline: str | None = _option(None, "an earlier output folder, or history:last, history:best or history:RUN_ID "
+                                   "(a run of --history): the report compares this run with it", group="analysis",
+                                   default_text="none")
     fail_under: tuple = _option((), "METRIC=VALUE: exit 4, after writing every output, when METRIC is below "
                                 "VALUE (repeatable)", group="analysis", default_text="none", repeatable=True)
     max_drop: tuple = _option((), "METRIC=VALUE: exit 4, after writing every output, when METRIC fell by more "
                               "than VALUE from the baseline (repeatable; needs --baseline)", group="analysis",
                               default_text="none", repeatable=True)
+    history: str | None = _option(None, "SQLite file of earlier runs: this run is added to it once its outputs are "
+                                  "written, and the report shows the trend across builds", group="analysis",
+                                  default_text="none")
+    mlflow_uri: str | None = _option(None, "also log the run to this MLflow tracking URI (needs "
+                                     "pip install \"mnist-ova[mlflow]\")", group="analysis", default_text="none")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +113,7 @@ OPTIONS = tuple(Option(f.name, f.default, **f.metadata) for f in dataclasses.fie
 BY_NAME = {option.name: option for option in OPTIONS}
 
 
-PATH_OPTIONS = ("data", "out", "cache-dir", "template-dir", "baseline", "notes")
+PATH_OPTIONS = ("data", "out", "cache-dir", "template-dir", "baseline", "notes", "history")
 TEXT_LIMIT = 200  # characters in a title-page field or a class name
 CONFIG_LIMIT = MiB  # a config file is a few hundred bytes; /dev/zero or a log passed by mistake is not read
 
@@ -132,7 +138,8 @@ def read_toml(path):
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise InputError(f"config file {str(path)!r} has the unknown key {key!r}; {hint}known keys: "
                              f"{', '.join(BY_NAME)}")
-        if name in PATH_OPTIONS and isinstance(value, str) and value and not (name == "data" and value in SOURCES):
+        if name in PATH_OPTIONS and isinstance(value, str) and value and not (name == "data" and value in SOURCES) \
+                and not (name == "baseline" and value.startswith("history:")):
             value = str(path.parent / Path(value).expanduser())
         values[name] = value
     return values
@@ -163,6 +170,10 @@ def check(settings, *, given=frozenset()):
                 and not option.repeatable and not isinstance(value, str):
             raise InputError(f"{option.name} must be text; got {value!r}")
     _check_solver_options(s.solver, given)
+    if s.mlflow_uri:
+        from mnist_ova.pipeline import tracking
+
+        tracking.check_available()
     changes = {
         "iterations": validation.check_number("iterations", s.iterations, minimum=1, integer=True),
         "learning_rate": validation.check_number("learning-rate", s.learning_rate, minimum=0,
@@ -204,9 +215,13 @@ def _check_solver_options(solver, given):
 def _gates(s):
     from mnist_ova.pipeline import gates
 
+    from mnist_ova.pipeline import history
+
     checked = {"fail_under": gates.parse("fail-under", s.fail_under), "max_drop": gates.parse("max-drop", s.max_drop)}
     if checked["max_drop"] and not s.baseline:
         raise InputError("max-drop compares with a baseline: give --baseline PATH, an earlier output folder")
+    if history.parse_selector(s.baseline) is not None and not s.history:
+        raise InputError(f"baseline {s.baseline!r} is read from the run history: give --history FILE too")
     return checked
 
 

@@ -10,7 +10,7 @@ from mnist_ova import children
 from mnist_ova.errors import ToolError
 from mnist_ova.pipeline import jobs, outputs
 from mnist_ova.pipeline.staging import DISK_ERRORS, disk_error
-from mnist_ova.render import diagnostics, figures, frames, gif, notes, report, video
+from mnist_ova.render import diagnostics, figures, frames, gif, notes, report, trends, video
 from mnist_ova.fileio import json_text
 
 FIGURE_SCRATCH = "figures"  # in the staging scratch folder when the figures are not an output
@@ -43,6 +43,11 @@ def render_all(trained, settings, staging, *, progress, review=None):
         steps.append(("figures", outputs.FIGURES_DIR, lambda: _figures(trained, paths, images_test, rows)))
         steps.append(("analysis", outputs.FIGURES_DIR,
                       lambda: _analysis_figures(trained.views, paths, images_test, digits)))
+        if review is not None and review.across_builds:
+            chart = review.across_builds["chart"]
+            steps.append(("history", outputs.FIGURES_DIR, lambda: trends.accuracy_over_builds(
+                chart["labels"], chart["multiclass"], chart["multiclass_interval"], chart["one_vs_all"],
+                paths["fig_across_builds"], urls=chart["urls"])))
     if "gif" in formats:
         steps.append(("gif", outputs.GIF, lambda: gif.write_gif(examples, names, staging.path(outputs.GIF),
                                                                 seconds=settings.seconds_per_example)))
@@ -237,6 +242,7 @@ def _report_context(trained, settings, staging, review=None, *, videos=None):
         test_rows=trained.test_rows, comparison=review.comparison if review else None,
         gates=review.gates if review else (), baseline_label=review.baseline_path if review else None)
     context["notes"] = load_notes(settings.notes) if settings.notes else None
+    context["across_builds"] = review.across_builds if review else None
     return context
 
 

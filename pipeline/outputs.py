@@ -37,6 +37,8 @@ FIGURES = {
     "fig_posters": "video_posters.png", "video_poster": "video_poster.png",
     # the error analysis's
     "fig_reliability": "reliability.svg", "fig_roc_pr": "roc_precision_recall.svg",
+    # the "Across builds" chart, drawn when --history holds two earlier runs of the data
+    "fig_across_builds": "across_builds.svg",
     # the equations, drawn as SVG
     **{name: f"{name}.svg" for name in EQUATIONS},
 }

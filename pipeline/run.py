@@ -5,9 +5,12 @@ import sys
 from pathlib import Path
 
 from mnist_ova.pipeline import bundle, deliverables, jobs, outputs, review
+from mnist_ova.pipeline import history as run_history
 from mnist_ova.pipeline.staging import StagedOutput, check_out
 from mnist_ova.render import report
 from mnist_ova.render import summary as summary_md
+
+HISTORY_TEMPLATE = "history.html.j2"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,9 +29,10 @@ COMMANDS = {
 }
 
 
-def execute(command_name, settings, *, model_path=None, force=False, force_out=False, quiet=False):
+def execute(command_name, settings, *, model_path=None, force=False, force_out=False, quiet=False, command_line=""):
     """Run the command named ``command_name`` and return its summary; every output appears in
-    ``settings.out`` together at the end, or none does."""
+    ``settings.out`` together at the end, or none does. ``command_line`` is what ``--history``
+    records as the command."""
     command = COMMANDS[command_name]
 
     def warn(message):  # what a scheduled job must see even with --quiet; a reader gone is no error
@@ -43,8 +47,12 @@ def execute(command_name, settings, *, model_path=None, force=False, force_out=F
     check_out(settings.out, force=force_out)
     out = Path(settings.out)
     report_made = command.renders and {"html", "pdf"} & set(settings.formats)
-    report.check_templates(settings.template_dir, ((report.ENTRY,) if report_made else ()) + (summary_md.TEMPLATE,))
-    baseline = review.load_baseline(settings)
+    # The chapter across builds is included only when the history has runs: its template is checked now too.
+    chapter = (HISTORY_TEMPLATE,) if report_made and settings.history else ()
+    report.check_templates(settings.template_dir, ((report.ENTRY,) if report_made else ()) + chapter
+                           + (summary_md.TEMPLATE,))
+    history = run_history.open_history(settings.history, warn=warn) if settings.history else None
+    baseline = review.load_baseline(settings, history)
     # Staged first, so that an output folder that cannot be written fails before any work. `render`
     # reads the training outputs and leaves them as they are; every other artifact of an earlier run
     # that this run does not make is removed at the commit.
@@ -58,7 +66,8 @@ def execute(command_name, settings, *, model_path=None, force=False, force_out=F
         else:
             trained = jobs.from_saved_model(Path(model_path) if model_path else out / outputs.MODEL, settings,
                                             log=log, warn=warn)
-        judged = review.judge(trained, settings, baseline)
+        judged = review.judge(trained, settings, baseline, history=history, warn=warn,
+                              command=command_line or f"mnist-ova {command_name}")
         if command.renders:
             trained.timings.update(deliverables.render_all(trained, settings, staging, progress=progress, review=judged))
         review.write(judged, trained, settings, staging)
@@ -102,5 +111,27 @@ def execute(command_name, settings, *, model_path=None, force=False, force_out=F
         }
     for line in closing:
         log(line)
+    # Recorded once the outputs are in place, and before a gate's exit 4: a failed gate is a run too.
+    run_id = None
+    if history is not None and history.writable:
+        run_id = run_history.record(history.path, judged.run, timings=trained.timings, artifacts=artifacts)
+        log(f"recorded as run {run_id} in the history {history.path}")
+    if settings.mlflow_uri:
+        _log_to_mlflow(settings, judged, trained, out, artifacts, command_name, log)
+    if history is not None:
+        result["history"] = {"file": str(history.path), "run": run_id}
     review.finish(judged, step_summary, log=log, warn=warn)  # a violated gate exits 4, every output in place
     return result
+
+
+def _log_to_mlflow(settings, judged, trained, out, artifacts, command_name, log):
+    from mnist_ova.pipeline import tracking
+
+    files = {a["path"]: out / a["path"] for a in artifacts
+             if a["path"] in tracking.LOGGED_FILES or a["path"].startswith(f"{outputs.FIGURES_DIR}/")}
+    commit = (judged.run or {}).get("git_commit") if judged.run else run_history.git_state()[0]
+    run_id = tracking.log_run(settings.mlflow_uri, run_name=f"{command_name} {trained.metadata['dataset']['name']}",
+                              metrics_document=judged.metrics, evaluation=trained.evaluation, files=files,
+                              tags={"mnist_ova.command": command_name, "mnist_ova.out": str(out.absolute()),
+                                    "mlflow.source.git.commit": commit})
+    log(f"logged to MLflow at {settings.mlflow_uri} as run {run_id}")

@@ -6,11 +6,13 @@ from mnist_ova.trainer.statistics import HEADLINE, verdict
 TEMPLATE = "summary.md.j2"
 
 
-def context(views, metrics, *, comparison=None, gates=(), baseline_path=None, files=(), link_prefix=""):
+def context(views, metrics, *, comparison=None, gates=(), baseline_path=None, files=(), link_prefix="",
+            across_builds=None):
     """What the summary says, from one evaluation's views (``render.views``). ``metrics`` is the run's
     metrics.json document, ``comparison`` its ``trainer.statistics.Comparison`` with the baseline at
     ``baseline_path``, ``gates`` the ``GateResult`` of every gate; ``files`` are the output files to
-    link, each with ``link_prefix`` before it (the output folder, for a summary read from elsewhere)."""
+    link, each with ``link_prefix`` before it (the output folder, for a summary read from elsewhere);
+    ``across_builds`` is the trend over the earlier runs of ``--history`` (``pipeline.trends.across_builds``)."""
     changes = {c.name: c for c in comparison.changes} if comparison is not None else {}
     rows = []
     for name, label, _ in HEADLINE:
@@ -20,6 +22,7 @@ def context(views, metrics, *, comparison=None, gates=(), baseline_path=None, fi
                      "bins": views.evaluation.analysis.confidence.n_bins if name == "expected_calibration_error" else None,
                      "verdict": verdict(change) if change is not None and change.overlap is not None else None})
     return {"dataset": metrics["dataset"], "rows": rows, "gates": gates, "files": files, "link_prefix": link_prefix,
+            "across_builds": across_builds,
             "comparison": _comparison(comparison, baseline_path) if comparison is not None else None}
 
 

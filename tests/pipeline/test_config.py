@@ -7,16 +7,25 @@ from mnist_ova.pipeline import config
 from mnist_ova.pipeline.cli import build_parser
 
 
-def test_every_settings_field_is_a_flag_and_a_toml_key(tmp_path):
+def test_every_settings_field_is_a_flag_and_a_toml_key(tmp_path, monkeypatch):
     """A file that sets every key, each to a value other than its default, gives those values."""
     import tomllib
+
+    from mnist_ova.pipeline import tracking
+
+    monkeypatch.setattr(tracking, "check_available", lambda: None)  # MLflow is an optional extra
 
     text = """data = "sample"\nout = "/o"\ncache-dir = "/c"\niterations = 7\nlearning-rate = 0.5\ntol = 0.001
 dtype = "float32"\nsolver = "gd"\nl2 = 0.1\nsplit = "official"\ntest-size = 0.3\nseed = 1
 class-names = "a,b"\nexamples = 3\nexamples-from = "first"\nseconds-per-example = 2.0\nfps = 10
 video-size = "640x360"\nformats = "pdf"\nhtml-assets = "external"\ntemplate-dir = "/t"\nmax-bundle-mb = 5.0
 title = "T"\nauthor = "A"\ncourse = "C"\ninstitution = "I"\nseat = "S"\nbaseline = "/b"
-fail-under = ["multiclass_accuracy=0.5"]\nmax-drop = ["multiclass_accuracy=0.1"]\nnotes = "notes.md"\n"""
+fail-under = ["multiclass_accuracy=0.5"]
+max-drop = ["multiclass_accuracy=0.1"]
+notes = "notes.md"
+history = "/h.sqlite"
+mlflow-uri = "file:///m"
+"""
     assert set(tomllib.loads(text)) == {o.name for o in config.OPTIONS}, "the file must set every key"
     (tmp_path / "all.toml").write_text(text)
     (tmp_path / "notes.md").write_text("# Mine\n")

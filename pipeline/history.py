@@ -1,0 +1,346 @@
+"""``--history FILE``: the run history, an SQLite database (the standard library's ``sqlite3``) that
+every run appends one row to once its outputs are committed, so that scheduled builds remember the
+builds before them.
+
+The file is checked with a read before anything is written to it: a file that is not an SQLite
+database, a database of another program, or a damaged one is one line (exit 2) and keeps its bytes.
+Rows are only ever added (no statement here deletes or updates one). Two runs that record at the same
+moment both land: each write is one ``BEGIN IMMEDIATE`` transaction, and a writer waits for the
+other's lock (``timeout``, SQLite's busy timeout) instead of failing. A history the user may not write
+is read (for the trends and ``--baseline history:...``) and the run says it was not recorded.
+
+``PRAGMA user_version`` is the schema's version and ``PRAGMA application_id`` marks the file as this
+tool's; ``MIGRATIONS[v]`` brings a version-``v`` file to ``v + 1``, inside the recording transaction.
+"""
+import contextlib
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import sqlite3
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from mnist_ova.environment import source_date_epoch
+from mnist_ova.errors import InputError
+
+APPLICATION_ID = 0x6D6F7661  # "mova": this file is an mnist-ova run history
+SQLITE_HEADER = b"SQLite format 3\x00"
+BUSY_TIMEOUT_S = 60.0  # a writer waits this long for another run's transaction
+BASELINE_PREFIX = "history:"
+SELECTORS = ("last", "best")  # and a run id
+
+# MIGRATIONS[v]: the statements that bring a version-v database to version v + 1 (0: a new file).
+# Append to it for a new version; never edit an entry that has shipped.
+MIGRATIONS = (
+    ("""
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- the build number
+        time TEXT NOT NULL,                    -- UTC, ISO 8601; SOURCE_DATE_EPOCH when set
+        command TEXT NOT NULL,                 -- the command line
+        tool_version TEXT NOT NULL,
+        data_name TEXT NOT NULL,
+        data_sha256 TEXT NOT NULL,
+        config TEXT NOT NULL,                  -- JSON: every training option
+        config_digest TEXT NOT NULL,           -- sha256 of that JSON
+        multiclass_accuracy REAL NOT NULL,
+        multiclass_low REAL NOT NULL,          -- 95 % Wilson interval
+        multiclass_high REAL NOT NULL,
+        one_vs_all_accuracy REAL NOT NULL,
+        one_vs_all_low REAL NOT NULL,
+        one_vs_all_high REAL NOT NULL,
+        per_class TEXT NOT NULL,               -- JSON: [{class, recall, precision, with their intervals}]
+        metrics TEXT NOT NULL,                 -- JSON: the run's metrics.json, the baseline of a later run
+        timings TEXT NOT NULL,                 -- JSON: seconds per stage
+        git_commit TEXT,                       -- of the working folder, when it is a git checkout
+        git_dirty INTEGER,                     -- 1: it had uncommitted changes
+        commit_url TEXT,                       -- the commit's page, when the remote is a known host
+        out TEXT NOT NULL,                     -- the output folder, absolute
+        artifacts TEXT NOT NULL,               -- JSON: {path: sha256}, from the manifest
+        predictions BLOB NOT NULL              -- zlib of int64 (3, n): test rows, true and predicted class
+    )""",
+     "CREATE INDEX runs_by_data ON runs (data_name, id)"),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+# The columns a reader gets (everything but the predictions, which only a baseline unpacks).
+COLUMNS = ("id", "time", "command", "tool_version", "data_name", "data_sha256", "config", "config_digest",
+           "multiclass_accuracy", "multiclass_low", "multiclass_high", "one_vs_all_accuracy", "one_vs_all_low",
+           "one_vs_all_high", "per_class", "timings", "git_commit", "git_dirty", "commit_url", "out", "artifacts")
+JSON_COLUMNS = ("config", "per_class", "timings", "artifacts")
+
+
+@dataclasses.dataclass(frozen=True)
+class History:
+    """A run history as found before the run: where it is, its runs (oldest first, predictions
+    left in the file) and whether this run may append to it."""
+
+    path: Path
+    runs: tuple  # dicts of COLUMNS, JSON columns decoded
+    writable: bool
+
+    def of_data(self, name):
+        """The runs of the data named ``name``, oldest first."""
+        return tuple(run for run in self.runs if run["data_name"] == name)
+
+
+def _problem(path, what):
+    return InputError(f"history {str(path)!r} {what}; it was left as it is: give --history another file")
+
+
+def _inspect(path):
+    """Check ``path`` by reading it: None when there is nothing yet (no file, or an empty one), else
+    its schema version. Anything but a history of this tool (or a new, empty SQLite file) is an
+    ``InputError``."""
+    path = Path(path)
+    if not path.exists():
+        if not path.parent.is_dir():
+            raise InputError(f"history {str(path)!r}: its folder {str(path.parent)!r} does not exist; make it, or "
+                             "give --history a file in an existing folder")
+        return None
+    if not path.is_file():
+        raise _problem(path, "is not a file")
+    with open(path, "rb") as f:
+        header = f.read(len(SQLITE_HEADER))
+    if not header:
+        return None
+    if header != SQLITE_HEADER:
+        raise _problem(path, "is not an SQLite database (so not a run history of mnist-ova)")
+    try:
+        with _connect(path, read_only=True) as db:
+            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("quick_check failed")
+            application_id, version = (db.execute(f"PRAGMA {name}").fetchone()[0]
+                                       for name in ("application_id", "user_version"))
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise _problem(path, f"is a damaged SQLite database ({exc})") from None
+    if application_id == 0 and not tables:
+        return None  # an empty database: ours to set up
+    if application_id != APPLICATION_ID:
+        raise _problem(path, "is an SQLite database of another program, not a run history of mnist-ova")
+    if version > SCHEMA_VERSION:
+        raise _problem(path, f"was written by a newer mnist-ova (schema {version}; this one knows up to "
+                             f"{SCHEMA_VERSION}): upgrade mnist-ova to use it")
+    return version
+
+
+@contextlib.contextmanager
+def _connect(path, *, read_only=False):
+    """A connection in autocommit mode (transactions are begun explicitly), closed on leaving; a
+    writing one creates the file when it is missing (two runs may both: SQLite lets one set it up)."""
+    uri = f"{Path(path).absolute().as_uri()}?mode={'ro' if read_only else 'rwc'}"
+    db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def _may_write(path):
+    path = Path(path)
+    folder_ok = os.access(path.parent, os.W_OK | os.X_OK)  # SQLite writes its journal beside the file
+    return folder_ok and (not path.exists() or os.access(path, os.W_OK))
+
+
+def open_history(path, *, warn):
+    """The history at ``path``, read and checked before any work (see ``_inspect``); ``warn`` says
+    when it cannot be written, so this run will only read it."""
+    path = Path(path)
+    version = _inspect(path)
+    writable = _may_write(path)
+    if not writable:
+        warn(f"note: history {str(path)!r} is read-only: it is read for the trends and baselines, and this run "
+             "is not recorded in it")
+    if version is None:
+        return History(path, (), writable)
+    try:
+        with _connect(path, read_only=True) as db:
+            rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM runs ORDER BY id").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise _problem(path, f"could not be read ({exc})") from None
+    return History(path, tuple(_decode(row) for row in rows), writable)
+
+
+def _decode(row):
+    run = dict(zip(COLUMNS, row))
+    for key in JSON_COLUMNS:
+        run[key] = json.loads(run[key])
+    run["git_dirty"] = None if run["git_dirty"] is None else bool(run["git_dirty"])
+    return run
+
+
+# -- one run as a row -------------------------------------------------------------------------------
+
+
+def pack_predictions(test_rows, true_index, predicted_index):
+    """The test predictions as a compressed blob: enough to pair a later run with this one."""
+    table = np.stack([np.asarray(a, dtype="<i8") for a in (test_rows, true_index, predicted_index)])
+    return zlib.compress(table.tobytes(), 9)
+
+
+def unpack_predictions(blob):
+    """(test rows, true index, predicted index) from ``pack_predictions``."""
+    table = np.frombuffer(zlib.decompress(blob), dtype="<i8").reshape(3, -1)
+    return table[0], table[1], table[2]
+
+
+def now_text(environ=os.environ):
+    """The run's time as UTC ISO 8601: SOURCE_DATE_EPOCH when set, else now."""
+    epoch = source_date_epoch(environ)
+    moment = (datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc) if epoch is not None
+              else datetime.datetime.now(datetime.timezone.utc))
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def tool_version():
+    from importlib import metadata
+
+    try:
+        return metadata.version("mnist-ova")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def config_digest(config):
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def run_record(*, metrics, evaluation, test_rows, command, out, git):
+    """This run as the history holds it, but for its timings and artifacts (``record`` adds those once
+    they are known): ``metrics`` is its metrics.json document, ``evaluation`` its Evaluation, ``git``
+    what ``git_state`` found."""
+    a, dataset, names = evaluation.analysis, metrics["dataset"], list(evaluation.class_names)
+    per_class = [{"class": name, "recall": float(evaluation.recall[k]), "recall_interval": list(a.recall_intervals[k]),
+                  "precision": float(evaluation.precision[k]), "precision_interval": list(a.precision_intervals[k])}
+                 for k, name in enumerate(names)]
+    return {
+        "time": now_text(), "command": command, "tool_version": tool_version(),
+        "data_name": dataset["name"], "data_sha256": dataset["sha256"],
+        "config": metrics["config"], "config_digest": config_digest(metrics["config"]),
+        "multiclass_accuracy": float(evaluation.multiclass_accuracy),
+        "multiclass_low": float(a.multiclass_interval[0]), "multiclass_high": float(a.multiclass_interval[1]),
+        "one_vs_all_accuracy": float(evaluation.one_vs_all_accuracy),
+        "one_vs_all_low": float(a.one_vs_all_interval[0]), "one_vs_all_high": float(a.one_vs_all_interval[1]),
+        "per_class": per_class, "metrics": metrics,
+        "git_commit": git[0], "git_dirty": git[1], "commit_url": git[2], "out": str(Path(out).absolute()),
+        "predictions": pack_predictions(test_rows, evaluation.true_index, evaluation.predicted_index),
+    }
+
+
+def record(path, run, *, timings, artifacts):
+    """Append ``run`` (a ``run_record``) with its ``timings`` and ``artifacts`` (the manifest's entries)
+    to the history at ``path``, creating or migrating the schema first; returns its id. The file is checked by reading it again first, so a file that changed
+    into something else since the run began is still never written."""
+    from mnist_ova.fileio import json_text
+
+    _inspect(path)
+    run = dict(run, timings=timings, artifacts={entry["path"]: entry["sha256"] for entry in artifacts})
+    values = {key: (json_text(value) if isinstance(value, (dict, list)) else value) for key, value in run.items()}
+    values["git_dirty"] = None if run["git_dirty"] is None else int(run["git_dirty"])
+    try:
+        with _connect(path) as db:
+            db.execute("BEGIN IMMEDIATE")  # the write lock now, so the schema check below cannot go stale
+            try:
+                _migrate(db, path)
+                cursor = db.execute(f"INSERT INTO runs ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                                    tuple(values.values()))
+                db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                raise
+            return cursor.lastrowid
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"could not record this run in the history {str(path)!r} ({exc}); its outputs are "
+                         "written") from None
+
+
+
+def _migrate(db, path):
+    """Within the caller's write transaction: bring the schema to ``SCHEMA_VERSION``."""
+    application_id = db.execute("PRAGMA application_id").fetchone()[0]
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if application_id not in (0, APPLICATION_ID) or version > SCHEMA_VERSION:
+        raise _problem(path, "changed into another database while this run worked")
+    for step in MIGRATIONS[version:]:
+        for statement in step:
+            db.execute(statement)
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def predictions_of(path, ids):
+    """{id: (test rows, true index, predicted index)} of the runs ``ids``."""
+    if not ids:
+        return {}
+    with _connect(path, read_only=True) as db:
+        rows = db.execute(f"SELECT id, predictions FROM runs WHERE id IN ({', '.join('?' * len(ids))})",
+                          tuple(int(i) for i in ids)).fetchall()
+    return {run_id: unpack_predictions(blob) for run_id, blob in rows}
+
+
+def baseline_run(path, selector, data_name):
+    """The run a ``--baseline history:SELECTOR`` names, with its metrics.json document and its
+    predictions: ``last`` or ``best`` (highest multiclass accuracy, the later one on a tie) among the
+    runs of the data ``data_name``, or a run id. None when no run of that data is recorded yet."""
+    with _connect(path, read_only=True) as db:
+        if selector == "last":
+            row = db.execute("SELECT id, metrics, predictions FROM runs WHERE data_name = ? ORDER BY id DESC LIMIT 1",
+                             (data_name,)).fetchone()
+        elif selector == "best":
+            row = db.execute("SELECT id, metrics, predictions FROM runs WHERE data_name = ? "
+                             "ORDER BY multiclass_accuracy DESC, id DESC LIMIT 1", (data_name,)).fetchone()
+        else:
+            row = db.execute("SELECT id, metrics, predictions FROM runs WHERE id = ?", (int(selector),)).fetchone()
+    if row is None:
+        return None
+    return row[0], json.loads(row[1]), unpack_predictions(row[2])
+
+
+def parse_selector(text):
+    """'history:last' -> 'last'; None when ``text`` names no history baseline; an ``InputError`` for
+    a selector that is neither last, best nor a run id."""
+    if not isinstance(text, str) or not text.startswith(BASELINE_PREFIX):
+        return None
+    selector = text[len(BASELINE_PREFIX):]
+    if selector not in SELECTORS and not (selector.isascii() and selector.isdigit()):
+        raise InputError(f"baseline {text!r}: after history: give last, best or a run id (a number); "
+                         f"got {selector!r}")
+    return selector
+
+
+def git_state(folder="."):
+    """(commit, dirty, commit URL) of the git checkout at ``folder``; Nones when it is none, or git is
+    missing. Quiet either way: a run outside a checkout is normal."""
+    import subprocess
+
+    def git(*args):
+        try:
+            done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=20,
+                                  stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "--verify", "-q", "HEAD")
+    if not commit:
+        return None, None, None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return commit, (None if status is None else bool(status)), commit_url(git("remote", "get-url", "origin"), commit)
+
+
+KNOWN_HOSTS = ("github.com", "gitlab.com", "codeberg.org", "bitbucket.org")
+
+
+def commit_url(remote, commit):
+    """The web page of ``commit`` for a remote on a known forge (https or ssh address), else None."""
+    import re
+
+    match = re.fullmatch(r"(?:https://(?:[^@/]+@)?|ssh://git@|git@)([^/:]+)[/:](.+?)(?:\.git)?/?", remote or "")
+    if not match or match.group(1) not in KNOWN_HOSTS:
+        return None
+    host, repository = match.groups()
+    return f"https://{host}/{repository}/{'commits' if host == 'bitbucket.org' else 'commit'}/{commit}"
