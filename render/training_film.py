@@ -138,11 +138,15 @@ def background(layout, shots, names, limit_note):
     line = max(1, round(u))
     last = int(shots.iterations[-1])
     scales = _Scales(layout, shots)
+    swatch = round(layout.label_size * 0.55)
+    room = layout.tiles[0][2] - swatch - 6 * u
+    smallest = max(10, round(layout.label_size * 0.7))
+    # One size for every name (the largest at which all fit, down to `smallest`; longer ones are cut).
+    size = min((_fit(str(name), layout.label_size, room, bold=True, smallest=smallest)[1] for name in names),
+               default=layout.label_size)
     for k, (x, y, w, _) in enumerate(layout.tiles):
         if layout.label_size:
-            swatch = round(layout.label_size * 0.55)
-            text, size = _fit(str(names[k]), layout.label_size, w - swatch - 6 * u, bold=True,
-                              smallest=max(10, round(layout.label_size * 0.7)))
+            text, _ = _fit(str(names[k]), size, room, bold=True, smallest=size)
             width = font(size, True).getlength(text) + swatch + 6 * u
             start = x + (w - width) / 2
             base = y - 0.35 * layout.label_size
