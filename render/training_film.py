@@ -324,5 +324,5 @@ def captions(shots, fps, *, cue_seconds=1.0):
         if shots.test_multiclass is not None:
             text += f": test accuracy {100 * shots.test_multiclass[s]:.1f} %"
         text += f", mean cost {np.nanmean(shots.cost[s]):.3f}"
-        cues += [str(len(cues) // 3 + 1), f"{_timestamp(start)} --> {_timestamp(stop)}", text, ""]
+        cues += [str((len(cues) - 2) // 4 + 1), f"{_timestamp(start)} --> {_timestamp(stop)}", text, ""]
     return "\n".join(cues)

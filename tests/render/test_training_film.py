@@ -109,6 +109,7 @@ def test_captions_are_webvtt_timed_to_the_film(tmp_path):
     assert lines[0] == "WEBVTT"
     cues = [i for i, line in enumerate(lines) if "-->" in line]
     assert 8 <= len(cues) <= 12
+    assert [lines[i - 1] for i in cues] == [str(n) for n in range(1, len(cues) + 1)]
     assert lines[cues[0]].startswith("00:00:00.000 --> ")
     assert lines[cues[-1]].endswith(f" --> 00:00:{training_film.SECONDS:02.0f}.000")
     assert lines[cues[0] + 1].startswith("iteration 1 of 1,000: test accuracy")
