@@ -48,7 +48,8 @@ def _drop_steps(included):
     """The names to leave out together, step by step, until the bundle fits: by the table's drop rank
     (heaviest and least needed first), then every other optional file, one at a time."""
     rank = {name: outputs.ARTIFACTS[name].drop_rank for name in included}
-    ranked = [[name for name in included if rank[name] == r] for r in sorted({r for r in rank.values() if r})]
+    ranks = sorted({r for r in rank.values() if r is not None})
+    ranked = [[name for name in included if rank[name] == r] for r in ranks]
     rest = [[name] for name in included if outputs.ARTIFACTS[name].bundle == "optional" and rank[name] is None]
     return [*ranked, *rest]
 

@@ -10,12 +10,12 @@ from mnist_ova import children
 from mnist_ova.errors import ToolError
 from mnist_ova.pipeline import jobs, outputs
 from mnist_ova.pipeline.staging import DISK_ERRORS, disk_error
-from mnist_ova.render import diagnostics, figures, frames, gif, notes, report, trends, video
+from mnist_ova.render import diagnostics, figures, frames, gif, learning, notes, report, training_film, trends, video
 from mnist_ova.fileio import json_text
 
 FIGURE_SCRATCH = "figures"  # in the staging scratch folder when the figures are not an output
 GALLERY_SCRATCH = "gallery"  # the drill-down digits, always inside the report
-VIDEOS = ("mp4", "gif")  # the formats the report's video section shows
+VIDEOS = ("mp4", "gif", "training")  # the formats of the videos the report plays
 
 
 def render_all(trained, settings, staging, *, progress, review=None):
@@ -38,50 +38,75 @@ def render_all(trained, settings, staging, *, progress, review=None):
     digits = gallery_paths(trained, staging, review)
     paths.update(digits)
 
+    shots = snapshots_of(trained)
+    film = "training" in formats and shots is not None
+    shape = trained.dataset.image_shape
+    # Three lanes beside this process, each forked at once (in a thread they would wait for the interpreter
+    # lock that matplotlib and WeasyPrint hold), so both cores work: the figures this process does not draw
+    # (the PDF waits for them), the predictions MP4, and the training film with the GIFs. This process draws
+    # the main figures, then the PDF, then the HTML, which embeds everything: the longest chain, so the
+    # video lanes run at a lower priority and fill the other core without slowing it down.
+    drawings, videos, films = [], [], []
     steps = []
     if want_report or "figures" in formats:
         steps.append(("figures", outputs.FIGURES_DIR, lambda: _figures(trained, paths, images_test, rows)))
-        steps.append(("analysis", outputs.FIGURES_DIR,
-                      lambda: _analysis_figures(trained.views, paths, images_test, digits)))
+        drawings.append(("analysis", outputs.FIGURES_DIR,
+                         lambda: _analysis_figures(trained.views, paths, images_test, digits)))
+        if shots is not None:
+            drawings.append(("learning", outputs.FIGURES_DIR,
+                             lambda: learning.learning_figure(shots, names, shape, paths["fig_learning"])))
         if review is not None and review.across_builds:
             chart = review.across_builds["chart"]
-            steps.append(("history", outputs.FIGURES_DIR, lambda: trends.accuracy_over_builds(
+            drawings.append(("history", outputs.FIGURES_DIR, lambda: trends.accuracy_over_builds(
                 chart["labels"], chart["multiclass"], chart["multiclass_interval"], chart["one_vs_all"],
                 paths["fig_across_builds"], urls=chart["urls"])))
-    if "gif" in formats:
-        steps.append(("gif", outputs.GIF, lambda: gif.write_gif(examples, names, staging.path(outputs.GIF),
-                                                                seconds=settings.seconds_per_example)))
     if want_report:
-        steps.append(("posters", outputs.FIGURES_DIR, lambda: (
+        drawings.append(("posters", outputs.FIGURES_DIR, lambda: (
             frames.poster_strip(examples, names, paths["fig_posters"]),
             frames.poster(examples, names, paths["video_poster"], settings.video_size))))
     if "mp4" in formats:
         steps.append(("captions", outputs.CAPTIONS, lambda: staging.path(outputs.CAPTIONS).write_text(
             frames.captions(examples, names, settings.seconds_per_example, settings.fps), encoding="utf-8")))
-    if "pdf" in formats:
-        steps.append(("pdf", outputs.PDF, lambda: _report("pdf", trained, settings, staging, paths, review)))
+        videos.append(("mp4", outputs.MP4, lambda: video.write_mp4(
+            frames.frames(examples, names, settings.video_size, settings.fps, settings.seconds_per_example),
+            staging.path(outputs.MP4), size=settings.video_size, fps=settings.fps)))
+    if film:
+        films.append(("training", outputs.TRAINING_MP4, lambda: _film(trained, shots, settings, staging, paths)))
+    if "gif" in formats:
+        films.append(("gif", outputs.GIF, lambda: gif.write_gif(examples, names, staging.path(outputs.GIF),
+                                                                seconds=settings.seconds_per_example)))
     timings = {}
-    with tqdm(total=len(steps) + ("mp4" in formats) + ("html" in formats), desc="rendering", unit="step",
-              disable=not progress, leave=False) as bar:
-        # The MP4 is composed and encoded in another process while the rest is drawn: in a thread it
-        # would wait for the interpreter lock that matplotlib and WeasyPrint hold.
-        encoder = _Encoder(lambda: _encode_mp4(examples, names, settings.video_size, settings.fps,
-                                               settings.seconds_per_example, staging.path(outputs.MP4)),
-                           log=staging.scratch / "ffmpeg.log", staged=staging.path(outputs.MP4),
-                           target=staging.out / outputs.MP4) \
-            if "mp4" in formats else None
+    lanes = [(lane, what, nice) for lane, what, nice in ((drawings, "figures", 0), (videos, "video", VIDEO_NICENESS),
+                                                         (films, "video", VIDEO_NICENESS)) if lane]
+    with tqdm(total=len(steps) + sum(len(lane) for lane, _, _ in lanes) + ("pdf" in formats) + ("html" in formats),
+              desc="rendering", unit="step", disable=not progress, leave=False) as bar:
+        forked: list[_Encoder] = []
         try:
+            for lane, what, nice in lanes:
+                output = lane[0][1]
+                forked.append(_Encoder(lambda lane=lane, nice=nice: _run_lane(lane, staging, nice),
+                                       log=staging.scratch / f"lane-{len(forked)}.log", staged=staging.path(output),
+                                       target=staging.out / output, what=what))
             for name, output, step in steps:
                 bar.set_postfix_str(name)
                 with staging.writing(output):
                     timings[f"{name}_s"] = _timed(step)
                 bar.update()
-            if encoder is not None:
-                with staging.writing(outputs.MP4):
-                    timings["mp4_s"] = encoder.result()
+            if drawings:
+                with staging.writing(outputs.FIGURES_DIR):
+                    timings.update(forked[0].result())
+                bar.update(len(drawings))
+            if "pdf" in formats:
+                bar.set_postfix_str("pdf")
+                with staging.writing(outputs.PDF):
+                    timings["pdf_s"] = _timed(lambda: _report("pdf", trained, settings, staging, paths, review))
                 bar.update()
+            for encoder, (lane, _, _) in zip(forked[1 if drawings else 0:], lanes[1 if drawings else 0:]):
+                with staging.writing(lane[0][1]):
+                    timings.update(encoder.result())
+                bar.update(len(lane))
         finally:
-            if encoder is not None:
+            for encoder in forked:
                 encoder.stop()  # at once, on an error or a signal; a no-op once it has ended
         if "html" in formats:  # last: it embeds the videos
             bar.set_postfix_str("html")
@@ -112,6 +137,20 @@ def gallery_paths(trained, staging, review=None):
             for i in diagnostics.shown_positions(trained.evaluation, comparison)}
 
 
+VIDEO_NICENESS = 5  # the video lanes yield to the chain of figures, PDF and HTML that the run waits for
+
+
+def _run_lane(lane, staging, niceness):
+    """Run a lane's (name, output, step) steps in order; their seconds by name."""
+    if niceness:
+        os.nice(niceness)
+    timings = {}
+    for name, output, step in lane:
+        with staging.writing(output):
+            timings[f"{name}_s"] = _timed(step)
+    return timings
+
+
 class _Encoder:
     """``job()`` run in a child process (``children.fork``), its seconds returned by ``result``. ``stop``
     ends the process (and with it its ffmpeg) at once, so an interrupted run does not wait for the video.
@@ -121,8 +160,8 @@ class _Encoder:
     ``target``; a warning of a library there is no failure.
     """
 
-    def __init__(self, job, *, log, staged, target):
-        self._log, self._staged, self._target = log, staged, target
+    def __init__(self, job, *, log, staged, target, what="video"):
+        self._log, self._staged, self._target, self._what = log, staged, target, what
         self._child = children.fork(job, stderr=log, unwinds=True)  # unwinds: it stops its ffmpeg
 
     def result(self):
@@ -137,7 +176,7 @@ class _Encoder:
         if _at_file_size_limit(self._staged):  # ffmpeg is killed by SIGXFSZ there, without a word
             raise disk_error(self._target, DISK_ERRORS[errno.EFBIG])
         value = value.replace(str(self._staged), str(self._target))
-        raise ToolError(f"the video {str(self._target)!r} could not be encoded: {value}"
+        raise ToolError(f"the {self._what} {str(self._target)!r} could not be made: {value}"
                         + (f" (ffmpeg: {log})" if log else ""))
 
     def stop(self):
@@ -161,9 +200,27 @@ def _last_line(path):
     return ""
 
 
-def _encode_mp4(examples, names, size, fps, seconds, path):
-    return _timed(lambda: video.write_mp4(frames.frames(examples, names, size, fps, seconds), path, size=size,
-                                          fps=fps))
+def snapshots_of(trained):
+    """The model's training snapshots, or None for a model saved before they were kept."""
+    return getattr(trained.model, "snapshots_", None)
+
+
+def solver_note(config):
+    """How the models were trained, in a few words for the film's heading."""
+    return "L-BFGS" if config["solver"] == "lbfgs" else f"gradient descent, α {config['learning_rate']:g}"
+
+
+def _film(trained, shots, settings, staging, paths):
+    """``training.mp4`` with its captions and poster, and ``training.gif``: run in a process of its own."""
+    names, shape = list(trained.evaluation.class_names), trained.dataset.image_shape
+    note = solver_note(trained.metadata["config"])
+    size = video.even_size(settings.video_size)
+    training_film.poster(shots, names, shape, paths["film_poster"], size=size, solver_note=note)
+    staging.path(outputs.TRAINING_CAPTIONS).write_text(training_film.captions(shots, training_film.FPS),
+                                                       encoding="utf-8")
+    training_film.write_mp4(shots, names, shape, staging.path(outputs.TRAINING_MP4), size=size,
+                            fps=training_film.FPS, solver_note=note)
+    training_film.write_gif(shots, names, shape, staging.path(outputs.TRAINING_GIF), solver_note=note)
 
 
 def _timed(step):
@@ -226,10 +283,16 @@ def bundle_html(trained, settings, staging, videos, review=None):
     return report.render_html(context, target="html", assets=assets, template_dir=settings.template_dir)
 
 
+# The videos a bundle may leave out: its page then shows only those it holds.
+VIDEO_FILES = (outputs.MP4, outputs.GIF, outputs.TRAINING_MP4, outputs.TRAINING_GIF)
+
+
 def _report_context(trained, settings, staging, review=None, *, videos=None):
     """The report's context (``render.report.context``) of this run; ``videos`` (file names) overrides
     which videos it shows."""
     shown = {outputs.ARTIFACTS[name].format for name in videos} if videos is not None else set(settings.formats)
+    films = (videos if videos is not None else (outputs.TRAINING_MP4, outputs.TRAINING_GIF) if "training" in shown
+             else ())
     gif_path = staging.root / outputs.GIF
     video = report.video_context(
         trained.views, examples=settings.examples, seconds_per_example=settings.seconds_per_example,
@@ -243,6 +306,8 @@ def _report_context(trained, settings, staging, review=None, *, videos=None):
         gates=review.gates if review else (), baseline_label=review.baseline_path if review else None)
     context["notes"] = load_notes(settings.notes) if settings.notes else None
     context["across_builds"] = review.across_builds if review else None
+    context["learning"] = learning.context(snapshots_of(trained), film_mp4=outputs.TRAINING_MP4 in films,
+                                           film_gif=outputs.TRAINING_GIF in films, film_seconds=training_film.SECONDS)
     return context
 
 

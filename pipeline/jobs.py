@@ -216,11 +216,25 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
         # build (SOURCE_DATE_EPOCH set) keeps model.npz free of times.
         if source_date_epoch() is None:
             metadata["train_seconds"] = watch.seconds["train_s"]
+    with watch("snapshots"):
+        score_snapshots(model, X, dataset.labels, train_rows, test_rows)
     with watch("evaluate"):
         evaluation = metrics.evaluate(model, X[train_rows], dataset.labels[train_rows], X[test_rows],
                                       dataset.labels[test_rows], class_names)
     return Trained(model, dataset, X, train_rows, test_rows, evaluation, watch.seconds, metadata,
                    reused="train_s" not in watch.seconds)
+
+
+def score_snapshots(model, X, labels, train_rows, test_rows):
+    """Give the model's training snapshots their accuracies on these rows, unless they have them (a saved
+    model keeps those it was trained with) or the model has none (a file of an earlier format)."""
+    from mnist_ova.trainer import snapshots
+
+    if getattr(model, "snapshots_", None) is None or model.snapshots_.scored:
+        return
+    index = np.searchsorted(model.classes_, labels)
+    model.snapshots_ = snapshots.score(model.snapshots_, X[train_rows], index[train_rows], X[test_rows],
+                                       index[test_rows])
 
 
 def load_saved_model(path, *, hint):
@@ -322,6 +336,8 @@ def from_saved_model(path, settings, *, log, warn=None):
     class_names = (class_names_for(model.classes_, settings.class_names) if settings.class_names is not None
                    else metadata["dataset"]["class_names"])
     check_finite(model, class_names, path=path)
+    with watch("snapshots"):
+        score_snapshots(model, X, dataset.labels, train_rows, test_rows)
     with watch("evaluate"):
         evaluation = metrics.evaluate(model, X[train_rows], dataset.labels[train_rows], X[test_rows],
                                       dataset.labels[test_rows], class_names)

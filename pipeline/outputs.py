@@ -19,6 +19,9 @@ MANIFEST = "manifest.json"
 MP4 = "predictions.mp4"
 GIF = "predictions.gif"
 CAPTIONS = "predictions.vtt"  # WebVTT captions of the MP4, one cue per example
+TRAINING_MP4 = "training.mp4"  # the film of the models learning, from the training snapshots
+TRAINING_GIF = "training.gif"
+TRAINING_CAPTIONS = "training.vtt"
 HTML = "report.html"
 PDF = "report.pdf"
 BUNDLE = "submission.zip"
@@ -41,6 +44,8 @@ FIGURES = {
     "fig_across_builds": "across_builds.svg",
     # the equations, drawn as SVG
     **{name: f"{name}.svg" for name in EQUATIONS},
+    # the training film's poster and the report's figure of the snapshots
+    "fig_learning": "learning.svg", "film_poster": "training_poster.png",
 }
 
 
@@ -79,6 +84,13 @@ ARTIFACTS = {
     **{f"{FIGURES_DIR}/{file}": Artifact("an equation of the report" if asset in EQUATIONS else "a figure of the report",
                                          format="figures", asset=asset, bundle="optional", drop_rank=4)
        for asset, file in FIGURES.items()},
+    # The film of the models learning (from the training snapshots): dropped from a bundle before anything else.
+    TRAINING_MP4: Artifact("the film of the models learning", format="training", asset="film_mp4", bundle="optional",
+                           drop_rank=0),
+    TRAINING_CAPTIONS: Artifact("the training film's captions (WebVTT)", format="training", asset="film_captions",
+                                bundle="optional", drop_rank=0),
+    TRAINING_GIF: Artifact("the film of the models learning as an animated GIF", format="training",
+                           asset="film_gif", bundle="optional", drop_rank=3),
 }
 
 TRAINING = tuple(name for name, artifact in ARTIFACTS.items() if artifact.training)

@@ -77,7 +77,7 @@ def execute(command_name, settings, *, model_path=None, force=False, force_out=F
             pages = {}
 
             def html(names):
-                videos = tuple(name for name in (outputs.MP4, outputs.GIF) if name in names)
+                videos = tuple(name for name in deliverables.VIDEO_FILES if name in names)
                 if videos not in pages:
                     pages[videos] = deliverables.bundle_html(trained, settings, staging, videos, review=judged)
                 return pages[videos]

@@ -21,21 +21,29 @@ def write_gif(examples, class_names, path, *, size=SIZE, fps=FPS, seconds=1.0):
         for frame, count in frame_composer.example_frames(example, class_names, size, fps, seconds):
             stills.append(frame)
             durations.append(round(1000 * count / fps))
-    palette = _palette(stills)
+    return write_stills(stills, durations, path, exact=(frame_composer.WHITE, (0, 0, 0), frame_composer.INK,
+                                                        frame_composer.GRID, frame_composer.BAR,
+                                                        frame_composer.RIGHT, frame_composer.WRONG))
+
+
+def write_stills(stills, durations, path, *, exact):
+    """An animated GIF of distinct frames ``stills``, each shown ``durations`` ms, on one palette that
+    holds the flat colours ``exact`` exactly; returns the number of frames stored."""
+    from PIL import Image
+
+    palette = _palette(stills, list(exact))
     images = [Image.fromarray(s).quantize(palette=palette, dither=Image.Dither.NONE) for s in stills]
     images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0,
                    optimize=False, disposal=1)
     return len(images)
 
 
-def _palette(stills):
-    """256 colours that fit these frames: the composer's own flat colours exactly (median cut
+def _palette(stills, exact):
+    """256 colours that fit these frames: the composer's own flat colours ``exact`` exactly (median cut
     would average the white background into a grey), the rest by median cut over a mosaic
     of evenly spaced frames."""
     from PIL import Image
 
-    exact = [frame_composer.WHITE, (0, 0, 0), frame_composer.INK, frame_composer.GRID, frame_composer.BAR,
-             frame_composer.RIGHT, frame_composer.WRONG]
     picks = np.linspace(0, len(stills) - 1, min(PALETTE_SAMPLES, len(stills))).round().astype(int)
     mosaic = np.concatenate([stills[i] for i in picks], axis=0)
     fitted = Image.fromarray(mosaic).quantize(colors=256 - len(exact), method=Image.Quantize.MEDIANCUT,

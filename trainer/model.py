@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted, c
 from mnist_ova.trainer import validation
 from mnist_ova.trainer.choices import DEFAULT_L2, DTYPES, SOLVERS  # noqa: F401 (re-exported)
 from mnist_ova.trainer.preprocess import BLOCK, StandardisedImages
+from mnist_ova.trainer.snapshots import Recorder
 from mnist_ova.errors import InputError
 
 
@@ -64,6 +65,8 @@ class OneVsAllLogisticRegression(ClassifierMixin, BaseEstimator):
     feature_names_in_ : ndarray of str, only when ``X`` had string column names (a DataFrame)
     n_iter_ : ndarray (n_classes,), iterations each model ran
     cost_history_ : list of n_classes ndarrays, the cost before each of a model's updates
+    snapshots_ : ``trainer.snapshots.Snapshots``, the weights, biases and costs after about 100 iterations
+        spaced evenly on a log scale, and after the last (no accuracies: ``snapshots.score`` adds them)
     """
 
     def __init__(self, *, learning_rate=0.01, max_iter=1000, tol=1e-5, dtype="float64", solver="gd", l2=None):
@@ -109,9 +112,10 @@ class OneVsAllLogisticRegression(ClassifierMixin, BaseEstimator):
                              f"({classes.tolist()[0]!r})")
         K = classes.size
         solve = _gradient_descent if params["solver"] == "gd" else _lbfgs
-        W, b, n_iter, history = solve(features, y_index.ravel(), K, params, callback)
+        W, b, n_iter, history, snapshots = solve(features, y_index.ravel(), K, params, callback)
         self.classes_ = classes
         self.coef_, self.intercept_, self.n_iter_ = W, b, n_iter
+        self.snapshots_ = snapshots
         self.cost_history_ = [history[: n_iter[k], k].copy() for k in range(K)]
         return self
 
@@ -192,6 +196,7 @@ def _gradient_descent(features, y_index, K, params, callback):
     from mnist_ova.trainer.kernels import FusedPass
 
     pixels, centre, scale = features
+    recorder = Recorder(params["max_iter"])
     n, d = pixels.shape
     dtype = np.dtype(params["dtype"])
     lr = dtype.type(params["learning_rate"])
@@ -202,8 +207,15 @@ def _gradient_descent(features, y_index, K, params, callback):
     history = np.full((max_iter, K), np.nan)
     active = np.ones(K, dtype=bool)
     step_sums = FusedPass(pixels, y_index, K, dtype=dtype, centre=centre, scale=scale)
+
+    def cost_of(cost_sum):  # every model's cost, as the history records an active one's
+        return cost_sum / n + 0.5 * params["l2"] * np.sum(WT ** 2, axis=1)
+
+    done = max_iter
     for step in range(max_iter):
         dWT, g_sum, cost_sum, errors = step_sums(WT, b)
+        if recorder.wants(step):  # this pass scored the weights after `step` updates
+            recorder.take(step, WT, b, cost_of(cost_sum))
         if step > 0:
             # This pass's predictions are the notebook's "predict after the update" of the previous step.
             rmse = np.sqrt(errors / n)
@@ -211,6 +223,7 @@ def _gradient_descent(features, y_index, K, params, callback):
             n_iter[stopped] = step
             active &= ~stopped
             if not active.any():
+                done = step
                 break
         history[step, active] = cost_sum[active] / n + 0.5 * params["l2"] * np.sum(WT[active] ** 2, axis=1)
         # A stopped model keeps its weights exactly: only the active rows move.
@@ -218,7 +231,9 @@ def _gradient_descent(features, y_index, K, params, callback):
         b[active] -= lr * (g_sum[active] / n).astype(dtype)
         if callback is not None:
             callback(step, int(active.sum()))
-    return WT, b, n_iter, history
+    # After the last update no pass has scored the weights yet: one more pass (a thousandth of a run) does.
+    snapshots = recorder.snapshots(done, WT, b, lambda: cost_of(step_sums(WT, b)[2]))
+    return WT, b, n_iter, history, snapshots
 
 
 def _lbfgs(features, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=1e-5):
@@ -232,6 +247,7 @@ def _lbfgs(features, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=
     from mnist_ova.trainer.kernels import FusedPass
 
     pixels, centre, scale = features  # as in _gradient_descent
+    recorder = Recorder(params["max_iter"])
     n, d = pixels.shape
     dtype = np.dtype(params["dtype"])
     l2 = params["l2"]
@@ -279,13 +295,16 @@ def _lbfgs(features, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=
         cost, grad = np.where(moved, new_cost, cost), np.where(moved[:, None], new_grad, grad)
         n_iter[active] += 1
         costs.append(cost.copy())
+        if recorder.wants(step + 1):
+            recorder.take(step + 1, theta[:, :d].astype(dtype), theta[:, d].astype(dtype), cost)
         active &= moved & (np.abs(grad).max(axis=1) > gtol)
         if callback is not None:
             callback(step, int(active.sum()))
     history = np.array(costs).reshape(-1, K)
     for k in range(K):  # a converged model's row of the history ends at its own last iteration
         history[n_iter[k]:, k] = np.nan
-    return theta[:, :d].astype(dtype), theta[:, d].astype(dtype), n_iter, history
+    W, b = theta[:, :d].astype(dtype), theta[:, d].astype(dtype)
+    return W, b, n_iter, history, recorder.snapshots(len(costs), W, b, lambda: cost)
 
 
 def _two_loop(grad, pairs):

@@ -1,13 +1,16 @@
 """``model.npz``: the learned weights and what is needed to use them again.
 
 Format 2 stores ``coef`` as (n_classes, n_features), as the estimator holds it, and the class labels
-as numbers or text (a unicode array, so the file loads with ``allow_pickle=False``). Format 1 (the
-tool's first, with ``W`` as (n_features, n_classes) and integer labels) is still read.
+as numbers or text (a unicode array, so the file loads with ``allow_pickle=False``). Format 3 adds the
+training snapshots (``snapshot_*``: weights, biases, costs and, once scored, accuracies at about 100
+iterations); formats 2 and 1 (the tool's first, with ``W`` as (n_features, n_classes) and integer labels)
+are still read, as models without snapshots.
 
 A file is checked entry by entry before a model is built from it: a damaged or crafted file
 (object arrays, wrong dtypes, shapes that do not fit together, non-finite weights, unknown or
 invalid hyper-parameters) is an ``InputError`` that names the file and what is wrong.
 """
+import dataclasses
 import io
 import json
 import zipfile
@@ -18,12 +21,14 @@ import numpy as np
 from mnist_ova.errors import InputError
 from mnist_ova.trainer.data import not_an_archive
 from mnist_ova.trainer.model import OneVsAllLogisticRegression
+from mnist_ova.trainer.snapshots import Snapshots
 from mnist_ova.fileio import add_to_zip
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 PREPROCESSING = "per-image standardisation: (x - row mean) / row std, constant images become 0"
 LABEL_KINDS = "biufU"  # bool, integer, float, text: what a label array may hold in a file
-_ENTRIES = {1: ("W", "b"), 2: ("coef", "intercept")}  # the weights' entry names per format
+_ENTRIES = {1: ("W", "b"), 2: ("coef", "intercept"), 3: ("coef", "intercept")}  # the weights' entries per format
+SNAPSHOT_PREFIX = "snapshot_"  # + a field of trainer.snapshots.Snapshots
 
 
 def save_model(model, file, *, metadata):
@@ -43,6 +48,10 @@ def save_model(model, file, *, metadata):
               "preprocessing": PREPROCESSING}
     if hasattr(model, "feature_names_in_"):
         arrays["feature_names"] = np.asarray(model.feature_names_in_, dtype=str)
+    if getattr(model, "snapshots_", None) is not None:
+        arrays.update({SNAPSHOT_PREFIX + field.name: getattr(model.snapshots_, field.name)
+                       for field in dataclasses.fields(model.snapshots_)
+                       if getattr(model.snapshots_, field.name) is not None})
     with zipfile.ZipFile(file, "w") as archive:
         for name, value in arrays.items():
             buffer = io.BytesIO()
@@ -145,7 +154,39 @@ def _model_from(arrays, name):
         if names.shape != (d,):
             raise damaged(f"it names {names.size} features but its weights have {d}")
         model.feature_names_in_ = names.astype(object)  # as scikit-learn keeps them
+    if SNAPSHOT_PREFIX + "iterations" in arrays:
+        model.snapshots_ = _snapshots(arrays, entry, damaged, coef, int(model.n_iter_.max()))
     return model, metadata
+
+
+def _snapshots(arrays, entry, damaged, coef, last):
+    """The training snapshots of a format-3 file, checked against the final weights ``coef``."""
+    K, d = coef.shape
+    iterations = entry(SNAPSHOT_PREFIX + "iterations", "iu", 1).astype(np.int64)
+    S = iterations.size
+    shapes = {"coef": (3, (S, K, d)), "intercept": (2, (S, K)), "cost": (2, (S, K)), "train_accuracy": (2, (S, K)),
+              "test_accuracy": (2, (S, K)), "train_multiclass": (1, (S,)), "test_multiclass": (1, (S,))}
+    values = {}
+    for field, (ndim, shape) in shapes.items():
+        key = SNAPSHOT_PREFIX + field
+        if key not in arrays and field not in ("coef", "intercept", "cost"):
+            continue  # accuracies are added once scored
+        value = entry(key, "f", ndim)
+        if value.shape != shape:
+            raise damaged(f"{key!r} has shape {value.shape}; its {S} snapshots of {K} models of {d} weights need "
+                          f"{shape}")
+        values[field] = value
+    if S == 0 or np.any(np.diff(iterations) <= 0) or iterations[0] < 0 or iterations[-1] != last:
+        raise damaged(f"its snapshot iterations {iterations.tolist()[:10]} must increase and end at its last "
+                      f"iteration, {last}")
+    if values["coef"].dtype != coef.dtype or values["intercept"].dtype != coef.dtype:
+        raise damaged(f"its snapshot weights must be {coef.dtype} as its weights; got {values['coef'].dtype} "
+                      f"and {values['intercept'].dtype}")
+    if not (np.isfinite(values["coef"]).all() and np.isfinite(values["intercept"]).all()):
+        raise damaged("its snapshot weights hold NaN or infinite values")
+    if set(Snapshots.SCORES) & set(values) and not set(Snapshots.SCORES) <= set(values):
+        raise damaged(f"it has some snapshot accuracies but not all of {list(Snapshots.SCORES)}")
+    return Snapshots(iterations, **values)
 
 
 def _json(value, key, damaged):

@@ -33,7 +33,8 @@ def test_every_deliverable_is_there(built):
                  "manifest.json", "predictions.vtt", "figures/confusion_matrix.svg", "figures/roc_curves.svg",
                  "figures/weights.svg", "figures/cost_curves.svg", "figures/accuracy.svg", "figures/examples.svg",
                  "figures/misclassified.svg", "figures/per_class.svg", "figures/eq_gradients.svg",
-                 "figures/video_posters.png", "figures/video_poster.png"):
+                 "figures/video_posters.png", "figures/video_poster.png", "training.mp4", "training.gif",
+                 "training.vtt", "figures/learning.svg", "figures/training_poster.png"):
         assert (built / name).is_file() and (built / name).stat().st_size > 0, name
     assert not [p for p in built.iterdir() if p.name.startswith(".")]
 
@@ -83,7 +84,9 @@ def test_html_is_self_contained(built):
     assert 'src="figures/' not in html
 
 
-def test_chromium_plays_the_reports_video(built):
+@pytest.fixture(scope="module")
+def report_page(built):
+    """report.html open in headless Chromium (autoplay allowed)."""
     chromium = shutil.which("chromium")
     if not chromium:
         if os.environ.get("CI"):
@@ -97,13 +100,37 @@ def test_chromium_plays_the_reports_video(built):
         try:
             page = browser.new_page()
             page.goto((built / "report.html").as_uri())
-            page.wait_for_function("document.querySelector('video').readyState === 4", timeout=30_000)
-            assert page.evaluate("document.querySelector('video').duration") == pytest.approx(2.0, abs=0.05)
-            page.evaluate("document.querySelector('video').play()")
-            page.wait_for_function("document.querySelector('video').currentTime > 0.3", timeout=10_000)
-            assert page.evaluate("document.querySelector('video').error") is None
+            yield page
         finally:
             browser.close()
+
+
+def plays(page, video, seconds):
+    """The ``video`` (a CSS selector) loads, lasts ``seconds`` and plays without an error."""
+    page.wait_for_function(f"document.querySelector('{video}').readyState === 4", timeout=30_000)
+    assert page.evaluate(f"document.querySelector('{video}').duration") == pytest.approx(seconds, abs=0.1)
+    page.evaluate(f"document.querySelector('{video}').play()")
+    page.wait_for_function(f"document.querySelector('{video}').currentTime > 0.3", timeout=10_000)
+    assert page.evaluate(f"document.querySelector('{video}').error") is None
+
+
+def test_chromium_plays_the_reports_video(report_page):
+    plays(report_page, "#fig_video video", 2.0)
+
+
+def test_chromium_plays_the_training_film_with_its_captions(report_page, built):
+    from mnist_ova.render.training_film import SECONDS
+
+    plays(report_page, "#fig_film video", SECONDS)
+    assert report_page.evaluate("document.querySelector('#fig_film video').videoWidth") == 320
+    assert report_page.evaluate("document.querySelector('#fig_film video').poster.startsWith('data:image/png')")
+    cues = (built / "training.vtt").read_text().count(" --> ")
+    report_page.wait_for_function("(() => { const t = document.querySelector('#fig_film video').textTracks[0]; "
+                                  f"return t && t.cues && t.cues.length === {cues}; }})()", timeout=20_000)
+    track = report_page.evaluate("(() => { const t = document.querySelector('#fig_film video').textTracks[0]; "
+                                 "return [t.kind, t.language, t.cues[0].text, t.cues[t.cues.length - 1].text]; })()")
+    assert track[:2] == ["captions", "en"] and cues >= 8
+    assert track[2].startswith("iteration 1 of 40: test accuracy ") and track[3].startswith("iteration 40 of 40")
 
 
 def test_render_from_a_saved_model_without_retraining(built, tmp_path, tiny_npz):
@@ -113,12 +140,42 @@ def test_render_from_a_saved_model_without_retraining(built, tmp_path, tiny_npz)
     assert made == ["manifest.json", "predictions.csv", "predictions.gif", "report.pdf", "summary.md", "timings.json"]
 
 
+def test_render_from_a_saved_model_gives_the_same_film(built, tmp_path):
+    assert main(["render", "--model", str(built / "model.npz"), "--out", str(tmp_path), "--formats",
+                 "training,figures", *SMALL]) == 0
+    for name in ("training.mp4", "training.gif", "training.vtt", "figures/training_poster.png",
+                 "figures/learning.svg"):
+        assert (tmp_path / name).read_bytes() == (built / name).read_bytes(), name
+
+
+def test_a_model_of_the_previous_format_renders_everything_but_the_film(built, tmp_path):
+    import io
+    import zipfile
+
+    with np.load(built / "model.npz", allow_pickle=False) as npz:
+        arrays = {key: npz[key] for key in npz.files if not key.startswith("snapshot_")}
+    arrays["format_version"] = np.array(2)
+    old = tmp_path / "old.npz"
+    with zipfile.ZipFile(old, "w") as archive:
+        for name, value in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asarray(value), allow_pickle=False)
+            archive.writestr(f"{name}.npy", buffer.getvalue())
+    out = tmp_path / "out"
+    assert main(["render", "--model", str(old), "--out", str(out), *SMALL]) == 0
+    assert (out / "report.pdf").is_file() and (out / "predictions.mp4").is_file()
+    assert not list(out.glob("training.*")) and not (out / "figures" / "learning.svg").exists()
+    assert "How the models learned" not in (out / "report.html").read_text()
+
+
 def test_external_assets_link_the_files(tmp_path, built):
-    assert main(["render", "--model", str(built / "model.npz"), "--out", str(tmp_path), "--formats", "html,mp4",
+    assert main(["render", "--model", str(built / "model.npz"), "--out", str(tmp_path), "--formats", "html,mp4,training",
                  "--html-assets", "external", *SMALL]) == 0
     html = (tmp_path / "report.html").read_text()
     assert 'src="predictions.mp4"' in html and 'src="figures/confusion_matrix.svg"' in html
     assert 'src="predictions.vtt"' in html and 'poster="figures/video_poster.png"' in html
+    assert 'src="training.mp4"' in html and 'src="training.vtt"' in html
+    assert 'poster="figures/training_poster.png"' in html
     assert (tmp_path / "figures" / "confusion_matrix.svg").is_file()
     # Only the drill-down galleries' digits are carried inside (their names depend on the data, so they
     # are no files of their own); every figure and video is a link.

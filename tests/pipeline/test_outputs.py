@@ -7,15 +7,17 @@ from mnist_ova.render import report
 
 
 def test_the_formats_are_the_tables_flags_in_their_documented_order():
-    assert config.FORMATS == outputs.FORMATS == ("html", "pdf", "mp4", "gif", "figures")
+    assert config.FORMATS == outputs.FORMATS == ("html", "pdf", "mp4", "gif", "figures", "training")
     made_by = {f: sorted(n for n, a in outputs.ARTIFACTS.items() if a.format == f) for f in outputs.FORMATS}
     assert made_by["mp4"] == ["predictions.mp4", "predictions.vtt"] and made_by["gif"] == ["predictions.gif"]
+    assert made_by["training"] == ["training.gif", "training.mp4", "training.vtt"]
     assert all(name.startswith("figures/") for name in made_by["figures"])
 
 
 def test_every_asset_a_template_names_is_in_the_table(tmp_path):
     folder = report.bundled_templates()
-    text = "".join(folder.joinpath(name).read_text() for name in ("report.html.j2", "analysis.html.j2"))
+    text = "".join(folder.joinpath(name).read_text()
+                   for name in ("report.html.j2", "analysis.html.j2", "learning.html.j2"))
     named = set(re.findall(r"""(?:figure|equation|asset)\(["']([a-z_]+)["']""", text))
     paths = deliverables.figure_paths(tmp_path)
     known = set(paths) | set(outputs.assets(deliverables.VIDEOS))
@@ -32,7 +34,7 @@ def test_the_summary_links_the_reports_first_then_the_data():
 def test_the_bundle_drops_by_rank_then_every_other_optional_file_alone():
     included = sorted(["report.pdf", "metrics.json", "manifest.json", "report.html", "predictions.mp4",
                        "predictions.vtt", "predictions.gif", "figures/accuracy.svg", "figures/eq_cost.svg",
-                       "summary.md", "predictions.csv"])
+                       "summary.md", "predictions.csv", "training.mp4", "training.vtt", "training.gif"])
     assert bundle._drop_steps(included) == [
-        ["predictions.mp4"], ["report.html"], ["predictions.gif"], ["figures/accuracy.svg", "figures/eq_cost.svg"],
-        ["predictions.csv"], ["predictions.vtt"], ["summary.md"]]
+        ["training.mp4", "training.vtt"], ["predictions.mp4"], ["report.html"], ["predictions.gif", "training.gif"],
+        ["figures/accuracy.svg", "figures/eq_cost.svg"], ["predictions.csv"], ["predictions.vtt"], ["summary.md"]]

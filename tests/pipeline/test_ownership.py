@@ -133,18 +133,24 @@ def test_bundle_budget_counts_the_real_zip_and_its_manifest_lists_exactly_what_i
     with zipfile.ZipFile(out / "submission.zip") as archive:
         assert "predictions.mp4" in archive.namelist()
         assert all(e["reason"].startswith("not part") for e in json.loads(archive.read("manifest.json"))["left_out"])
-    # Below it, the MP4 goes first, and the zip's manifest says why; the zip fits.
-    mp4 = (out / "predictions.mp4").stat().st_size
-    limit = (full - mp4 / 2) / 2**20
-    assert main(["bundle", "--data", str(tiny_npz), "--out", str(out), *SMALL, "--max-bundle-mb", f"{limit:.6f}"]) == 0
-    assert (out / "submission.zip").stat().st_size <= limit * 2**20
-    with zipfile.ZipFile(out / "submission.zip") as archive:
-        manifest = json.loads(archive.read("manifest.json"))
-        html = archive.read("report.html").decode()
-        assert {a["path"] for a in manifest["artifacts"]} == set(archive.namelist()) - {"manifest.json"}
-    assert any(e["path"] == "predictions.mp4" and e["reason"].startswith("left out to fit max-bundle-mb")
-               for e in manifest["left_out"])
-    assert "predictions.mp4" not in html  # the page shows no video the zip does not hold
+    # Below it, the training film goes first, then the predictions MP4, and the zip's manifest says why; the
+    # zip fits, and its page shows no video the zip does not hold.
+    film, mp4 = ((out / name).stat().st_size for name in ("training.mp4", "predictions.mp4"))
+    without_film = None
+    for dropped, kept in ((["training.mp4"], "predictions.mp4"), (["training.mp4", "predictions.mp4"], None)):
+        limit = ((full - film / 2) if without_film is None else (without_film - mp4 / 2)) / 2**20
+        assert main(["bundle", "--data", str(tiny_npz), "--out", str(out), *SMALL, "--max-bundle-mb",
+                     f"{limit:.6f}"]) == 0
+        assert (out / "submission.zip").stat().st_size <= limit * 2**20
+        with zipfile.ZipFile(out / "submission.zip") as archive:
+            manifest = json.loads(archive.read("manifest.json"))
+            html = archive.read("report.html").decode()
+            assert {a["path"] for a in manifest["artifacts"]} == set(archive.namelist()) - {"manifest.json"}
+        left_out = {e["path"] for e in manifest["left_out"] if e["reason"].startswith("left out to fit max-bundle-mb")}
+        assert set(dropped) <= left_out and (kept is None or kept not in left_out)
+        assert all(f'src="{name}"' not in html for name in dropped)
+        assert kept is None or f'src="{kept}"' in html
+        without_film = (out / "submission.zip").stat().st_size
 
 
 # --- JSON, data and the cache -------------------------------------------------------------------

@@ -40,7 +40,7 @@ def long_names(tmp_path_factory, small_digits):
     os.environ["SOURCE_DATE_EPOCH"] = str(EPOCH)
     try:
         assert main(["--data", str(data), "--out", str(out), "--class-names", ",".join(LONG_NAMES),
-                     "--formats", "html,pdf,mp4,figures", "--author", "Zoë O'Brien", "--course", "ML 101",
+                     "--formats", "html,pdf,mp4,figures,training", "--author", "Zoë O'Brien", "--course", "ML 101",
                      *SMALL]) == 0
     finally:
         del os.environ["SOURCE_DATE_EPOCH"]
@@ -119,8 +119,8 @@ def test_pdf_keeps_a_bookmark_per_section(long_names):
 
     with open(long_names / "report.pdf", "rb") as f:
         titles = [title for _, title, *_ in PDFDocument(PDFParser(f)).get_outlines()]
-    for section in ("Abstract", "1. Introduction", "5. Results", "8. Error analysis", "9. Discussion and limitations",
-                    "11. Model card", "12. References", "13. Appendix"):
+    for section in ("Abstract", "1. Introduction", "5. How the models learned", "6. Results", "9. Error analysis",
+                    "10. Discussion and limitations", "12. Model card", "13. References", "14. Appendix"):
         assert section in titles
 
 
@@ -257,11 +257,11 @@ def test_html_has_landmarks_and_reads_on_a_phone(long_names, browser):
 def test_video_has_a_poster_and_its_captions_load(long_names, browser):
     page = browser.new_page()
     page.goto((long_names / "report.html").as_uri())
-    assert page.evaluate("document.querySelector('video').poster.startsWith('data:image/png')")
-    page.wait_for_function("document.querySelector('video').textTracks.length === 1 && "
-                           "document.querySelector('video').textTracks[0].cues && "
-                           "document.querySelector('video').textTracks[0].cues.length === 4", timeout=20_000)
-    track = page.evaluate("(() => { const t = document.querySelector('video').textTracks[0]; "
+    assert page.evaluate("document.querySelector('#fig_video video').poster.startsWith('data:image/png')")
+    page.wait_for_function("document.querySelector('#fig_video video').textTracks.length === 1 && "
+                           "document.querySelector('#fig_video video').textTracks[0].cues && "
+                           "document.querySelector('#fig_video video').textTracks[0].cues.length === 4", timeout=20_000)
+    track = page.evaluate("(() => { const t = document.querySelector('#fig_video video').textTracks[0]; "
                           "return [t.kind, t.language, t.cues[0].text]; })()")
     assert track[0] == "captions" and track[1] == "en" and track[2].startswith("true ")
     page.close()

@@ -1,3 +1,4 @@
+import dataclasses
 import io
 import json
 import zipfile
@@ -6,7 +7,9 @@ import numpy as np
 import pytest
 
 from mnist_ova.errors import InputError
+from mnist_ova.trainer import snapshots
 from mnist_ova.trainer.model import OneVsAllLogisticRegression
+from mnist_ova.trainer.snapshots import Snapshots
 from mnist_ova.trainer.persist import FORMAT_VERSION, PREPROCESSING, load_model, save_model
 from mnist_ova.trainer.preprocess import standardise
 from mnist_ova.fileio import add_to_zip
@@ -92,7 +95,7 @@ def save_format_1(model, file, *, metadata):
 
 
 def test_a_format_1_model_still_loads(tmp_path, small_digits):
-    assert FORMAT_VERSION == 2
+    assert FORMAT_VERSION == 3
     images, labels = small_digits
     X = standardise(images)
     model = OneVsAllLogisticRegression(max_iter=20).fit(X, labels)
@@ -103,6 +106,37 @@ def test_a_format_1_model_still_loads(tmp_path, small_digits):
     np.testing.assert_array_equal(loaded.coef_, model.coef_)
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     assert [len(h) for h in loaded.cost_history_] == [len(h) for h in model.cost_history_]
+
+
+def test_snapshots_and_their_scores_survive_saving(tmp_path, small_digits):
+    images, labels = small_digits
+    X = standardise(images)
+    model = OneVsAllLogisticRegression(max_iter=40, dtype="float32").fit(X[:500].astype(np.float32), labels[:500])
+    unscored = tmp_path / "unscored.npz"
+    save_model(model, unscored, metadata={})
+    assert not load_model(unscored)[0].snapshots_.scored
+    model.snapshots_ = snapshots.score(model.snapshots_, X[:500], labels[:500], X[500:], labels[500:])
+    save_model(model, tmp_path / "model.npz", metadata={})
+    loaded = load_model(tmp_path / "model.npz")[0].snapshots_
+    for field in dataclasses.fields(Snapshots):
+        value = getattr(loaded, field.name)
+        np.testing.assert_array_equal(value, getattr(model.snapshots_, field.name))
+        assert value.dtype == getattr(model.snapshots_, field.name).dtype
+    assert loaded.coef.dtype == np.float32 and loaded.scored
+
+
+def test_a_format_2_model_loads_without_snapshots(tmp_path, small_digits):
+    images, labels = small_digits
+    X = standardise(images)
+    model = OneVsAllLogisticRegression(max_iter=20).fit(X, labels)
+    buffer = io.BytesIO()
+    save_model(model, buffer, metadata={"key": "old"})
+    with np.load(io.BytesIO(buffer.getvalue()), allow_pickle=False) as npz:
+        arrays = {key: npz[key] for key in npz.files if not key.startswith("snapshot_")}
+    write_entries(tmp_path / "model.npz", {**arrays, "format_version": 2})
+    loaded, metadata = load_model(tmp_path / "model.npz")
+    assert metadata == {"key": "old"} and not hasattr(loaded, "snapshots_")
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
 
 
 @pytest.mark.parametrize("content", [b"", b"not a zip at all", b"PK\x03\x04" + bytes(60)])
@@ -132,9 +166,11 @@ def test_trainer_messages_quote_no_command_line_flags(tmp_path):
 
 @pytest.fixture(scope="module")
 def saved_arrays():
-    """The entries of a good format-2 file, to damage one at a time."""
+    """The entries of a good file, scored snapshots included, to damage one at a time."""
     rng = np.random.RandomState(0)
-    model = OneVsAllLogisticRegression(max_iter=5).fit(rng.randn(30, 4), np.arange(30) % 3)
+    X, y = rng.randn(30, 4), np.arange(30) % 3
+    model = OneVsAllLogisticRegression(max_iter=5).fit(X, y)
+    model.snapshots_ = snapshots.score(model.snapshots_, X, y, X, y)
     buffer = io.BytesIO()
     save_model(model, buffer, metadata={"data": "x"})
     with np.load(io.BytesIO(buffer.getvalue()), allow_pickle=False) as npz:
@@ -173,7 +209,14 @@ CRAFTED = {
     "dtype disagrees": ({"params": '{"dtype": "float32"}'}, "weights are float64 but its dtype parameter"),
     "metadata a number": ({"metadata": "3"}, "'metadata' must be a JSON object"),
     "no classes": ({"classes": None}, "has no entry 'classes'"),
-    "newer format": ({"format_version": 3}, "has format 3; this tool reads formats 1 to 2"),
+    "newer format": ({"format_version": 4}, "has format 4; this tool reads formats 1 to 3"),
+    "snapshots misfit": ({"snapshot_coef": np.zeros((5, 3, 3))}, "'snapshot_coef' has shape \\(5, 3, 3\\)"),
+    "snapshot text cost": ({"snapshot_cost": np.full((5, 3), "x")}, "'snapshot_cost' is a 2-D array of <U1"),
+    "snapshots out of order": ({"snapshot_iterations": np.array([1, 3, 2, 4, 5])}, "must increase and end"),
+    "snapshots end early": ({"snapshot_iterations": np.arange(5)}, "must increase and end at its last iteration, 5"),
+    "snapshot NaN weight": ({"snapshot_intercept": np.full((5, 3), np.nan)}, "snapshot weights hold NaN"),
+    "snapshot precision": ({"snapshot_coef": np.zeros((5, 3, 4), np.float32)}, "snapshot weights must be float64"),
+    "half the scores": ({"snapshot_test_multiclass": None}, "some snapshot accuracies but not all"),
     "text format": ({"format_version": "2"}, "'format_version' is a 0-D array of <U1"),
     "feature names misfit": ({"feature_names": np.array(["a", "b"])}, "names 2 features but its weights have 4"),
 }

@@ -1,0 +1,89 @@
+"""The report's figure "How the models learned" (``learning.svg``): every model's weights at five
+iterations of training, spaced evenly on a log scale from the first snapshot to the last, each row with
+the iteration, the models' mean cost and the test accuracy then; and what the report says about it.
+
+Each row's weights are one mosaic image (the models side by side) on the film's diverging scale, a
+row's own scale (the weights grow as training goes on), so one axes per row, not one per model.
+"""
+import numpy as np
+
+from mnist_ova.render import figures
+from mnist_ova.render.training_film import diverging_rgb, weight_limit
+
+ROWS = 5  # iterations shown
+MAX_COLUMNS = 12  # models per line of a row; more classes wrap onto further lines
+GAP = 2  # image pixels between two models in a mosaic
+
+
+def picks(iterations, rows=ROWS):
+    """Indices of up to ``rows`` snapshots spaced evenly on a log scale, the first and the last included."""
+    iterations = np.asarray(iterations, dtype=np.float64)
+    targets = np.geomspace(max(iterations[0], 1), max(iterations[-1], 1), rows)
+    chosen = {int(np.argmin(np.abs(np.log(np.maximum(iterations, 1)) - np.log(t)))) for t in targets}
+    return sorted(chosen | {0, len(iterations) - 1})
+
+
+def mosaic(coef, image_shape, columns, limit):
+    """The weights ``coef`` (K, pixels) side by side, ``columns`` to a line, as one RGB image; white between."""
+    h, w = image_shape
+    K = coef.shape[0]
+    lines = -(-K // columns)
+    image = np.full((lines * (h + GAP) - GAP, columns * (w + GAP) - GAP, 3), 255, dtype=np.uint8)
+    for k in range(K):
+        r, c = divmod(k, columns)
+        image[r * (h + GAP):r * (h + GAP) + h, c * (w + GAP):c * (w + GAP) + w] = \
+            diverging_rgb(coef[k].reshape(h, w), limit)
+    return image
+
+
+def row_label(shots, s):
+    lines = [f"iteration {int(shots.iterations[s]):,}", f"mean cost {np.nanmean(shots.cost[s]):.3f}"]
+    if shots.test_multiclass is not None:
+        lines.append(f"test accuracy {100 * shots.test_multiclass[s]:.1f} %")
+    lines.append(f"scale ±{weight_limit(shots.coef[s]):.2g}")
+    return lines
+
+
+def learning_figure(shots, names, image_shape, path):
+    """Write ``learning.svg``: rows of the models' weights at the snapshots ``picks`` chooses."""
+    rows = picks(shots.iterations)
+    K = shots.coef.shape[1]
+    columns = min(K, MAX_COLUMNS)
+    lines = -(-K // columns)
+    h, w = image_shape
+    label_w = 1.25  # inches for the row labels
+    tile = min((figures.TEXT_WIDTH - label_w) / columns, 0.62)  # inches per model, its gap included
+    inch = tile / (w + GAP)  # inches per image pixel
+    names_h = figures.line_height(figures.SMALL_FONT) + 0.04
+    row_h = max(lines * (h + GAP) * inch, figures.line_height(figures.SMALL_FONT, 4)) + names_h + 0.12
+    width = label_w + columns * tile
+    height = len(rows) * row_h
+    with figures._figure(path, (width, height), layout=False) as (fig, _):
+        for i, s in enumerate(rows):
+            top = height - i * row_h
+            image = mosaic(shots.coef[s], image_shape, columns, weight_limit(shots.coef[s]))
+            image_h, image_w = image.shape[0] * inch, image.shape[1] * inch
+            ax = fig.add_axes([label_w / width, (top - names_h - image_h) / height, image_w / width, image_h / height])
+            ax.imshow(image, interpolation="nearest", aspect="auto")
+            ax.set_axis_off()
+            for k in range(min(K, columns)):
+                name = figures.ellipsize(figures.literal(names[k]), tile * 72 - 2, figures.SMALL_FONT)
+                fig.text((label_w + (k + 0.5) * tile) / width, (top - names_h + 0.04) / height, name,
+                         ha="center", va="baseline", fontsize=figures.SMALL_FONT, color="#212121")
+            for j, text in enumerate(row_label(shots, s)):
+                baseline = top - names_h - figures.SMALL_FONT * (0.95 + 1.2 * j) / 72
+                fig.text(0.02 / width, baseline / height, text, ha="left", va="baseline",
+                         fontsize=figures.SMALL_FONT, color="#212121" if j == 0 else figures.MUTED,
+                         weight="bold" if j == 0 else "normal")
+
+
+def context(shots, *, film_mp4, film_gif, film_seconds):
+    """What the report's chapter says about the snapshots and the film; None without snapshots."""
+    if shots is None:
+        return None
+    shown = [int(shots.iterations[s]) for s in picks(shots.iterations)]
+    scored = shots.test_multiclass is not None
+    return {"n_snapshots": int(len(shots.iterations)), "last": int(shots.iterations[-1]), "shown": shown,
+            "first_accuracy": float(shots.test_multiclass[0]) if scored else None,
+            "last_accuracy": float(shots.test_multiclass[-1]) if scored else None,
+            "film": {"mp4": film_mp4, "gif": film_gif, "seconds": film_seconds}}

@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+
+from mnist_ova.render import learning, training_film
+from mnist_ova.trainer.snapshots import Snapshots, snapshot_iterations
+from tests.render.test_video import probe
+
+
+def fake_snapshots(K=10, image_shape=(28, 28), last=1000, seed=0):
+    """Snapshots that look like a run: weights growing from zero, costs falling, accuracy rising."""
+    rng = np.random.RandomState(seed)
+    iterations = snapshot_iterations(last)
+    growth = np.log1p(iterations)[:, None, None] / np.log1p(last)
+    final = rng.randn(K, int(np.prod(image_shape))) * 0.1
+    cost = 0.7 * np.exp(-growth[:, :, 0] * np.linspace(1, 3, K))
+    accuracy = 0.5 + 0.4 * growth[:, 0, 0]
+    return Snapshots(iterations, growth * final, growth[:, :, 0] * 0.01 * np.ones(K), cost,
+                     train_accuracy=np.tile(accuracy[:, None], (1, K)), test_accuracy=np.tile(accuracy[:, None], (1, K)),
+                     train_multiclass=accuracy, test_multiclass=accuracy)
+
+
+NAMES = [str(k) for k in range(10)]
+
+
+def test_the_film_lasts_about_ten_seconds_holds_the_end_and_skips_nothing():
+    counts = training_film.schedule(103, training_film.FPS)
+    assert counts.sum() == round(training_film.FPS * training_film.SECONDS)
+    assert counts[-1] >= training_film.FPS * training_film.HOLD_SECONDS
+    assert counts[:-1].min() >= 0 and np.count_nonzero(counts) >= 100, "about every snapshot gets a frame"
+    few = training_film.schedule(5, 12)
+    assert few.sum() == 120 and few[:-1].min() > 0
+
+
+def test_mp4_is_h264_yuv420p_with_the_scheduled_frames_and_the_same_bytes_again(tmp_path):
+    shots = fake_snapshots(last=50)
+    paths = [tmp_path / "a.mp4", tmp_path / "b.mp4"]
+    for path in paths:
+        written = training_film.write_mp4(shots, NAMES, (28, 28), path, size=(320, 180), fps=6, solver_note="gd")
+    assert written == training_film.schedule(len(shots.iterations), 6).sum()
+    assert probe(paths[0]) == ("h264", "yuv420p", (320, 180), written)
+    data = paths[0].read_bytes()
+    assert data == paths[1].read_bytes() and data.index(b"moov") < data.index(b"mdat")
+
+
+def test_frames_show_the_weights_on_a_scale_centred_on_zero(tmp_path):
+    shots = fake_snapshots()
+    size = (1280, 720)
+    pairs = list(training_film.film_frames(shots, NAMES, (28, 28), size, training_film.FPS, solver_note="gd"))
+    assert all(frame.shape == (720, 1280, 3) and frame.dtype == np.uint8 for frame, _ in pairs)
+    assert sum(count for _, count in pairs) == training_film.schedule(len(shots.iterations), training_film.FPS).sum()
+    last = pairs[-1][0]
+    np.testing.assert_array_equal(last, training_film.frame_of(shots, NAMES, (28, 28), size, len(shots.iterations) - 1,
+                                                               solver_note="gd"))
+    layout = training_film.Layout.make(*size, 10, (28, 28))
+    x, y, w, h = layout.tiles[0]
+    tile = last[y:y + h, x:x + w].reshape(-1, 3).astype(int)
+    weights = shots.coef[-1, 0]
+    colours = training_film.diverging_rgb(weights, training_film.weight_limit(shots.coef[-1])).reshape(-1, 3)
+    assert {tuple(c) for c in tile} <= {tuple(c) for c in colours}, "the tile shows exactly the weights' colours"
+    assert tuple(training_film.diverging_rgb(0.0, 1.0)) == tuple(training_film.diverging_colours()[128])
+    red, blue = training_film.diverging_rgb(1.0, 1.0), training_film.diverging_rgb(-1.0, 1.0)
+    assert red[0] > red[2] and blue[2] > blue[0]
+    assert not np.array_equal(pairs[0][0], last), "the frames change as training goes on"
+
+
+@pytest.mark.parametrize("K, image_shape", [(10, (28, 28)), (47, (28, 28)), (10, (20, 40)), (3, (40, 16))])
+def test_the_tiles_keep_the_images_shape_and_never_overlap(K, image_shape):
+    for size in ((1280, 720), (640, 360)):
+        layout = training_film.Layout.make(*size, K, image_shape)
+        boxes = layout.tiles
+        assert len(boxes) == K
+        for x, y, w, h in boxes:
+            assert abs(w / h - image_shape[1] / image_shape[0]) < 0.1
+            assert 0 <= x and x + w <= size[0] * 0.6 and 0 <= y and y + h <= size[1]
+        for i, (x, y, w, h) in enumerate(boxes):
+            for x2, y2, w2, h2 in boxes[i + 1:]:
+                assert x + w <= x2 or x2 + w2 <= x or y + h <= y2 or y2 + h2 <= y
+
+
+def test_many_class_film_renders(tmp_path):
+    shots = fake_snapshots(K=47, last=30)
+    names = [f"class {k}" for k in range(47)]
+    frame = training_film.frame_of(shots, names, (28, 28), (640, 360), 10, solver_note="gd")
+    assert frame.shape == (360, 640, 3)
+
+
+def test_gif_is_small_holds_the_end_and_keeps_white(tmp_path):
+    from PIL import Image
+
+    shots = fake_snapshots(last=200)
+    path = tmp_path / "t.gif"
+    stored = training_film.write_gif(shots, NAMES, (28, 28), path, solver_note="gd")
+    with Image.open(path) as image:
+        assert image.size == training_film.GIF_SIZE and image.n_frames == stored
+        durations = []
+        for i in range(image.n_frames):
+            image.seek(i)
+            durations.append(image.info["duration"])
+        corner = np.asarray(image.convert("RGB"))[2, 2]
+    assert sum(durations) == pytest.approx(1000 * training_film.SECONDS, abs=10 * len(durations))
+    assert durations[-1] >= 1000 * training_film.HOLD_SECONDS
+    assert tuple(corner) == (255, 255, 255)
+
+
+def test_captions_are_webvtt_timed_to_the_film(tmp_path):
+    shots = fake_snapshots()
+    text = training_film.captions(shots, training_film.FPS)
+    lines = text.split("\n")
+    assert lines[0] == "WEBVTT"
+    cues = [i for i, line in enumerate(lines) if "-->" in line]
+    assert 8 <= len(cues) <= 12
+    assert [lines[i - 1] for i in cues] == [str(n) for n in range(1, len(cues) + 1)]
+    assert lines[cues[0]].startswith("00:00:00.000 --> ")
+    assert lines[cues[-1]].endswith(f" --> 00:00:{training_film.SECONDS:02.0f}.000")
+    assert lines[cues[0] + 1].startswith("iteration 1 of 1,000: test accuracy")
+    assert lines[cues[-1] + 1].startswith("iteration 1,000 of 1,000")
+
+
+def test_learning_figure_picks_five_log_spaced_iterations_and_is_reproducible(tmp_path):
+    shots = fake_snapshots()
+    chosen = [int(shots.iterations[s]) for s in learning.picks(shots.iterations)]
+    assert chosen[0] == 1 and chosen[-1] == 1000 and len(chosen) == 5
+    assert all(3 < b / a < 8 for a, b in zip(chosen, chosen[1:]))
+    for name in ("a.svg", "b.svg"):
+        learning.learning_figure(shots, NAMES, (28, 28), tmp_path / name)
+    svg = (tmp_path / "a.svg").read_text()
+    assert svg == (tmp_path / "b.svg").read_text()
+    assert "iteration 1,000" in svg and "test accuracy 90.0 %" in svg
