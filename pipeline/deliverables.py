@@ -235,7 +235,7 @@ def _report_context(trained, settings, staging, review=None, *, videos=None):
         trained.views, title_page=jobs.title_page_of(settings, recorded=trained.metadata.get("title_page", {})),
         dataset=trained.metadata["dataset"], config=trained.metadata["config"], video=video, timings=trained.timings,
         training={"reused": trained.reused, "train_seconds": trained.metadata.get("train_seconds")},
-        profile=profiles.Profile.from_dict(trained.metadata["profile"]), test_rows=trained.test_rows,
+        profile=profiles.from_record(trained.metadata["profile"]), test_rows=trained.test_rows,
         comparison=review.comparison if review else None,
         gates=review.gates if review else (), baseline_label=review.baseline_path if review else None)
     context["notes"] = load_notes(settings.notes) if settings.notes else None

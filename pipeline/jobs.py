@@ -192,7 +192,7 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
     metadata = {"data": str(settings.data),
                 "dataset": dataset_summary(dataset, train_rows, test_rows, class_names, profile),
                 "config": config_summary(settings), "title_page": title_page_of(settings),
-                "profile": profile.to_dict()}
+                "profile": profile.record()}
     metadata["key"] = training_key(metadata)
     model = None
     if cached_model is not None and cached_model.is_file():
@@ -335,7 +335,7 @@ def from_saved_model(path, settings, *, log, warn=None):
     check_known_classes(dataset.labels, model.classes_)
     # A profile or names given now win over the ones recorded at training time.
     profile = (profile_for(settings, dataset, log) if settings.dataset is not None or "profile" not in metadata
-               else profiles.Profile.from_dict(metadata["profile"]))
+               else profiles.from_record(metadata["profile"]))
     class_names = (class_names_for(model.classes_, settings.class_names, profile)
                    if settings.class_names is not None or settings.dataset is not None
                    else metadata["dataset"]["class_names"])
@@ -344,12 +344,13 @@ def from_saved_model(path, settings, *, log, warn=None):
         evaluation = metrics.evaluate(model, X[train_rows], dataset.labels[train_rows], X[test_rows],
                                       dataset.labels[test_rows], class_names)
     metadata = dict(metadata, dataset=dataset_summary(dataset, train_rows, test_rows, class_names, profile),
-                    profile=profile.to_dict())
+                    profile=profile.record())
     return Trained(model, dataset, X, train_rows, test_rows, evaluation, watch.seconds, metadata)
 
 
 def dataset_summary(dataset, train_rows, test_rows, class_names, profile):
-    return {"name": dataset.name, "profile": profile.name, "source": dataset.source, "sha256": dataset.sha256, "files": dataset.files,
+    return {"name": dataset.name, "profile": profile.name, "source": dataset.source, "sha256": dataset.sha256,
+            "files": dataset.files,
             "n_train": int(len(train_rows)), "n_test": int(len(test_rows)),
             "image_shape": list(dataset.image_shape), "pixel_dtype": dataset.images.dtype.str,
             "class_names": list(class_names), "fallback": dataset.fallback}

@@ -64,16 +64,26 @@ class Profile:
                              f"label(s) {outside[:5]}: give --class-names, or a --dataset that fits the data")
         return [self.class_names[label - self.first_label] for label in labels]
 
-    def to_dict(self):
-        """JSON-ready, for the model's metadata (``from_dict`` reads it back)."""
+    def record(self):
+        """What the model's metadata keeps (``from_record`` reads it back): a built-in profile's name, so
+        that a later render uses the tool's current words for it; a user's profile in full; None for none."""
+        if self == NEUTRAL:
+            return None
+        if BUILT_IN.get(self.name) == self:
+            return self.name
         return {field.name: list(value) if isinstance(value, tuple) else value
                 for field, value in ((f, getattr(self, f.name)) for f in dataclasses.fields(self))}
 
-    @classmethod
-    def from_dict(cls, values):
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: tuple(value) if isinstance(value, list) else value
-                      for key, value in values.items() if key in known})
+
+def from_record(record):
+    """The profile ``Profile.record`` gave."""
+    if record is None:
+        return NEUTRAL
+    if isinstance(record, str):
+        return builtin(record)
+    known = {f.name for f in dataclasses.fields(Profile)}
+    return Profile(**{key: tuple(value) if isinstance(value, list) else value
+                      for key, value in record.items() if key in known})
 
 
 NEUTRAL = Profile()
@@ -113,8 +123,7 @@ FASHION_MNIST = Profile(
     name="fashion-mnist", title="Fashion-MNIST", item="fashion-product image",
     description=("Fashion-MNIST was made by H. Xiao, K. Rasul and R. Vollgraf at Zalando Research from 70,000 product "
                  "photographs of Zalando's online shop (clothing, shoes and bags), each trimmed, resized, sharpened, "
-                 "negated and converted to a 28\N{MULTIPLICATION SIGN}28 grayscale image, as a drop-in replacement "
-                 "for MNIST."),
+                 "negated and converted to a 28\N{MULTIPLICATION SIGN}28 grayscale image."),
     licence="MIT",
     citation=("H. Xiao, K. Rasul and R. Vollgraf. Fashion-MNIST: a novel image dataset for benchmarking machine "
               "learning algorithms. arXiv:1708.07747, 2017.",),
