@@ -160,7 +160,7 @@ KMNIST = Profile(
     limitations=(
         "Kuzushiji-MNIST's characters come from a limited set of pre-modern books, so other hands, periods and "
         "printing styles are under-represented; each class gathers several historical forms of one hiragana, so "
-        "its images vary more than a class of digits does, and nothing here measures how well any one form or "
+        "its images vary more than one written form would, and nothing here measures how well any one form or "
         "book is read. Anyone who uses these models on other documents should first measure the error rate on "
         "them, report it with its interval, and let an expert check every reading that matters."),
     keywords=("cursive Japanese character recognition", "Kuzushiji-MNIST", "KMNIST"))
