@@ -10,6 +10,7 @@ claim about who made them.
 import dataclasses
 import re
 import string
+from typing import Any
 
 from mnist_ova.errors import InputError
 
@@ -82,8 +83,9 @@ def from_record(record):
     if isinstance(record, str):
         return builtin(record)
     known = {f.name for f in dataclasses.fields(Profile)}
-    return Profile(**{key: tuple(value) if isinstance(value, list) else value
-                      for key, value in record.items() if key in known})
+    values: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
+                              for key, value in record.items() if key in known}
+    return Profile(**values)
 
 
 NEUTRAL = Profile()
