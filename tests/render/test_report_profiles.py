@@ -7,7 +7,7 @@ import re
 import pytest
 
 from mnist_ova.pipeline import config, jobs
-from mnist_ova.render import diagnostics, report
+from mnist_ova.render import report
 from mnist_ova.trainer import profiles
 
 MNIST_FAMILY = {"mnist"} | {name for name in profiles.BUILT_IN if name.startswith("emnist-")}
@@ -22,12 +22,10 @@ def trained(tiny_npz, tmp_path_factory):
 
 def page_of(trained, profile):
     """The report's HTML (for the PDF), rendered for ``profile``, each image's URL its asset's name."""
-    context = report.context(trained.evaluation, title_page=jobs.title_page_of(config.settings_from({})),
-                             dataset=trained.metadata["dataset"], config=trained.metadata["config"],
-                             video={"examples": 4, "seconds_per_example": 1.0, "mp4": False, "gif": False,
-                                    "captions": False, "gif_kib": 0, "files": []},
-                             timings={}, profile=profile)
-    context["analysis"] = diagnostics.context(trained.evaluation, test_rows=trained.test_rows)
+    video = report.video_context(trained.views, examples=4, seconds_per_example=1.0, shown={})
+    context = report.context(trained.views, title_page=jobs.title_page_of(config.settings_from({})),
+                             dataset=trained.metadata["dataset"], config=trained.metadata["config"], video=video,
+                             timings={}, profile=profile, test_rows=trained.test_rows)
     return report.render_html(context, target="pdf", assets=_Names())
 
 
