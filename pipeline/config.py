@@ -8,7 +8,7 @@ from typing import Any
 import tomllib
 from pathlib import Path
 
-from mnist_ova.trainer import validation
+from mnist_ova.trainer import profiles, validation
 from mnist_ova.trainer.data import SOURCES
 from mnist_ova.errors import InputError
 from mnist_ova.fileio import MiB, read_bounded
@@ -51,7 +51,11 @@ class Settings:
     test_size: float = _option(0.2, "fraction of rows in the test set (split 'seed')", flag_type=float)
     seed: int = _option(42, "random seed of the split and of the example choice", flag_type=int)
     class_names: tuple | None = _option(None, "comma-separated class names, in label order",
-                                        default_text="the labels")
+                                        default_text="the data set profile's, else the labels")
+    # A built-in profile's name, or (in the config file) a [dataset] table: check() makes either a Profile.
+    dataset: "str | dict | profiles.Profile | None" = _option(
+        None, f"the data set's profile (its words in the report, its class names): one of {', '.join(profiles.BUILT_IN)}",
+        default_text="recognised from the data's files")
     examples: int = _option(60, "examples in the prediction video", group="deliverables", flag_type=int)
     examples_from: str = _option("random", "which test rows the video shows", choices=EXAMPLE_SOURCES,
                                  group="deliverables")
@@ -68,8 +72,9 @@ class Settings:
     max_bundle_mb: float | None = _option(None, "bundle: leave out the heaviest optional files (MP4 first) to "
                                           "fit this size", group="deliverables", flag_type=float,
                                           default_text="no limit")
-    title: str = _option("Handwritten Digit Recognition with a Neural-Network Mindset", "report title",
-                         group="report")
+    title: str = _option("", "report title", group="report",
+                         default_text="from the data set's profile, e.g. 'Handwritten Digit Recognition with a "
+                         "Neural-Network Mindset'")
     author: str = _option("", "author on the title page", group="report", default_text="none")
     course: str = _option("", "course on the title page", group="report", default_text="none")
     institution: str = _option("", "institution on the title page", group="report", default_text="none")
@@ -166,7 +171,7 @@ def check(settings, *, given=frozenset()):
         value = getattr(s, option.attr)
         if option.choices:
             validation.check_choice(option.name, value, option.choices)
-        elif option.type is str and option.attr not in ("formats", "class_names") and value is not None \
+        elif option.type is str and option.attr not in ("formats", "class_names", "dataset") and value is not None \
                 and not option.repeatable and not isinstance(value, str):
             raise InputError(f"{option.name} must be text; got {value!r}")
     _check_solver_options(s.solver, given)
@@ -189,6 +194,7 @@ def check(settings, *, given=frozenset()):
         "video_size": _video_size(s.video_size),
         "formats": _formats(s.formats),
         "class_names": _class_names(s.class_names),
+        "dataset": _dataset_profile(s.dataset),
         **{field: _text(field.replace("_", "-"), getattr(s, field))
            for field in ("title", "author", "course", "institution", "seat")},
         "l2": None if s.l2 is None else validation.check_number("l2", s.l2, minimum=0),
@@ -258,6 +264,15 @@ def _formats(value):
     for name in names:
         validation.check_choice("formats", name, FORMATS)
     return tuple(f for f in FORMATS if f in names)
+
+
+def _dataset_profile(value):
+    """None (recognise the data), a built-in profile's name, or a user's [dataset] table: as a Profile."""
+    if value is None or isinstance(value, profiles.Profile):
+        return value
+    if isinstance(value, dict):
+        return profiles.from_table(value)
+    return profiles.builtin(value)
 
 
 def _class_names(value):

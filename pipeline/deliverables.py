@@ -11,6 +11,7 @@ from mnist_ova.errors import ToolError
 from mnist_ova.pipeline import jobs, outputs
 from mnist_ova.pipeline.staging import DISK_ERRORS, disk_error
 from mnist_ova.render import diagnostics, figures, frames, gif, learning, notes, report, training_film, trends, video
+from mnist_ova.trainer import profiles
 from mnist_ova.fileio import json_text
 
 FIGURE_SCRATCH = "figures"  # in the staging scratch folder when the figures are not an output
@@ -302,7 +303,8 @@ def _report_context(trained, settings, staging, review=None, *, videos=None):
         trained.views, title_page=jobs.title_page_of(settings, recorded=trained.metadata.get("title_page", {})),
         dataset=trained.metadata["dataset"], config=trained.metadata["config"], video=video, timings=trained.timings,
         training={"reused": trained.reused, "train_seconds": trained.metadata.get("train_seconds")},
-        test_rows=trained.test_rows, comparison=review.comparison if review else None,
+        profile=profiles.from_record(trained.metadata["profile"]), test_rows=trained.test_rows,
+        comparison=review.comparison if review else None,
         gates=review.gates if review else (), baseline_label=review.baseline_path if review else None)
     context["notes"] = load_notes(settings.notes) if settings.notes else None
     context["across_builds"] = review.across_builds if review else None

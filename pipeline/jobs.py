@@ -17,7 +17,7 @@ from mnist_ova import children
 from mnist_ova.pipeline import outputs
 from mnist_ova.render import views as render_views
 from mnist_ova.environment import source_date_epoch
-from mnist_ova.trainer import data, metrics, preprocess
+from mnist_ova.trainer import data, metrics, preprocess, profiles
 from mnist_ova.errors import InputError, ToolError
 from mnist_ova.fileio import json_text
 from mnist_ova.trainer.choices import DEFAULT_L2
@@ -71,10 +71,10 @@ class Stopwatch:
         return _Stage()
 
 
-def class_names_for(classes, names):
-    """The given names (one per class, in label order), else the labels themselves."""
+def class_names_for(classes, names, profile=profiles.NEUTRAL):
+    """The given names (one per class, in label order), else the profile's, else the labels themselves."""
     if names is None:
-        return [str(label) for label in classes]
+        return profile.names_for(classes) or [str(label) for label in classes]
     if len(names) != classes.size or not np.array_equal(classes, np.arange(len(names))):
         raise InputError(f"class-names gives {len(names)} names, so the labels must be 0..{len(names) - 1}; "
                          f"the data's labels are {classes.tolist()}: give one name per label")
@@ -186,10 +186,13 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
     with watch("preprocess"):
         X, train_rows, test_rows = features_and_split(settings, dataset)
         classes = np.unique(dataset.labels)
-        class_names = class_names_for(classes, settings.class_names)
+        profile = profile_for(settings, dataset, log)
+        class_names = class_names_for(classes, settings.class_names, profile)
         check_split_trains_every_class(dataset.labels, train_rows, class_names)
-    metadata = {"data": str(settings.data), "dataset": dataset_summary(dataset, train_rows, test_rows, class_names),
-                "config": config_summary(settings), "title_page": title_page_of(settings)}
+    metadata = {"data": str(settings.data),
+                "dataset": dataset_summary(dataset, train_rows, test_rows, class_names, profile),
+                "config": config_summary(settings), "title_page": title_page_of(settings),
+                "profile": profile.record()}
     metadata["key"] = training_key(metadata)
     model = None
     if cached_model is not None and cached_model.is_file():
@@ -235,6 +238,18 @@ def score_snapshots(model, X, labels, train_rows, test_rows):
     index = np.searchsorted(model.classes_, labels)
     model.snapshots_ = snapshots.score(model.snapshots_, X[train_rows], index[train_rows], X[test_rows],
                                        index[test_rows])
+
+
+def profile_for(settings, dataset, log):
+    """The profile named by ``--dataset`` or the config's [dataset] table, else the one the data's
+    files are recognised as (``profiles.NEUTRAL`` when none)."""
+    found = profiles.recognise(dataset.name, dataset.files, len(dataset.labels), np.unique(dataset.labels))
+    if settings.dataset is None:
+        return found
+    if found.name not in (None, settings.dataset.name):
+        log(f"note: the data's files are {found.title}'s, but the report describes them as "
+            f"{settings.dataset.title} (--dataset)")
+    return settings.dataset
 
 
 def load_saved_model(path, *, hint):
@@ -332,8 +347,11 @@ def from_saved_model(path, settings, *, log, warn=None):
         raise InputError(f"the model expects images of {model.n_features_in_} pixels but the data {source!r} has "
                          f"{X.shape[1]}: pass --data with the data it was trained on")
     check_known_classes(dataset.labels, model.classes_)
-    # Names given now win over the ones recorded at training time.
-    class_names = (class_names_for(model.classes_, settings.class_names) if settings.class_names is not None
+    # A profile or names given now win over the ones recorded at training time.
+    profile = (profile_for(settings, dataset, log) if settings.dataset is not None or "profile" not in metadata
+               else profiles.from_record(metadata["profile"]))
+    class_names = (class_names_for(model.classes_, settings.class_names, profile)
+                   if settings.class_names is not None or settings.dataset is not None
                    else metadata["dataset"]["class_names"])
     check_finite(model, class_names, path=path)
     with watch("snapshots"):
@@ -341,12 +359,14 @@ def from_saved_model(path, settings, *, log, warn=None):
     with watch("evaluate"):
         evaluation = metrics.evaluate(model, X[train_rows], dataset.labels[train_rows], X[test_rows],
                                       dataset.labels[test_rows], class_names)
-    metadata = dict(metadata, dataset=dataset_summary(dataset, train_rows, test_rows, class_names))
+    metadata = dict(metadata, dataset=dataset_summary(dataset, train_rows, test_rows, class_names, profile),
+                    profile=profile.record())
     return Trained(model, dataset, X, train_rows, test_rows, evaluation, watch.seconds, metadata)
 
 
-def dataset_summary(dataset, train_rows, test_rows, class_names):
-    return {"name": dataset.name, "source": dataset.source, "sha256": dataset.sha256, "files": dataset.files,
+def dataset_summary(dataset, train_rows, test_rows, class_names, profile):
+    return {"name": dataset.name, "profile": profile.name, "source": dataset.source, "sha256": dataset.sha256,
+            "files": dataset.files,
             "n_train": int(len(train_rows)), "n_test": int(len(test_rows)),
             "image_shape": list(dataset.image_shape), "pixel_dtype": dataset.images.dtype.str,
             "class_names": list(class_names), "fallback": dataset.fallback}

@@ -101,7 +101,7 @@ def execute(command_name, settings, *, model_path=None, force=False, force_out=F
         dataset = trained.metadata["dataset"]
         result = {
             "status": "ok", "command": command_name, "out": str(out), "reused_model": trained.reused,
-            "dataset": {"name": dataset["name"], "source": dataset["source"], "sha256": dataset["sha256"],
+            "dataset": {"name": dataset["name"], "profile": dataset.get("profile"), "source": dataset["source"], "sha256": dataset["sha256"],
                         "rows": dataset["n_train"] + dataset["n_test"], "n_train": dataset["n_train"],
                         "n_test": dataset["n_test"], "fallback": dataset.get("fallback")},
             "multiclass_accuracy": trained.evaluation.multiclass_accuracy,

@@ -154,6 +154,11 @@ class Layout:
         top = self.bar_top(p)
         return (a, top, b - 1, bottom - 1) if top < bottom else None
 
+    @property
+    def label_room(self):
+        """Rows: the pixels a name may take, left of the bars."""
+        return self.label_width - 12 * self.unit
+
     def label_size(self):
         """Rows: the name's font size, as large as its line allows."""
         return max(8, min(round(24 * self.unit), int(self.band * 0.8)))
@@ -190,7 +195,7 @@ def background(layout, example, class_names, axis_label=AXIS_LABEL):
         for k, name in enumerate(class_names):
             y0, y1 = layout.bar_span(k)
             bold = k == example.true
-            text, _ = _fit(name, size, layout.label_width - 12 * u, bold=bold)
+            text, _ = _fit(name, size, layout.label_room, bold=bold)
             draw.text((plot_left - 8 * u, (y0 + y1) / 2), text, fill=INK, anchor="rm", font=font(size, bold))
         draw.text(((plot_left + plot_right) / 2, plot_bottom + 14 * u), axis_label,
                   fill=(97, 97, 97), anchor="ma", font=font(round(18 * u)))

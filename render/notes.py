@@ -41,8 +41,10 @@ TABLES = {
     "model_card": "tab_model_card", "configuration": "tab_config", "files": "tab_files",
     "versions": "tab_versions", "timings": "tab_timings",
 }
-# A figure the two formats show differently: the PDF prints frames of the video, the web page plays it.
-SAME_FIGURE = {"fig_posters": ("fig_posters", "fig_video", "fig_gif")}
+# A figure the two formats show differently: the PDF prints frames of the video, the web page plays it;
+# and a figure file the report shows inside another figure: the ROC curves are drawn once in the report,
+# beside the precision-recall curves (roc_curves.svg stays in figures/ on its own).
+SAME_FIGURE = {"fig_posters": ("fig_posters", "fig_video", "fig_gif"), "fig_roc": ("fig_roc_pr",)}
 NAME = r"(?:fig|tbl)-[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*"
 LABEL = re.compile(f"@({NAME})")
 

@@ -292,17 +292,20 @@ def video_context(views, *, examples, seconds_per_example, shown, gif_bytes=0):
             "files": list(shown.values())}
 
 
-def context(views, *, title_page, dataset, config, video, timings, training=None, test_rows, comparison=None,
-            gates=(), baseline_label=None):
-    """What the report says, from one evaluation's views (``render.views``). ``title_page`` holds the
-    title-page fields, ``dataset``/``config`` the run's recorded summaries, ``video`` what the videos
-    show (``video_context``), ``timings`` the stages' seconds (None leaves them out), ``training``
+def context(views, *, title_page, dataset, config, video, timings, training=None, profile=None, test_rows,
+            comparison=None, gates=(), baseline_label=None):
+    """What the report says, from one evaluation's views (``render.views``). ``profile``
+    (``trainer.profiles.Profile``) gives every word about the data, and the title when ``title_page``
+    has none; ``title_page`` holds the title-page fields, ``dataset``/``config`` the run's recorded
+    summaries, ``video`` what the videos show (``video_context``), ``timings`` the stages' seconds (None leaves them out), ``training``
     whether the model was reused ({"reused", "train_seconds"}); ``test_rows``, ``comparison`` (with
     the baseline ``baseline_label``) and ``gates`` are the error analysis's (``diagnostics.context``)."""
     from mnist_ova.render import diagnostics
     from mnist_ova.render.figures import EQUATIONS, KEY_LIMIT, confusion_shows_counts
     from mnist_ova.render.frames import BARS_LIMIT, TOP_BARS
+    from mnist_ova.trainer.profiles import NEUTRAL
 
+    profile = profile or NEUTRAL
     e, names, classes = views.evaluation, views.names, views.classes
     by_auc = sorted(classes, key=lambda m: m["auc"])
     by_recall = sorted(classes, key=lambda c: c["recall"])
@@ -313,9 +316,11 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
     reproducible = source_date_epoch() is not None
     versions = package_versions()
     return {
-        "meta": dict(title_page, date=when.strftime("%d %B %Y").lstrip("0"),
+        "meta": dict(title_page, title=title_page["title"] or profile.default_title,
+                     date=when.strftime("%d %B %Y").lstrip("0"),
                      created=when.strftime("%Y-%m-%dT%H:%M:%SZ")),
         "dataset": dataset,
+        "profile": profile,
         "config": config,
         "models": classes,
         "per_class": classes,

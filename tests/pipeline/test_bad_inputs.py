@@ -56,6 +56,11 @@ CASES = {
     "a FIFO as the baseline's predictions": (2, r"baseline '.*predictions.csv' is a named pipe \(FIFO\)"),
     "--video-size 321x241": (2, r"video-size must have even sides .*; got '321x241': use 320x240"),
     "a class name of 5,000 characters": (2, r"class-names must be at most 200 characters; got 5000"),
+    "unknown --dataset": (2, r"dataset must be one of mnist, fashion-mnist, kmnist, emnist-balanced, emnist-byclass, "
+                             r"emnist-bymerge, emnist-digits, emnist-letters, emnist-mnist; got 'fashion'"),
+    "labels outside the profile's": (2, r"dataset 'emnist-letters' names the labels 1..26, but the data hold "
+                                        r"label\(s\) \[0\]: give --class-names"),
+    "a [dataset] table without a name": (2, r"\[dataset\] needs a name"),
     "malformed SOURCE_DATE_EPOCH": (2, r"SOURCE_DATE_EPOCH must be a whole number of seconds .* got 'abc'"),
     "missing template dir": (2, r"template-dir '.*no-templates' is not a folder"),
     "broken template": (2, r"template .*report.html.j2 line 1"),
@@ -219,6 +224,13 @@ def prepare(case, tmp, out):
         argv = [*good, "--video-size", "321x241"]
     elif case == "a class name of 5,000 characters":
         argv = [*good, "--class-names", "a" * 5000 + ",b,c,d"]
+    elif case == "unknown --dataset":
+        argv = [*good, "--dataset", "fashion"]
+    elif case == "labels outside the profile's":
+        argv = [*good, "--dataset", "emnist-letters"]
+    elif case == "a [dataset] table without a name":
+        (tmp / "nameless.toml").write_text('[dataset]\ndescription = "Photographs of my cats."\n')
+        argv = [*good, "--config", str(tmp / "nameless.toml")]
     elif case == "malformed SOURCE_DATE_EPOCH":
         argv, env = good, {"SOURCE_DATE_EPOCH": "abc"}
     elif case == "missing template dir":

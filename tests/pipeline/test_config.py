@@ -17,7 +17,7 @@ def test_every_settings_field_is_a_flag_and_a_toml_key(tmp_path, monkeypatch):
 
     text = """data = "sample"\nout = "/o"\ncache-dir = "/c"\niterations = 7\nlearning-rate = 0.5\ntol = 0.001
 dtype = "float32"\nsolver = "gd"\nl2 = 0.1\nsplit = "official"\ntest-size = 0.3\nseed = 1
-class-names = "a,b"\nexamples = 3\nexamples-from = "first"\nseconds-per-example = 2.0\nfps = 10
+class-names = "a,b"\ndataset = "kmnist"\nexamples = 3\nexamples-from = "first"\nseconds-per-example = 2.0\nfps = 10
 video-size = "640x360"\nformats = "pdf"\nhtml-assets = "external"\ntemplate-dir = "/t"\nmax-bundle-mb = 5.0
 title = "T"\nauthor = "A"\ncourse = "C"\ninstitution = "I"\nseat = "S"\nbaseline = "/b"
 fail-under = ["multiclass_accuracy=0.5"]

@@ -9,6 +9,19 @@ from mnist_ova.pipeline import config, jobs, outputs
 from mnist_ova.pipeline.staging import StagedOutput
 
 
+def test_a_dataset_named_against_its_files_is_believed_with_a_note(shared_mnist):
+    from mnist_ova.trainer import data, profiles
+
+    dataset = data.load_path(shared_mnist)
+    notes = []
+    assert jobs.profile_for(config.settings_from({}), dataset, notes.append) is profiles.MNIST
+    assert notes == []
+    chosen = jobs.profile_for(config.settings_from({"dataset": "fashion-mnist"}), dataset, notes.append)
+    assert chosen is profiles.FASHION_MNIST
+    assert notes == ["note: the data's files are MNIST's, but the report describes them as Fashion-MNIST (--dataset)"]
+    assert jobs.class_names_for(np.arange(10), None, chosen)[9] == "Ankle boot"
+
+
 def test_class_names_default_to_the_labels_and_must_fit_them():
     assert jobs.class_names_for(np.array([0, 1, 2]), None) == ["0", "1", "2"]
     assert jobs.class_names_for(np.array([0, 1]), ("cat", "dog")) == ["cat", "dog"]

@@ -142,6 +142,17 @@ def test_up_to_12_classes_every_bar_is_shown_in_label_order():
     assert shown_names == names and shown.true == 0 and shown.predicted == 11
 
 
+@pytest.mark.parametrize("size", [(1280, 720), (640, 360), (1920, 1080), (320, 240)])
+def test_a_name_that_fits_in_the_rows_is_never_cut_in_bold_or_regular(size):
+    """Each name is fitted in the weight it is drawn in (bold: the true class): none of Fashion-MNIST's
+    names is cut in either weight at any video size."""
+    layout = frames.Layout.for_names(*size, FASHION)
+    assert layout.orientation == "rows"
+    for name in FASHION:
+        for bold in (False, True):
+            assert frames._fit(name, layout.label_size(), layout.label_room, bold=bold)[0] == name, (name, bold)
+
+
 def test_a_title_too_long_for_the_frame_is_shrunk_then_cut():
     names = ["a" * 120, "b"]
     ex = frames.Example(np.eye(5), 0, 1, np.array([0.3, 0.7]))

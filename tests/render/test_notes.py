@@ -136,6 +136,14 @@ def test_the_video_figure_is_the_one_the_format_shows(tmp_path):
     assert "REF fig_gif" in body(document, "notes-1", placed={"fig_gif"})
 
 
+def test_the_roc_curves_label_is_the_figure_the_report_draws_them_in(tmp_path):
+    """The report draws the ROC curves once, beside the precision-recall curves (issue 19)."""
+    from mnist_ova.pipeline import outputs
+
+    document = notes.load(write(tmp_path, "# R\n\nSee @fig-roc_curves.\n"), notes.labels(outputs.FIGURES))
+    assert "REF fig_roc_pr" in body(document, "notes-1", placed={"fig_roc_pr"})
+
+
 def test_an_unknown_label_is_named_with_the_valid_ones(tmp_path):
     path = write(tmp_path, "# A\n\nFine @fig-cost_curves.\n\nSee @fig-confusion here.\n")
     with pytest.raises(InputError) as error:

@@ -33,13 +33,14 @@ def need(tool):
 
 @pytest.fixture(scope="module")
 def long_names(tmp_path_factory, small_digits):
-    """A run with long class names (one with $…$ that mathtext would typeset, one with HTML)."""
+    """A run with long class names (one with $…$ that mathtext would typeset, one with HTML), described
+    as Fashion-MNIST (--dataset)."""
     data = tmp_path_factory.mktemp("data") / "tiny.npz"
     np.savez(data, X=small_digits[0], y=small_digits[1])
     out = tmp_path_factory.mktemp("long")
     os.environ["SOURCE_DATE_EPOCH"] = str(EPOCH)
     try:
-        assert main(["--data", str(data), "--out", str(out), "--class-names", ",".join(LONG_NAMES),
+        assert main(["--data", str(data), "--out", str(out), "--class-names", ",".join(LONG_NAMES), "--dataset", "fashion-mnist",
                      "--formats", "html,pdf,mp4,figures,training", "--author", "Zoë O'Brien", "--course", "ML 101",
                      *SMALL]) == 0
     finally:
@@ -104,10 +105,11 @@ def test_pdf_metadata_is_the_title_page_and_the_build_date(long_names):
         ["pdfinfo", "-isodates", str(long_names / "report.pdf")], capture_output=True, text=True,
         check=True).stdout.splitlines() if ":" in line)
     info = {k: v.strip() for k, v in info.items()}
-    assert info["Title"] == "Handwritten Digit Recognition with a Neural-Network Mindset"
+    assert info["Title"] == "Fashion-Product Image Recognition with a Neural-Network Mindset"  # the profile's
     assert info["Author"] == "Zoë O'Brien"
-    assert "one-vs-all logistic regression" in info["Subject"]
-    assert "MNIST" in info["Keywords"] and "logistic regression" in info["Keywords"]
+    assert "one-vs-all logistic regression" in info["Subject"] and "fashion-product images" in info["Subject"]
+    assert info["Keywords"] == ("fashion-product image recognition, Fashion-MNIST, logistic regression, one-vs-all, "
+                                "gradient descent")
     when = datetime.datetime.fromtimestamp(EPOCH, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     assert info["CreationDate"].startswith(when) and info["ModDate"].startswith(when)
     assert info["Tagged"] == "yes"
@@ -270,6 +272,17 @@ def test_video_has_a_poster_and_its_captions_load(long_names, browser):
 def pdf_text(pdf):
     need("pdftotext")
     return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_the_pdf_speaks_of_fashion_mnist_and_of_no_other_data_set(long_names):
+    text = " ".join(pdf_text(long_names / "report.pdf").split())
+    for foreign in ("digit", "Census", "handwrit", "LeCun", "crossed seven", "writer", "ink"):
+        assert not re.search(rf"\b{foreign}", text, re.IGNORECASE), foreign
+    assert not re.search(r"(?<![\w-])MNIST(?![\w-])", text), "MNIST named on its own"
+    references = text[text.rindex("References"):]
+    assert "[1] H. Xiao, K. Rasul and R. Vollgraf. Fashion-MNIST: a novel image dataset" in references
+    assert "Fashion-MNIST was made by H. Xiao" in text and "Licence: MIT." in text
+    assert text.count("Fashion-Product Image Recognition with a Neural-Network Mindset") > 10  # the page headers
 
 
 def test_rendering_again_keeps_the_title_page_of_the_run(long_names, tmp_path):
