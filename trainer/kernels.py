@@ -1,15 +1,16 @@
 """One pass over the training rows per gradient step, compiled with numba.
 
-The rows come in as raw pixels (uint8 images) with each row's centre and scale: every tile's
-features, (pixels - centre) * scale, are made as the tile is read, so the data set is never
-copied as floats and a step reads 1 byte a pixel. The pass runs on one thread per core
-(``nogil``), the threads claiming chunks of rows through an atomic counter: as fast as a numba
-parfor, and far quicker to compile (bench/NOTES.md).
+The rows come in as raw pixels (uint8 images) with each row's scale and offset: every tile's
+features, pixels * scale + offset (= (pixels - centre) * scale, one multiply-add), are made as the
+tile is read, so the data set is never copied as floats and a step reads 1 byte a pixel. The pass
+runs on one thread per core (``nogil``), the threads claiming chunks of rows through an atomic
+counter: as fast as a numba parfor, and far quicker to compile (bench/NOTES.md).
 
 A step needs Z = X Wᵀ (forward) and dW = Gᵀ X (backward) for all K models. OpenBLAS runs
 these thin products (K = 10) far below the machine's speed and reads X twice; this kernel
 reads each tile of 8 rows once, computes its logits with the weights held in registers
-(4 rows x 5 models at a time), and adds the tile's gradient while the rows are still in
+(4 rows x 5 models at a time; the first 5 models' loop also makes the tile's features, so the
+conversion overlaps the multiply-adds), and adds the tile's gradient while the rows are still in
 cache, again 4 rows x 5 models at a time: with the 20 gradient factors in registers, each
 load of X serves five models (one model per load would make the step load-bound).
 Between the two, each model's 8 sigmoids and costs are one vector: numba has no vector exp
@@ -75,6 +76,8 @@ CHUNK = 1024  # rows per parallel task; a multiple of ROWS
 ROWS = 8  # rows per tile
 MODELS = 5  # models per register tile; K is padded to a multiple of this
 AHEAD = 2 * ROWS  # rows between a tile and the one its calls prefetch
+# The pass's phases, in order; FusedPass(phases=n) runs only the first n, to time each (bench/benchmark.py).
+PHASES = ("features and logits", "sigmoid and cost", "gradient")
 
 
 @njit(fastmath=True, inline="always", cache=True)
@@ -87,6 +90,38 @@ def _logits_4x5(X, i, WT, k, z, r):
     a20 = a21 = a22 = a23 = a24 = a30 = a31 = a32 = a33 = a34 = zero
     for j in range(X.shape[1]):
         v0, v1, v2, v3 = x0[j], x1[j], x2[j], x3[j]
+        u0, u1, u2, u3, u4 = w0[j], w1[j], w2[j], w3[j], w4[j]
+        a00 += v0 * u0; a01 += v0 * u1; a02 += v0 * u2; a03 += v0 * u3; a04 += v0 * u4  # noqa: E702
+        a10 += v1 * u0; a11 += v1 * u1; a12 += v1 * u2; a13 += v1 * u3; a14 += v1 * u4  # noqa: E702
+        a20 += v2 * u0; a21 += v2 * u1; a22 += v2 * u2; a23 += v2 * u3; a24 += v2 * u4  # noqa: E702
+        a30 += v3 * u0; a31 += v3 * u1; a32 += v3 * u2; a33 += v3 * u3; a34 += v3 * u4  # noqa: E702
+    sums = ((a00, a01, a02, a03, a04), (a10, a11, a12, a13, a14), (a20, a21, a22, a23, a24),
+            (a30, a31, a32, a33, a34))
+    for dr in range(4):
+        row = sums[dr]
+        for dk in range(5):
+            z[k + dk, r + dr] += row[dk]
+
+
+@njit(fastmath=True, inline="always", cache=True)
+def _features_and_logits_4x5(P, p, scale, offset, X, i, WT, k, z, r):
+    """X[i:i+4] = P[p:p+4] * scale + offset, and z[k:k+5, r:r+4] += WT[k:k+5] @ X[i:i+4].T in the same
+    loop, so that the conversion overlaps the multiply-adds."""
+    t = X.dtype.type
+    p0, p1, p2, p3 = P[p], P[p + 1], P[p + 2], P[p + 3]
+    x0, x1, x2, x3 = X[i], X[i + 1], X[i + 2], X[i + 3]
+    s0, s1, s2, s3 = scale[p], scale[p + 1], scale[p + 2], scale[p + 3]
+    c0, c1, c2, c3 = offset[p], offset[p + 1], offset[p + 2], offset[p + 3]
+    w0, w1, w2, w3, w4 = WT[k], WT[k + 1], WT[k + 2], WT[k + 3], WT[k + 4]
+    zero = X.dtype.type(0)
+    a00 = a01 = a02 = a03 = a04 = a10 = a11 = a12 = a13 = a14 = zero
+    a20 = a21 = a22 = a23 = a24 = a30 = a31 = a32 = a33 = a34 = zero
+    for j in range(X.shape[1]):
+        v0 = t(p0[j]) * s0 + c0
+        v1 = t(p1[j]) * s1 + c1
+        v2 = t(p2[j]) * s2 + c2
+        v3 = t(p3[j]) * s3 + c3
+        x0[j], x1[j], x2[j], x3[j] = v0, v1, v2, v3
         u0, u1, u2, u3, u4 = w0[j], w1[j], w2[j], w3[j], w4[j]
         a00 += v0 * u0; a01 += v0 * u1; a02 += v0 * u2; a03 += v0 * u3; a04 += v0 * u4  # noqa: E702
         a10 += v1 * u0; a11 += v1 * u1; a12 += v1 * u2; a13 += v1 * u3; a14 += v1 * u4  # noqa: E702
@@ -171,25 +206,25 @@ def _log1p_unit(e, terms=LOG1P_TERMS.size):
 
 
 @njit(fastmath=EXACT, error_model="numpy", cache=True)
-def _score(z, y_index, i, m, K, G, stats, cost, wrong):
-    """Gradient factors G = a - y of a tile's logits z (models x rows), and per model the sums of G,
-    of the cost -y log(a) - (1 - y) log(1 - a) and of the rounding errors; float64 inside."""
+def _score(z, y_tile, m, K, G, lanes):
+    """Gradient factors G = a - y of a tile's first m rows of logits z (models x rows), and per model
+    and row lane the sums of G, of the cost -y log(a) - (1 - y) log(1 - a) and of the rounding errors;
+    float64 inside. A function of its own, with a loop of unknown length over the rows: so LLVM
+    vectorises it (inlined, or over a fixed ROWS, it was unrolled into scalar code, 2.5x slower)."""
     exp_terms, log1p_terms = _terms_for(z)
     for k in range(K):
         for r in range(m):
             zk = np.float64(z[k, r])
-            target = 1.0 if y_index[i + r] == k else 0.0
+            target = 1.0 if y_tile[r] == k else 0.0
             e = _exp_minus(abs(zk), exp_terms)
             inverse = 1.0 / (1.0 + e)
             a = inverse if zk >= 0.0 else e * inverse
-            G[k, r] = a - target
+            g = a - target
+            G[k, r] = g
+            lanes[0, k, r] += g
             # The cost without log(0): max(z, 0) - z y + log(1 + e^-|z|).
-            cost[r] = max(zk, 0.0) - zk * target + _log1p_unit(e, log1p_terms)
-            wrong[r] = 1.0 if (a > 0.5) != (target > 0.5) else 0.0
-        for r in range(m):
-            stats[0, k] += G[k, r]
-            stats[1, k] += cost[r]
-            stats[2, k] += wrong[r]
+            lanes[1, k, r] += max(zk, 0.0) - zk * target + _log1p_unit(e, log1p_terms)
+            lanes[2, k, r] += 1.0 if (a > 0.5) != (target > 0.5) else 0.0
 
 
 @intrinsic
@@ -229,60 +264,72 @@ def _claim(typingctx, counter):
     return types.int64(counter), codegen
 
 
-@njit(inline="always", cache=True)
-def _standardise_tile(P, i, m, centre, scale, X):
-    """X[:m] = (P[i:i+m] - centre) * scale, row by row in the weights' dtype, and the rest of the
-    tile zero: the tile's features, made from its raw pixels while they pass through the cache."""
-    t = X.dtype.type
-    for r in range(m):
-        mu, s = centre[i + r], scale[i + r]
-        src, dst = P[i + r], X[r]
-        for j in range(P.shape[1]):
-            dst[j] = (t(src[j]) - mu) * s
-    X[m:, :] = 0
-
-
 @njit(fastmath=True, nogil=True, cache=True)
-def _work(P, centre, scale, WT, b, y_index, K, dWT_parts, stats_parts, counter):
-    """Claim chunks of CHUNK rows until none is left; each chunk's sums go to its own part."""
+def _work(P, scale, offset, WT, b, y_index, K, dWT_parts, stats_parts, counter, phases):
+    """Claim chunks of CHUNK rows until none is left; each chunk's sums go to its own part. Only the
+    first ``phases`` of PHASES run (all three in training)."""
     n, d = P.shape
     KP = WT.shape[0]
     per_call = -(-ROWS // (4 * KP // MODELS))  # rows prefetched by each of a tile's register-tile calls
-    X = np.empty((ROWS, d), WT.dtype)  # the tile's standardised rows
+    X = np.empty((ROWS, d), WT.dtype)  # the tile's features
     z = np.empty((KP, ROWS), WT.dtype)
     G = np.zeros((KP, ROWS), WT.dtype)
-    cost = np.empty(ROWS)
-    wrong = np.empty(ROWS)
+    lanes = np.empty((3, KP, ROWS))  # the chunk's sums per model and row lane, added up at its end
+    y_tile = np.empty(ROWS, np.int64)
+    # A short last tile is read from a copy padded with zero rows (scale and offset 0: features 0), whose
+    # factors are then set to zero.
+    P_tail = np.zeros((ROWS, d), P.dtype)
+    scale_tail = np.zeros(ROWS, scale.dtype)
+    offset_tail = np.zeros(ROWS, offset.dtype)
     while True:
         c = _claim(counter)
         if c >= dWT_parts.shape[0]:
             break
         dW = dWT_parts[c]
-        stats = stats_parts[c]
         dW[:, :] = 0
-        stats[:, :] = 0
+        lanes[:, :, :] = 0
         start = c * CHUNK
         stop = min(n, start + CHUNK)
         for i in range(start, stop, ROWS):
-            m = min(ROWS, stop - i)  # a short last tile is padded with zero rows whose factors are zero
-            _standardise_tile(P, i, m, centre, scale, X)
+            m = min(ROWS, stop - i)
+            y_tile[:m] = y_index[i:i + m]
+            src, sc, off, p = P, scale, offset, i
+            if m < ROWS:
+                P_tail[:m] = P[i:i + m]
+                scale_tail[:m] = scale[i:i + m]
+                offset_tail[:m] = offset[i:i + m]
+                P_tail[m:] = 0
+                scale_tail[m:] = 0
+                offset_tail[m:] = 0
+                src, sc, off, p = P_tail, scale_tail, offset_tail, 0
             for k in range(KP):
                 for r in range(ROWS):
                     z[k, r] = b[k]
-            for k in range(0, KP, MODELS):
+            _prefetch_share(P, i, 0, per_call)
+            _features_and_logits_4x5(src, p, sc, off, X, 0, WT, 0, z, 0)
+            _prefetch_share(P, i, 1, per_call)
+            _features_and_logits_4x5(src, p + 4, sc, off, X, 4, WT, 0, z, 4)
+            for k in range(MODELS, KP, MODELS):
                 call = 2 * k // MODELS
                 _prefetch_share(P, i, call, per_call)
                 _logits_4x5(X, 0, WT, k, z, 0)
                 _prefetch_share(P, i, call + 1, per_call)
                 _logits_4x5(X, 4, WT, k, z, 4)
-            _score(z, y_index, i, m, K, G, stats, cost, wrong)
-            G[:, m:] = 0
+            if phases >= 2:
+                _score(z, y_tile, m, K, G, lanes)
+                G[:, m:] = 0
+            if phases < 3:
+                continue
             for k in range(0, KP, MODELS):
                 call = 2 * (KP + k) // MODELS
                 _prefetch_share(P, i, call, per_call)
                 _gradient_4x5(X, 0, G, 0, k, dW)
                 _prefetch_share(P, i, call + 1, per_call)
                 _gradient_4x5(X, 4, G, 4, k, dW)
+        stats = stats_parts[c]
+        for s in range(3):
+            for k in range(KP):
+                stats[s, k] = lanes[s, k].sum()
 
 
 _pool = None
@@ -306,7 +353,7 @@ def _run_threads(function, args, n):
 def _signature(dtype, pixels=types.uint8):
     dt = numba.from_dtype(np.dtype(dtype))
     return (types.Array(pixels, 2, "C"), dt[::1], dt[::1], dt[:, ::1], dt[::1], types.int64[::1], types.int64,
-            dt[:, :, ::1], types.float64[:, :, ::1], types.int64[::1])
+            dt[:, :, ::1], types.float64[:, :, ::1], types.int64[::1], types.int64)
 
 
 def compile_kernels(dtype, pixels="uint8"):
@@ -327,12 +374,15 @@ class FusedPass:
     ``scale`` the pixels are the features themselves (any float array).
     """
 
-    def __init__(self, pixels, y_index, K, *, dtype=None, centre=None, scale=None, n_threads=None):
+    def __init__(self, pixels, y_index, K, *, dtype=None, centre=None, scale=None, n_threads=None, phases=None):
         self.P = np.ascontiguousarray(pixels)
         n, d = self.P.shape
         dtype = np.dtype(dtype if dtype is not None else self.P.dtype)
-        self.centre = np.zeros(n, dtype) if centre is None else np.ascontiguousarray(centre, dtype)
         self.scale = np.ones(n, dtype) if scale is None else np.ascontiguousarray(scale, dtype)
+        # (pixels - centre) * scale as one multiply-add, pixels * scale + offset; the offset rounded once
+        self.offset = (np.zeros(n, dtype) if centre is None
+                       else (-(np.asarray(centre, np.float64) * scale)).astype(dtype))
+        self.phases = len(PHASES) if phases is None else phases  # all in training; fewer to time the first ones
         self.y_index = np.ascontiguousarray(y_index, dtype=np.int64)
         self.K = K
         padded = -(-K // MODELS) * MODELS
@@ -350,7 +400,7 @@ class FusedPass:
         self.WT[:K] = WT
         self.b[:K] = b
         self.counter[0] = 0
-        _run_threads(_work, (self.P, self.centre, self.scale, self.WT, self.b, self.y_index, K, self.dWT_parts,
-                             self.stats_parts, self.counter), self.n_threads)
+        _run_threads(_work, (self.P, self.scale, self.offset, self.WT, self.b, self.y_index, K, self.dWT_parts,
+                             self.stats_parts, self.counter, self.phases), self.n_threads)
         stats = self.stats_parts.sum(axis=0)
         return self.dWT_parts.sum(axis=0)[:K], stats[0, :K], stats[1, :K], stats[2, :K]
