@@ -9,8 +9,7 @@ counter: as fast as a numba parfor, and far quicker to compile (bench/NOTES.md).
 A step needs Z = X Wᵀ (forward) and dW = Gᵀ X (backward) for all K models. OpenBLAS runs
 these thin products (K = 10) far below the machine's speed and reads X twice; this kernel
 reads each tile of 8 rows once, computes its logits with the weights held in registers
-(4 rows x 5 models at a time; the first 5 models' loop also makes the tile's features, so the
-conversion overlaps the multiply-adds), and adds the tile's gradient while the rows are still in
+(4 rows x 5 models at a time), and adds the tile's gradient while the rows are still in
 cache, again 4 rows x 5 models at a time: with the 20 gradient factors in registers, each
 load of X serves five models (one model per load would make the step load-bound).
 Between the two, each model's 8 sigmoids and costs are one vector: numba has no vector exp
@@ -90,38 +89,6 @@ def _logits_4x5(X, i, WT, k, z, r):
     a20 = a21 = a22 = a23 = a24 = a30 = a31 = a32 = a33 = a34 = zero
     for j in range(X.shape[1]):
         v0, v1, v2, v3 = x0[j], x1[j], x2[j], x3[j]
-        u0, u1, u2, u3, u4 = w0[j], w1[j], w2[j], w3[j], w4[j]
-        a00 += v0 * u0; a01 += v0 * u1; a02 += v0 * u2; a03 += v0 * u3; a04 += v0 * u4  # noqa: E702
-        a10 += v1 * u0; a11 += v1 * u1; a12 += v1 * u2; a13 += v1 * u3; a14 += v1 * u4  # noqa: E702
-        a20 += v2 * u0; a21 += v2 * u1; a22 += v2 * u2; a23 += v2 * u3; a24 += v2 * u4  # noqa: E702
-        a30 += v3 * u0; a31 += v3 * u1; a32 += v3 * u2; a33 += v3 * u3; a34 += v3 * u4  # noqa: E702
-    sums = ((a00, a01, a02, a03, a04), (a10, a11, a12, a13, a14), (a20, a21, a22, a23, a24),
-            (a30, a31, a32, a33, a34))
-    for dr in range(4):
-        row = sums[dr]
-        for dk in range(5):
-            z[k + dk, r + dr] += row[dk]
-
-
-@njit(fastmath=True, inline="always", cache=True)
-def _features_and_logits_4x5(P, p, scale, offset, X, i, WT, k, z, r):
-    """X[i:i+4] = P[p:p+4] * scale + offset, and z[k:k+5, r:r+4] += WT[k:k+5] @ X[i:i+4].T in the same
-    loop, so that the conversion overlaps the multiply-adds."""
-    t = X.dtype.type
-    p0, p1, p2, p3 = P[p], P[p + 1], P[p + 2], P[p + 3]
-    x0, x1, x2, x3 = X[i], X[i + 1], X[i + 2], X[i + 3]
-    s0, s1, s2, s3 = scale[p], scale[p + 1], scale[p + 2], scale[p + 3]
-    c0, c1, c2, c3 = offset[p], offset[p + 1], offset[p + 2], offset[p + 3]
-    w0, w1, w2, w3, w4 = WT[k], WT[k + 1], WT[k + 2], WT[k + 3], WT[k + 4]
-    zero = X.dtype.type(0)
-    a00 = a01 = a02 = a03 = a04 = a10 = a11 = a12 = a13 = a14 = zero
-    a20 = a21 = a22 = a23 = a24 = a30 = a31 = a32 = a33 = a34 = zero
-    for j in range(X.shape[1]):
-        v0 = t(p0[j]) * s0 + c0
-        v1 = t(p1[j]) * s1 + c1
-        v2 = t(p2[j]) * s2 + c2
-        v3 = t(p3[j]) * s3 + c3
-        x0[j], x1[j], x2[j], x3[j] = v0, v1, v2, v3
         u0, u1, u2, u3, u4 = w0[j], w1[j], w2[j], w3[j], w4[j]
         a00 += v0 * u0; a01 += v0 * u1; a02 += v0 * u2; a03 += v0 * u3; a04 += v0 * u4  # noqa: E702
         a10 += v1 * u0; a11 += v1 * u1; a12 += v1 * u2; a13 += v1 * u3; a14 += v1 * u4  # noqa: E702
@@ -264,6 +231,21 @@ def _claim(typingctx, counter):
     return types.int64(counter), codegen
 
 
+@njit(inline="always", cache=True)
+def _standardise_tile(P, i, m, scale, offset, X):
+    """X[:m] = P[i:i+m] * scale + offset, row by row in the weights' dtype (one multiply-add a pixel),
+    and the rest of the tile zero: the tile's features, made from its raw pixels while they pass
+    through the cache."""
+    t = X.dtype.type
+    for r in range(m):
+        s, c = scale[i + r], offset[i + r]
+        src, dst = P[i + r], X[r]
+        for j in range(P.shape[1]):
+            dst[j] = t(src[j]) * s + c
+    for r in range(m, ROWS):
+        X[r].fill(0)
+
+
 @njit(fastmath=True, nogil=True, cache=True)
 def _work(P, scale, offset, WT, b, y_index, K, dWT_parts, stats_parts, counter, phases):
     """Claim chunks of CHUNK rows until none is left; each chunk's sums go to its own part. Only the
@@ -276,40 +258,24 @@ def _work(P, scale, offset, WT, b, y_index, K, dWT_parts, stats_parts, counter, 
     G = np.zeros((KP, ROWS), WT.dtype)
     lanes = np.empty((3, KP, ROWS))  # the chunk's sums per model and row lane, added up at its end
     y_tile = np.empty(ROWS, np.int64)
-    # A short last tile is read from a copy padded with zero rows (scale and offset 0: features 0), whose
-    # factors are then set to zero.
-    P_tail = np.zeros((ROWS, d), P.dtype)
-    scale_tail = np.zeros(ROWS, scale.dtype)
-    offset_tail = np.zeros(ROWS, offset.dtype)
     while True:
         c = _claim(counter)
         if c >= dWT_parts.shape[0]:
             break
         dW = dWT_parts[c]
-        dW[:, :] = 0
-        lanes[:, :, :] = 0
+        dW.fill(0)
+        lanes.fill(0)
         start = c * CHUNK
         stop = min(n, start + CHUNK)
         for i in range(start, stop, ROWS):
             m = min(ROWS, stop - i)
-            y_tile[:m] = y_index[i:i + m]
-            src, sc, off, p = P, scale, offset, i
-            if m < ROWS:
-                P_tail[:m] = P[i:i + m]
-                scale_tail[:m] = scale[i:i + m]
-                offset_tail[:m] = offset[i:i + m]
-                P_tail[m:] = 0
-                scale_tail[m:] = 0
-                offset_tail[m:] = 0
-                src, sc, off, p = P_tail, scale_tail, offset_tail, 0
+            _standardise_tile(P, i, m, scale, offset, X)
+            for r in range(m):
+                y_tile[r] = y_index[i + r]
             for k in range(KP):
                 for r in range(ROWS):
                     z[k, r] = b[k]
-            _prefetch_share(P, i, 0, per_call)
-            _features_and_logits_4x5(src, p, sc, off, X, 0, WT, 0, z, 0)
-            _prefetch_share(P, i, 1, per_call)
-            _features_and_logits_4x5(src, p + 4, sc, off, X, 4, WT, 0, z, 4)
-            for k in range(MODELS, KP, MODELS):
+            for k in range(0, KP, MODELS):
                 call = 2 * k // MODELS
                 _prefetch_share(P, i, call, per_call)
                 _logits_4x5(X, 0, WT, k, z, 0)
@@ -317,7 +283,9 @@ def _work(P, scale, offset, WT, b, y_index, K, dWT_parts, stats_parts, counter, 
                 _logits_4x5(X, 4, WT, k, z, 4)
             if phases >= 2:
                 _score(z, y_tile, m, K, G, lanes)
-                G[:, m:] = 0
+                for k in range(K):
+                    for r in range(m, ROWS):
+                        G[k, r] = 0
             if phases < 3:
                 continue
             for k in range(0, KP, MODELS):
@@ -329,7 +297,10 @@ def _work(P, scale, offset, WT, b, y_index, K, dWT_parts, stats_parts, counter, 
         stats = stats_parts[c]
         for s in range(3):
             for k in range(KP):
-                stats[s, k] = lanes[s, k].sum()
+                total = 0.0
+                for r in range(ROWS):
+                    total += lanes[s, k, r]
+                stats[s, k] = total
 
 
 _pool = None
