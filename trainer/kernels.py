@@ -15,7 +15,7 @@ load of X serves five models (one model per load would make the step load-bound)
 Between the two, each model's 8 sigmoids and costs are one vector: numba has no vector exp
 or log here (no SVML), so both are written out as polynomials (within 1 and 3 ulp; float32
 needs fewer terms), much cheaper than the library's scalar calls. While a tile
-is worked on, the tile after next is prefetched into L2, a share per register-tile call. Row
+is worked on, the tile four on is prefetched into L2, a share per register-tile call. Row
 chunks are fixed (not tied to the thread count) and their partial sums are added in order, so
 the result does not depend on the machine.
 """
@@ -74,7 +74,7 @@ _cache_locator()
 CHUNK = 1024  # rows per parallel task; a multiple of ROWS
 ROWS = 8  # rows per tile
 MODELS = 5  # models per register tile; K is padded to a multiple of this
-AHEAD = 2 * ROWS  # rows between a tile and the one its calls prefetch
+AHEAD = 4 * ROWS  # rows between a tile and the one its calls prefetch (how far: bench/NOTES.md)
 # The pass's phases, in order; FusedPass(phases=n) runs only the first n, to time each (bench/benchmark.py).
 PHASES = ("features and logits", "sigmoid and cost", "gradient")
 
