@@ -1,0 +1,195 @@
+"""The machine's peak and the training kernel against it, per phase and dtype, measured side by side.
+
+    python bench/peak.py                # as bench/benchmark.py runs it (about 3 minutes on 2 cores)
+    python bench/peak.py --rounds 3     # fewer rounds
+
+bench/benchmark.py runs this in a process of its own with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset,
+so that OpenBLAS picks its own (best) kernels for this CPU: some machines set OPENBLAS_CORETYPE=Haswell,
+which leaves AVX-512 unused and halves the GEMM rate the kernel is compared with. Each round measures,
+one after the other, the GEMM and the kernel's phases of both dtypes; the fastest of the rounds counts, so
+both sides had the same chances on a machine whose load comes and goes. Two measures: the wall clock on
+all cores (what a job sees), and one thread's CPU time (what the code does, little moved by other
+processes that take the cores in turn).
+"""
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# A cache of its own: numba shows the machine code only of what it compiled in this process.
+os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="mnist-ova-peak-")
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from mnist_ova.trainer import data, kernels, preprocess  # noqa: E402
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+DTYPES = ("float64", "float32")
+
+
+def cpu_description():
+    """(the CPU's name with family and model, LLVM's name for it, OpenBLAS's kernels, vector extensions)."""
+    import llvmlite.binding as llvm
+    from threadpoolctl import threadpool_info
+
+    fields = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    name = fields.get("model name", "unknown CPU")
+    if "cpu family" in fields:
+        name += f" (family {fields['cpu family']}, model {fields.get('model', '?')})"
+    flags = set(fields.get("flags", "").split())
+    vectors = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    openblas = [i.get("architecture", "?") for i in threadpool_info() if i.get("internal_api") == "openblas"]
+    return name, llvm.get_host_cpu_name(), ", ".join(openblas) or "none", vectors
+
+
+def fma_widths(dtype):
+    """Packed multiply-adds in the compiled kernel by register width: {"zmm": n, "ymm": n, "xmm": n}."""
+    kernels.compile_kernels(dtype)
+    widths = {"zmm": 0, "ymm": 0, "xmm": 0}
+    for signature, asm in kernels._work.inspect_asm().items():
+        if signature[3].dtype.name != dtype or signature[0].dtype.name != "uint8":
+            continue
+        for operands in re.findall(r"\bvfn?m(?:add|sub)\w*p[sd]\s+([^\n]*)", asm):
+            widths[re.findall(r"%([xyz]mm)", operands)[-1]] += 1
+    return widths
+
+
+def gemm_seconds(a, threads=None):
+    """Seconds of one a @ a: wall clock on OpenBLAS's threads, or with ``threads=1`` this thread's CPU time."""
+    from threadpoolctl import threadpool_limits
+
+    if threads is None:
+        start = time.perf_counter()
+        a @ a
+        return time.perf_counter() - start
+    with threadpool_limits(threads):
+        start = time.thread_time()
+        a @ a
+        return time.thread_time() - start
+
+
+def copy_rate(dtype):
+    """GB/s (bytes read + written) of copying 400 MB into another array, best of 5."""
+    source = np.ones(400_000_000 // np.dtype(dtype).itemsize, dtype)
+    target = np.empty_like(source)
+    best = np.inf
+    for _ in range(5):
+        start = time.perf_counter()
+        np.copyto(target, source)
+        best = min(best, time.perf_counter() - start)
+    return 2 * source.nbytes / best / 1e9
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=7, help="rounds of every measure; the fastest counts")
+    parser.add_argument("--steps", type=int, default=3, help="kernel steps per measure and round")
+    args = parser.parse_args()
+    name, llvm_name, openblas, vectors = cpu_description()
+    unset = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v in os.environ]
+    print(f"CPU: {name}; LLVM target `{llvm_name}`; {vectors}; {os.cpu_count()} cores; OpenBLAS kernels: "
+          f"{openblas}{' (CHOSEN BY ' + ', '.join(unset) + ')' if unset else ' (its own choice: OPENBLAS_CORETYPE unset)'}"
+          f"; load average at the start {os.getloadavg()[0]:.1f}\n")
+    widths = {dtype: fma_widths(dtype) for dtype in DTYPES}
+    print("The kernel's packed multiply-adds by vector register (zmm 512-bit, ymm 256-bit, xmm 128-bit): "
+          + "; ".join(f"{dtype} {w['zmm']} zmm, {w['ymm']} ymm, {w['xmm']} xmm" for dtype, w in widths.items())
+          + "\n", flush=True)
+
+    source = str(FASHION) if FASHION.is_dir() else "sample"
+    dataset = data.load(source, progress=False, log=lambda message: None)
+    train, _ = preprocess.split_indices(len(dataset.labels))
+    pixels, centre, scale = preprocess.StandardisedImages(dataset.images[train]).kernel_inputs()
+    labels = dataset.labels[train]
+    n, d = pixels.shape
+    K = 10
+    flops = 2 * n * d * K  # of the logits, and as many of the gradient
+    rng = np.random.RandomState(0)
+    steps, matrices, ones = {}, {}, {}
+    for dtype in DTYPES:
+        WT, b = (rng.randn(K, d) * 0.01).astype(dtype), np.zeros(K, dtype)
+        for phases in range(1, len(kernels.PHASES) + 1):
+            step = kernels.FusedPass(pixels, labels, K, dtype=dtype, centre=centre, scale=scale, phases=phases)
+            step(WT, b)
+            steps[dtype, phases] = (step, WT, b)
+        one = kernels.FusedPass(pixels[:n // 4], labels[:n // 4], K, dtype=dtype, centre=centre[:n // 4],
+                                scale=scale[:n // 4], n_threads=1)
+        one(WT, b)
+        ones[dtype] = (one, WT, b)
+        matrices[dtype] = (np.random.RandomState(0).rand(3000, 3000).astype(dtype),
+                           np.random.RandomState(0).rand(2000, 2000).astype(dtype))
+        gemm_seconds(matrices[dtype][0])
+
+    best, loads = {}, []
+
+    def keep(key, seconds):
+        best[key] = min(best.get(key, np.inf), seconds)
+
+    for _ in range(args.rounds):
+        loads.append(os.getloadavg()[0])
+        for dtype in DTYPES:
+            big, small = matrices[dtype]
+            keep(("gemm", dtype), gemm_seconds(big))
+            keep(("gemm1", dtype), gemm_seconds(small, threads=1))
+            for (kind, phases), (step, WT, b) in steps.items():
+                if kind != dtype:
+                    continue
+                for _ in range(args.steps):
+                    start = time.perf_counter()
+                    step(WT, b)
+                    keep((dtype, phases), time.perf_counter() - start)
+            step = steps[dtype, 1][0]
+            start = time.perf_counter()
+            step.dWT_parts.sum(axis=0), step.stats_parts.sum(axis=0)
+            keep((dtype, "sums"), time.perf_counter() - start)
+            one, WT, b = ones[dtype]
+            start = time.thread_time()
+            one(WT, b)
+            keep((dtype, "one"), time.thread_time() - start)
+    loads.append(os.getloadavg()[0])
+
+    peak = {dtype: 2 * 3000 ** 3 / best["gemm", dtype] / 1e9 for dtype in DTYPES}
+    peak1 = {dtype: 2 * 2000 ** 3 / best["gemm1", dtype] / 1e9 for dtype in DTYPES}
+    print(f"Best of {args.rounds} rounds (load average {min(loads):.1f} to {max(loads):.1f} during them); "
+          f"{n:,} training rows x {d} raw uint8 pixels ({source}), {K} models.\n")
+    print("| machine | float64 | float32 |\n|---|---:|---:|")
+    print(f"| GEMM 3000x3000 on {os.cpu_count()} cores, GFLOP/s (wall clock) | {peak['float64']:.1f} | "
+          f"{peak['float32']:.1f} |")
+    print(f"| GEMM 2000x2000 on 1 thread, GFLOP/s (its CPU time) | {peak1['float64']:.1f} | {peak1['float32']:.1f} |")
+    print(f"| memory copy 400 MB, GB/s (read + write) | {copy_rate('float64'):.1f} | {copy_rate('float32'):.1f} |\n")
+
+    print("| dtype | phase of a step | ms | share of the step | GFLOP/s | % of GEMM |")
+    print("|---|---|---:|---:|---:|---:|")
+    for dtype in DTYPES:
+        total = best[dtype, len(kernels.PHASES)]
+        sums = best[dtype, "sums"]
+        phase_seconds = [best[dtype, 1] - sums, *(best[dtype, p] - best[dtype, p - 1]
+                                                  for p in range(2, len(kernels.PHASES) + 1)), sums]
+        phase_flops = [flops, 0, flops, 0]
+        for phase, seconds, work in zip([*kernels.PHASES, "the chunks' sums (numpy, one thread)"], phase_seconds,
+                                        phase_flops):
+            rate = f"{work / seconds / 1e9:.1f} | {100 * work / seconds / 1e9 / peak[dtype]:.0f} %" if work else "– | –"
+            print(f"| {dtype} | {phase} | {1e3 * seconds:.2f} | {100 * seconds / total:.0f} % | {rate} |")
+        rate = 2 * flops / total / 1e9
+        print(f"| {dtype} | **whole step**, {os.cpu_count()} threads, wall clock | {1e3 * total:.2f} | 100 % | "
+              f"{rate:.1f} | **{100 * rate / peak[dtype]:.0f} %** |")
+        rate1 = 2 * flops / 4 / best[dtype, "one"] / 1e9
+        print(f"| {dtype} | whole step, 1 thread, its CPU time (a quarter of the rows) | "
+              f"{1e3 * best[dtype, 'one']:.2f} | | {rate1:.1f} | {100 * rate1 / peak1[dtype]:.0f} % of 1-thread GEMM |")
+    print("\n(Each phase's time is the difference between passes that stop after it; the multiply-add phases do "
+          f"{flops / 1e9:.2f} GFLOP each per step.)\n")
+
+
+if __name__ == "__main__":
+    main()
