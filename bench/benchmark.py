@@ -365,6 +365,7 @@ def main():
     parser.add_argument("--skip-sklearn", action="store_true")
     parser.add_argument("--job-iterations", type=int, default=1000, help="iterations of the whole-job comparison")
     parser.add_argument("--peak-rounds", type=int, default=7, help="rounds of bench/peak.py (GEMM and kernel)")
+    parser.add_argument("--skip-peak", action="store_true", help="without the peak and kernel section")
     parser.add_argument("--skip-job", action="store_true", help="without the whole-job section")
     parser.add_argument("--skip-tables", action="store_true", help="only the machine, kernel and whole-job sections")
     parser.add_argument("--quick", action="store_true", help="100 / 20 iterations, no scikit-learn")
@@ -381,7 +382,8 @@ def main():
           f"numpy {np.__version__}, numba {__import__('numba').__version__}; each trainer ran {args.repeat} time(s), "
           "its fastest run counts\n")
     print(f"load average at the start: {os.getloadavg()[0]:.1f}\n", flush=True)
-    peak_section(args)
+    if not args.skip_peak:
+        peak_section(args)
     if not args.skip_job:
         whole_job_section(args)
     deliverables_section()
