@@ -177,7 +177,7 @@ def _score(z, y_tile, m, K, G, lanes):
     """Gradient factors G = a - y of a tile's first m rows of logits z (models x rows), and per model
     and row lane the sums of G, of the cost -y log(a) - (1 - y) log(1 - a) and of the rounding errors;
     float64 inside. A function of its own, with a loop of unknown length over the rows: so LLVM
-    vectorises it (inlined, or over a fixed ROWS, it was unrolled into scalar code, 2.5x slower)."""
+    vectorises it (inlined, or over a fixed ROWS, it was unrolled into scalar code, much slower)."""
     exp_terms, log1p_terms = _terms_for(z)
     for k in range(K):
         for r in range(m):
