@@ -46,17 +46,19 @@ def changes(before, after):
 
 def paired_test(before, after, before_predictions, after_predictions):
     """(p-value, verdict) of the multiclass accuracy's change from ``before`` to ``after``: McNemar's
-    exact test on the test rows both scored, and ``statistics.verdict`` (never real while the 95 %
-    intervals overlap). The p-value is None when the runs cannot be paired (other data or split)."""
-    change = statistics.Change("multiclass_accuracy", before["multiclass"], after["multiclass"],
-                               _pair(before["multiclass_interval"]), _pair(after["multiclass_interval"]))
+    exact test on the test rows both scored, and ``statistics.verdict`` (real only when that paired test
+    rejects equal accuracy). The p-value is None when the runs cannot be paired (other data or split)."""
     same_split = all(before["config"].get(k) == after["config"].get(k) for k in statistics.SPLIT_KEYS)
     pairing = None
     if before["data_sha256"] == after["data_sha256"] and same_split and before_predictions is not None \
             and after_predictions is not None:
         pairing = statistics.pair(*_right(after_predictions), *_right(before_predictions))
-    p_value = pairing.p_value if pairing is not None else None
-    return p_value, statistics.verdict(change, p_value) if pairing is not None else "unpaired"
+    if pairing is None:
+        return None, "unpaired"
+    change = statistics.Change("multiclass_accuracy", before["multiclass"], after["multiclass"],
+                               _pair(before["multiclass_interval"]), _pair(after["multiclass_interval"]),
+                               p_value=pairing.p_value)
+    return pairing.p_value, statistics.verdict(change)
 
 
 def _right(predictions):

@@ -316,7 +316,7 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
     reproducible = source_date_epoch() is not None
     versions = package_versions()
     return {
-        "meta": dict(title_page, title=title_page["title"] or profile.default_title,
+        "meta": dict(title_page, title=title_page.get("title") or profile.default_title,
                      date=when.strftime("%d %B %Y").lstrip("0"),
                      created=when.strftime("%Y-%m-%dT%H:%M:%SZ")),
         "dataset": dataset,

@@ -15,8 +15,8 @@ import signal
 import numpy as np
 import pytest
 
-from mnist_ova.pipeline import deliverables, jobs
-from mnist_ova.render import report
+from mnist_ova.pipeline import deliverables, jobs, outputs
+from mnist_ova.render import report, video
 from mnist_ova.pipeline.cli import main
 from mnist_ova.pipeline.staging import StagedOutput
 from mnist_ova.trainer import kernels
@@ -93,7 +93,10 @@ def quick_drawing(monkeypatch):
     monkeypatch.setattr(deliverables, "_figures", lambda trained, paths, *args: placeholders(paths.values()))
     monkeypatch.setattr(deliverables, "_analysis_figures", lambda evaluation, paths, *args: None)
     monkeypatch.setattr(report, "write_pdf", lambda html, path, **kwargs: placeholders([path]))
-    monkeypatch.setattr(deliverables, "_encode_mp4", lambda *args: placeholders([args[-1]]) or 0.0)
+    monkeypatch.setattr(video, "write_mp4", lambda frames, path, **kwargs: placeholders([path]) or 0)
+    monkeypatch.setattr(deliverables, "_film", lambda trained, shots, settings, staging, paths: placeholders(
+        [staging.path(outputs.TRAINING_MP4), staging.path(outputs.TRAINING_GIF),
+         staging.path(outputs.TRAINING_CAPTIONS), paths["film_poster"]]))
 
 
 def lock_is_free_and_leftovers_go(out):

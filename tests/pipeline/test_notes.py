@@ -176,7 +176,7 @@ def test_an_unknown_label_fails_before_training_naming_it_and_the_valid_ones(tin
     path.write_text("# Mine\n\nAs @fig-confusion_matrix and @tbl-recall show.\n", encoding="utf-8")
     error = refused_before_training(tiny_npz, tmp_path, path, monkeypatch, capsys)
     assert error.startswith(f"error: notes file {str(path)!r} line 3: unknown cross-reference @tbl-recall")
-    assert "@fig-{accuracy, confusion_matrix," in error and "per_class" in error and error.endswith("}")
+    assert "@fig-{accuracy, across_builds, confusion_matrix," in error and "learning" in error and "per_class" in error and error.endswith("}")
 
 
 def test_a_fifo_as_notes_fails_before_training(tiny_npz, tmp_path, monkeypatch, capsys):

@@ -266,7 +266,7 @@ def test_hostile_class_names_stay_data_in_every_text_written(tmp_path, tiny_npz)
     cells = {cell for row in rows[1:] for cell in row[1:3]}
     assert cells and not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
     assert cells & {f"'{name}" for name in HOSTILE[:4]}  # kept, as text
-    assert rows[0][3:] == [f"score:{name}" for name in names]
+    assert rows[0][3:] == [f"score:{name}" for name in names] + [f"output:{name}" for name in names]
     html = (out / "report.html").read_text()
     assert "<script>x</script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
     assert "<script>" not in (out / "predictions.vtt").read_text()

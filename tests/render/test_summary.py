@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from mnist_ova.pipeline.gates import GateResult
 from mnist_ova.render import report, summary
 
 
@@ -64,8 +65,7 @@ def test_names_stay_text_in_the_markdown(name):
     context = _context(name=name)
     context["comparison"] = dict(context["comparison"], baseline_path=f"runs/{name}",
                                  config_differences=[("seed", name, 2)])
-    context["gates"] = (SimpleNamespace(kind="fail-under", metric=f"recall:{name}", bound=0.5, value=0.75, limit=0.5,
-                                        passed=True),)
+    context["gates"] = (GateResult("fail-under", f"recall:{name}", bound=0.5, value=0.75),)
     context["link_prefix"] = "my out (1)/"
     page = rendered(summary.markdown(context))
     assert f"test images of {html.escape(name, quote=False)} (sha256" in page
