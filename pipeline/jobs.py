@@ -209,6 +209,11 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
             if pixels != "uint8":  # the kernel started early is MNIST's; this data's is compiled the same way
                 if isinstance(compiling, _AfterChild):
                     compiling.stop()
+                elif compiling is not None:
+                    # A compile thread: let it finish first. Two numba compiles in threads at once can
+                    # deadlock on the import lock (a run was seen hung so), and once it has ended this
+                    # one can be forked.
+                    children.wait_for(compiling)
                 start_compiling(settings, pixels=pixels, force=True)
                 compiling = compile_in_background(settings, pixels=pixels)
             children.wait_for(compiling or compile_in_background(settings))

@@ -4,6 +4,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from mnist_ova.errors import ToolError
 from mnist_ova.pipeline import bundle, deliverables, jobs, outputs, review
 from mnist_ova.pipeline import history as run_history
 from mnist_ova.pipeline.staging import StagedOutput, check_out
@@ -113,11 +114,18 @@ def execute(command_name, settings, *, model_path=None, force=False, force_out=F
         log(line)
     # Recorded once the outputs are in place, and before a gate's exit 4: a failed gate is a run too.
     run_id = None
+    # The outputs are committed: a history or MLflow that fails now is a note, never a new exit code.
     if history is not None and history.writable:
-        run_id = run_history.record(history.path, judged.run, timings=trained.timings, artifacts=artifacts)
-        log(f"recorded as run {run_id} in the history {history.path}")
+        try:
+            run_id = run_history.record(history.path, judged.run, timings=trained.timings, artifacts=artifacts)
+            log(f"recorded as run {run_id} in the history {history.path}")
+        except ToolError as error:
+            warn(f"note: this run was not recorded: {error}")
     if settings.mlflow_uri:
-        _log_to_mlflow(settings, judged, trained, out, artifacts, command_name, log)
+        try:
+            _log_to_mlflow(settings, judged, trained, out, artifacts, command_name, log)
+        except ToolError as error:
+            warn(f"note: this run was not logged to MLflow: {error}")
     if history is not None:
         result["history"] = {"file": str(history.path), "run": run_id}
     review.finish(judged, step_summary, log=log, warn=warn)  # a violated gate exits 4, every output in place

@@ -298,10 +298,10 @@ def write_gif(shots, names, image_shape, path, *, solver_note, size=GIF_SIZE, fp
 
 def poster(shots, names, image_shape, path, *, size, solver_note):
     """The film's last frame as a PNG: the HTML video's poster and the PDF's still."""
-    import cv2
+    from mnist_ova.render.frames import write_png
 
     still = frame_of(shots, names, image_shape, size, len(shots.iterations) - 1, solver_note=solver_note)
-    cv2.imwrite(str(path), cv2.cvtColor(still, cv2.COLOR_RGB2BGR))
+    write_png(still, path)
 
 
 def captions(shots, fps, *, cue_seconds=1.0):

@@ -169,6 +169,20 @@ def test_an_empty_history_compares_with_nothing(tmp_path, tiny_npz, capsys):
     assert len(read_rows(store)) == 1
 
 
+def test_a_history_that_fails_after_the_commit_is_a_note_not_an_exit_code(tmp_path, tiny_npz, capsys, monkeypatch):
+    from mnist_ova.errors import InputError
+
+    def locked(*args, **kwargs):
+        raise InputError("history 'runs.sqlite' is locked")
+
+    monkeypatch.setattr(history, "record", locked)
+    out = tmp_path / "out"
+    assert main(["train", "--data", str(tiny_npz), "--out", str(out), "--iterations", "3",
+                 "--history", str(tmp_path / "runs.sqlite"), "--quiet"]) == 0
+    assert "note: this run was not recorded: history 'runs.sqlite' is locked" in capsys.readouterr().err
+    assert (out / "model.npz").is_file() and (out / "summary.md").is_file()
+
+
 @pytest.mark.parametrize("kind", ["not sqlite", "damaged", "foreign", "newer"])
 def test_a_file_that_is_no_history_of_ours_is_refused_and_kept(kind, builds, tmp_path, tiny_npz, capsys):
     store = tmp_path / "runs.sqlite"
