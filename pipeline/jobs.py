@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,6 +98,7 @@ def features_and_split(settings, dataset):
 
 # (weights dtype, pixel dtype) -> the child compiling that kernel into the kernel cache
 _compiling: dict[tuple[str, str], "children.Child"] = {}
+_one_compile_thread = threading.Lock()  # held by a compile thread while it compiles (compile_in_background)
 
 
 def start_compiling(settings, *, pixels="uint8", force=False):
@@ -112,8 +114,6 @@ def start_compiling(settings, *, pixels="uint8", force=False):
     key = (settings.dtype, str(pixels))
     if key in _compiling or not sys.platform.startswith("linux"):
         return
-    import threading
-
     if threading.active_count() > 1 or (not force and (Path(settings.out) / outputs.MODEL).is_file()):
         return
 
@@ -129,9 +129,10 @@ def compile_in_background(settings, pixels="uint8"):
     """A future for the compiled training kernel (the settings' dtype, ``pixels`` the pixel type). Where
     ``start_compiling`` forked a child for it, the future waits for that child (in slices, in the
     thread that asks for the result) and loads the kernel from the cache; else a daemon thread compiles
-    it, so that an error elsewhere does not wait for it."""
+    it, so that an error elsewhere does not wait for it. Such threads compile one at a time
+    (``_one_compile_thread``): two numba compiles in threads at once can deadlock on the import lock (a
+    run was seen hung so, its second compile thread blocked in numba's lazily imported ``charseq``)."""
     import concurrent.futures
-    import threading
 
     # Imported here, not in the thread: numba imports scipy, and two threads importing scipy at once
     # (the data readers import scipy.io) can fail half-way (a KeyError: 'scipy' was seen).
@@ -148,7 +149,8 @@ def compile_in_background(settings, pixels="uint8"):
     def run():
         children.block_signals_in_thread()
         try:
-            future.set_result(compile_kernel())
+            with _one_compile_thread:
+                future.set_result(compile_kernel())
         except BaseException as error:  # handed to whoever waits for it
             future.set_exception(error)
 
@@ -209,11 +211,6 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
             if pixels != "uint8":  # the kernel started early is MNIST's; this data's is compiled the same way
                 if isinstance(compiling, _AfterChild):
                     compiling.stop()
-                elif compiling is not None:
-                    # A compile thread: let it finish first. Two numba compiles in threads at once can
-                    # deadlock on the import lock (a run was seen hung so), and once it has ended this
-                    # one can be forked.
-                    children.wait_for(compiling)
                 start_compiling(settings, pixels=pixels, force=True)
                 compiling = compile_in_background(settings, pixels=pixels)
             children.wait_for(compiling or compile_in_background(settings))
