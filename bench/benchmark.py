@@ -286,7 +286,8 @@ def render_rows(model_images, model_labels, model):
         runs = {}
         for n in (10, 60):
             count, seconds = timed(lambda: video.write_mp4(frames.frames(examples(n), names, (1280, 720), 30, 1.0),
-                                                           tmp / f"v{n}.mp4", size=(1280, 720), fps=30))
+                                                           tmp / f"v{n}.mp4", size=(1280, 720), fps=30,
+                                                           counts=frames.frame_counts(n, 30, 1.0)))
             runs[n] = (count, seconds)
         marginal = (runs[60][0] - runs[10][0]) / (runs[60][1] - runs[10][1])
         rows.append(("video, 1280x720 H.264: marginal frames/s", marginal, "target >= 300"))
@@ -294,9 +295,11 @@ def render_rows(model_images, model_labels, model):
         _, t_gif = timed(lambda: gif.write_gif(examples(20), names, tmp / "ours.gif"))
         ours_bytes = (tmp / "ours.gif").stat().st_size
 
-        def notebook_route():
-            video.write_mp4(frames.frames(examples(20), names, (1280, 720), 30, 1.0), tmp / "nb.mp4",
-                            size=(1280, 720), fps=30)
+        def notebook_route():  # every frame time a frame of its own, as the notebook writes them
+            every_frame = (frame for example in examples(20)
+                           for frame, count in frames.example_frames(example, names, (1280, 720), 30, 1.0)
+                           for _ in range(count))
+            video.write_mp4(every_frame, tmp / "nb.mp4", size=(1280, 720), fps=30)
             iio.imwrite(tmp / "nb.gif", list(iio.imiter(tmp / "nb.mp4")), duration=1000 / 30, loop=0)
 
         _, t_route = timed(notebook_route)

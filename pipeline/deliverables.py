@@ -45,12 +45,14 @@ def render_all(trained, settings, staging, *, progress, review=None):
     # Three lanes beside this process, each forked at once (in a thread they would wait for the interpreter
     # lock that matplotlib and WeasyPrint hold), so both cores work: the figures this process does not draw
     # (the PDF waits for them), the predictions MP4, and the training film with the GIFs. This process draws
-    # the main figures, then the PDF, then the HTML, which embeds everything: the longest chain, so the
-    # video lanes run at a lower priority and fill the other core without slowing it down.
+    # the charts and equations (about half the figures' time; the lane draws the rest), then the PDF, then
+    # the HTML, which embeds everything: the longest chain, so the video lanes run at a lower priority and
+    # fill the other core without slowing it down.
     drawings, videos, films = [], [], []
     steps = []
     if want_report or "figures" in formats:
-        steps.append(("figures", outputs.FIGURES_DIR, lambda: _figures(trained, paths, images_test, rows)))
+        steps.append(("figures", outputs.FIGURES_DIR, lambda: figures.chart_figures(trained.views, paths)))
+        drawings.append(("images", outputs.FIGURES_DIR, lambda: _image_figures(trained, paths, images_test, rows)))
         drawings.append(("analysis", outputs.FIGURES_DIR,
                          lambda: _analysis_figures(trained.views, paths, images_test, digits)))
         if shots is not None:
@@ -65,14 +67,19 @@ def render_all(trained, settings, staging, *, progress, review=None):
         drawings.append(("posters", outputs.FIGURES_DIR, lambda: (
             frames.poster_strip(examples, names, paths["fig_posters"]),
             frames.poster(examples, names, paths["video_poster"], settings.video_size))))
+        if film:  # the PDF shows it, so it is drawn in the lane the PDF waits for, not with the film
+            drawings.append(("film_poster", outputs.FIGURES_DIR, lambda: training_film.poster(
+                shots, names, shape, paths["film_poster"], size=video.even_size(settings.video_size),
+                solver_note=solver_note(trained.metadata["config"]))))
     if "mp4" in formats:
         steps.append(("captions", outputs.CAPTIONS, lambda: staging.path(outputs.CAPTIONS).write_text(
             frames.captions(examples, names, settings.seconds_per_example, settings.fps), encoding="utf-8")))
         videos.append(("mp4", outputs.MP4, lambda: video.write_mp4(
             frames.frames(examples, names, settings.video_size, settings.fps, settings.seconds_per_example),
-            staging.path(outputs.MP4), size=settings.video_size, fps=settings.fps)))
+            staging.path(outputs.MP4), size=settings.video_size, fps=settings.fps,
+            counts=frames.frame_counts(len(examples), settings.fps, settings.seconds_per_example))))
     if film:
-        films.append(("training", outputs.TRAINING_MP4, lambda: _film(trained, shots, settings, staging, paths)))
+        films.append(("training", outputs.TRAINING_MP4, lambda: _film(trained, shots, settings, staging)))
     if "gif" in formats:
         films.append(("gif", outputs.GIF, lambda: gif.write_gif(examples, names, staging.path(outputs.GIF),
                                                                 seconds=settings.seconds_per_example)))
@@ -138,7 +145,7 @@ def gallery_paths(trained, staging, review=None):
             for i in diagnostics.shown_positions(trained.evaluation, comparison)}
 
 
-VIDEO_NICENESS = 5  # the video lanes yield to the chain of figures, PDF and HTML that the run waits for
+VIDEO_NICENESS = 19  # the video lanes yield to the chain of figures, PDF and HTML that the run waits for
 
 
 def _run_lane(lane, staging, niceness):
@@ -211,12 +218,11 @@ def solver_note(config):
     return "L-BFGS" if config["solver"] == "lbfgs" else f"gradient descent, α {config['learning_rate']:g}"
 
 
-def _film(trained, shots, settings, staging, paths):
-    """``training.mp4`` with its captions and poster, and ``training.gif``: run in a process of its own."""
+def _film(trained, shots, settings, staging):
+    """``training.mp4`` with its captions, and ``training.gif``: run in a process of its own."""
     names, shape = list(trained.evaluation.class_names), trained.dataset.image_shape
     note = solver_note(trained.metadata["config"])
     size = video.even_size(settings.video_size)
-    training_film.poster(shots, names, shape, paths["film_poster"], size=size, solver_note=note)
     staging.path(outputs.TRAINING_CAPTIONS).write_text(training_film.captions(shots, training_film.FPS),
                                                        encoding="utf-8")
     training_film.write_mp4(shots, names, shape, staging.path(outputs.TRAINING_MP4), size=size,
@@ -231,10 +237,10 @@ def _timed(step):
     return round(time.perf_counter() - start, 3)
 
 
-def _figures(trained, paths, test_images, example_rows):
+def _image_figures(trained, paths, test_images, example_rows):
     dataset = trained.dataset
-    figures.report_figures(
-        trained.views, weights=trained.model.coef_, images=dataset.images.reshape(-1, *dataset.image_shape),
+    figures.image_figures(
+        trained.evaluation, weights=trained.model.coef_, images=dataset.images.reshape(-1, *dataset.image_shape),
         class_index=trained.evaluation.classes.searchsorted(dataset.labels), train_rows=trained.train_rows,
         test_images=test_images, example_rows=example_rows, paths=paths)
 

@@ -464,18 +464,26 @@ def math_svg(tex, *, fontsize):
 SAMPLES = 12  # training digits the report shows first: the first rows of the training set
 
 
-def report_figures(views, *, weights, images, class_index, train_rows, test_images, example_rows, paths):
-    """Every figure of the report, from one evaluation's views (``render.views``): ``paths`` maps
-    figure names (those of ``EQUATIONS`` and the report's ``fig_*``) to files. ``images`` are the data
-    set's digits (N, height, width), ``class_index`` their classes and ``train_rows`` the training
-    rows (the first ``SAMPLES`` are shown); ``example_rows`` are the positions in ``test_images``
-    the video shows."""
+def chart_figures(views, paths):
+    """The report's charts of one evaluation's views (``render.views``) and its equations: ``paths`` maps
+    figure names (those of ``EQUATIONS`` and the report's ``fig_*``) to files. With ``image_figures``,
+    every figure of the report's main part; the two can be drawn at once, in two processes."""
     names, e = views.evaluation.class_names, views.evaluation
     accuracy(e.train_accuracy, e.test_accuracy, names, paths["fig_accuracy"], always_no=1 - views.class_shares)
     cost_curves(e.cost_history, names, paths["fig_cost"])
     confusion(e.confusion, e.confusion_normalised, names, paths["fig_confusion"])
     per_class(e.precision, e.recall, e.f1, names, paths["fig_per_class"])
     roc([(c.false_positive_rate, c.true_positive_rate, c.auc) for c in e.roc], names, paths["fig_roc"])
+    for name, (tex, _) in EQUATIONS.items():
+        equation(tex, paths[name])
+
+
+def image_figures(evaluation, *, weights, images, class_index, train_rows, test_images, example_rows, paths):
+    """The report's figures of images: the weights, training digits and test digits. ``images`` are the
+    data set's digits (N, height, width), ``class_index`` their classes and ``train_rows`` the training
+    rows (the first ``SAMPLES`` are shown); ``example_rows`` are the positions in ``test_images`` the
+    video shows."""
+    names, e = evaluation.class_names, evaluation
     weights_grid(weights, images.shape[1:], names, paths["fig_weights"])
     sample = train_rows[:SAMPLES]
     image_grid(images[sample], [names[k] for k in class_index[sample]], paths["fig_samples"], max_side=0.85)
@@ -488,5 +496,3 @@ def report_figures(views, *, weights, images, class_index, train_rows, test_imag
         image_grid(test_images[wrong], [f"{names[e.true_index[i]]}\nread as {names[e.predicted_index[i]]}\n"
                                         f"score {100 * e.scores[i, e.predicted_index[i]]:.0f} %" for i in wrong],
                    paths["fig_misclassified"], title_lines=4, colors=[WRONG] * wrong.size)
-    for name, (tex, _) in EQUATIONS.items():
-        equation(tex, paths[name])

@@ -1,8 +1,8 @@
 """Video frames composed with numpy, OpenCV and Pillow: no matplotlib figure per frame.
 
 Each example gets one still (title, digit, axes, labels, percentages) drawn once; the frames
-in which the bars grow in are the still's background plus rectangles, and the frames that
-hold the result are the same array again, so the cost per frame is a memory copy at most.
+in which the bars grow in are the still's background plus rectangles, and the frame that
+holds the result is made once, with the time it is shown, so the cost per frame is a memory copy at most.
 """
 import dataclasses
 import functools
@@ -269,12 +269,17 @@ def shown_bars(example, class_names):
     return shown, [class_names[k] for k in order], list(class_names)
 
 
-def example_frames(example, class_names, size, fps, seconds):
-    """The frames of one example, as (frame, repeat count) pairs in order.
+def example_counts(fps, seconds):
+    """How many frame times each of an example's frames is shown: the growing bars one each, then the
+    final frame for the rest of the example's time."""
+    total = max(1, round(fps * seconds))
+    grow = min(round(fps * GROW_SECONDS), total - 1)
+    return [1] * grow + [total - grow]
 
-    Frames that repeat are yielded once with their count, so a writer can send the same
-    array again without drawing it again.
-    """
+
+def example_frames(example, class_names, size, fps, seconds):
+    """The frames of one example, as (frame, count) pairs in order, ``count`` the frame times it is
+    shown (``example_counts``); a frame is drawn once however long it is held."""
     example, class_names, measured = shown_bars(example, class_names)
     layout = Layout.for_names(size[0], size[1], measured)
     if len(measured) != len(class_names):
@@ -282,20 +287,25 @@ def example_frames(example, class_names, size, fps, seconds):
     label = AXIS_LABEL if len(measured) == len(class_names) else \
         f"the {TOP_BARS} highest of {len(measured)} normalised scores (true class in bold)"
     base = background(layout, example, class_names, label)
-    total = max(1, round(fps * seconds))
-    grow = min(round(fps * GROW_SECONDS), total - 1)
+    counts = example_counts(fps, seconds)
+    grow = len(counts) - 1
     for i in range(grow):
         eased = 1 - (1 - (i + 1) / (grow + 1)) ** 3  # ease-out: fast at first, settling at the top
         yield draw_bars(base.copy(), layout, example, eased), 1
-    yield final_frame(base, layout, example), total - grow
+    yield final_frame(base, layout, example), counts[-1]
 
 
 def frames(examples, class_names, size, fps, seconds):
-    """Every frame of the video, in order, each a (height, width, 3) uint8 array."""
+    """The video's distinct frames, in order, each a (height, width, 3) uint8 array; ``frame_counts``
+    says how long each is shown."""
     for example in examples:
-        for frame, count in example_frames(example, class_names, size, fps, seconds):
-            for _ in range(count):
-                yield frame
+        for frame, _ in example_frames(example, class_names, size, fps, seconds):
+            yield frame
+
+
+def frame_counts(n_examples, fps, seconds):
+    """The frame times each of ``frames``'s frames is shown, for ``n_examples`` examples."""
+    return example_counts(fps, seconds) * n_examples
 
 
 def choose_examples(evaluation, n, *, source, seed):
@@ -353,7 +363,7 @@ def _timestamp(seconds):
 
 def captions(examples, class_names, seconds, fps):
     """WebVTT captions for the video: one cue per example, "true 7, predicted 7, 98 %", timed to
-    the frames (each example lasts round(fps * seconds) frames, as ``example_frames`` makes it)."""
+    the frames (each example lasts round(fps * seconds) frame times, as ``example_counts`` says)."""
     def escape(text):
         return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 

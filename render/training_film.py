@@ -274,17 +274,12 @@ def film_frames(shots, names, image_shape, size, fps, *, solver_note):
             yield compose(layout, curves, shots, s, solver_note), int(count)
 
 
-def frames_in_order(pairs):
-    """Every frame of (frame, count) ``pairs``, a repeated frame as the same array again."""
-    for frame, count in pairs:
-        for _ in range(count):
-            yield frame
-
-
 def write_mp4(shots, names, image_shape, path, *, size, fps, solver_note):
-    """The film as H.264 with the predictions video's encoder settings; returns the frames written."""
+    """The film as H.264 with the predictions video's encoder settings, each frame encoded once with the
+    time it is shown; returns the film's length in frame times."""
     pairs = film_frames(shots, names, image_shape, video.even_size(size), fps, solver_note=solver_note)
-    return video.write_mp4(frames_in_order(pairs), path, size=video.even_size(size), fps=fps)
+    counts = [int(count) for count in schedule(len(shots.iterations), fps) if count]
+    return video.write_mp4((frame for frame, _ in pairs), path, size=video.even_size(size), fps=fps, counts=counts)
 
 
 def write_gif(shots, names, image_shape, path, *, solver_note, size=GIF_SIZE, fps=GIF_FPS):

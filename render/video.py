@@ -6,8 +6,9 @@ from mnist_ova import children
 from mnist_ova.errors import ToolError
 
 # Fixed encoder settings (thread count included) so the same frames give the same bytes.
-# Frames mostly repeat, so the costly searches buy little: no sub-pixel refinement, diamond
-# motion search, no B-frames, no look-ahead: faster than "superfast", and smaller files.
+# Consecutive frames differ little (bars growing, then a held frame), so the costly searches buy
+# little: no sub-pixel refinement, diamond motion search, no B-frames, no look-ahead: faster than
+# "superfast", and smaller files.
 X264_OUTPUT = [
     "-preset", "veryfast", "-crf", "23", "-threads", "2",
     "-x264-params", "subme=0:me=dia:bframes=0:rc-lookahead=0:mbtree=0:trellis=0",
@@ -21,41 +22,64 @@ def even_size(size):
     return width - width % 2, height - height % 2
 
 
-def ffmpeg_command(path, *, size, fps):
-    """The ffmpeg that imageio-ffmpeg bundles, reading raw yuv420p frames on stdin."""
+def ffmpeg_command(path, *, size, fps, counts=None):
+    """The ffmpeg that imageio-ffmpeg bundles, reading raw yuv420p frames on stdin; with ``counts``
+    (``frame_times``) each frame is placed at its time and the video has a variable frame rate."""
     import imageio_ffmpeg
 
     width, height = size
+    timing = [] if counts is None else ["-vf", f"setpts='{frame_times(counts)}/({fps}*TB)'", "-fps_mode", "vfr"]
     return [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{width}x{height}",
-            "-pix_fmt", "yuv420p", "-r", str(fps), "-i", "-", "-an", "-vcodec", "libx264", "-pix_fmt", "yuv420p",
-            "-v", "error", *X264_OUTPUT, str(path)]
+            "-pix_fmt", "yuv420p", "-r", str(fps), "-i", "-", "-an", *timing, "-vcodec", "libx264",
+            "-pix_fmt", "yuv420p", "-v", "error", *X264_OUTPUT, str(path)]
 
 
-def write_mp4(frames, path, *, size, fps):
-    """Encode an iterable of (height, width, 3) uint8 RGB frames; returns the number written.
+def frame_times(counts):
+    """ffmpeg's expression for the start of the N-th frame sent (N from 0), in frame times, when frame i
+    is shown ``counts[i]`` frame times; a frame sent after the last (its copy) starts one frame time
+    before the end, so the last frame lasts its full count. Counts that repeat with a period (the
+    prediction video's grow-then-hold of every example) are written as one period, so the expression
+    stays short for any number of frames: start(N) = whole periods + N's place in its period + the
+    extra frame times of the frames before it in the period."""
+    counts = [int(c) for c in counts]
+    n = len(counts)
+    period = next(p for p in range(1, n + 1) if n % p == 0 and counts == counts[:p] * (n // p))
+    pattern = counts[:period]
+    place = f"mod(N,{period})"
+    extra = "".join(f"+{c - 1}*gt({place},{i})" for i, c in enumerate(pattern[:-1]) if c != 1)
+    return f"min(floor(N/{period})*{sum(pattern)}+{place}{extra},{sum(counts) - 1})"
 
-    Each distinct frame is converted to yuv420p once, here, and a repeated frame (the same
-    array object again) reuses those bytes: half the data through the pipe, and no colour
-    conversion in ffmpeg. ffmpeg is a child of ``children.program``: on an error or a signal it is
-    killed at once (closing its input would make it encode what it has, for many seconds) and reaped.
+
+def write_mp4(frames, path, *, size, fps, counts=None):
+    """Encode an iterable of (height, width, 3) uint8 RGB frames; returns the video's length in frame
+    times. ``counts``: how many frame times each frame is shown (default: one each). A held frame is
+    sent and encoded once, with its time (a variable frame rate, which every player takes): the
+    prediction video's 1800 frame times are 600 distinct frames, half the encoder's CPU time.
+
+    Each frame is converted to yuv420p here, so ffmpeg does no colour conversion. ffmpeg is a child of
+    ``children.program``: on an error or a signal it is killed at once (closing its input would make
+    it encode what it has, for many seconds) and reaped.
     """
     import cv2
 
     width, height = size
     if (width, height) != even_size(size):
         raise ValueError(f"H.264 in yuv420p needs even sides; got {width}x{height}")
-    count = 0
-    previous, planes = None, b""
+    counts = None if counts is None or all(c == 1 for c in counts) else list(counts)
+    sent, planes = 0, b""
     try:
-        with children.program(ffmpeg_command(path, size=size, fps=fps)) as ffmpeg:
+        with children.program(ffmpeg_command(path, size=size, fps=fps, counts=counts)) as ffmpeg:
             assert ffmpeg.stdin is not None  # program() opens it
             for frame in frames:
-                if frame is not previous:
-                    previous, planes = frame, cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes()
+                planes = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes()
                 ffmpeg.stdin.write(planes)
-                count += 1
+                sent += 1
+            if counts is not None and sent != len(counts):
+                raise ValueError(f"{sent} frames for {len(counts)} counts")
+            if counts is not None and counts[-1] > 1:
+                ffmpeg.stdin.write(planes)  # the last frame again, just before the end: the video lasts to it
     except OSError as exc:  # ffmpeg ended early (its own message is on stderr)
         raise ToolError(f"ffmpeg failed while encoding {path}: {exc.strerror or exc}") from None
     if ffmpeg.returncode != 0:
         raise ToolError(f"ffmpeg failed while encoding {path}: exit status {ffmpeg.returncode}")
-    return count
+    return sent if counts is None else sum(counts)

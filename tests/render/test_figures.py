@@ -29,9 +29,9 @@ def draw_all(names, folder):
     paths = {name: folder / f"{name}.svg" for name in
              ("fig_accuracy", "fig_cost", "fig_confusion", "fig_per_class", "fig_roc", "fig_weights", "fig_samples",
               "fig_examples", "fig_misclassified", *figures.EQUATIONS)}
-    figures.report_figures(views.of(e), weights=model.coef_, images=images,
-                           class_index=np.arange(len(images)) % len(names), train_rows=np.arange(12),
-                           test_images=images[1::2], example_rows=np.arange(6), paths=paths)
+    figures.chart_figures(views.of(e), paths)
+    figures.image_figures(e, weights=model.coef_, images=images, class_index=np.arange(len(images)) % len(names),
+                          train_rows=np.arange(12), test_images=images[1::2], example_rows=np.arange(6), paths=paths)
     return paths
 
 

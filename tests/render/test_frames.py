@@ -57,9 +57,12 @@ def test_bars_grow_in_then_hold_for_the_rest_of_the_example():
     assert column == sorted(column) and column[0] < column[-1]
 
 
-def test_frames_streams_examples_times_fps_times_seconds():
-    stream = frames.frames([example(), example(1, 2)], NAMES, (320, 240), fps=10, seconds=0.5)
-    assert sum(1 for _ in stream) == 2 * 10 * 0.5
+def test_frames_streams_each_distinct_frame_once_and_the_counts_fill_examples_times_fps_times_seconds():
+    stream = list(frames.frames([example(), example(1, 2)], NAMES, (320, 240), fps=10, seconds=0.5))
+    counts = frames.frame_counts(2, fps=10, seconds=0.5)
+    assert len(stream) == len(counts) == 2 * 4  # 3 frames of growing bars and the held one, per example
+    assert counts == [1, 1, 1, 2] * 2 and sum(counts) == 2 * 10 * 0.5
+    assert all(not np.array_equal(a, b) for a, b in zip(stream, stream[1:]))
 
 
 def test_class_names_are_used_and_more_classes_fit():

@@ -36,8 +36,11 @@ def test_mp4_is_h264_yuv420p_with_the_scheduled_frames_and_the_same_bytes_again(
     paths = [tmp_path / "a.mp4", tmp_path / "b.mp4"]
     for path in paths:
         written = training_film.write_mp4(shots, NAMES, (28, 28), path, size=(320, 180), fps=6, solver_note="gd")
-    assert written == training_film.schedule(len(shots.iterations), 6).sum()
-    assert probe(paths[0]) == ("h264", "yuv420p", (320, 180), written)
+    counts = training_film.schedule(len(shots.iterations), 6)
+    assert written == counts.sum()
+    # Each snapshot's frame stored once, at its time (the last once more, just before the end).
+    assert probe(paths[0]) == ("h264", "yuv420p", (320, 180), np.count_nonzero(counts) + 1,
+                               pytest.approx(training_film.SECONDS, abs=1e-3))
     data = paths[0].read_bytes()
     assert data == paths[1].read_bytes() and data.index(b"moov") < data.index(b"mdat")
 

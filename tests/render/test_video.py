@@ -9,14 +9,24 @@ from tests.render.test_frames import NAMES
 
 
 def probe(path):
-    """Codec, pixel format and size as ffmpeg (imageio-ffmpeg's bundled binary) reads them."""
+    """Codec, pixel format, size, stored frames and duration as ffmpeg (imageio-ffmpeg's bundled binary)
+    reads them."""
     import imageio_ffmpeg
 
     info = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
                           capture_output=True, text=True).stderr
     stream = re.search(r"Video: (\w+).*?, (\w+)(?:\(.*?\))?, (\d+)x(\d+)", info)
-    n_frames, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
-    return stream.group(1), stream.group(2), (int(stream.group(3)), int(stream.group(4))), n_frames
+    n_frames, seconds = imageio_ffmpeg.count_frames_and_secs(str(path))
+    return stream.group(1), stream.group(2), (int(stream.group(3)), int(stream.group(4))), n_frames, seconds
+
+
+def frame_times(path, fps, size):
+    """Every frame time of the video (decoded at a constant ``fps``, a held frame repeated), as RGB."""
+    import imageio_ffmpeg
+
+    raw = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-fps_mode", "cfr",
+                          "-r", str(fps), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, size[1], size[0], 3)
 
 
 @pytest.fixture(scope="module")
@@ -29,20 +39,38 @@ def examples():
     return out
 
 
-def test_mp4_is_h264_yuv420p_faststart_with_every_frame(tmp_path, examples):
+def test_mp4_is_h264_yuv420p_faststart_with_every_frame_at_its_time(tmp_path, examples):
     path = tmp_path / "v.mp4"
     fps, seconds, size = 12, 0.5, (320, 240)
-    written = video.write_mp4(frames.frames(examples, NAMES, size, fps, seconds), path, size=size, fps=fps)
-    assert written == len(examples) * fps * seconds
-    codec, pix_fmt, shape, n_frames = probe(path)
-    assert (codec, pix_fmt, shape, n_frames) == ("h264", "yuv420p", size, len(examples) * fps * seconds)
+    distinct = list(frames.frames(examples, NAMES, size, fps, seconds))
+    counts = frames.frame_counts(len(examples), fps, seconds)
+    written = video.write_mp4(distinct, path, size=size, fps=fps, counts=counts)
+    assert written == len(examples) * fps * seconds == sum(counts)
+    codec, pix_fmt, shape, n_frames, duration = probe(path)
+    # A held frame is stored once (and the last once more, just before the end, so the video lasts to it).
+    assert (codec, pix_fmt, shape, n_frames) == ("h264", "yuv420p", size, len(distinct) + 1)
+    assert duration == pytest.approx(len(examples) * seconds, abs=1e-3)
+    shown = frame_times(path, fps, size)
+    expected = [frame for frame, count in zip(distinct, counts) for _ in range(count)]
+    assert len(shown) == len(expected)
+    assert max(np.abs(a.astype(int) - b).mean() for a, b in zip(shown, expected)) < 3  # each at its time
     data = path.read_bytes()
     assert data.index(b"moov") < data.index(b"mdat"), "+faststart puts the index first, for streaming"
 
 
+@pytest.mark.parametrize("counts", [[1, 1, 1, 5] * 3, [3, 1, 2, 7], [2], [1, 1, 4]])
+def test_frame_times_start_each_frame_after_the_counts_before_it(counts):
+    expression = video.frame_times(counts)
+    starts = [eval(expression.replace("N", str(n)), {"min": min, "floor": int, "mod": lambda a, b: a % b,
+                                                     "gt": lambda a, b: int(a > b)}) for n in range(len(counts) + 1)]
+    assert starts == [*np.cumsum([0, *counts[:-1]]), sum(counts) - 1]
+    assert len(video.frame_times(([1] * 9 + [21]) * 10_000)) < 80  # one period, however many examples
+
+
 def test_mp4_of_the_same_frames_is_the_same_bytes(tmp_path, examples):
     for name in ("a.mp4", "b.mp4"):
-        video.write_mp4(frames.frames(examples, NAMES, (320, 240), 10, 0.5), tmp_path / name, size=(320, 240), fps=10)
+        video.write_mp4(frames.frames(examples, NAMES, (320, 240), 10, 0.5), tmp_path / name, size=(320, 240),
+                        fps=10, counts=frames.frame_counts(len(examples), 10, 0.5))
     assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
 
 
