@@ -67,10 +67,10 @@ def render_all(trained, settings, staging, *, progress, review=None):
         drawings.append(("posters", outputs.FIGURES_DIR, lambda: (
             frames.poster_strip(examples, names, paths["fig_posters"]),
             frames.poster(examples, names, paths["video_poster"], settings.video_size))))
-        if film:  # the PDF shows it, so it is drawn in the lane the PDF waits for, not with the film
-            drawings.append(("film_poster", outputs.FIGURES_DIR, lambda: training_film.poster(
-                shots, names, shape, paths["film_poster"], size=video.even_size(settings.video_size),
-                solver_note=solver_note(trained.metadata["config"]))))
+    if film:  # the PDF shows it, so it is drawn in the lane the PDF waits for, not with the film
+        drawings.append(("film_poster", outputs.FIGURES_DIR, lambda: training_film.poster(
+            shots, names, shape, paths["film_poster"], size=video.even_size(settings.video_size),
+            solver_note=solver_note(trained.metadata["config"]))))
     if "mp4" in formats:
         steps.append(("captions", outputs.CAPTIONS, lambda: staging.path(outputs.CAPTIONS).write_text(
             frames.captions(examples, names, settings.seconds_per_example, settings.fps), encoding="utf-8")))

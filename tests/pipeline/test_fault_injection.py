@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from mnist_ova.pipeline import deliverables, jobs, outputs
-from mnist_ova.render import report, video
+from mnist_ova.render import figures, report, training_film, video
 from mnist_ova.pipeline.cli import main
 from mnist_ova.pipeline.staging import StagedOutput
 from mnist_ova.trainer import kernels
@@ -30,14 +30,17 @@ class Injected(Exception):
 
 
 def instrument(fault_at=None, fault=None):
-    """Wrap every stage boundary; the ``fault_at``-th one calls ``fault(name)``. Returns the names seen
-    and a function that undoes the wrapping."""
-    seen = []
+    """Wrap every stage boundary of this process; the ``fault_at``-th one calls ``fault(name)``. Returns
+    the names seen and a function that undoes the wrapping. The render's lanes (forked processes) count
+    their own boundaries in their copy of ``seen``: they are not this process's, and are left alone."""
+    seen, me = [], os.getpid()
     originals = {(StagedOutput, "writing"): StagedOutput.writing,
                  (StagedOutput, "_check_targets"): StagedOutput._check_targets,
                  (jobs.Stopwatch, "__call__"): jobs.Stopwatch.__call__}
 
     def boundary(name):
+        if os.getpid() != me:
+            return
         seen.append(name)
         if len(seen) - 1 == fault_at:
             fault(name)
@@ -90,13 +93,15 @@ def quick_drawing(monkeypatch):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"<svg xmlns='http://www.w3.org/2000/svg'/>")
 
-    monkeypatch.setattr(deliverables, "_figures", lambda trained, paths, *args: placeholders(paths.values()))
+    monkeypatch.setattr(figures, "chart_figures", lambda views, paths: placeholders(paths.values()))
+    monkeypatch.setattr(deliverables, "_image_figures", lambda trained, paths, *args: None)
     monkeypatch.setattr(deliverables, "_analysis_figures", lambda evaluation, paths, *args: None)
+    monkeypatch.setattr(training_film, "poster", lambda *args, **kwargs: None)
     monkeypatch.setattr(report, "write_pdf", lambda html, path, **kwargs: placeholders([path]))
     monkeypatch.setattr(video, "write_mp4", lambda frames, path, **kwargs: placeholders([path]) or 0)
-    monkeypatch.setattr(deliverables, "_film", lambda trained, shots, settings, staging, paths: placeholders(
+    monkeypatch.setattr(deliverables, "_film", lambda trained, shots, settings, staging: placeholders(
         [staging.path(outputs.TRAINING_MP4), staging.path(outputs.TRAINING_GIF),
-         staging.path(outputs.TRAINING_CAPTIONS), paths["film_poster"]]))
+         staging.path(outputs.TRAINING_CAPTIONS)]))
 
 
 def lock_is_free_and_leftovers_go(out):
