@@ -168,7 +168,8 @@ class _AfterChild:
     def result(self, timeout=None):
         with contextlib.suppress(children.ChildFailed):
             self._child.result()
-        return self._load()
+        with _one_compile_thread:  # a load from the cache is a numba compile too, as far as its locks go
+            return self._load()
 
     def stop(self):
         self._child.stop()

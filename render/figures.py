@@ -483,16 +483,16 @@ def image_figures(evaluation, *, weights, images, class_index, train_rows, test_
     data set's digits (N, height, width), ``class_index`` their classes and ``train_rows`` the training
     rows (the first ``SAMPLES`` are shown); ``example_rows`` are the positions in ``test_images`` the
     video shows."""
-    names, e = evaluation.class_names, evaluation
+    names, true, predicted = evaluation.class_names, evaluation.true_index, evaluation.predicted_index
     weights_grid(weights, images.shape[1:], names, paths["fig_weights"])
     sample = train_rows[:SAMPLES]
     image_grid(images[sample], [names[k] for k in class_index[sample]], paths["fig_samples"], max_side=0.85)
     shown = example_rows[:6]
-    image_grid(test_images[shown], [f"true {names[e.true_index[i]]},\npredicted {names[e.predicted_index[i]]}"
-                                    for i in shown], paths["fig_examples"], columns=6, title_lines=3,
-               colors=[RIGHT if e.true_index[i] == e.predicted_index[i] else WRONG for i in shown])
-    wrong = e.misclassified[:18]
+    image_grid(test_images[shown], [f"true {names[true[i]]},\npredicted {names[predicted[i]]}" for i in shown],
+               paths["fig_examples"], columns=6, title_lines=3,
+               colors=[RIGHT if true[i] == predicted[i] else WRONG for i in shown])
+    wrong = evaluation.misclassified[:18]
     if wrong.size:
-        image_grid(test_images[wrong], [f"{names[e.true_index[i]]}\nread as {names[e.predicted_index[i]]}\n"
-                                        f"score {100 * e.scores[i, e.predicted_index[i]]:.0f} %" for i in wrong],
+        image_grid(test_images[wrong], [f"{names[true[i]]}\nread as {names[predicted[i]]}\n"
+                                        f"score {100 * evaluation.scores[i, predicted[i]]:.0f} %" for i in wrong],
                    paths["fig_misclassified"], title_lines=4, colors=[WRONG] * wrong.size)

@@ -263,6 +263,11 @@ def schedule(n_snapshots, fps, seconds=SECONDS, hold=HOLD_SECONDS):
     return counts
 
 
+def frame_counts(n_snapshots, fps):
+    """The frame times of each of ``film_frames``'s frames: the schedule without the snapshots that get none."""
+    return [int(count) for count in schedule(n_snapshots, fps) if count]
+
+
 def film_frames(shots, names, image_shape, size, fps, *, solver_note):
     """(frame, repeat count) pairs, in order; a snapshot with no frame of its own is skipped."""
     layout = Layout.make(size[0], size[1], shots.coef.shape[1], image_shape)
@@ -278,8 +283,8 @@ def write_mp4(shots, names, image_shape, path, *, size, fps, solver_note):
     """The film as H.264 with the predictions video's encoder settings, each frame encoded once with the
     time it is shown; returns the film's length in frame times."""
     pairs = film_frames(shots, names, image_shape, video.even_size(size), fps, solver_note=solver_note)
-    counts = [int(count) for count in schedule(len(shots.iterations), fps) if count]
-    return video.write_mp4((frame for frame, _ in pairs), path, size=video.even_size(size), fps=fps, counts=counts)
+    return video.write_mp4((frame for frame, _ in pairs), path, size=video.even_size(size), fps=fps,
+                           counts=frame_counts(len(shots.iterations), fps))
 
 
 def write_gif(shots, names, image_shape, path, *, solver_note, size=GIF_SIZE, fps=GIF_FPS):

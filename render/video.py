@@ -42,6 +42,8 @@ def frame_times(counts):
     stays short for any number of frames: start(N) = whole periods + N's place in its period + the
     extra frame times of the frames before it in the period."""
     counts = [int(c) for c in counts]
+    if not counts or min(counts) < 1:
+        raise ValueError(f"every frame is shown at least one frame time; got counts {counts[:20]}")
     n = len(counts)
     period = next(p for p in range(1, n + 1) if n % p == 0 and counts == counts[:p] * (n // p))
     pattern = counts[:period]
@@ -65,10 +67,13 @@ def write_mp4(frames, path, *, size, fps, counts=None):
     width, height = size
     if (width, height) != even_size(size):
         raise ValueError(f"H.264 in yuv420p needs even sides; got {width}x{height}")
-    counts = None if counts is None or all(c == 1 for c in counts) else list(counts)
+    counts = None if counts is None else [int(c) for c in counts]
+    if counts is not None:
+        frame_times(counts)  # checks them before ffmpeg starts
+    timed = counts is not None and any(c != 1 for c in counts)  # else a constant frame rate does it
     sent, planes = 0, b""
     try:
-        with children.program(ffmpeg_command(path, size=size, fps=fps, counts=counts)) as ffmpeg:
+        with children.program(ffmpeg_command(path, size=size, fps=fps, counts=counts if timed else None)) as ffmpeg:
             assert ffmpeg.stdin is not None  # program() opens it
             for frame in frames:
                 planes = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes()
@@ -76,7 +81,7 @@ def write_mp4(frames, path, *, size, fps, counts=None):
                 sent += 1
             if counts is not None and sent != len(counts):
                 raise ValueError(f"{sent} frames for {len(counts)} counts")
-            if counts is not None and counts[-1] > 1:
+            if timed and counts[-1] > 1:
                 ffmpeg.stdin.write(planes)  # the last frame again, just before the end: the video lasts to it
     except OSError as exc:  # ffmpeg ended early (its own message is on stderr)
         raise ToolError(f"ffmpeg failed while encoding {path}: {exc.strerror or exc}") from None

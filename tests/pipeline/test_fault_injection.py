@@ -151,3 +151,29 @@ def test_every_stage_boundary_survives_an_exception_a_sigkill_and_a_full_disk(tm
     assert failures == []
     assert snapshot(out) == before and (tmp_path / "outside.txt").read_bytes() == outside
     assert main(run_args(tiny_npz, out)) == 0 and not (out / ".mnist-ova").exists()
+
+
+@pytest.mark.parametrize("step", ["images", "mp4", "training"])  # the first step of each forked lane
+@pytest.mark.parametrize("mode, error, code", [
+    ("exception", Injected("injected in a lane"), 1),
+    ("full disk", OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/injected/lane"), 2)])
+def test_a_fault_inside_a_render_lane_changes_nothing(tmp_path, quick_drawing, monkeypatch, step, mode, error, code):
+    tiny_npz = tmp_path / "three-classes.npz"
+    np.savez(tiny_npz, X=np.random.RandomState(0).randint(0, 256, (60, 64)), y=np.arange(60) % 3)
+    out = tmp_path / "out"
+    foreign(out, tmp_path / "outside.txt")
+    assert main(run_args(tiny_npz, out)) == 0
+    before = snapshot(out)
+    run_lane = deliverables._run_lane
+
+    def failing(lane, staging, niceness):  # runs in the lane's forked process
+        if any(name == step for name, _, _ in lane):
+            raise error
+        return run_lane(lane, staging, niceness)
+
+    monkeypatch.setattr(deliverables, "_run_lane", failing)
+    assert main(run_args(tiny_npz, out)) == code
+    assert snapshot(out) == before
+    monkeypatch.setattr(deliverables, "_run_lane", run_lane)
+    lock_is_free_and_leftovers_go(out)
+    assert main(run_args(tiny_npz, out)) == 0

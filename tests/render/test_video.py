@@ -58,7 +58,7 @@ def test_mp4_is_h264_yuv420p_faststart_with_every_frame_at_its_time(tmp_path, ex
     assert data.index(b"moov") < data.index(b"mdat"), "+faststart puts the index first, for streaming"
 
 
-@pytest.mark.parametrize("counts", [[1, 1, 1, 5] * 3, [3, 1, 2, 7], [2], [1, 1, 4]])
+@pytest.mark.parametrize("counts", [[1, 1, 1, 5] * 3, [3, 1, 2, 7], [2], [1, 1, 4], [2, 1], [1]])
 def test_frame_times_start_each_frame_after_the_counts_before_it(counts):
     expression = video.frame_times(counts)
     starts = [eval(expression.replace("N", str(n)), {"min": min, "floor": int, "mod": lambda a, b: a % b,
@@ -72,6 +72,21 @@ def test_mp4_of_the_same_frames_is_the_same_bytes(tmp_path, examples):
         video.write_mp4(frames.frames(examples, NAMES, (320, 240), 10, 0.5), tmp_path / name, size=(320, 240),
                         fps=10, counts=frames.frame_counts(len(examples), 10, 0.5))
     assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
+
+
+@pytest.mark.parametrize("counts", [[], [2, 0, 1], [-1]])
+def test_counts_below_one_frame_time_are_refused(counts):
+    with pytest.raises(ValueError, match="at least one frame time"):
+        video.frame_times(counts)
+
+
+def test_frames_and_counts_must_agree_and_a_last_count_of_one_adds_no_frame(tmp_path, examples):
+    distinct = list(frames.frames(examples[:1], NAMES, (320, 240), 10, 0.5))
+    with pytest.raises(ValueError, match="4 frames for 5 counts"):
+        video.write_mp4(iter(distinct), tmp_path / "v.mp4", size=(320, 240), fps=10, counts=[1, 1, 1, 1, 1])
+    assert video.write_mp4(iter(distinct), tmp_path / "v.mp4", size=(320, 240), fps=10, counts=(n for n in [2, 1, 3, 1])) == 7
+    _, _, _, n_frames, duration = probe(tmp_path / "v.mp4")
+    assert (n_frames, duration) == (4, pytest.approx(0.7, abs=1e-3))
 
 
 def test_odd_video_sizes_are_refused(tmp_path):
