@@ -26,8 +26,9 @@ def build_parser():
     from mnist_ova.pipeline import config
     from mnist_ova.pipeline.run import COMMANDS
 
-    parser = _Parser(prog="run.py", description="Train one-vs-all logistic-regression digit classifiers the "
-                     "course notebook's way and build its report, plots and prediction videos.",
+    parser = _Parser(prog="run.py", description="Train one-vs-all logistic-regression image classifiers the "
+                     "course notebook's way (MNIST digits by default, or any labelled images) and build "
+                     "their report, plots and videos.",
                      epilog="run.py history FILE [--json] lists the runs recorded with --history FILE.")
     parser.add_argument("command", nargs="?", default="all", choices=COMMANDS,
                         help="; ".join(f"{name}: {command.help}" for name, command in COMMANDS.items()))
