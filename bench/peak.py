@@ -31,6 +31,7 @@ from mnist_ova.trainer import data, kernels, preprocess  # noqa: E402
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 DTYPES = ("float64", "float32")
+WARM_UP_STEPS = 4  # untimed steps before each timed series
 
 
 def cpu_description():
@@ -142,9 +143,15 @@ def main():
             big, small = matrices[dtype]
             keep(("gemm", dtype), gemm_seconds(big))
             keep(("gemm1", dtype), gemm_seconds(small, threads=1))
+            # OpenBLAS's threads spin about 0.1 s of CPU after a product, and the first steps after a GEMM
+            # run 5-15 % slower (measured): let them stop, and time steps that follow untimed ones, as in
+            # training, where step follows step.
+            time.sleep(0.3)
             for (kind, phases), (step, WT, b) in steps.items():
                 if kind != dtype:
                     continue
+                for _ in range(WARM_UP_STEPS):
+                    step(WT, b)
                 for _ in range(args.steps):
                     start = time.perf_counter()
                     step(WT, b)
