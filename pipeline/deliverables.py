@@ -2,6 +2,7 @@
 contains is decided in ``render/`` and ``templates/``; this module only says where and when."""
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import time
@@ -131,7 +132,18 @@ def figure_paths(figure_dir):
 
 
 def load_notes(path):
-    """The notes file (--notes), checked against the labels of the report's figures and tables."""
+    """The notes file (--notes), checked against the labels of the report's figures and tables. Read and
+    typeset once per version of the file: the run checks it before training, and the PDF, the HTML and
+    the bundle's page show it."""
+    try:
+        stat = os.stat(path)
+    except OSError:  # notes.load says what is wrong with it
+        return notes.load(path, notes.labels(outputs.FIGURES))
+    return _parsed_notes(os.fspath(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_notes(path, mtime_ns, size):
     return notes.load(path, notes.labels(outputs.FIGURES))
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from mnist_ova.render.figures import (KEY_LIMIT, SMALL_FONT, TEXT_WIDTH, _figure, class_lines, ellipsize,
                                       key_title, line_height, literal, text_width)
 from mnist_ova.render.palette import ACCENT, WRONG, hex_colour
-from mnist_ova.render.views import interval
+from mnist_ova.render.views import interval, recalls_overlap
 
 ACCENT, WRONG = hex_colour(ACCENT), hex_colour(WRONG)
 GUIDE = "#9e9e9e"  # the diagonal and the guessing level
@@ -191,15 +191,14 @@ def context(views, *, test_rows, comparison=None, gates=(), baseline_label=None)
     per_model = views.classes
     overconfident = float(np.sum(a.confidence.count * (a.confidence.mean_predicted - a.confidence.observed))
                           / max(a.confidence.count.sum(), 1))
-    recall_order = sorted(per_model, key=lambda m: m["recall"])
-    lowest, highest = recall_order[0], recall_order[-1]
+    lowest, highest = views.by_recall[0], views.by_recall[-1]
     result = {
         "n_test": int(e.true_index.size),
         "multiclass": views.headline["multiclass_accuracy"],
         "one_vs_all": views.headline["one_vs_all_accuracy"],
         "per_model": per_model,
         "lowest_recall": lowest, "highest_recall": highest,
-        "recall_gap_real": not (lowest["recall_interval"]["high"] >= highest["recall_interval"]["low"]),
+        "recall_gap_real": not recalls_overlap(lowest, highest),
         "calibration": {"brier": a.brier, "log_loss": a.log_loss, "ece": a.expected_calibration_error,
                         "bins": a.confidence.n_bins, "overconfident": overconfident,
                         "chance_log_loss": float(np.log(K)), "mean_confidence": float(

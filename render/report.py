@@ -303,12 +303,13 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
     from mnist_ova.render import diagnostics
     from mnist_ova.render.figures import EQUATIONS, KEY_LIMIT, confusion_shows_counts
     from mnist_ova.render.frames import BARS_LIMIT, TOP_BARS
+    from mnist_ova.render.views import recalls_overlap
     from mnist_ova.trainer.profiles import NEUTRAL
 
     profile = profile or NEUTRAL
     e, names, classes = views.evaluation, views.names, views.classes
     by_auc = sorted(classes, key=lambda m: m["auc"])
-    by_recall = sorted(classes, key=lambda c: c["recall"])
+    by_recall = views.by_recall
     confused = [{"true_name": names[t], "predicted_name": names[p], "count": c,
                  "share": views.share_of_class(c, t)} for t, p, c in e.most_confused()]
     accuracy = views.headline["multiclass_accuracy"]
@@ -334,8 +335,8 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
         # (The data has two classes at least.)
         "best": by_auc[-1], "best_next": by_auc[-2], "worst": by_auc[0], "worst_next": by_auc[1],
         "hardest": by_recall[0], "hardest_next": by_recall[1], "easiest": by_recall[-1], "easiest_next": by_recall[-2],
-        "hardest_shown": not _overlap(by_recall[0], by_recall[1]),
-        "easiest_shown": not _overlap(by_recall[-1], by_recall[-2]),
+        "hardest_shown": not recalls_overlap(by_recall[0], by_recall[1]),
+        "easiest_shown": not recalls_overlap(by_recall[-1], by_recall[-2]),
         "confused": confused,
         "key_limit": KEY_LIMIT, "named_only": e.n_classes > KEY_LIMIT,  # the charts' keys name a few classes
         "confusion_counts": confusion_shows_counts(e.confusion, names),
@@ -356,13 +357,6 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
         "analysis": diagnostics.context(views, test_rows=test_rows, comparison=comparison, gates=gates,
                                         baseline_label=baseline_label),
     }
-
-
-def _overlap(a, b):
-    """Whether two classes' recall intervals overlap."""
-    from mnist_ova.trainer.statistics import intervals_overlap
-
-    return intervals_overlap(*((c["recall_interval"]["low"], c["recall_interval"]["high"]) for c in (a, b)))
 
 
 def package_versions():

@@ -33,9 +33,22 @@ class EvaluationViews:
         return count / max(self.classes[k]["support"], 1)
 
     @property
+    def by_recall(self):
+        """The classes' rows from the lowest recall to the highest."""
+        return sorted(self.classes, key=lambda c: c["recall"])
+
+    @property
     def always_no_accuracy(self):
         """The mean binary accuracy of models that always answer "no": what the real ones must beat."""
         return float(np.mean(1 - self.class_shares))
+
+
+def recalls_overlap(a, b):
+    """Whether two classes' rows have 95 % recall intervals that overlap: then neither class is shown to be
+    recognised more often than the other."""
+    from mnist_ova.trainer.statistics import intervals_overlap
+
+    return intervals_overlap(*((c["recall_interval"]["low"], c["recall_interval"]["high"]) for c in (a, b)))
 
 
 def of(evaluation):

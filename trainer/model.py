@@ -225,7 +225,7 @@ def _gradient_descent(features, y_index, K, params, callback):
             if not active.any():
                 done = step
                 break
-        history[step, active] = cost_sum[active] / n + 0.5 * params["l2"] * np.sum(WT[active] ** 2, axis=1)
+        history[step, active] = cost_of(cost_sum)[active]
         # A stopped model keeps its weights exactly: only the active rows move.
         WT[active] -= lr * (dWT[active] / dtype.type(n) + dtype.type(params["l2"]) * WT[active])
         b[active] -= lr * (g_sum[active] / n).astype(dtype)
