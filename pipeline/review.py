@@ -91,10 +91,10 @@ def write(review, trained, settings, staging):
 
 def finish(review, step_summary, *, log, warn):
     """After the outputs are in place: append ``step_summary`` (the summary with links relative to the
-    job's folder) to ``$GITHUB_STEP_SUMMARY`` (a failure there is a note, the outputs are in place),
-    then exit 4 through ``GateFailure`` if a gate was violated."""
+    job's folder; None where ``$GITHUB_STEP_SUMMARY`` is not set) to ``$GITHUB_STEP_SUMMARY`` (a failure
+    there is a note, the outputs are in place), then exit 4 through ``GateFailure`` if a gate was violated."""
     try:
-        if summary.append_to_step_summary(step_summary):
+        if step_summary is not None and summary.append_to_step_summary(step_summary):
             log("appended summary.md to $GITHUB_STEP_SUMMARY")
     except OSError as exc:
         warn(f"note: could not append to $GITHUB_STEP_SUMMARY ({exc.strerror or exc}); the outputs are in place")

@@ -4,6 +4,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from mnist_ova.environment import step_summary_path
 from mnist_ova.errors import ToolError
 from mnist_ova.pipeline import bundle, deliverables, jobs, outputs, review
 from mnist_ova.pipeline import history as run_history
@@ -98,7 +99,9 @@ def execute(command_name, settings, *, model_path=None, force=False, force_out=F
                            + (f"; left out to fit {settings.max_bundle_mb} MB: {', '.join(dropped)}" if dropped
                               else ""))
         closing.append("timings: " + ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in trained.timings.items()))
-        step_summary = review.markdown(judged, trained, settings, staging, link_prefix=f"{out.as_posix()}/")
+        # The summary again with links from the job's folder, made only for a job that shows it.
+        step_summary = (review.markdown(judged, trained, settings, staging, link_prefix=f"{out.as_posix()}/")
+                        if step_summary_path() is not None else None)
         dataset = trained.metadata["dataset"]
         result = {
             "status": "ok", "command": command_name, "out": str(out), "reused_model": trained.reused,
