@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import notebook  # noqa: E402
-from mnist_ova.trainer import data, preprocess  # noqa: E402
+from mnist_ova.trainer import data, kernels, preprocess  # noqa: E402
 from mnist_ova.trainer.model import OneVsAllLogisticRegression  # noqa: E402
 
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
@@ -105,10 +105,10 @@ def whole_job_section(args):
             for kind in ("cold", "warm"):
                 runs = []
                 for attempt in range(args.repeat):
-                    # Cold runs first, into a cache folder of its own: an empty kernel cache, as after install;
-                    # the warm run of the same attempt then finds the kernels there.
+                    # Cold runs first, with a cache folder of their own: empty, as after install; the warm run
+                    # of the same attempt then finds what the cold one left there.
                     cache = Path(tmp) / f"cache-{dtype}-{attempt}"
-                    env = {"MNIST_OVA_CACHE": str(cache), "NUMBA_CACHE_DIR": ""}  # the tool's own cache folder
+                    env = {"MNIST_OVA_CACHE": str(cache)}
                     command = [sys.executable, "run.py", "train", "--data", source, "--out", str(Path(tmp) / "out"),
                                "--dtype", dtype, "--iterations", str(iterations), "--force", "--quiet", "--json"]
                     stdout, wall, rss = timed_process(command, env)
@@ -116,7 +116,7 @@ def whole_job_section(args):
                     runs.append((wall, rss, summary))
                 wall, rss, summary = min(runs, key=lambda run: run[0])
                 results[dtype, kind] = (wall, max(r[1] for r in runs), summary)
-                label = {"cold": "first run after install (empty kernel cache)", "warm": "next run (kernels cached)"}[kind]
+                label = {"cold": "first run after install (empty cache)", "warm": "next run"}[kind]
                 rows.append((f"ours, {dtype}, {label}", wall, t_nb / wall, max(r[1] for r in runs),
                              summary["multiclass_accuracy"], summary["timings"]))
     print("| whole job | seconds | speed-up vs (a) | peak RSS MB | test accuracy | stages (share of the seconds) |")
@@ -133,27 +133,14 @@ def whole_job_section(args):
         float_mb = n_images * pixels * np.dtype(dtype).itemsize / 1e6 if source != "sample" else 0
         limit = 1.5 * float_mb + 400
         print(f"\n- {dtype}: first run {t_nb / wall:.1f}x the notebook's whole job (target >= {target_ratio}x); "
-              f"compile_s {summary['timings'].get('compile_s', 0):.2f} s of waiting for the kernel (it compiles "
-              f"while the data loads); peak RSS {rss:.0f} MB (limit 1.5 x {float_mb:.0f} MB + 400 = {limit:.0f} MB)")
+              f"peak RSS {rss:.0f} MB (limit 1.5 x {float_mb:.0f} MB + 400 = {limit:.0f} MB)")
     print(f"- float32 peak RSS {'<=' if results['float32', 'cold'][1] <= results['float64', 'cold'][1] else 'ABOVE'} "
           "float64's")
     for dtype in ("float64", "float32"):
         wall, _, summary = results[dtype, "cold"]
         training = summary["timings"].get("train_s", 0)
-        print(f"- {dtype}, first run: not training (start-up, compile wait, load, standardise, evaluate, the rest) "
+        print(f"- {dtype}, first run: not training (start-up, load, standardise, snapshots, evaluate, the rest) "
               f"{wall - training:.2f} s of {wall:.2f} s = **{100 * (wall - training) / wall:.0f} %** (target <= 15 %)")
-    # The compile alone, in a fresh process with an empty cache, then from the cache.
-    code = ("import time; t = time.perf_counter(); from mnist_ova.trainer import kernels; "
-            "c = kernels.compile_kernels('{}'); print(c, time.perf_counter() - t)")
-    with tempfile.TemporaryDirectory() as tmp:
-        for dtype in ("float64", "float32"):
-            cold, _, _ = timed_process([sys.executable, "-c", code.format(dtype)], {"MNIST_OVA_CACHE": tmp,
-                                                                                    "NUMBA_CACHE_DIR": ""})
-            warm, _, _ = timed_process([sys.executable, "-c", code.format(dtype)], {"MNIST_OVA_CACHE": tmp,
-                                                                                    "NUMBA_CACHE_DIR": ""})
-            print(f"- compile_s, {dtype} kernel alone in a fresh process: {float(cold.split()[0]):.2f} s with an empty "
-                  f"cache, {float(warm.split()[0]):.2f} s from the cache (import of numba and the kernels "
-                  f"{float(warm.split()[1]) - float(warm.split()[0]):.2f} s)")
     print()
 
 
@@ -232,7 +219,7 @@ def train_rows(name, images, labels, iterations, args):
         return OneVsAllLogisticRegression(max_iter=iterations, dtype=dtype, **params).fit(raw, labels[train[rows]])
 
     everything = slice(None)
-    ours("float64", slice(64))  # load the compiled kernels outside the clock
+    ours("float64", slice(64))  # the first fit's one-time costs (imports, thread pool) outside the clock
     ours("float32", slice(64))
     m64, t64 = best_of(lambda: ours("float64", everything), args.repeat)
     peak64 = peak_memory(lambda: ours("float64", everything), X_train.nbytes)
@@ -383,7 +370,7 @@ def main():
         args.iterations, args.synthetic_iterations, args.skip_sklearn, args.repeat = 100, 20, True, 1
         args.job_iterations, args.peak_rounds = 20, 1
     print(f"machine: {cpu_name()}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"numpy {np.__version__}, numba {__import__('numba').__version__}; each trainer ran {args.repeat} time(s), "
+          f"numpy {np.__version__}, the kernel's {kernels.target()} pass; each trainer ran {args.repeat} time(s), "
           "its fastest run counts\n")
     print(f"load average at the start: {os.getloadavg()[0]:.1f}\n", flush=True)
     if not args.skip_peak:

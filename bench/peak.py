@@ -14,15 +14,13 @@ processes that take the cores in turn).
 import argparse
 import os
 import re
+import shutil
+import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-# A cache of its own: numba shows the machine code only of what it compiled in this process.
-os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="mnist-ova-peak-")
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -30,13 +28,13 @@ sys.path.insert(0, str(REPO))
 from mnist_ova.trainer import data, kernels, preprocess  # noqa: E402
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
+CORES = len(os.sched_getaffinity(0))  # those this process may use (taskset), as training does
 DTYPES = ("float64", "float32")
 WARM_UP_STEPS = 4  # untimed steps before each timed series
 
 
 def cpu_description():
-    """(the CPU's name with family and model, LLVM's name for it, OpenBLAS's kernels, vector extensions)."""
-    import llvmlite.binding as llvm
+    """(the CPU's name with family and model, OpenBLAS's kernels, vector extensions)."""
     from threadpoolctl import threadpool_info
 
     fields = {}
@@ -52,18 +50,22 @@ def cpu_description():
     flags = set(fields.get("flags", "").split())
     vectors = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
     openblas = [i.get("architecture", "?") for i in threadpool_info() if i.get("internal_api") == "openblas"]
-    return name, llvm.get_host_cpu_name(), ", ".join(openblas) or "none", vectors
+    return name, ", ".join(openblas) or "none", vectors
 
 
-def fma_widths(dtype):
-    """Packed multiply-adds in the compiled kernel by register width: {"zmm": n, "ymm": n, "xmm": n}."""
-    kernels.compile_kernels(dtype)
+def fma_widths(dtype, target):
+    """Packed multiply-adds in the pass that runs here (``target``'s, for uint8 pixels and ``dtype`` weights) by
+    register width, {"zmm": n, "ymm": n, "xmm": n}, from objdump's listing of the built kernel; None without
+    objdump (binutils)."""
+    if shutil.which("objdump") is None:
+        return None
+    listing = subprocess.run(["objdump", "-d", "--no-show-raw-insn", kernels._library._name], capture_output=True,
+                             text=True, check=True).stdout
+    name = f"pass_{target}_{'f64' if dtype == 'float64' else 'f32'}_u8"
+    body = re.search(rf"<{name}>:\n(.*?)\n\n", listing, re.S)
     widths = {"zmm": 0, "ymm": 0, "xmm": 0}
-    for signature, asm in kernels._work.inspect_asm().items():
-        if signature[3].dtype.name != dtype or signature[0].dtype.name != "uint8":
-            continue
-        for operands in re.findall(r"\bvfn?m(?:add|sub)\w*p[sd]\s+([^\n]*)", asm):
-            widths[re.findall(r"%([xyz]mm)", operands)[-1]] += 1
+    for operands in re.findall(r"\bvfn?m(?:add|sub)\w*p[sd]\s+([^\n]*)", body.group(1) if body else ""):
+        widths[re.findall(r"%([xyz]mm)", operands)[-1]] += 1
     return widths
 
 
@@ -97,18 +99,20 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=7, help="rounds of every measure; the fastest counts")
     parser.add_argument("--steps", type=int, default=3, help="kernel steps per measure and round")
+    parser.add_argument("--data", default=str(FASHION) if FASHION.is_dir() else "sample",
+                        help="the images to train on (default: Fashion-MNIST's official files where installed)")
     args = parser.parse_args()
-    name, llvm_name, openblas, vectors = cpu_description()
+    name, openblas, vectors = cpu_description()
     unset = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v in os.environ]
-    print(f"CPU: {name}; LLVM target `{llvm_name}`; {vectors}; {os.cpu_count()} cores; OpenBLAS kernels: "
+    print(f"CPU: {name}; {vectors}; {CORES} cores; the kernel's pass: {kernels.target()}; OpenBLAS kernels: "
           f"{openblas}{' (CHOSEN BY ' + ', '.join(unset) + ')' if unset else ' (its own choice: OPENBLAS_CORETYPE unset)'}"
           f"; load average at the start {os.getloadavg()[0]:.1f}\n")
-    widths = {dtype: fma_widths(dtype) for dtype in DTYPES}
+    widths = {dtype: fma_widths(dtype, kernels.target()) for dtype in DTYPES}
     print("The kernel's packed multiply-adds by vector register (zmm 512-bit, ymm 256-bit, xmm 128-bit): "
-          + "; ".join(f"{dtype} {w['zmm']} zmm, {w['ymm']} ymm, {w['xmm']} xmm" for dtype, w in widths.items())
-          + "\n", flush=True)
+          + "; ".join(f"{dtype} {w['zmm']} zmm, {w['ymm']} ymm, {w['xmm']} xmm" if w
+                      else f"{dtype} unknown (no objdump)" for dtype, w in widths.items()) + "\n", flush=True)
 
-    source = str(FASHION) if FASHION.is_dir() else "sample"
+    source = args.data
     dataset = data.load(source, progress=False, log=lambda message: None)
     train, _ = preprocess.split_indices(len(dataset.labels))
     pixels, centre, scale = preprocess.StandardisedImages(dataset.images[train]).kernel_inputs()
@@ -171,7 +175,7 @@ def main():
     print(f"Best of {args.rounds} rounds (load average {min(loads):.1f} to {max(loads):.1f} during them); "
           f"{n:,} training rows x {d} raw uint8 pixels ({source}), {K} models.\n")
     print("| machine | float64 | float32 |\n|---|---:|---:|")
-    print(f"| GEMM 3000x3000 on {os.cpu_count()} cores, GFLOP/s (wall clock) | {peak['float64']:.1f} | "
+    print(f"| GEMM 3000x3000 on {CORES} cores, GFLOP/s (wall clock) | {peak['float64']:.1f} | "
           f"{peak['float32']:.1f} |")
     print(f"| GEMM 2000x2000 on 1 thread, GFLOP/s (its CPU time) | {peak1['float64']:.1f} | {peak1['float32']:.1f} |")
     print(f"| memory copy 400 MB, GB/s (read + write) | {copy_rate('float64'):.1f} | {copy_rate('float32'):.1f} |\n")
@@ -189,7 +193,7 @@ def main():
             rate = f"{work / seconds / 1e9:.1f} | {100 * work / seconds / 1e9 / peak[dtype]:.0f} %" if work else "– | –"
             print(f"| {dtype} | {phase} | {1e3 * seconds:.2f} | {100 * seconds / total:.0f} % | {rate} |")
         rate = 2 * flops / total / 1e9
-        print(f"| {dtype} | **whole step**, {os.cpu_count()} threads, wall clock | {1e3 * total:.2f} | 100 % | "
+        print(f"| {dtype} | **whole step**, {CORES} threads, wall clock | {1e3 * total:.2f} | 100 % | "
               f"{rate:.1f} | **{100 * rate / peak[dtype]:.0f} %** |")
         rate1 = 2 * flops / 4 / best[dtype, "one"] / 1e9
         print(f"| {dtype} | whole step, 1 thread, its CPU time (a quarter of the rows) | "

@@ -1,6 +1,6 @@
 """Every child process of a run, and the run's signal handling, in one place.
 
-A child of the tool (the forked kernel compile, the forked video encoder, the ffmpeg it starts)
+A child of the tool (a forked video encoder, the ffmpeg it starts)
 
 * never holds the caller's stdout or stderr: its standard streams are /dev/null or a log file, so
   ``out=$(mnist-ova ...)`` returns as soon as the run itself ends;
@@ -52,8 +52,8 @@ _stopped: list[int] = []  # the stopping signal received, until the run has acte
 
 def _stop(signum, frame):
     """SIGINT or SIGTERM: raised as KeyboardInterrupt or Terminated, and kept until the run has acted on it.
-    An exception raised while the main thread runs a finalizer or a weakref callback (numba makes many,
-    during a compile) is only printed as "Exception ignored" and lost: ``raise_if_stopped`` raises it
+    An exception raised while the main thread runs a finalizer or a weakref callback is only printed as
+    "Exception ignored" and lost: ``raise_if_stopped`` raises it
     again at the next step of the run."""
     if not _stopped:
         _stopped.append(signum)

@@ -1,6 +1,7 @@
 """Everything the tool reads from its environment, in one place: the variables that change what it
 writes (``SOURCE_DATE_EPOCH``), where it caches (``MNIST_OVA_CACHE``, ``XDG_CACHE_HOME``), how many
-threads train (``NUMBA_NUM_THREADS``) and where a CI job wants its summary (``GITHUB_STEP_SUMMARY``);
+threads train (``MNIST_OVA_THREADS``) with which of the kernel's passes (``MNIST_OVA_KERNEL_TARGET``),
+and where a CI job wants its summary (``GITHUB_STEP_SUMMARY``);
 and the caches made usable for a run where the environment's cannot be written (``usable_caches``).
 
 A bottom module like ``errors``: every layer may import it, it imports nothing of the tool's but the
@@ -39,10 +40,19 @@ def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
 
 
 def training_threads(environ: Mapping[str, str] = os.environ) -> int:
-    """Worker threads per pass: NUMBA_NUM_THREADS if set, else the CPUs this process may use."""
-    if environ.get("NUMBA_NUM_THREADS"):
-        return max(1, int(environ["NUMBA_NUM_THREADS"]))
+    """Worker threads per pass: MNIST_OVA_THREADS if set, else the CPUs this process may use."""
+    value = environ.get("MNIST_OVA_THREADS", "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise InputError(f"MNIST_OVA_THREADS must be a whole number of at least 1; got {value!r}")
+        return int(value)
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def kernel_target(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The training kernel's pass that MNIST_OVA_KERNEL_TARGET names (lower case; trainer.kernels checks it),
+    or None: the best this CPU runs."""
+    return environ.get("MNIST_OVA_KERNEL_TARGET", "").strip().lower() or None
 
 
 def step_summary_path(environ: Mapping[str, str] = os.environ) -> Path | None:
@@ -71,7 +81,7 @@ def matplotlib_folders(environ: Mapping[str, str] = os.environ) -> list[Path]:
 
 @contextlib.contextmanager
 def usable_caches(environ: MutableMapping[str, str] = os.environ) -> Iterator[list[str]]:
-    """The tool's cache (data, compiled kernels) and matplotlib's folders, made usable: one that cannot
+    """The tool's cache (data) and matplotlib's folders, made usable: one that cannot
     be written is replaced, for this run, by a temporary folder of the tool's own, removed at the end
     (matplotlib would make /tmp/matplotlib-* folders that a forked helper never removes, and say so on
     stderr). Yields the one-line notes to show; the variables come back as they were."""

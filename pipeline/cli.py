@@ -87,7 +87,7 @@ def main(argv=None):
     _reopen_closed_streams()
     from mnist_ova import environment
 
-    # Caches first (before matplotlib or numba is imported); children are stopped before they go.
+    # Caches first (before matplotlib is imported); children are stopped before they go.
     with environment.usable_caches() as notes, children.handling_signals():
         try:
             environment.source_date_epoch()  # before any library that reads it is imported
@@ -100,10 +100,6 @@ def main(argv=None):
             args = build_parser().parse_args(argv)
             flags = {o.name: getattr(args, o.attr) for o in config.OPTIONS}
             settings = config.settings_from(flags, args.config)
-            if run.COMMANDS[args.command].trains:  # the kernel compiles on another core while the rest loads
-                from mnist_ova.pipeline import jobs
-
-                jobs.start_compiling(settings, force=args.force)
             summary = run.execute(args.command, settings, model_path=args.model, force=args.force,
                                   force_out=args.force_out, quiet=args.quiet,
                                   command_line=shlex.join(["mnist-ova", *argv]))

@@ -1,15 +1,10 @@
 """The stages of the batch job. Each takes checked settings and returns what it made;
 only ``write_training`` and the render stage touch the output folder."""
-import contextlib
 import dataclasses
 import functools
 import hashlib
 import json
-import os
-import sys
-import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,9 +22,8 @@ from mnist_ova.trainer.validation import check_class_names, check_known_classes,
 if TYPE_CHECKING:
     from mnist_ova.trainer.model import OneVsAllLogisticRegression
 
-# The estimator (trainer.model, trainer.persist) loads scikit-learn and scipy, slow imports: this
-# module imports them where they are used, so that the command line can start compiling the training
-# kernel (start_compiling) before they load.
+# The estimator (trainer.model, trainer.persist) loads scikit-learn and scipy, slow imports: they are
+# imported where they are used.
 
 
 @dataclasses.dataclass
@@ -96,93 +90,11 @@ def features_and_split(settings, dataset):
     return X, train_rows, test_rows
 
 
-# (weights dtype, pixel dtype) -> the child compiling that kernel into the kernel cache
-_compiling: dict[tuple[str, str], "children.Child"] = {}
-_one_compile_thread = threading.Lock()  # held by a compile thread while it compiles (compile_in_background)
-
-
-def start_compiling(settings, *, pixels="uint8", force=False):
-    """Start compiling the training kernel for ``settings.dtype`` and ``pixels`` (the data's pixel
-    type; MNIST's is uint8) into the kernel cache in a forked process, at once, so that it runs on
-    another core while this one imports the estimator and loads the data (a thread would hold the GIL
-    most of the time and slow those down); ``compile_in_background`` then waits for it and loads the
-    kernel from the cache. Nothing is started where a saved model may make training unnecessary (the
-    rule of ``train``), where fork is not the way to start a process (not Linux), or where other threads
-    run (forking them is unsafe): training compiles in a thread then. The child is the run's
-    (``children``): it holds none of its streams, and a signal stops the run at once instead of waiting
-    for a compile, whose long calls into LLVM no signal interrupts, to end."""
-    key = (settings.dtype, str(pixels))
-    if key in _compiling or not sys.platform.startswith("linux"):
-        return
-    if threading.active_count() > 1 or (not force and (Path(settings.out) / outputs.MODEL).is_file()):
-        return
-
-    def compile_kernel():
-        from mnist_ova.trainer import kernels
-
-        kernels.compile_kernels(settings.dtype, pixels=str(pixels))
-
-    _compiling[key] = children.fork(compile_kernel)
-
-
-def compile_in_background(settings, pixels="uint8"):
-    """A future for the compiled training kernel (the settings' dtype, ``pixels`` the pixel type). Where
-    ``start_compiling`` forked a child for it, the future waits for that child (in slices, in the
-    thread that asks for the result) and loads the kernel from the cache; else a daemon thread compiles
-    it, so that an error elsewhere does not wait for it. Such threads compile one at a time
-    (``_one_compile_thread``): two numba compiles in threads at once can deadlock on the import lock (a
-    run was seen hung so, its second compile thread blocked in numba's lazily imported ``charseq``)."""
-    import concurrent.futures
-
-    # Imported here, not in the thread: numba imports scipy, and two threads importing scipy at once
-    # (the data readers import scipy.io) can fail half-way (a KeyError: 'scipy' was seen).
-    from mnist_ova.trainer import kernels
-
-    def compile_kernel():
-        return kernels.compile_kernels(settings.dtype, pixels=str(pixels))
-
-    child = _compiling.pop((settings.dtype, str(pixels)), None)
-    if child is not None:
-        return _AfterChild(child, compile_kernel)
-    future: concurrent.futures.Future[float] = concurrent.futures.Future()
-
-    def run():
-        children.block_signals_in_thread()
-        try:
-            with _one_compile_thread:
-                future.set_result(compile_kernel())
-        except BaseException as error:  # handed to whoever waits for it
-            future.set_exception(error)
-
-    threading.Thread(target=run, name="mnist-ova-compile", daemon=True).start()
-    return future
-
-
-class _AfterChild:
-    """``result()``: wait for the compiling child (a failed compile there is retried here, where its
-    error shows), then ``load()`` the kernel from the cache."""
-
-    def __init__(self, child, load):
-        self._child, self._load = child, load
-
-    def result(self, timeout=None):
-        with contextlib.suppress(children.ChildFailed):
-            self._child.result()
-        with _one_compile_thread:  # a load from the cache is a numba compile too, as far as its locks go
-            return self._load()
-
-    def stop(self):
-        self._child.stop()
-
-
 def train(settings, *, log, progress, warn=None, cached_model=None):
     """Load the data, fit the ten models (or reuse ``cached_model``, a path, when it was trained on
     the same data with the same config) and score them. ``warn`` says what must be seen even when
     ``log`` is quiet (the bundled sample used in place of MNIST)."""
     watch = Stopwatch()
-    # Compile (or load from the cache) the training kernel while the data loads, unless a saved model may
-    # make training unnecessary; compile_s is the part of it the job still waits for.
-    compiling = None if cached_model is not None and cached_model.is_file() else compile_in_background(settings)
     with watch("load"):
         dataset = data.load(settings.data, cache_dir=settings.cache_dir, progress=progress, log=log)
     announce_fallback(dataset, warn or log)
@@ -207,14 +119,6 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
             if "train_seconds" in cached:
                 metadata["train_seconds"] = cached["train_seconds"]
     if model is None:
-        with watch("compile"):
-            pixels = X.pixels.dtype.name
-            if pixels != "uint8":  # the kernel started early is MNIST's; this data's is compiled the same way
-                if isinstance(compiling, _AfterChild):
-                    compiling.stop()
-                start_compiling(settings, pixels=pixels, force=True)
-                compiling = compile_in_background(settings, pixels=pixels)
-            children.wait_for(compiling or compile_in_background(settings))
         with watch("train"):
             model = fit(settings, X[train_rows], dataset.labels[train_rows], progress=progress)
         check_finite(model, class_names, learning_rate=settings.learning_rate)

@@ -253,7 +253,7 @@ def write_pdf(html, path, *, base_url):
     weasyprint.HTML(string=html, base_url=str(base_url)).write_pdf(str(path), pdf_tags=True)
 
 
-PACKAGES = ("numpy", "scipy", "scikit-learn", "numba", "matplotlib", "opencv-python-headless", "pillow", "imageio",
+PACKAGES = ("numpy", "scipy", "scikit-learn", "matplotlib", "opencv-python-headless", "pillow", "imageio",
             "imageio-ffmpeg", "jinja2", "weasyprint", "tqdm", "mlxtend")
 
 
@@ -266,8 +266,7 @@ def report_time():
 
 # Stage keys of timings.json as the report names them, in the order they run.
 STAGES = {"load_s": "Loading the data", "preprocess_s": "Standardising and splitting",
-          "compile_s": "Compiling the kernel (once per machine)", "train_s": "Training",
-          "evaluate_s": "Scoring"}
+          "train_s": "Training", "snapshots_s": "Scoring the snapshots of training", "evaluate_s": "Scoring"}
 
 
 def timing_rows(timings, training):

@@ -66,22 +66,21 @@ def test_a_program_is_killed_on_an_error_and_reaped():
 
 @pytest.fixture
 def ten_rows(tmp_path):
-    """One image per class: refused after the kernel compile was forked (the cache is empty)."""
+    """One image per class: refused before any work."""
     np.savez(tmp_path / "ten.npz", X=np.random.RandomState(0).randint(0, 256, (10, 784)), y=np.arange(10))
     return tmp_path / "ten.npz"
 
 
 def test_command_substitution_returns_when_a_failed_run_ends(tmp_path, ten_rows):
-    """``out=$(mnist-ova ...)``: the caller's pipe closes with the run, whose compile child it does not share."""
-    env = {**os.environ, "MNIST_OVA_CACHE": str(tmp_path / "empty-cache")}
+    """``out=$(mnist-ova ...)``: the caller's pipe closes with the run, no child of it holds it."""
     run = subprocess.Popen([sys.executable, "run.py", "train", "--data", str(ten_rows), "--out", str(tmp_path / "out")],
-                           cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                           cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            start_new_session=True)
     out, err = run.communicate(timeout=120)  # EOF on both pipes
     ended = time.monotonic()
     assert run.wait(timeout=1) == 2 and err.startswith("error: "), err
     assert time.monotonic() - ended < 0.5
-    assert session_members(run.pid) == []  # the compile child was stopped and reaped, not left running
+    assert session_members(run.pid) == []  # nothing of the run is left running
 
 
 def test_no_child_is_alive_when_a_run_with_video_has_exited(tmp_path, tiny_npz):
@@ -90,13 +89,13 @@ def test_no_child_is_alive_when_a_run_with_video_has_exited(tmp_path, tiny_npz):
                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     out, err = run.communicate(timeout=300)
     assert run.returncode == 0, err
-    assert session_members(run.pid) == []  # the compile child, the encoder and its ffmpeg were all reaped
+    assert session_members(run.pid) == []  # the encoders and their ffmpeg were all reaped
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowing, as expected
 def test_a_signal_whose_exception_a_finalizer_swallowed_is_raised_at_the_next_step():
     """CPython only prints an exception raised in __del__ ("Exception ignored"): a Ctrl-C that arrives
-    while a finalizer runs (numba runs many while it compiles) was lost, and the run went on."""
+    while a finalizer runs was lost, and the run went on."""
     class Finalized:
         def __del__(self):
             os.kill(os.getpid(), signal.SIGINT)

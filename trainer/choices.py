@@ -1,5 +1,5 @@
 """The estimator's choices, importable without scikit-learn: the command line reads them to parse
-its flags (and start compiling the kernel) before the estimator's module and its imports load."""
+its flags without loading the estimator's module and its imports."""
 
 SOLVERS = ("gd", "lbfgs")
 DEFAULT_L2 = {"gd": 0.0, "lbfgs": 1e-3}

@@ -211,14 +211,18 @@ def _gradient_descent(features, y_index, K, params, callback):
     def cost_of(cost_sum):  # every model's cost, as the history records an active one's
         return cost_sum / n + 0.5 * params["l2"] * np.sum(WT ** 2, axis=1)
 
+    def state(sums):  # (cost, binary and one-vs-all accuracies on the training rows) of the weights passed
+        return cost_of(sums.cost_sum), 1 - sums.wrong / n, sums.right / n
+
     done = max_iter
     for step in range(max_iter):
-        dWT, g_sum, cost_sum, errors = step_sums(WT, b)
+        sums = step_sums(WT, b)
+        dWT, g_sum, cost_sum = sums.gradient, sums.g_sum, sums.cost_sum
         if recorder.wants(step):  # this pass scored the weights after `step` updates
-            recorder.take(step, WT, b, cost_of(cost_sum))
+            recorder.take(step, WT, b, *state(sums))
         if step > 0:
             # This pass's predictions are the notebook's "predict after the update" of the previous step.
-            rmse = np.sqrt(errors / n)
+            rmse = np.sqrt(sums.wrong / n)
             stopped = active & (rmse <= tol)
             n_iter[stopped] = step
             active &= ~stopped
@@ -232,7 +236,7 @@ def _gradient_descent(features, y_index, K, params, callback):
         if callback is not None:
             callback(step, int(active.sum()))
     # After the last update no pass has scored the weights yet: one more pass (a thousandth of a run) does.
-    snapshots = recorder.snapshots(done, WT, b, lambda: cost_of(step_sums(WT, b)[2]))
+    snapshots = recorder.snapshots(done, WT, b, lambda: state(step_sums(WT, b)))
     return WT, b, n_iter, history, snapshots
 
 
@@ -256,7 +260,7 @@ def _lbfgs(features, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=
     def evaluate(theta):
         """Per-model cost (K,) and gradient (K, d + 1) at parameters ``theta`` = [w | b] per row."""
         WT, b = theta[:, :d], theta[:, d]
-        dWT, g_sum, cost_sum, _ = step_sums(WT.astype(dtype), b.astype(dtype))
+        dWT, g_sum, cost_sum, *_ = step_sums(WT.astype(dtype), b.astype(dtype))
         cost = cost_sum / n + 0.5 * l2 * np.sum(WT ** 2, axis=1)
         return cost, np.column_stack([dWT / n + l2 * WT, g_sum / n])
 
@@ -304,7 +308,7 @@ def _lbfgs(features, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=
     for k in range(K):  # a converged model's row of the history ends at its own last iteration
         history[n_iter[k]:, k] = np.nan
     W, b = theta[:, :d].astype(dtype), theta[:, d].astype(dtype)
-    return W, b, n_iter, history, recorder.snapshots(len(costs), W, b, lambda: cost)
+    return W, b, n_iter, history, recorder.snapshots(len(costs), W, b, lambda: (cost,))
 
 
 def _two_loop(grad, pairs):

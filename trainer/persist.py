@@ -49,9 +49,11 @@ def save_model(model, file, *, metadata):
     if hasattr(model, "feature_names_in_"):
         arrays["feature_names"] = np.asarray(model.feature_names_in_, dtype=str)
     if getattr(model, "snapshots_", None) is not None:
-        arrays.update({SNAPSHOT_PREFIX + field.name: getattr(model.snapshots_, field.name)
-                       for field in dataclasses.fields(model.snapshots_)
-                       if getattr(model.snapshots_, field.name) is not None})
+        snapshots = model.snapshots_
+        # The accuracies all or none: a fit's snapshots know only their training accuracies until scored.
+        arrays.update({SNAPSHOT_PREFIX + field.name: getattr(snapshots, field.name)
+                       for field in dataclasses.fields(snapshots) if getattr(snapshots, field.name) is not None
+                       and (snapshots.scored or field.name not in snapshots.SCORES)})
     with zipfile.ZipFile(file, "w") as archive:
         for name, value in arrays.items():
             buffer = io.BytesIO()

@@ -1,9 +1,11 @@
 """Snapshots of training: every model's weights, bias and cost at about 100 iterations spaced evenly on a
 log scale (1, 2, 3, …, 1000) plus the last, so that the film and the report can show how the models learned.
 
-The fit loop only copies the weights and the cost it has already computed (``Recorder``); the accuracies
-of every snapshot are computed after training by ``score``, one matrix product of the raw pixels with the
-weights of all snapshots at once (float32: enough to decide which side of zero a logit lies).
+The fit loop only copies the weights and what its passes over the training rows already computed
+(``Recorder``): the cost, and with gradient descent the training accuracies too (each pass scores the
+weights it is given). The rest, the test rows' accuracies (and the training rows' after L-BFGS), are
+computed after training by ``score``, one matrix product of the raw pixels with the weights of all
+snapshots at once (float32: enough to decide which side of zero a logit lies).
 """
 import dataclasses
 
@@ -52,30 +54,40 @@ class Snapshots:
 
 class Recorder:
     """Collects snapshots inside a fit loop: ``wants(t)`` says whether iteration t is kept, ``take`` keeps
-    a copy, and ``snapshots(last, ...)`` adds the last state (when not yet kept) and returns them."""
+    a copy, and ``snapshots(last, ...)`` adds the last state (when not yet kept) and returns them. A loop
+    whose passes over the training rows score the weights (gradient descent's do) hands their training
+    accuracies to ``take``, which spares ``score`` those rows."""
 
     def __init__(self, max_iter):
         self._wanted = set(snapshot_iterations(max_iter).tolist())
-        self._rows: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._rows: list[tuple] = []
 
     def wants(self, iteration):
         return iteration in self._wanted and not (self._rows and self._rows[-1][0] == iteration)
 
-    def take(self, iteration, coef, intercept, cost):
+    def take(self, iteration, coef, intercept, cost, train_accuracy=None, train_multiclass=None):
+        """Keep the state after ``iteration`` updates; the accuracies, when given, are on the training rows:
+        each binary model's (K,) and the one-vs-all prediction's."""
         self._rows.append((int(iteration), np.array(coef), np.array(intercept),
-                           np.asarray(cost, dtype=np.float64).copy()))
+                           np.asarray(cost, dtype=np.float64).copy(),
+                           None if train_accuracy is None else np.asarray(train_accuracy, dtype=np.float64).copy(),
+                           train_multiclass))
 
-    def snapshots(self, last, coef, intercept, cost):
-        """Every snapshot kept, with the state after ``last`` iterations; ``cost`` is called (no arguments)
-        for the cost of that state only when it was not kept yet."""
+    def snapshots(self, last, coef, intercept, state):
+        """Every snapshot kept, with the state after ``last`` iterations; ``state`` is called (no arguments)
+        only when that state was not kept yet, for ``take``'s arguments after the intercept."""
         if not self._rows or self._rows[-1][0] != last:
-            self.take(last, coef, intercept, cost())
-        iterations, coefs, intercepts, costs = zip(*self._rows)
-        return Snapshots(np.array(iterations, dtype=np.int64), np.stack(coefs), np.stack(intercepts), np.stack(costs))
+            self.take(last, coef, intercept, *state())
+        iterations, coefs, intercepts, costs, train_binary, train_multiclass = zip(*self._rows)
+        known = all(a is not None for a in train_binary) and all(a is not None for a in train_multiclass)
+        return Snapshots(np.array(iterations, dtype=np.int64), np.stack(coefs), np.stack(intercepts), np.stack(costs),
+                         train_accuracy=np.stack(train_binary) if known else None,
+                         train_multiclass=np.array(train_multiclass, dtype=np.float64) if known else None)
 
 
 def score(snapshots, X_train, y_train_index, X_test, y_test_index, *, block=BLOCK):
-    """``snapshots`` with their accuracies on the training and the test rows (labels as class indices).
+    """``snapshots`` with their accuracies on the training and the test rows (labels as class indices);
+    training accuracies the fit loop recorded are kept, not computed again.
 
     ``X_*`` are ``StandardisedImages`` (scored on their raw pixels, the standardisation folded into the
     logits as ``OneVsAllLogisticRegression`` does) or float feature arrays. One float32 matrix product
@@ -108,7 +120,10 @@ def score(snapshots, X_train, y_train_index, X_test, y_test_index, *, block=BLOC
         n = max(len(pixels), 1)
         return binary_right / n, multiclass_right / n
 
-    train_binary, train_multiclass = accuracies(X_train, y_train_index)
+    if snapshots.train_accuracy is None or snapshots.train_multiclass is None:
+        train_binary, train_multiclass = accuracies(X_train, y_train_index)
+    else:  # the training passes scored them (Recorder)
+        train_binary, train_multiclass = snapshots.train_accuracy, snapshots.train_multiclass
     test_binary, test_multiclass = accuracies(X_test, y_test_index)
     return dataclasses.replace(snapshots, train_accuracy=train_binary, test_accuracy=test_binary,
                                train_multiclass=train_multiclass, test_multiclass=test_multiclass)

@@ -57,29 +57,3 @@ def test_render_of_a_saved_model_takes_the_class_names_given_now(tmp_path, small
     assert renamed.evaluation.class_names == names
     kept = jobs.from_saved_model(tmp_path / "o" / outputs.MODEL, settings, log=lambda m: None)
     assert kept.evaluation.class_names == tuple(str(k) for k in range(10))
-
-
-def test_compile_threads_compile_one_at_a_time(monkeypatch):
-    # Two numba compiles in threads at once can deadlock on the import lock; a run that needs a second
-    # kernel (data of another pixel type) while the first still compiles in a thread must queue it.
-    import threading
-    import time
-
-    from mnist_ova.trainer import kernels
-
-    inside, most, lock = [0], [0], threading.Lock()
-
-    def compile_kernels(dtype, pixels):
-        with lock:
-            inside[0] += 1
-            most[0] = max(most[0], inside[0])
-        time.sleep(0.2)
-        with lock:
-            inside[0] -= 1
-        return pixels
-
-    monkeypatch.setattr(kernels, "compile_kernels", compile_kernels)
-    settings = config.Settings()
-    futures = [jobs.compile_in_background(settings, pixels=pixels) for pixels in ("uint8", "int64", "float32")]
-    assert [future.result(timeout=10) for future in futures] == ["uint8", "int64", "float32"]
-    assert most[0] == 1

@@ -222,7 +222,7 @@ def test_a_signal_stops_the_run_within_seconds_with_one_line(tmp_path, tiny_npz,
     assert time.monotonic() - sent < 5
     assert process.returncode == code and err.count("\n") == 1 and err.startswith("error: "), err
     assert snapshot(out) == mine  # no staging, no lock folder, nothing half-written
-    assert session_members(process.pid) == []  # no child left (no compile, no encoder, no ffmpeg), at once
+    assert session_members(process.pid) == []  # no child left (no encoder, no ffmpeg), at once
 
 
 @pytest.mark.parametrize("redirect", [">&-", "2>&-"])

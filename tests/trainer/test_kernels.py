@@ -4,16 +4,33 @@ import pytest
 from mnist_ova.trainer.kernels import CHUNK, FusedPass
 
 
+@pytest.fixture(params=["default", "avx2", "avx512"])
+def target(request, monkeypatch):
+    """Each of the kernel's passes that this CPU can run (MNIST_OVA_KERNEL_TARGET picks it)."""
+    if request.param not in supported_targets():
+        pytest.skip(f"this CPU cannot run the {request.param} pass")
+    monkeypatch.setenv("MNIST_OVA_KERNEL_TARGET", request.param)
+    return request.param
+
+
+def supported_targets():
+    from mnist_ova.trainer import kernels
+
+    return kernels.TARGETS[:kernels.TARGETS.index(kernels.target()) + 1]
+
+
 @pytest.mark.parametrize("n, d, K, dtype", [(37, 13, 3, np.float64), (CHUNK + 21, 30, 10, np.float64),
-                                            (2 * CHUNK + 5, 9, 7, np.float32), (8, 5, 5, np.float64)])
-def test_fused_pass_equals_the_plain_formulas(n, d, K, dtype):
-    """Every tail: rows not a multiple of the tile, K not a multiple of the register tile, several chunks."""
+                                            (2 * CHUNK + 5, 9, 7, np.float32), (8, 5, 5, np.float64),
+                                            (3 * CHUNK, 64, 10, np.float32)])
+def test_fused_pass_equals_the_plain_formulas(n, d, K, dtype, target):
+    """Every tail: rows not a multiple of the tile, K not a multiple of the register tile, columns not a
+    multiple of the vector, several chunks; and whole tiles and vectors."""
     rng = np.random.RandomState(n)
     X = rng.randn(n, d).astype(dtype)
     y = rng.randint(0, K, n)
     WT = (rng.randn(K, d) * 3).astype(dtype)
     b = rng.randn(K).astype(dtype)
-    dWT, g_sum, cost_sum, errors = FusedPass(X, y, K)(WT, b)
+    dWT, g_sum, cost_sum, wrong, right = FusedPass(X, y, K)(WT, b)
     Z = X.astype(np.float64) @ WT.T.astype(np.float64) + b
     Y = (y[:, None] == np.arange(K)).astype(float)
     A = 1 / (1 + np.exp(-Z))
@@ -23,64 +40,58 @@ def test_fused_pass_equals_the_plain_formulas(n, d, K, dtype):
     # The logits are large here, so the reference is the cross-entropy written stably.
     cross_entropy = Y * np.logaddexp(0, -Z) + (1 - Y) * np.logaddexp(0, Z)
     np.testing.assert_allclose(cost_sum, cross_entropy.sum(axis=0), rtol=tolerance)
-    np.testing.assert_array_equal(errors, (np.round(A) != Y).sum(axis=0))
+    np.testing.assert_array_equal(wrong, (np.round(A) != Y).sum(axis=0))
+    assert right == np.sum(Z.argmax(axis=1) == y)
 
 
 def test_the_result_does_not_depend_on_the_call():
     rng = np.random.RandomState(0)
     X = rng.randn(3 * CHUNK, 20)
     step = FusedPass(X, rng.randint(0, 4, len(X)), 4)
-    first = [a.copy() for a in step(np.ones((4, 20)), np.zeros(4))]
+    first = [np.array(a, copy=True) for a in step(np.ones((4, 20)), np.zeros(4))]
     again = step(np.ones((4, 20)), np.zeros(4))
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
 
 
-def test_the_kernels_exp_and_log1p_are_within_a_few_ulp_of_numpy():
+@pytest.mark.parametrize("target", ["default", "avx2", "avx512"])
+def test_the_kernels_exp_and_log1p_are_within_a_few_ulp_of_numpy(target):
     """The score's branch-free exp(-t) and log(1 + e) are what makes it one vector per model: check them
-    over the whole range, tiny and huge arguments included."""
-    from numba import njit
+    over the whole range, tiny and huge arguments included, for every target this CPU can run."""
+    from mnist_ova.trainer.kernels import series
 
-    from mnist_ova.trainer.kernels import EXACT, _exp_minus, _log1p_unit
-
-    @njit(fastmath=EXACT, error_model="numpy")
-    def both(t, e, log1p):
-        for i in range(t.shape[0]):
-            e[i] = _exp_minus(t[i])
-            log1p[i] = _log1p_unit(e[i])
-
+    if target not in supported_targets():
+        pytest.skip(f"this CPU cannot run the {target} pass")
     t = np.concatenate([np.linspace(0, 40, 200_001), np.geomspace(1e-300, 1e-3, 1001), [100.0, 700.0]])
-    e, log1p = np.empty_like(t), np.empty_like(t)
-    both(t, e, log1p)
+    e, log1p = series(t, np.float64, target)
     assert np.max(np.abs(e - np.exp(-t)) / np.spacing(np.exp(-t))) <= 1
     assert np.max(np.abs(log1p - np.log1p(e)) / np.spacing(np.log1p(e))) <= 3
-    both(np.array([708.0, 800.0, np.inf]), e[:3], log1p[:3])  # capped, never 0 or NaN
-    np.testing.assert_allclose(e[:3], np.exp(-708.0), rtol=3e-16)
-    np.testing.assert_array_equal(log1p[:3], e[:3])
+    e, log1p = series(np.array([708.0, 800.0, np.inf]), np.float64, target)  # capped, never 0 or NaN
+    np.testing.assert_allclose(e, np.exp(-708.0), rtol=3e-16)
+    np.testing.assert_array_equal(log1p, e)
 
 
-def test_the_float32_series_are_exact_to_well_below_float32_precision():
-    """float32 training uses fewer terms of both series: their error must stay far below float32's
-    half-ulp (6e-8 relative), so the weights are as a float64 score would make them."""
-    from numba import njit
+@pytest.mark.parametrize("target", ["default", "avx2", "avx512"])
+def test_the_float32_series_are_within_a_few_float32_ulp(target):
+    """float32 weights are scored in float32 with fewer terms of both series: within a few of float32's ulp,
+    as close as float32 arithmetic gets; capped where exp(-t) is the smallest normal float's order."""
+    from mnist_ova.trainer.kernels import series
 
-    from mnist_ova.trainer.kernels import EXACT, TERMS, _exp_minus, _log1p_unit
-
-    @njit(fastmath=EXACT, error_model="numpy")
-    def both(t, e, log1p, exp_terms, log1p_terms):
-        for i in range(t.shape[0]):
-            e[i] = _exp_minus(t[i], exp_terms)
-            log1p[i] = _log1p_unit(e[i], log1p_terms)
-
-    t = np.concatenate([np.linspace(0, 40, 200_001), np.geomspace(1e-300, 1e-3, 1001)])
-    e, log1p = np.empty_like(t), np.empty_like(t)
-    both(t, e, log1p, *TERMS["float32"])
-    assert np.max(np.abs(e / np.exp(-t) - 1)) < 1e-8
-    assert np.max(np.abs(log1p / np.log1p(e) - 1)) < 1e-8
+    if target not in supported_targets():
+        pytest.skip(f"this CPU cannot run the {target} pass")
+    t = np.concatenate([np.linspace(0, 40, 200_001), np.geomspace(1e-40, 1e-3, 1001)]).astype(np.float32)
+    e, log1p = series(t, np.float32, target)
+    exact_e = np.exp(-t.astype(np.float64))
+    assert np.max(np.abs(e - exact_e) / np.spacing(exact_e.astype(np.float32))) <= 2
+    exact_log1p = np.log1p(e)
+    assert np.max(np.abs(log1p - exact_log1p) / np.spacing(exact_log1p.astype(np.float32))) <= 3
+    e, log1p = series(np.array([87.0, 100.0, np.inf]), np.float32, target)
+    assert np.all(e > 0) and np.all(np.isfinite(log1p))
+    np.testing.assert_allclose(e, np.exp(-87.0), rtol=2e-7)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_raw_pixels_standardised_inside_the_pass_equal_the_float_features(dtype):
+def test_raw_pixels_standardised_inside_the_pass_equal_the_float_features(dtype, target):
     """The kernel reads uint8 pixels and standardises each tile itself: the sums must be those of the
     standardised float features (a constant image included, which standardises to zeros)."""
     from mnist_ova.trainer.preprocess import StandardisedImages, standardise
@@ -167,7 +178,7 @@ def test_scoring_raw_pixels_equals_scoring_the_float_features(small_digits, dtyp
         model.predict(StandardisedImages(images[:, :-1], dtype))
 
 
-def test_the_result_does_not_depend_on_the_number_of_threads():
+def test_the_result_does_not_depend_on_the_number_of_threads(target):
     rng = np.random.RandomState(3)
     X = rng.randn(5 * CHUNK + 3, 24)
     y = rng.randint(0, 6, len(X))
@@ -177,17 +188,21 @@ def test_the_result_does_not_depend_on_the_number_of_threads():
         np.testing.assert_array_equal(a, c)
 
 
-def test_compiled_kernels_are_cached_in_the_tools_cache_folder(tmp_path):
-    """A fresh process with an empty cache compiles and writes the kernels under $MNIST_OVA_CACHE/numba; the
-    next one loads them (much faster than compiling)."""
-    import os
-    import subprocess
-    import sys
+@pytest.mark.parametrize("value, message", [("sse9", "must be one of default, avx2, avx512; got 'sse9'")])
+def test_an_unknown_kernel_target_is_an_input_error(monkeypatch, value, message):
+    from mnist_ova.errors import InputError
+    from mnist_ova.trainer import kernels
 
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
-    env["MNIST_OVA_CACHE"] = str(tmp_path)
-    code = "from mnist_ova.trainer import kernels; print(kernels.compile_kernels('float64'))"
-    cold, warm = (float(subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
-                                       text=True).stdout) for _ in range(2))
-    assert list((tmp_path / "numba").rglob("kernels._work-*.nbi"))
-    assert warm < cold / 3
+    monkeypatch.setenv("MNIST_OVA_KERNEL_TARGET", value)
+    with pytest.raises(InputError, match=message):
+        kernels.target()
+
+
+def test_a_target_beyond_the_cpu_is_an_input_error(monkeypatch):
+    from mnist_ova.errors import InputError
+    from mnist_ova.trainer import kernels
+
+    monkeypatch.setattr(kernels._library, "fused_best_target", lambda: 0)  # a CPU without AVX2
+    monkeypatch.setenv("MNIST_OVA_KERNEL_TARGET", "avx2")
+    with pytest.raises(InputError, match="this CPU supports default"):
+        kernels.target()

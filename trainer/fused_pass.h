@@ -1,0 +1,356 @@
+/* One pass over the training rows (trainer/kernels.py says what it computes and why it is built so).
+ * fused.c includes this file once per (target, weights' type, pixel type), with these macros defined:
+ *   NAME         the pass's function name
+ *   T            the weights' type, float or double
+ *   PIXEL        the pixels' type: uint8_t (raw images) or T
+ *   LOAD_PIXELS  VL pixels from a pointer as a vector of T, or nothing where the logits do not make the
+ *                features (the compiler's default target: SSE2 has no vector widening of bytes)
+ *   VL           lanes of a vector of T (vectors of VL * sizeof(T) bytes)
+ *   TR           rows per register tile, a divisor of ROWS: TR x MODELS sums and the operands must fit
+ *                the target's vector registers (4 x 5 in 32 zmm, 2 x 5 in 16 ymm or xmm)
+ *   TARGET_ATTR  the functions' target attribute (empty for the compiler's default target)
+ * The helpers' names get NAME's prefix, so the file can be included many times in one unit.
+ */
+#define FN(f) XCAT(NAME, _##f)
+#define V FN(vector)
+#define INLINE static inline __attribute__((always_inline)) TARGET_ATTR
+
+typedef T V __attribute__((vector_size(VL * sizeof(T))));
+
+INLINE V FN(load)(const T *p) {
+    V v;
+    __builtin_memcpy(&v, p, sizeof v);  /* unaligned: the rows of the weights need not be */
+    return v;
+}
+
+INLINE void FN(store)(T *p, V v) { __builtin_memcpy(p, &v, sizeof v); }
+
+/* Sums of VL vectors at once: lane i of the result is the sum of v[i]'s lanes. Each level adds the halves of
+ * the groups of two vectors (groups of `g` lanes, `G` of them from each) into one vector of groups half as
+ * wide: log2(VL) levels of two shuffles and one addition per pair, against VL - 1 additions per vector
+ * one by one. The order is fixed, so the result is the same on every run. */
+#define HALF_SOURCE(l, G, g, off) ((((l) / ((g) / 2)) < (G) ? 0 : VL) + (((l) / ((g) / 2)) % (G)) * (g) + ((l) % ((g) / 2)) + (off))
+#define S_(l) HALF_SOURCE(l, G_, g_, off_)
+#if VL == 16
+#define SOURCES S_(0), S_(1), S_(2), S_(3), S_(4), S_(5), S_(6), S_(7), S_(8), S_(9), S_(10), S_(11), S_(12), S_(13), S_(14), S_(15)
+#elif VL == 8
+#define SOURCES S_(0), S_(1), S_(2), S_(3), S_(4), S_(5), S_(6), S_(7)
+#elif VL == 4
+#define SOURCES S_(0), S_(1), S_(2), S_(3)
+#elif VL == 2
+#define SOURCES S_(0), S_(1)
+#endif
+#define LEVEL(G, g)                                                                               \
+    for (int i = 0; i < VL / (2 * (G)); i++) {                                                    \
+        enum { G_ = (G), g_ = (g), off_ = 0 };                                                    \
+        const V lo = __builtin_shufflevector(v[2 * i], v[2 * i + 1], SOURCES);                    \
+        {                                                                                         \
+            enum { off_ = (g) / 2 };                                                              \
+            v[i] = lo + __builtin_shufflevector(v[2 * i], v[2 * i + 1], SOURCES);                 \
+        }                                                                                         \
+    }
+INLINE V FN(lane_sums)(V *v) {
+#if VL == 16
+    LEVEL(1, 16) LEVEL(2, 8) LEVEL(4, 4) LEVEL(8, 2)
+#elif VL == 8
+    LEVEL(1, 8) LEVEL(2, 4) LEVEL(4, 2)
+#elif VL == 4
+    LEVEL(1, 4) LEVEL(2, 2)
+#elif VL == 2
+    LEVEL(1, 2)
+#endif
+    return v[0];
+}
+#undef LEVEL
+#undef SOURCES
+#undef S_
+#undef HALF_SOURCE
+
+/* X[:m] = P[i:i+m] * scale + offset row by row (one multiply-add a pixel, (pixels - centre) * scale with
+ * the offset -centre * scale rounded once), the padding columns and the rows from m on zero: the tile's
+ * features, made from its raw pixels while they pass through the cache. */
+INLINE void FN(features)(const PIXEL *P, int64_t i, int64_t m, int64_t d, int64_t dp, const T *scale,
+                         const T *offset, T *X) {
+    for (int64_t r = 0; r < m; r++) {
+        const T s = scale[i + r], c = offset[i + r];
+        const PIXEL *src = P + (i + r) * d;
+        T *dst = X + r * dp;
+#pragma omp simd
+        for (int64_t j = 0; j < d; j++) dst[j] = (T)src[j] * s + c;
+        for (int64_t j = d; j < dp; j++) dst[j] = 0;
+    }
+    for (int64_t r = m; r < ROWS; r++) __builtin_memset(X + r * dp, 0, (size_t)dp * sizeof(T));
+}
+
+/* sums[(k + q) * ROWS + r0 + r] = the vector of partial sums of WT[k + q] . X[r0 + r], for q < MODELS and
+ * r < TR: TR x MODELS sums in registers, so each load of X serves MODELS models (one model per load makes
+ * the pass load-bound); lane_sums adds each vector's lanes once the tile's are all there. */
+INLINE void FN(logits)(const T *X, int r0, const T *WT, int64_t k, V *sums, int64_t dp) {
+    V acc[TR][MODELS];
+    for (int r = 0; r < TR; r++)
+        for (int q = 0; q < MODELS; q++) acc[r][q] = (V){0};
+    for (int64_t j = 0; j < dp; j += VL) {
+        V x[TR];
+        for (int r = 0; r < TR; r++) x[r] = FN(load)(X + (r0 + r) * dp + j);
+        for (int q = 0; q < MODELS; q++) {
+            const V w = FN(load)(WT + (k + q) * dp + j);
+            for (int r = 0; r < TR; r++) acc[r][q] += x[r] * w;
+        }
+    }
+    for (int r = 0; r < TR; r++)
+        for (int q = 0; q < MODELS; q++) sums[(k + q) * ROWS + r0 + r] = acc[r][q];
+}
+
+/* dW[k:k+MODELS] += G[k:k+MODELS, r0:r0+TR] @ X[r0:r0+TR]: the TR x MODELS factors in registers, each row of X
+ * read once. */
+INLINE void FN(gradient)(const T *X, int r0, const T *G, int64_t k, T *dW, int64_t dp) {
+    V g[TR][MODELS];
+    for (int r = 0; r < TR; r++)
+        for (int q = 0; q < MODELS; q++) g[r][q] = (V){0} + G[(k + q) * ROWS + r0 + r];
+    for (int64_t j = 0; j < dp; j += VL) {
+        V x[TR];
+        for (int r = 0; r < TR; r++) x[r] = FN(load)(X + (r0 + r) * dp + j);
+        for (int q = 0; q < MODELS; q++) {
+            T *row = dW + (k + q) * dp + j;
+            V sum = FN(load)(row);
+            for (int r = 0; r < TR; r++) sum += g[r][q] * x[r];
+            FN(store)(row, sum);
+        }
+    }
+}
+
+#ifdef LOAD_PIXELS
+/* The same for models 0 to MODELS - 1 of a full tile (ROWS rows), making rows r0 to r0 + TR - 1 of X on the
+ * way: each vector of pixels is converted, standardised and stored as it is used, so that the conversion
+ * runs beside the multiply-adds instead of in a loop of its own (a seventh of the step, measured). The
+ * columns after the last whole vector are made one by one before they are used. */
+INLINE void FN(logits_making_features)(const PIXEL *P, int64_t i, int r0, int64_t d, int64_t dp, const T *scale,
+                                       const T *offset, T *X, const T *WT, V *sums) {
+    V acc[TR][MODELS];
+    for (int r = 0; r < TR; r++)
+        for (int q = 0; q < MODELS; q++) acc[r][q] = (V){0};
+    const int64_t whole = d / VL * VL;
+    int64_t j = 0;
+    for (; j < whole; j += VL) {
+        V x[TR];
+        for (int r = 0; r < TR; r++) {
+            x[r] = (V)LOAD_PIXELS(P + (i + r0 + r) * d + j) * scale[i + r0 + r] + offset[i + r0 + r];
+            FN(store)(X + (r0 + r) * dp + j, x[r]);
+        }
+        for (int q = 0; q < MODELS; q++) {
+            const V w = FN(load)(WT + q * dp + j);
+            for (int r = 0; r < TR; r++) acc[r][q] += x[r] * w;
+        }
+    }
+    for (int r = 0; r < TR; r++) {
+        const T s = scale[i + r0 + r], c = offset[i + r0 + r];
+        for (int64_t t = whole; t < d; t++) X[(r0 + r) * dp + t] = (T)P[(i + r0 + r) * d + t] * s + c;
+        for (int64_t t = d; t < dp; t++) X[(r0 + r) * dp + t] = 0;
+    }
+    for (; j < dp; j += VL) {
+        V x[TR];
+        for (int r = 0; r < TR; r++) x[r] = FN(load)(X + (r0 + r) * dp + j);
+        for (int q = 0; q < MODELS; q++) {
+            const V w = FN(load)(WT + q * dp + j);
+            for (int r = 0; r < TR; r++) acc[r][q] += x[r] * w;
+        }
+    }
+    for (int r = 0; r < TR; r++)
+        for (int q = 0; q < MODELS; q++) sums[q * ROWS + r0 + r] = acc[r][q];
+}
+
+#endif
+
+/* Start loading into L2 the rows that register-tile call `call` of the tile at row `tile` asks for: its share
+ * of the tile AHEAD rows on (spread over the calls: asking for a whole tile at once gained nothing). */
+INLINE void FN(prefetch_share)(const PIXEL *P, int64_t tile, int64_t call, int64_t per_call, int64_t n, int64_t d) {
+    const int64_t first = tile + AHEAD + call * per_call;
+    int64_t stop = first + per_call;
+    if (stop > tile + AHEAD + ROWS) stop = tile + AHEAD + ROWS;
+    if (stop > n) stop = n;
+    for (int64_t index = first * d; index < stop * d; index += 64 / (int64_t)sizeof(PIXEL))
+        __builtin_prefetch(P + index, 0, 2);
+}
+
+/* The score in the weights' type: float64 for float64 weights; float32 ones are scored in float32, twice the
+ * lanes a vector (their gradient's errors stay at float32's rounding). */
+#if T_BYTES == 8
+#define BITS int64_t
+#define SHIFTER 0x1.8p52    /* 1.5 * 2^52: adding it rounds to an integer, held in the low bits */
+#define MANTISSA 52
+#define BIAS 1023
+#define EXP_CAP 708.0       /* exp(-708) ~ 1e-308, the smallest normal double's order */
+#define LN2_HI_T LN2_HI     /* log(2) in two parts, the first with few bits: n * LN2_HI_T is exact */
+#define LN2_LO_T LN2_LO
+#else
+#define BITS int32_t
+#define SHIFTER 0x1.8p23f
+#define MANTISSA 23
+#define BIAS 127
+#define EXP_CAP 87.0f       /* exp(-87) ~ 1.6e-38, above the smallest normal float */
+#define LN2_HI_T 0.693359375f  /* Cephes' split */
+#define LN2_LO_T -2.12194440e-4f
+#endif
+
+/* exp(-t) for t >= 0 to about 1 ulp: 2^-n exp(r), |r| <= log(2)/2, n rounded by adding SHIFTER. IEEE order is
+ * kept (the range reduction depends on it); t is capped where exp(-t) is the smallest normal's order. */
+INLINE T FN(exp_minus)(T t) {
+    t = t < EXP_CAP ? t : EXP_CAP;
+    const T shifted = t * (T)1.4426950408889634 + SHIFTER;
+    const T n = shifted - SHIFTER;
+    const T r = (n * LN2_HI_T - t) + n * LN2_LO_T;
+    T p = (T)EXP_C[EXP_TERMS(T) - 1];
+#pragma GCC unroll 16
+    for (int term = EXP_TERMS(T) - 2; term >= 0; term--) p = p * r + (T)EXP_C[term];
+    BITS bits;
+    __builtin_memcpy(&bits, &shifted, sizeof bits);
+    BITS low;  /* the bits of SHIFTER itself: n is what `shifted` has above them */
+    const T shifter = SHIFTER;
+    __builtin_memcpy(&low, &shifter, sizeof low);
+    bits = (BIAS - (bits - low)) << MANTISSA;  /* 2^-n */
+    T power;
+    __builtin_memcpy(&power, &bits, sizeof power);
+    return p * power;
+}
+
+/* log(1 + e) for 0 <= e <= 1: 2 atanh(s) with s = e / (2 + e), accurate for tiny e too. */
+INLINE T FN(log1p_unit)(T e) {
+    const T s = e / (2 + e), s2 = s * s;
+    T p = (T)LOG1P_C[LOG1P_TERMS(T) - 1];
+#pragma GCC unroll 16
+    for (int term = LOG1P_TERMS(T) - 2; term >= 0; term--) p = p * s2 + (T)LOG1P_C[term];
+    return 2 * s * p;
+}
+
+/* Gradient factors G = a - y of a tile's logits z (models x rows, the first `count` = K x ROWS of them), and
+ * per model and row lane the sums of G, of the cost -y log(a) - (1 - y) log(1 - a) and of the binary models'
+ * wrong predictions (float64; `stride` apart). `target` holds y (1 where the row's class is the model's) and `valid` 1 for
+ * the tile's rows that exist (0 for those after the data's last row): one loop over all models and rows,
+ * branch-free, so that it is a few long vectors. */
+INLINE void FN(score)(const T *z, const T *target, const T *valid, int64_t count, int64_t stride, T *G,
+                      double *lanes) {
+#pragma omp simd
+    for (int64_t q = 0; q < count; q++) {
+        const T zk = z[q], y = target[q], v = valid[q];
+        const T e = FN(exp_minus)(zk < 0 ? -zk : zk);
+        const T inverse = 1 / (1 + e);
+        const T a = zk >= 0 ? inverse : e * inverse;
+        const T g = (a - y) * v;
+        /* The cost without log(0): max(z, 0) - z y + log(1 + e^-|z|). */
+        const T cost = ((zk > 0 ? zk : 0) - zk * y + FN(log1p_unit)(e)) * v;
+        const T predicted = a > (T)0.5 ? 1 : 0;  /* y is 0 or 1 (selects of constants: GCC vectorises them) */
+        const T wrong = (predicted - y) * (predicted - y) * v;
+        G[q] = g;
+        lanes[q] += (double)g;
+        lanes[stride + q] += (double)cost;
+        lanes[2 * stride + q] += (double)wrong;
+    }
+}
+
+/* Per row lane, the rows (of the first m) whose first largest logit (numpy's argmax) is their class's. */
+INLINE void FN(right)(const T *z, const int64_t *y, int64_t m, int64_t K, double *lane, T *best) {
+    for (int64_t r = 0; r < m; r++) {
+        best[r] = z[r];
+        best[ROWS + r] = 0;
+    }
+    for (int64_t k = 1; k < K; k++) {
+#pragma omp simd
+        for (int64_t r = 0; r < m; r++) {
+            const T zk = z[k * ROWS + r];
+            const int better = zk > best[r];
+            best[r] = better ? zk : best[r];
+            best[ROWS + r] = better ? (T)k : best[ROWS + r];
+        }
+    }
+    for (int64_t r = 0; r < m; r++) lane[r] += best[ROWS + r] == (T)y[r] ? 1.0 : 0.0;
+}
+#undef BITS
+#undef SHIFTER
+#undef MANTISSA
+#undef BIAS
+#undef EXP_CAP
+#undef LN2_HI_T
+#undef LN2_LO_T
+
+/* exp(-t[i]) and log(1 + exp(-t[i])) as the score computes them, in T (for the tests). */
+__attribute__((noinline)) TARGET_ATTR static void FN(series)(const double *t, double *exp_minus, double *log1p,
+                                                           int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const T e = FN(exp_minus)((T)t[i]);
+        exp_minus[i] = e;
+        log1p[i] = FN(log1p_unit)(e);
+    }
+}
+
+/* Claim chunks of CHUNK rows until none is left; each chunk's sums go to its own part (dWT_parts[c],
+ * stats_parts[c]), added in order by the caller, so the result does not depend on the threads. Only the first
+ * `phases` of features and logits, score, gradient run (all three in training). The scratch: X (ROWS x dp),
+ * z and G (KP x ROWS, G zero), lanes (STATS x KP x ROWS), best (2 x ROWS), sums (the logits' vectors of
+ * partial sums, KP x ROWS of them and zero ones up to a multiple of VL; 64-byte aligned), target and valid
+ * (KP x ROWS each, target zero and valid one). */
+__attribute__((noinline)) TARGET_ATTR static void NAME(
+    const PIXEL *P, const T *scale, const T *offset, const T *WT, const T *b, const int64_t *y_index, int64_t K,
+    int64_t KP, int64_t n, int64_t d, int64_t dp, T *dWT_parts, double *stats_parts, int64_t chunks,
+    int64_t *counter, int64_t phases, T *X, T *z, T *G, double *lanes, T *best, T *sums, T *target, T *valid) {
+    const int64_t calls = 2 * (ROWS / TR) * (KP / MODELS);  /* register-tile calls per tile, both phases */
+    const int64_t per_call = (ROWS + calls - 1) / calls;    /* rows each prefetches */
+    for (;;) {
+        const int64_t c = __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+        if (c >= chunks) break;
+        T *dW = dWT_parts + c * KP * dp;
+        __builtin_memset(dW, 0, (size_t)(KP * dp) * sizeof(T));
+        __builtin_memset(lanes, 0, (size_t)(STATS * KP * ROWS) * sizeof(double));
+        const int64_t start = c * CHUNK, stop = start + CHUNK < n ? start + CHUNK : n;
+        for (int64_t i = start; i < stop; i += ROWS) {
+            const int64_t m = stop - i < ROWS ? stop - i : ROWS;
+            int64_t call = 0;
+#ifdef LOAD_PIXELS
+            if (m < ROWS) FN(features)(P, i, m, d, dp, scale, offset, X);  /* the data's last rows */
+#else
+            FN(features)(P, i, m, d, dp, scale, offset, X);
+#endif
+            for (int64_t k = 0; k < KP; k += MODELS)
+                for (int r0 = 0; r0 < ROWS; r0 += TR) {
+                    FN(prefetch_share)(P, i, call++, per_call, n, d);
+#ifdef LOAD_PIXELS
+                    if (k == 0 && m == ROWS)
+                        FN(logits_making_features)(P, i, r0, d, dp, scale, offset, X, WT, (V *)sums);
+                    else
+#endif
+                        FN(logits)(X, r0, WT, k, (V *)sums, dp);
+                }
+            for (int64_t first = 0; first < KP * ROWS; first += VL) {  /* z = b + the sums' lanes, VL at a time */
+                const V total = FN(lane_sums)((V *)sums + first);
+                for (int l = 0; l < VL && first + l < KP * ROWS; l++) z[first + l] = b[(first + l) / ROWS] + total[l];
+            }
+            if (phases >= 2) {
+                for (int64_t r = 0; r < m; r++) target[y_index[i + r] * ROWS + r] = 1;
+                if (m < ROWS)
+                    for (int64_t k = 0; k < K; k++)
+                        for (int64_t r = m; r < ROWS; r++) valid[k * ROWS + r] = 0;
+                FN(score)(z, target, valid, K * ROWS, KP * ROWS, G, lanes);
+                FN(right)(z, y_index + i, m, K, lanes + 3 * KP * ROWS, best);
+                for (int64_t r = 0; r < m; r++) target[y_index[i + r] * ROWS + r] = 0;
+                if (m < ROWS)
+                    for (int64_t q = 0; q < KP * ROWS; q++) valid[q] = 1;
+            }
+            if (phases < 3) continue;
+            for (int64_t k = 0; k < KP; k += MODELS)
+                for (int r0 = 0; r0 < ROWS; r0 += TR) {
+                    FN(prefetch_share)(P, i, call++, per_call, n, d);
+                    FN(gradient)(X, r0, G, k, dW, dp);
+                }
+        }
+        double *stats = stats_parts + c * STATS * KP;
+        for (int s = 0; s < STATS; s++)
+            for (int64_t k = 0; k < KP; k++) {
+                double total = 0.0;
+                for (int r = 0; r < ROWS; r++) total += lanes[(s * KP + k) * ROWS + r];
+                stats[s * KP + k] = total;
+            }
+    }
+}
+
+#undef FN
+#undef V
+#undef INLINE
