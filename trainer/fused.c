@@ -15,7 +15,6 @@
 #define CAT(a, b) a##b
 #define XCAT(a, b) CAT(a, b)
 
-#define CHUNK 1024       /* rows per chunk claimed by a thread; kernels.py's CHUNK */
 #define ROWS 8           /* rows per tile */
 #define MODELS 5         /* models per register tile; K is padded to a multiple of this */
 #define AHEAD (4 * ROWS) /* rows between a tile and the one its calls prefetch (bench/NOTES.md) */
@@ -193,7 +192,7 @@ int fused_tile_rows(int target) { return target == TARGET_AVX512 ? 4 : 2; }
  * one of these. */
 int fused_pass(int target, int weights_bytes, int pixel_bytes, const void *P, const void *scale, const void *offset,
                const void *WT, const void *b, const int64_t *y_index, int64_t K, int64_t KP, int64_t n, int64_t d,
-               int64_t dp, void *dWT_parts, double *stats_parts, int64_t chunks, int64_t *counter,
+               int64_t dp, void *dWT_parts, double *stats_parts, int64_t chunk, int64_t chunks, int64_t *counter,
                int64_t phases) {
     if ((weights_bytes != 4 && weights_bytes != 8) || (pixel_bytes != 1 && pixel_bytes != weights_bytes) ||
         target < TARGET_DEFAULT || target > (X86 ? TARGET_AVX512 : TARGET_DEFAULT) || KP % MODELS)
@@ -203,7 +202,6 @@ int fused_pass(int target, int weights_bytes, int pixel_bytes, const void *P, co
     void *z = malloc((size_t)(KP * ROWS) * (size_t)weights_bytes);
     void *G = calloc((size_t)(KP * ROWS), (size_t)weights_bytes);
     double *lanes = malloc((size_t)(STATS * KP * ROWS) * sizeof(double));
-    void *best = malloc(2 * ROWS * (size_t)weights_bytes);
     void *targets = calloc((size_t)(KP * ROWS), (size_t)weights_bytes);
     void *valid = malloc((size_t)(KP * ROWS) * (size_t)weights_bytes);
     /* the logits' partial sums: KP x ROWS vectors of up to 64 bytes, and zero ones up to a multiple of 16 */
@@ -217,14 +215,14 @@ int fused_pass(int target, int weights_bytes, int pixel_bytes, const void *P, co
             else
                 ((float *)valid)[q] = 1;
         }
-    if (!X || !z || !G || !lanes || !best || !sums || !targets || !valid) {
+    if (!X || !z || !G || !lanes || !sums || !targets || !valid) {
         status = -1;
         goto done;
     }
 #define ARGUMENTS(type, pixel)                                                                                    \
     (const pixel *)P, (const type *)scale, (const type *)offset, (const type *)WT, (const type *)b, y_index, K,  \
-        KP, n, d, dp, (type *)dWT_parts, stats_parts, chunks, counter, phases, (type *)X, (type *)z, (type *)G, \
-        lanes, (type *)best, (type *)sums, (type *)targets, (type *)valid
+        KP, n, d, dp, (type *)dWT_parts, stats_parts, chunk, chunks, counter, phases, (type *)X, (type *)z, (type *)G, \
+        lanes, (type *)sums, (type *)targets, (type *)valid
 #define CALL(prefix)                                                                      \
     if (weights_bytes == 8 && pixel_bytes == 1)                                           \
         XCAT(prefix, _f64_u8)(ARGUMENTS(double, uint8_t));                                \
@@ -249,7 +247,6 @@ done:
     free(z);
     free(G);
     free(lanes);
-    free(best);
     free(sums);
     free(targets);
     free(valid);

@@ -16,7 +16,7 @@ two, each model's 8 sigmoids and costs are one vector: exp and log are written o
 polynomials (within 1 and 3 ulp; float32 needs fewer terms), much cheaper than the library's
 scalar calls. While a tile is worked on, the tile four on is prefetched into L2, a share per
 register-tile call. Row chunks are fixed (not tied to the thread count) and their partial sums
-are added in order, so the result does not depend on the machine's thread count.
+are added in order, so the result does not depend on the machine's thread count (``chunk_rows``).
 
 The kernel is C, built when the package is installed, and holds a pass per target (AVX-512,
 AVX2 with FMA, the compiler's default), chosen at run time by what the CPU supports:
@@ -33,13 +33,18 @@ from mnist_ova import children
 from mnist_ova.environment import kernel_target, training_threads
 from mnist_ova.errors import InputError
 
-CHUNK = 1024  # rows per parallel task; fused.c's CHUNK
 ROWS = 8  # rows per tile; fused.c's ROWS
 MODELS = 5  # models per register tile; K is padded to a multiple of this
 STATS = 4  # sums per model kept by a pass: of G, of the cost, of wrong predictions; rows predicted right
 # The pass's phases, in order; FusedPass(phases=n) runs only the first n, to time each (bench/peak.py).
 PHASES = ("features and logits", "sigmoid and cost", "gradient")
 TARGETS = ("default", "avx2", "avx512")  # fused.c's targets, by number
+# A pass's rows are cut into chunks, the threads' tasks, in a way that depends on the rows alone (each chunk's
+# sums are added in order, so the result is the same whatever the threads): 48 of them, divided evenly among
+# 2, 3, 4, 6, 8, 12, 16 or 24 threads (with 1,024-row chunks the 56,000 training rows of Fashion-MNIST made 55,
+# and one of two threads waited half a chunk), or a multiple of 48 where that keeps them under MAX_CHUNK rows.
+CHUNKS = 48
+MAX_CHUNK = 2048
 ALIGNMENT = 64  # bytes: each row of the weights is padded to a multiple, so every target's vectors fit it
 
 
@@ -52,7 +57,7 @@ def _load_library():
     pointer, i64 = ctypes.c_void_p, ctypes.c_int64
     library.fused_pass.restype = ctypes.c_int
     library.fused_pass.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, *[pointer] * 6, i64, i64, i64, i64, i64,
-                                   pointer, pointer, i64, pointer, i64]
+                                   pointer, pointer, i64, i64, pointer, i64]
     library.fused_best_target.restype = ctypes.c_int
     library.fused_best_target.argtypes = []
     library.fused_sum_parts.restype = ctypes.c_int
@@ -88,6 +93,12 @@ def series(t, dtype, target_name):
                              t.size):
         raise ValueError(f"no series for {dtype} on {target_name}")
     return exp_minus, log1p
+
+
+def chunk_rows(n):
+    """Rows per chunk for a pass over n rows: a multiple of ROWS, about n / 48, at most MAX_CHUNK."""
+    groups = -(-n // (CHUNKS * MAX_CHUNK))
+    return max(ROWS, -(-n // (CHUNKS * groups * ROWS)) * ROWS)
 
 
 def _address(array):
@@ -148,7 +159,8 @@ class FusedPass:
         self.K, self.d = K, d
         padded = -(-K // MODELS) * MODELS
         self.dp = -(-d * dtype.itemsize // ALIGNMENT) * ALIGNMENT // dtype.itemsize  # padded columns stay zero
-        self.chunks = -(-n // CHUNK)
+        self.chunk = chunk_rows(n)
+        self.chunks = -(-n // self.chunk)
         self.dWT_parts = np.empty((self.chunks, padded, self.dp), dtype)
         self.stats_parts = np.empty((self.chunks, STATS, padded), np.float64)
         self.WT = np.zeros((padded, self.dp), dtype)  # padding models stay at zero
@@ -160,7 +172,7 @@ class FusedPass:
         self._arguments = (TARGETS.index(self.target), dtype.itemsize, self.P.itemsize,
                            *map(_address, (self.P, self.scale, self.offset, self.WT, self.b, self.y_index)),
                            K, padded, n, d, self.dp, _address(self.dWT_parts), _address(self.stats_parts),
-                           self.chunks, _address(self.counter), self.phases)
+                           self.chunk, self.chunks, _address(self.counter), self.phases)
 
     def _pass(self):
         if _library.fused_pass(*self._arguments):

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from mnist_ova.trainer.kernels import CHUNK, FusedPass
+from mnist_ova.trainer.kernels import FusedPass, chunk_rows
+
+CHUNK = 1024  # rows: a size that makes tens of chunks
 
 
 @pytest.fixture(params=["default", "avx2", "avx512"])
@@ -206,3 +208,11 @@ def test_a_target_beyond_the_cpu_is_an_input_error(monkeypatch):
     monkeypatch.setenv("MNIST_OVA_KERNEL_TARGET", "avx2")
     with pytest.raises(InputError, match="this CPU supports default"):
         kernels.target()
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 37, 385, 56_000, 98_304, 98_305, 1_000_003])
+def test_chunks_are_whole_tiles_about_48_of_them_and_never_huge(n):
+    rows, groups = chunk_rows(n), -(-n // (48 * 2048))
+    assert rows % 8 == 0 and rows <= 2048
+    assert -(-n // rows) <= 48 * groups
+    assert rows < n / (48 * groups) + 8  # at most a tile over an even share: not far fewer chunks than 48
