@@ -161,8 +161,9 @@ def main():
                     step(WT, b)
                     keep((dtype, phases), time.perf_counter() - start)
             step = steps[dtype, 1][0]
+            step.counter[0] = 0
             start = time.perf_counter()
-            step.dWT_parts.sum(axis=0), step.stats_parts.sum(axis=0)
+            kernels._run_threads(step._sum_parts, (), step.n_threads)  # as each pass ends: the chunks' gradients
             keep((dtype, "sums"), time.perf_counter() - start)
             one, WT, b = ones[dtype]
             start = time.thread_time()
@@ -188,7 +189,7 @@ def main():
         phase_seconds = [best[dtype, 1] - sums, *(best[dtype, p] - best[dtype, p - 1]
                                                   for p in range(2, len(kernels.PHASES) + 1)), sums]
         phase_flops = [flops, 0, flops, 0]
-        for phase, seconds, work in zip([*kernels.PHASES, "the chunks' sums (numpy, one thread)"], phase_seconds,
+        for phase, seconds, work in zip([*kernels.PHASES, "adding the chunks' gradients (all threads)"], phase_seconds,
                                         phase_flops):
             rate = f"{work / seconds / 1e9:.1f} | {100 * work / seconds / 1e9 / peak[dtype]:.0f} %" if work else "– | –"
             print(f"| {dtype} | {phase} | {1e3 * seconds:.2f} | {100 * seconds / total:.0f} % | {rate} |")

@@ -278,8 +278,9 @@ INLINE void FN(right)(const T *z, const int64_t *y, int64_t m, int64_t K, double
 #undef LN2_HI_T
 #undef LN2_LO_T
 
-/* exp(-t[i]) and log(1 + exp(-t[i])) as the score computes them, in T (for the tests). */
-__attribute__((noinline)) TARGET_ATTR static void FN(series)(const double *t, double *exp_minus, double *log1p,
+/* exp(-t[i]) and log(1 + exp(-t[i])) as the score computes them, in T (for the tests; fused.c exports the
+ * uint8 passes' ones: the series are the same for both pixel types). */
+__attribute__((noinline, unused)) TARGET_ATTR static void FN(series)(const double *t, double *exp_minus, double *log1p,
                                                            int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         const T e = FN(exp_minus)((T)t[i]);
