@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from mnist_ova.errors import Terminated
+from mnist_ova.errors import Terminated, ToolError
 
 STOPPING = (signal.SIGINT, signal.SIGTERM)
 POLL_S = 0.05  # how often a wait of the main thread looks at its signals
@@ -185,22 +185,25 @@ class Child:
         self.status: int | None = None
 
     def result(self) -> Any:
-        """The job's value once the child has ended (waited for in slices); ``ChildFailed`` with its
-        one-line reason when it failed or died."""
-        data = b""
+        """The job's value once the child has ended (waited for in slices); the tool's own error (a
+        ``ToolError``) the job raised, as it was raised; else ``ChildFailed`` with its one-line reason when it
+        failed or died."""
+        chunks = []
         while True:
             raise_if_stopped()
             ready, _, _ = select.select([self._results], [], [], POLL_S)
             if ready:
-                chunk = os.read(self._results, 1 << 16)
+                chunk = os.read(self._results, 1 << 20)
                 if not chunk:
                     break
-                data += chunk
+                chunks.append(chunk)
         self._reap()
         try:
-            status, value = pickle.loads(data)
+            status, value = pickle.loads(b"".join(chunks))
         except Exception:
             raise ChildFailed(f"the helper process ended without a result ({self._ending()})") from None
+        if status == "raise":
+            raise value
         if status != "ok":
             raise ChildFailed(value)
         return value
@@ -248,7 +251,7 @@ class Child:
 def fork(job: Callable[[], Any], *, stderr: str | os.PathLike | None = None, unwinds: bool = False) -> Child:
     """Run ``job()`` in a forked process; its standard streams are /dev/null (stderr: the file
     ``stderr`` when given), so it never holds the caller's. In the child SIGINT is ignored (the run
-    decides, and stops it) and SIGTERM unwinds the job; its value must pickle. ``unwinds``: the job
+    decides, and stops it) and SIGTERM unwinds the job; its value, and a ``ToolError`` it raises, must pickle. ``unwinds``: the job
     has children of its own, so ``stop`` lets it unwind (and stop them) rather than kill it at once."""
     results, send = os.pipe()
     parent, set_death_signal = os.getpid(), _death_signal_setter()
@@ -279,15 +282,21 @@ def _run_child(job: Callable[[], Any], die_with_parent: Callable[[], None], resu
         try:
             reply = ("ok", job())
             code = 0
+        except ToolError as exc:  # the parent raises it as it is: the same message and exit code
+            reply = ("raise", exc)
         except BaseException as exc:  # a signal too: no traceback, one reply
             reply = ("error", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
         with contextlib.suppress(BaseException):
             sys.stdout.flush()
             sys.stderr.flush()
         with contextlib.suppress(BaseException):
-            data = pickle.dumps(reply)
-            while data:
-                data = data[os.write(send, data):]
+            try:
+                data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # an error that does not pickle: its line
+                data = pickle.dumps(("error", (str(reply[1]).strip().splitlines() or ["error"])[0]))
+            view = memoryview(data)  # slices of a view, not copies of what is left (a data set is tens of MB)
+            while view:
+                view = view[os.write(send, view):]
     finally:
         os._exit(code)
 

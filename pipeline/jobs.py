@@ -4,6 +4,8 @@ import dataclasses
 import functools
 import hashlib
 import json
+import sys
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -90,16 +92,42 @@ def features_and_split(settings, dataset):
     return X, train_rows, test_rows
 
 
+def load_beside_the_imports(settings):
+    """Where the data are a file or folder: a forked process (``children.Child``) loading and standardising
+    them while this one imports the estimator (scikit-learn and scipy: 0.8 s of one core, most of a first
+    run's time that is not training); its ``result()`` is (dataset, (X, train rows, test rows)), its errors
+    raised here as they were. Threads did not do it:
+    the import holds the GIL, and the load's reads and inflates took it back between their calls (bench/NOTES.md).
+    None, and the caller loads here, for the named sources (whose downloads and fallbacks speak to the user),
+    where fork is not the way to start a process (not Linux) or where other threads run (forking them is unsafe)."""
+    if str(settings.data) in data.SOURCES or not sys.platform.startswith("linux") or threading.active_count() > 1:
+        return None
+
+    def load_and_prepare():
+        dataset = data.load(settings.data, cache_dir=settings.cache_dir, progress=False, log=lambda message: None)
+        dataset.sha256  # hashed here, beside the imports too
+        return dataset, features_and_split(settings, dataset)
+
+    loading = children.fork(load_and_prepare)
+    from mnist_ova.trainer import persist  # noqa: F401 (the estimator's imports, on this core meanwhile)
+
+    return loading
+
+
 def train(settings, *, log, progress, warn=None, cached_model=None):
     """Load the data, fit the ten models (or reuse ``cached_model``, a path, when it was trained on
     the same data with the same config) and score them. ``warn`` says what must be seen even when
     ``log`` is quiet (the bundled sample used in place of MNIST)."""
     watch = Stopwatch()
+    loading = load_beside_the_imports(settings)
     with watch("load"):
-        dataset = data.load(settings.data, cache_dir=settings.cache_dir, progress=progress, log=log)
+        if loading is None:
+            dataset = data.load(settings.data, cache_dir=settings.cache_dir, progress=progress, log=log)
+        else:
+            dataset, prepared = loading.result()  # waited for in slices, acting on signals
     announce_fallback(dataset, warn or log)
     with watch("preprocess"):
-        X, train_rows, test_rows = features_and_split(settings, dataset)
+        X, train_rows, test_rows = prepared if loading is not None else features_and_split(settings, dataset)
         classes = np.unique(dataset.labels)
         profile = profile_for(settings, dataset, log)
         class_names = class_names_for(classes, settings.class_names, profile)

@@ -30,6 +30,19 @@ def test_a_forked_job_returns_its_value_and_holds_none_of_the_callers_streams(tm
     assert child.pid not in children.alive() and (tmp_path / "log").read_text() == "the child's stderr\n"
 
 
+def test_the_tools_own_error_in_a_child_is_raised_as_it_was_and_a_large_value_comes_back_whole():
+    from mnist_ova.errors import InputError
+
+    def refuse():
+        raise InputError("data file 'x.npz' holds no images", option="data")
+
+    with pytest.raises(InputError, match="^data file 'x.npz' holds no images$") as raised:
+        children.fork(refuse).result()
+    assert raised.value.option == "data"
+    big = np.arange(20_000_000, dtype=np.uint8)  # 20 MB through the pipe, read in slices
+    np.testing.assert_array_equal(children.fork(lambda: big).result(), big)
+
+
 def test_a_failed_job_is_one_line_and_a_stopped_one_is_reaped():
     child = children.fork(lambda: 1 / 0)
     with pytest.raises(children.ChildFailed, match="^division by zero$"):

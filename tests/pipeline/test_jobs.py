@@ -57,3 +57,26 @@ def test_render_of_a_saved_model_takes_the_class_names_given_now(tmp_path, small
     assert renamed.evaluation.class_names == names
     kept = jobs.from_saved_model(tmp_path / "o" / outputs.MODEL, settings, log=lambda m: None)
     assert kept.evaluation.class_names == tuple(str(k) for k in range(10))
+
+
+def test_data_in_a_file_load_in_a_child_beside_the_imports_as_they_load_here(tmp_path, monkeypatch):
+    """The same dataset and split as loading in this process; the child's input errors raised here as they were."""
+    import threading
+
+    from mnist_ova.trainer import data
+
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # as in a fresh run: no other thread yet
+    rng = np.random.RandomState(0)
+    np.savez(tmp_path / "d.npz", X=rng.randint(0, 256, (300, 64)).astype(np.uint8), y=np.arange(300) % 10)
+    settings = config.Settings(data=str(tmp_path / "d.npz"))
+    dataset, (X, train_rows, test_rows) = jobs.load_beside_the_imports(settings).result()
+    here = data.load(settings.data)
+    np.testing.assert_array_equal(dataset.images, here.images)
+    assert dataset.sha256 == here.sha256
+    expected = jobs.features_and_split(settings, here)
+    np.testing.assert_array_equal(train_rows, expected[1])
+    np.testing.assert_array_equal(np.asarray(X[:5]), np.asarray(expected[0][:5]))
+    (tmp_path / "empty.npz").write_bytes(b"")
+    with pytest.raises(InputError, match="is empty"):
+        jobs.load_beside_the_imports(dataclasses.replace(settings, data=str(tmp_path / "empty.npz"))).result()
+    assert jobs.load_beside_the_imports(dataclasses.replace(settings, data="sample")) is None  # speaks to the user
