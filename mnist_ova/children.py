@@ -251,8 +251,9 @@ class Child:
 def fork(job: Callable[[], Any], *, stderr: str | os.PathLike | None = None, unwinds: bool = False) -> Child:
     """Run ``job()`` in a forked process; its standard streams are /dev/null (stderr: the file
     ``stderr`` when given), so it never holds the caller's. In the child SIGINT is ignored (the run
-    decides, and stops it) and SIGTERM unwinds the job; its value, and a ``ToolError`` it raises, must pickle. ``unwinds``: the job
-    has children of its own, so ``stop`` lets it unwind (and stop them) rather than kill it at once."""
+    decides, and stops it) and SIGTERM unwinds the job; its value, and a ``ToolError`` it raises, must
+    pickle. ``unwinds``: the job has children of its own, so ``stop`` lets it unwind (and stop them)
+    rather than kill it at once."""
     results, send = os.pipe()
     parent, set_death_signal = os.getpid(), _death_signal_setter()
     _register_stop_at_exit()
