@@ -266,7 +266,8 @@ def report_time():
 
 # Stage keys of timings.json as the report names them, in the order they run.
 STAGES = {"load_s": "Loading the data", "preprocess_s": "Standardising and splitting",
-          "train_s": "Training", "snapshots_s": "Scoring the snapshots of training", "evaluate_s": "Scoring"}
+          "train_s": "Training", "snapshots_s": "Scoring the snapshots of training",
+          "evaluate_s": "Evaluating the models"}
 
 
 def timing_rows(timings, training):

@@ -311,7 +311,7 @@ def test_timing_rows_name_each_stage():
 
     rows = report.timing_rows({"load_s": 0.5, "train_s": 2.0, "snapshots_s": 0.25, "evaluate_s": 0.1}, None)
     assert rows == [("Loading the data", "0.50 s"), ("Training", "2.00 s"),
-                    ("Scoring the snapshots of training", "0.25 s"), ("Scoring", "0.10 s")]
+                    ("Scoring the snapshots of training", "0.25 s"), ("Evaluating the models", "0.10 s")]
     reused = report.timing_rows({"load_s": 0.5, "evaluate_s": 0.1}, {"reused": True, "train_seconds": 7.5})
     assert reused[1] == ("Training", "reused from the saved model, trained in 7.50 s")
 
