@@ -11,5 +11,5 @@ from setuptools import Extension, setup
 # `#pragma omp simd` without OpenMP's runtime; the passes for AVX2 and AVX-512 are chosen at run time.
 flags = [] if sys.platform == "win32" else ["-O3", "-fopenmp-simd", "-Wno-psabi", "-Wall"]
 
-setup(ext_modules=[Extension("mnist_ova.trainer._fused", sources=["trainer/fused.c"], depends=["trainer/fused_pass.h"],
-                             extra_compile_args=flags)])
+setup(ext_modules=[Extension("mnist_ova.trainer._fused", sources=["trainer/fused.c"],
+                             depends=["trainer/fused_pass.h", "trainer/fused_types.h"], extra_compile_args=flags)])

@@ -34,139 +34,47 @@ static const double LOG1P_C[17] = {1.0, 1.0 / 3, 1.0 / 5, 1.0 / 7, 1.0 / 9, 1.0 
 
 enum { TARGET_DEFAULT = 0, TARGET_AVX2 = 1, TARGET_AVX512 = 2 };
 
-/* Every pass, by target, weights' type and pixel type. */
+/* Every pass, by target: fused_types.h instantiates a target's four (weights float64 and float32, pixels uint8
+ * and the weights' type). LOAD_U8_F64 / LOAD_U8_F32 widen a vector's worth of bytes where the target can. */
+#define PREFIX pass_default
 #define TARGET_ATTR
 #define TR 2
-#define NAME pass_default_f64_u8
-#define T double
-#define T_BYTES 8
-#define PIXEL uint8_t
-#define VL (16 / 8)
-#include "fused_pass.h"
-#undef NAME
-#undef LOAD_PIXELS
-#undef PIXEL
-#define NAME pass_default_f64_f64
-#define PIXEL double
-#include "fused_pass.h"
-#undef NAME
-#undef LOAD_PIXELS
-#undef PIXEL
-#undef T
-#undef T_BYTES
-#undef VL
-#define NAME pass_default_f32_u8
-#define T float
-#define T_BYTES 4
-#define PIXEL uint8_t
-#define VL (16 / 4)
-#include "fused_pass.h"
-#undef NAME
-#undef LOAD_PIXELS
-#undef PIXEL
-#define NAME pass_default_f32_f32
-#define PIXEL float
-#include "fused_pass.h"
-#undef NAME
-#undef LOAD_PIXELS
-#undef PIXEL
-#undef T
-#undef T_BYTES
-#undef VL
-#undef TR
+#define VECTOR_BYTES 16
+#include "fused_types.h"
+#undef PREFIX
 #undef TARGET_ATTR
+#undef TR
+#undef VECTOR_BYTES
 
 #if defined(__x86_64__) || defined(__i386__)
 #define X86 1
+#define PREFIX pass_avx2
 #define TARGET_ATTR __attribute__((target("avx2,fma")))
 #define TR 2
-#define NAME pass_avx2_f64_u8
-#define LOAD_PIXELS(p) _mm256_cvtepi32_pd(_mm_cvtepu8_epi32(_mm_loadu_si32(p)))
-#define T double
-#define T_BYTES 8
-#define PIXEL uint8_t
-#define VL (32 / 8)
-#include "fused_pass.h"
-#undef NAME
-#undef LOAD_PIXELS
-#undef PIXEL
-#define NAME pass_avx2_f64_f64
-#define LOAD_PIXELS(p) FN(load)(p)
-#define PIXEL double
-#include "fused_pass.h"
-#undef NAME
-#undef LOAD_PIXELS
-#undef PIXEL
-#undef T
-#undef T_BYTES
-#undef VL
-#define NAME pass_avx2_f32_u8
-#define LOAD_PIXELS(p) _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
-#define T float
-#define T_BYTES 4
-#define PIXEL uint8_t
-#define VL (32 / 4)
-#include "fused_pass.h"
-#undef NAME
-#undef LOAD_PIXELS
-#undef PIXEL
-#define NAME pass_avx2_f32_f32
-#define LOAD_PIXELS(p) FN(load)(p)
-#define PIXEL float
-#include "fused_pass.h"
-#undef NAME
-#undef LOAD_PIXELS
-#undef PIXEL
-#undef T
-#undef T_BYTES
-#undef VL
-#undef TR
+#define VECTOR_BYTES 32
+#define LOAD_U8_F64(p) _mm256_cvtepi32_pd(_mm_cvtepu8_epi32(_mm_loadu_si32(p)))
+#define LOAD_U8_F32(p) _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
+#include "fused_types.h"
+#undef PREFIX
 #undef TARGET_ATTR
+#undef TR
+#undef VECTOR_BYTES
+#undef LOAD_U8_F64
+#undef LOAD_U8_F32
 
+#define PREFIX pass_avx512
 #define TARGET_ATTR __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,prefer-vector-width=512")))
 #define TR 4
-#define NAME pass_avx512_f64_u8
-#define LOAD_PIXELS(p) _mm512_cvtepi32_pd(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
-#define T double
-#define T_BYTES 8
-#define PIXEL uint8_t
-#define VL (64 / 8)
-#include "fused_pass.h"
-#undef NAME
-#undef LOAD_PIXELS
-#undef PIXEL
-#define NAME pass_avx512_f64_f64
-#define LOAD_PIXELS(p) FN(load)(p)
-#define PIXEL double
-#include "fused_pass.h"
-#undef NAME
-#undef LOAD_PIXELS
-#undef PIXEL
-#undef T
-#undef T_BYTES
-#undef VL
-#define NAME pass_avx512_f32_u8
-#define LOAD_PIXELS(p) _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p))))
-#define T float
-#define T_BYTES 4
-#define PIXEL uint8_t
-#define VL (64 / 4)
-#include "fused_pass.h"
-#undef NAME
-#undef LOAD_PIXELS
-#undef PIXEL
-#define NAME pass_avx512_f32_f32
-#define LOAD_PIXELS(p) FN(load)(p)
-#define PIXEL float
-#include "fused_pass.h"
-#undef NAME
-#undef LOAD_PIXELS
-#undef PIXEL
-#undef T
-#undef T_BYTES
-#undef VL
-#undef TR
+#define VECTOR_BYTES 64
+#define LOAD_U8_F64(p) _mm512_cvtepi32_pd(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
+#define LOAD_U8_F32(p) _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p))))
+#include "fused_types.h"
+#undef PREFIX
 #undef TARGET_ATTR
+#undef TR
+#undef VECTOR_BYTES
+#undef LOAD_U8_F64
+#undef LOAD_U8_F32
 #else
 #define X86 0
 #endif

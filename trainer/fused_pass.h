@@ -1,7 +1,7 @@
 /* One pass over the training rows (trainer/kernels.py says what it computes and why it is built so).
- * fused.c includes this file once per (target, weights' type, pixel type), with these macros defined:
+ * fused_types.h includes this file once per (target, weights' type, pixel type), with these macros defined:
  *   NAME         the pass's function name
- *   T            the weights' type, float or double
+ *   T, T_BYTES   the weights' type, float or double, and its size
  *   PIXEL        the pixels' type: uint8_t (raw images) or T
  *   LOAD_PIXELS  VL pixels from a pointer as a vector of T, or nothing where the logits do not make the
  *                features (the compiler's default target: SSE2 has no vector widening of bytes)
