@@ -35,16 +35,13 @@ static const double LOG1P_C[17] = {1.0, 1.0 / 3, 1.0 / 5, 1.0 / 7, 1.0 / 9, 1.0 
 enum { TARGET_DEFAULT = 0, TARGET_AVX2 = 1, TARGET_AVX512 = 2 };
 
 /* Every pass, by target: fused_types.h instantiates a target's four (weights float64 and float32, pixels uint8
- * and the weights' type). LOAD_U8_F64 / LOAD_U8_F32 widen a vector's worth of bytes where the target can. */
+ * and the weights' type) and undefines its parameters. LOAD_U8_F64 / LOAD_U8_F32 widen a vector's worth of
+ * bytes where the target can. */
 #define PREFIX pass_default
 #define TARGET_ATTR
 #define TR 2
 #define VECTOR_BYTES 16
 #include "fused_types.h"
-#undef PREFIX
-#undef TARGET_ATTR
-#undef TR
-#undef VECTOR_BYTES
 
 #if defined(__x86_64__) || defined(__i386__)
 #define X86 1
@@ -55,12 +52,6 @@ enum { TARGET_DEFAULT = 0, TARGET_AVX2 = 1, TARGET_AVX512 = 2 };
 #define LOAD_U8_F64(p) _mm256_cvtepi32_pd(_mm_cvtepu8_epi32(_mm_loadu_si32(p)))
 #define LOAD_U8_F32(p) _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
 #include "fused_types.h"
-#undef PREFIX
-#undef TARGET_ATTR
-#undef TR
-#undef VECTOR_BYTES
-#undef LOAD_U8_F64
-#undef LOAD_U8_F32
 
 #define PREFIX pass_avx512
 #define TARGET_ATTR __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,prefer-vector-width=512")))
@@ -69,15 +60,30 @@ enum { TARGET_DEFAULT = 0, TARGET_AVX2 = 1, TARGET_AVX512 = 2 };
 #define LOAD_U8_F64(p) _mm512_cvtepi32_pd(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
 #define LOAD_U8_F32(p) _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p))))
 #include "fused_types.h"
-#undef PREFIX
-#undef TARGET_ATTR
-#undef TR
-#undef VECTOR_BYTES
-#undef LOAD_U8_F64
-#undef LOAD_U8_F32
 #else
 #define X86 0
 #endif
+
+/* `action(prefix)` with the pass prefix of `target`, a TARGET_ number known to be built here. */
+#if X86
+#define BY_TARGET(action)                 \
+    if (target == TARGET_AVX512) {        \
+        action(pass_avx512)               \
+    } else if (target == TARGET_AVX2) {   \
+        action(pass_avx2)                 \
+    } else {                              \
+        action(pass_default)              \
+    }
+#else
+#define BY_TARGET(action) \
+    { action(pass_default) }
+#endif
+
+/* Whether the passes of `target` for weights of `weights_bytes` bytes are built here. */
+static int built(int target, int weights_bytes) {
+    return (weights_bytes == 4 || weights_bytes == 8) && target >= TARGET_DEFAULT &&
+           target <= (X86 ? TARGET_AVX512 : TARGET_DEFAULT);
+}
 
 /* The best target this CPU (and its operating system) supports. */
 int fused_best_target(void) {
@@ -102,8 +108,7 @@ int fused_pass(int target, int weights_bytes, int pixel_bytes, const void *P, co
                const void *WT, const void *b, const int64_t *y_index, int64_t K, int64_t KP, int64_t n, int64_t d,
                int64_t dp, void *dWT_parts, double *stats_parts, int64_t chunk, int64_t chunks, int64_t *counter,
                int64_t phases) {
-    if ((weights_bytes != 4 && weights_bytes != 8) || (pixel_bytes != 1 && pixel_bytes != weights_bytes) ||
-        target < TARGET_DEFAULT || target > (X86 ? TARGET_AVX512 : TARGET_DEFAULT) || KP % MODELS)
+    if (!built(target, weights_bytes) || (pixel_bytes != 1 && pixel_bytes != weights_bytes) || KP % MODELS)
         return -1;
     const size_t x_bytes = (size_t)(ROWS * dp * weights_bytes + 63) / 64 * 64;
     void *X = aligned_alloc(64, x_bytes);
@@ -140,16 +145,7 @@ int fused_pass(int target, int weights_bytes, int pixel_bytes, const void *P, co
         XCAT(prefix, _f32_u8)(ARGUMENTS(float, uint8_t));                                 \
     else                                                                                  \
         XCAT(prefix, _f32_f32)(ARGUMENTS(float, float));
-#if X86
-    if (target == TARGET_AVX512) {
-        CALL(pass_avx512)
-    } else if (target == TARGET_AVX2) {
-        CALL(pass_avx2)
-    } else
-#endif
-    {
-        CALL(pass_default)
-    }
+    BY_TARGET(CALL)
 done:
     free(X);
     free(z);
@@ -164,24 +160,13 @@ done:
 /* The score's exp(-t) and log(1 + exp(-t)) for each of n values of t, as the pass of `target` for weights of
  * `weights_bytes` computes them (for the tests). Returns 0, or -1 for an argument not one of those. */
 int fused_series(int target, int weights_bytes, const double *t, double *exp_minus, double *log1p, int64_t n) {
-    if ((weights_bytes != 4 && weights_bytes != 8) || target < TARGET_DEFAULT ||
-        target > (X86 ? TARGET_AVX512 : TARGET_DEFAULT))
-        return -1;
+    if (!built(target, weights_bytes)) return -1;
 #define SERIES(prefix)                                              \
     if (weights_bytes == 8)                                         \
         XCAT(prefix, _f64_u8_series)(t, exp_minus, log1p, n);       \
     else                                                            \
         XCAT(prefix, _f32_u8_series)(t, exp_minus, log1p, n);
-#if X86
-    if (target == TARGET_AVX512) {
-        SERIES(pass_avx512)
-    } else if (target == TARGET_AVX2) {
-        SERIES(pass_avx2)
-    } else
-#endif
-    {
-        SERIES(pass_default)
-    }
+    BY_TARGET(SERIES)
     return 0;
 }
 

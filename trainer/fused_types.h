@@ -1,7 +1,8 @@
 /* The four passes of one target (fused.c includes this once per target, with PREFIX, TARGET_ATTR, TR and
  * VECTOR_BYTES defined, and LOAD_U8_F64 / LOAD_U8_F32 where the target widens bytes in vectors): weights in
  * float64 and float32, each for uint8 pixels and for pixels of the weights' type. Where the target cannot
- * widen bytes, no pass makes its features inside the logits loop (fused_pass.h's LOAD_PIXELS). */
+ * widen bytes, no pass makes its features inside the logits loop (fused_pass.h's LOAD_PIXELS). The parameters
+ * are undefined at the end, for the next target's. */
 #define T double
 #define T_BYTES 8
 #define VL (VECTOR_BYTES / 8)
@@ -51,3 +52,9 @@
 #undef T
 #undef T_BYTES
 #undef VL
+#undef PREFIX
+#undef TARGET_ATTR
+#undef TR
+#undef VECTOR_BYTES
+#undef LOAD_U8_F64
+#undef LOAD_U8_F32
