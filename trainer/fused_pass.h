@@ -29,10 +29,12 @@ INLINE void FN(store)(T *p, V v) { __builtin_memcpy(p, &v, sizeof v); }
  * the groups of two vectors (groups of `g` lanes, `G` of them from each) into one vector of groups half as
  * wide: log2(VL) levels of two shuffles and one addition per pair, against VL - 1 additions per vector
  * one by one. The order is fixed, so the result is the same on every run. */
-#define HALF_SOURCE(l, G, g, off) ((((l) / ((g) / 2)) < (G) ? 0 : VL) + (((l) / ((g) / 2)) % (G)) * (g) + ((l) % ((g) / 2)) + (off))
+#define HALF_SOURCE(l, G, g, off) \
+    ((((l) / ((g) / 2)) < (G) ? 0 : VL) + (((l) / ((g) / 2)) % (G)) * (g) + ((l) % ((g) / 2)) + (off))
 #define S_(l) HALF_SOURCE(l, G_, g_, off_)
 #if VL == 16
-#define SOURCES S_(0), S_(1), S_(2), S_(3), S_(4), S_(5), S_(6), S_(7), S_(8), S_(9), S_(10), S_(11), S_(12), S_(13), S_(14), S_(15)
+#define SOURCES \
+    S_(0), S_(1), S_(2), S_(3), S_(4), S_(5), S_(6), S_(7), S_(8), S_(9), S_(10), S_(11), S_(12), S_(13), S_(14), S_(15)
 #elif VL == 8
 #define SOURCES S_(0), S_(1), S_(2), S_(3), S_(4), S_(5), S_(6), S_(7)
 #elif VL == 4
@@ -224,9 +226,9 @@ INLINE T FN(log1p_unit)(T e) {
 
 /* Gradient factors G = a - y of a tile's logits z (models x rows, the first `count` = K x ROWS of them), and
  * per model and row lane the sums of G, of the cost -y log(a) - (1 - y) log(1 - a) and of the binary models'
- * wrong predictions (float64; `stride` apart). `target` holds y (1 where the row's class is the model's) and `valid` 1 for
- * the tile's rows that exist (0 for those after the data's last row): one loop over all models and rows,
- * branch-free, so that it is a few long vectors. */
+ * wrong predictions (float64; `stride` apart). `target` holds y (1 where the row's class is the model's) and
+ * `valid` 1 for the tile's rows that exist (0 for those after the data's last row): one loop over all models
+ * and rows, branch-free, so that it is a few long vectors. */
 INLINE void FN(score)(const T *z, const T *target, const T *valid, int64_t count, int64_t stride, T *G,
                       double *lanes) {
 #pragma omp simd
