@@ -55,21 +55,27 @@ def learning_figure(shots, names, image_shape, path):
     tile = min((figures.TEXT_WIDTH - label_w) / columns, 0.62)  # inches per model, its gap included
     inch = tile / (w + GAP)  # inches per image pixel
     names_h = figures.line_height(figures.SMALL_FONT) + 0.04
-    row_h = max(lines * (h + GAP) * inch, figures.line_height(figures.SMALL_FONT, 4)) + names_h + 0.12
+    line_h = names_h + (h + GAP) * inch  # a line of models with their names above it
+    row_h = max(lines * line_h, names_h + figures.line_height(figures.SMALL_FONT, 4)) + 0.12
     width = label_w + columns * tile
     height = len(rows) * row_h
     with figures._figure(path, (width, height), layout=False) as (fig, _):
         for i, s in enumerate(rows):
             top = height - i * row_h
-            image = mosaic(shots.coef[s], image_shape, columns, weight_limit(shots.coef[s]))
-            image_h, image_w = image.shape[0] * inch, image.shape[1] * inch
-            ax = fig.add_axes([label_w / width, (top - names_h - image_h) / height, image_w / width, image_h / height])
-            ax.imshow(image, interpolation="nearest", aspect="auto")
-            ax.set_axis_off()
-            for k in range(min(K, columns)):
-                name = figures.ellipsize(figures.literal(names[k]), tile * 72 - 2, figures.SMALL_FONT)
-                fig.text((label_w + (k + 0.5) * tile) / width, (top - names_h + 0.04) / height, name,
-                         ha="center", va="baseline", fontsize=figures.SMALL_FONT, color="#212121")
+            limit = weight_limit(shots.coef[s])  # one scale for the row, all its lines
+            for line in range(lines):  # every line named, so that each tile says whose it is
+                first, stop = line * columns, min(K, (line + 1) * columns)
+                line_top = top - line * line_h
+                image = mosaic(shots.coef[s][first:stop], image_shape, columns, limit)
+                image_h, image_w = image.shape[0] * inch, image.shape[1] * inch
+                ax = fig.add_axes([label_w / width, (line_top - names_h - image_h) / height, image_w / width,
+                                   image_h / height])
+                ax.imshow(image, interpolation="nearest", aspect="auto")
+                ax.set_axis_off()
+                for k in range(first, stop):
+                    name = figures.ellipsize(figures.literal(names[k]), tile * 72 - 2, figures.SMALL_FONT)
+                    fig.text((label_w + (k - first + 0.5) * tile) / width, (line_top - names_h + 0.04) / height,
+                             name, ha="center", va="baseline", fontsize=figures.SMALL_FONT, color="#212121")
             for j, text in enumerate(row_label(shots, s)):
                 baseline = top - names_h - figures.SMALL_FONT * (0.95 + 1.2 * j) / 72
                 fig.text(0.02 / width, baseline / height, text, ha="left", va="baseline",

@@ -75,7 +75,7 @@ class Layout:
     height: int
     image_shape: tuple  # (height, width) of one model's weight image
     tiles: tuple  # ((x, y, tile width, tile height), …) per model
-    label_size: int  # 0: the tiles are too small for names; the key still says what they are
+    label_size: int  # 0: the tiles are too small for names even at the smallest size (about 100 models and more)
     cost_box: tuple  # (left, top, right, bottom) of the cost chart's plot area
     accuracy_box: tuple
 
@@ -87,9 +87,13 @@ class Layout:
     def make(cls, width, height, n_models, image_shape):
         u = height / 720
         left, top, right, bottom = 0.025 * width, 112 * u, 0.585 * width, height - 92 * u
-        label_size = round(26 * u)
-        columns, rows, scale = grid_shape(n_models, right - left, bottom - top, image_shape, label_size * 1.3)
-        if scale * image_shape[1] < 3.2 * label_size:  # names would not fit over such small tiles
+        # The names as large as the tiles allow, from 26 down to 16 pixels of a 720-line frame (smaller ones are
+        # not read at a video's pace); none where even those would not fit over the tiles.
+        for label_size in range(round(26 * u), round(16 * u) - 1, -1):
+            columns, rows, scale = grid_shape(n_models, right - left, bottom - top, image_shape, label_size * 1.3)
+            if scale * image_shape[1] >= 3.2 * label_size:
+                break
+        else:
             label_size = 0
             columns, rows, scale = grid_shape(n_models, right - left, bottom - top, image_shape, 0)
         tile_w, tile_h = max(1, int(scale * image_shape[1])), max(1, int(scale * image_shape[0]))

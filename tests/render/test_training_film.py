@@ -80,6 +80,14 @@ def test_the_tiles_keep_the_images_shape_and_never_overlap(K, image_shape):
                 assert x + w <= x2 or x2 + w2 <= x or y + h <= y2 or y2 + h2 <= y
 
 
+def test_tiles_are_named_as_large_as_they_allow_down_to_a_legible_size():
+    """30 classes keep their names (smaller ones); only where even 16 pixels a name do not fit are they left out."""
+    sizes = {K: training_film.Layout.make(1280, 720, K, (28, 28)).label_size for K in (10, 30, 200)}
+    assert sizes[10] == 26 and 16 <= sizes[30] < 26 and sizes[200] == 0
+    layout = training_film.Layout.make(1280, 720, 30, (28, 28))
+    assert all(w >= 3.2 * layout.label_size for _, _, w, _ in layout.tiles)
+
+
 def test_many_class_film_renders(tmp_path):
     shots = fake_snapshots(K=47, last=30)
     names = [f"class {k}" for k in range(47)]
@@ -129,3 +137,12 @@ def test_learning_figure_picks_five_log_spaced_iterations_and_is_reproducible(tm
     svg = (tmp_path / "a.svg").read_text()
     assert svg == (tmp_path / "b.svg").read_text()
     assert "iteration 1,000" in svg and "test accuracy 90.0 %" in svg
+
+
+def test_learning_figure_names_every_tile_when_the_models_wrap_onto_more_lines(tmp_path):
+    """30 models: three lines of tiles in each row, every tile under its own name (the first line only, before)."""
+    shots = fake_snapshots(K=30, last=300)
+    names = [f"c{k:02d}" for k in range(30)]  # short enough for a tile
+    learning.learning_figure(shots, names, (28, 28), tmp_path / "many.svg")
+    svg = (tmp_path / "many.svg").read_text()
+    assert all(svg.count(f">c{k:02d}<") == len(learning.picks(shots.iterations)) for k in range(30))
