@@ -1,6 +1,6 @@
 """Every child process of a run, and the run's signal handling, in one place.
 
-A child of the tool (a forked video encoder, the ffmpeg it starts)
+A child of the tool (the forked data loader, a forked video encoder, the ffmpeg it starts)
 
 * never holds the caller's stdout or stderr: its standard streams are /dev/null or a log file, so
   ``out=$(mnist-ova ...)`` returns as soon as the run itself ends;
