@@ -148,19 +148,19 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
             if "train_seconds" in cached:
                 metadata["train_seconds"] = cached["train_seconds"]
     with watch("preprocess"):
-        split = split_rows(X, dataset.labels, train_rows, test_rows)
+        X_train, y_train, X_test, y_test = split_rows(X, dataset.labels, train_rows, test_rows)
     if model is None:
         with watch("train"):
-            model = fit(settings, split[0], split[1], progress=progress)
+            model = fit(settings, X_train, y_train, progress=progress)
         check_finite(model, class_names, learning_rate=settings.learning_rate)
         # How long training took, for a report rendered later from the saved model; a reproducible
         # build (SOURCE_DATE_EPOCH set) keeps model.npz free of times.
         if source_date_epoch() is None:
             metadata["train_seconds"] = watch.seconds["train_s"]
     with watch("snapshots"):
-        score_snapshots(model, *split)
+        score_snapshots(model, X_train, y_train, X_test, y_test)
     with watch("evaluate"):
-        evaluation = metrics.evaluate(model, *split, class_names)
+        evaluation = metrics.evaluate(model, X_train, y_train, X_test, y_test, class_names)
     return Trained(model, dataset, X, train_rows, test_rows, evaluation, watch.seconds, metadata,
                    reused="train_s" not in watch.seconds)
 
@@ -296,11 +296,11 @@ def from_saved_model(path, settings, *, log, warn=None):
                    if settings.class_names is not None or settings.dataset is not None
                    else metadata["dataset"]["class_names"])
     check_finite(model, class_names, path=path)
-    split = split_rows(X, dataset.labels, train_rows, test_rows)
+    X_train, y_train, X_test, y_test = split_rows(X, dataset.labels, train_rows, test_rows)
     with watch("snapshots"):
-        score_snapshots(model, *split)
+        score_snapshots(model, X_train, y_train, X_test, y_test)
     with watch("evaluate"):
-        evaluation = metrics.evaluate(model, *split, class_names)
+        evaluation = metrics.evaluate(model, X_train, y_train, X_test, y_test, class_names)
     metadata = dict(metadata, dataset=dataset_summary(dataset, train_rows, test_rows, class_names, profile),
                     profile=profile.record())
     return Trained(model, dataset, X, train_rows, test_rows, evaluation, watch.seconds, metadata)
