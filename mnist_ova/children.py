@@ -53,8 +53,7 @@ _stopped: list[int] = []  # the stopping signal received, until the run has acte
 def _stop(signum, frame):
     """SIGINT or SIGTERM: raised as KeyboardInterrupt or Terminated, and kept until the run has acted on it.
     An exception raised while the main thread runs a finalizer or a weakref callback is only printed as
-    "Exception ignored" and lost: ``raise_if_stopped`` raises it
-    again at the next step of the run."""
+    "Exception ignored" and lost: ``raise_if_stopped`` raises it again at the next step of the run."""
     if not _stopped:
         _stopped.append(signum)
     _raise_for(signum)

@@ -97,10 +97,10 @@ def load_beside_the_imports(settings):
     """Where the data are a file or folder: a forked process (``children.Child``) loading and standardising
     them while this one imports the estimator (scikit-learn and scipy: 0.8 s of one core, most of a first
     run's time that is not training); its ``result()`` is (dataset, (X, train rows, test rows)), its errors
-    raised here as they were. Threads did not do it:
-    the import holds the GIL, and the load's reads and inflates took it back between their calls (bench/NOTES.md).
-    None, and the caller loads here, for the named sources (whose downloads and fallbacks speak to the user),
-    where fork is not the way to start a process (not Linux) or where other threads run (forking them is unsafe)."""
+    raised here as they were. Threads did not do it: the import holds the GIL, and the load's reads and
+    inflates took it back between their calls (bench/NOTES.md). None, and the caller loads here, for the
+    named sources (whose downloads and fallbacks speak to the user), where fork is not the way to start a
+    process (not Linux) or where other threads run (forking them is unsafe)."""
     if str(settings.data) in data.SOURCES or not sys.platform.startswith("linux") or threading.active_count() > 1:
         return None
 
@@ -121,7 +121,7 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
     ``log`` is quiet (the bundled sample used in place of MNIST)."""
     watch = Stopwatch()
     loading = load_beside_the_imports(settings)
-    with watch("load"):
+    with watch("load"):  # beside the imports: what is left to wait for, standardising included
         if loading is None:
             dataset = data.load(settings.data, cache_dir=settings.cache_dir, progress=progress, log=log)
         else:

@@ -97,9 +97,6 @@ int fused_best_target(void) {
     return TARGET_DEFAULT;
 }
 
-/* Rows per register tile of a target's pass (the tile is this many rows x MODELS models). */
-int fused_tile_rows(int target) { return target == TARGET_AVX512 ? 4 : 2; }
-
 /* One thread's share of a pass (kernels.py's FusedPass calls it from each of its threads, the GIL released):
  * weights of `weights_bytes` (8 double, 4 float), pixels of `pixel_bytes` (1: uint8, else the weights' type),
  * with the given target's code. Returns 0, or -1 when the scratch cannot be allocated or an argument is not
