@@ -1,7 +1,7 @@
 /* The training kernel (trainer/kernels.py loads it with ctypes and says what it computes).
  *
  * Written in C and built when the package is installed, so that no run waits for it to compile (numba
- * compiled the same pass in 2.5-4 s at every first run; bench/NOTES.md). The pass is instantiated for each
+ * compiled the same pass in 2.5-4.6 s at every first run; bench/NOTES.md). The pass is instantiated for each
  * target a CPU may have (AVX-512, AVX2 with FMA, and the compiler's default) and chosen at run time by what
  * the CPU supports; each with a register tile that fits its registers.
  */
