@@ -101,19 +101,23 @@ int fused_best_target(void) {
  * weights of `weights_bytes` (8 double, 4 float), pixels of `pixel_bytes` (1: uint8, else the weights' type),
  * with the given target's code. Returns 0, or -1 when the scratch cannot be allocated or an argument is not
  * one of these. */
-int fused_pass(int target, int weights_bytes, int pixel_bytes, const void *P, const void *scale, const void *offset,
-               const void *WT, const void *b, const int64_t *y_index, int64_t K, int64_t KP, int64_t n, int64_t d,
-               int64_t dp, void *dWT_parts, double *stats_parts, int64_t chunk, int64_t chunks, int64_t *counter,
-               int64_t phases) {
+int fused_pass(int target, int weights_bytes, int pixel_bytes, const void *P, const void *scale, const void *centre,
+               const void *residual, const void *WT, const void *b, const int64_t *y_index, int64_t K, int64_t KP,
+               int64_t n, int64_t d, int64_t dp, void *dWT_parts, double *stats_parts, int64_t chunk, int64_t chunks,
+               int64_t *counter, int64_t phases) {
     if (!built(target, weights_bytes) || (pixel_bytes != 1 && pixel_bytes != weights_bytes) || KP % MODELS)
         return -1;
-    const size_t x_bytes = (size_t)(ROWS * dp * weights_bytes + 63) / 64 * 64;
-    void *X = aligned_alloc(64, x_bytes);
-    void *z = malloc((size_t)(KP * ROWS) * (size_t)weights_bytes);
+    const size_t buffer_bytes = (size_t)(ROWS * dp * weights_bytes + 63) / 64 * 64; /* pixels or the weights' type */
+    void *buffer = aligned_alloc(64, buffer_bytes);
+    const size_t lanes_bytes = (size_t)((KP * ROWS + 15) / 16 * 16) * (size_t)weights_bytes; /* whole vectors */
+    void *z = malloc(lanes_bytes);
     void *G = calloc((size_t)(KP * ROWS), (size_t)weights_bytes);
     double *lanes = malloc((size_t)(STATS * KP * ROWS) * sizeof(double));
     void *targets = calloc((size_t)(KP * ROWS), (size_t)weights_bytes);
     void *valid = malloc((size_t)(KP * ROWS) * (size_t)weights_bytes);
+    void *bias_lanes = calloc(1, lanes_bytes);
+    void *weight_lanes = calloc(1, lanes_bytes);
+    double *corrections = malloc((size_t)KP * sizeof(double));
     /* the logits' partial sums: KP x ROWS vectors of up to 64 bytes, and zero ones up to a multiple of 16 */
     void *sums = aligned_alloc(64, (size_t)((KP * ROWS + 15) / 16 * 16) * 64);
     if (sums) memset(sums, 0, (size_t)((KP * ROWS + 15) / 16 * 16) * 64);
@@ -125,14 +129,15 @@ int fused_pass(int target, int weights_bytes, int pixel_bytes, const void *P, co
             else
                 ((float *)valid)[q] = 1;
         }
-    if (!X || !z || !G || !lanes || !sums || !targets || !valid) {
+    if (!buffer || !z || !G || !lanes || !sums || !targets || !valid || !bias_lanes || !weight_lanes || !corrections) {
         status = -1;
         goto done;
     }
-#define ARGUMENTS(type, pixel)                                                                                    \
-    (const pixel *)P, (const type *)scale, (const type *)offset, (const type *)WT, (const type *)b, y_index, K,  \
-        KP, n, d, dp, (type *)dWT_parts, stats_parts, chunk, chunks, counter, phases, (type *)X, (type *)z, (type *)G, \
-        lanes, (type *)sums, (type *)targets, (type *)valid
+#define ARGUMENTS(type, pixel)                                                                                  \
+    (const pixel *)P, (const type *)scale, (const type *)centre, (const type *)residual, (const type *)WT,       \
+        (const type *)b, y_index, K, KP, n, d, dp, (type *)dWT_parts, stats_parts, chunk, chunks, counter, phases, \
+        buffer, (type *)z, (type *)G, lanes, (type *)sums, (type *)targets, (type *)valid, (type *)bias_lanes,    \
+        (type *)weight_lanes, corrections
 #define CALL(prefix)                                                                      \
     if (weights_bytes == 8 && pixel_bytes == 1)                                           \
         XCAT(prefix, _f64_u8)(ARGUMENTS(double, uint8_t));                                \
@@ -144,13 +149,16 @@ int fused_pass(int target, int weights_bytes, int pixel_bytes, const void *P, co
         XCAT(prefix, _f32_f32)(ARGUMENTS(float, float));
     BY_TARGET(CALL)
 done:
-    free(X);
+    free(buffer);
     free(z);
     free(G);
     free(lanes);
     free(sums);
     free(targets);
     free(valid);
+    free(bias_lanes);
+    free(weight_lanes);
+    free(corrections);
     return status;
 }
 

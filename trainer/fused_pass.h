@@ -3,8 +3,9 @@
  *   NAME         the pass's function name
  *   T, T_BYTES   the weights' type, float or double, and its size
  *   PIXEL        the pixels' type: uint8_t (raw images) or T
- *   LOAD_PIXELS  VL pixels from a pointer as a vector of T, or nothing where the logits do not make the
- *                features (the compiler's default target: SSE2 has no vector widening of bytes)
+ *   LOAD_PIXELS  VL pixels from a pointer as a vector of T, or nothing where the register tiles cannot
+ *                convert pixels as they load them (the compiler's default target: SSE2 has no vector
+ *                widening of bytes)
  *   VL           lanes of a vector of T (vectors of VL * sizeof(T) bytes)
  *   TR           rows per register tile, a divisor of ROWS: TR x MODELS sums and the operands must fit
  *                the target's vector registers (4 x 5 in 32 zmm, 2 x 5 in 16 ymm or xmm)
@@ -68,32 +69,70 @@ INLINE V FN(lane_sums)(V *v) {
 #undef S_
 #undef HALF_SOURCE
 
-/* X[:m] = P[i:i+m] * scale + offset row by row (one multiply-add a pixel, (pixels - centre) * scale with
- * the offset -centre * scale rounded once), the padding columns and the rows from m on zero: the tile's
- * features, made from its raw pixels while they pass through the cache. */
-INLINE void FN(features)(const PIXEL *P, int64_t i, int64_t m, int64_t d, int64_t dp, const T *scale,
-                         const T *offset, T *X) {
-    for (int64_t r = 0; r < m; r++) {
-        const T s = scale[i + r], c = offset[i + r];
+/* What the register tiles read: the raw pixels, converted and centred as they are loaded (LOAD_PIXELS: on Zen 4
+ * that runs beside the multiply-adds at no measured cost, where making and storing a tile of float features
+ * cost a tenth of the step), or, on targets that cannot widen bytes in vectors, the pixels minus their centre
+ * made in T by a loop of their own (copy_tile). CENTRED(p, c) is the vector at p minus the centre's vector c. */
+#ifdef LOAD_PIXELS
+typedef PIXEL FN(source);
+#define CENTRED(p, c) ((V)LOAD_PIXELS(p) - (c))
+#else
+typedef T FN(source);
+#define CENTRED(p, c) ((void)(c), FN(load)(p))
+#endif
+#define SOURCE FN(source)
+
+/* A tile's rows as the register tiles read them: value j of row r at rows[r * stride + j], `columns` of them
+ * (a multiple of VL), and per row the scale, the whole centre and the residual. The row's features are
+ * scale * (pixel - centre) + residual: a pixel minus a whole number is exact, so the logits are
+ * scale * (W . (p - centre)) + residual * (the sum of W) and the gradient
+ * (G * scale) (p - centre) + (G * residual) per column, with no float features made or stored. */
+typedef struct {
+    const SOURCE *rows;
+    int64_t stride, columns;
+    const T *scale, *centre, *residual;
+} FN(tile);
+
+/* The ROWS rows from row i (m of them) copied into `buffer` (ROWS x dp) with their scale, centre and residual
+ * (into `own`, 3 x ROWS), for a tile that cannot be read in place: the data's last rows (the rows from m on are
+ * zero, with zero scale and residual: their features are 0), rows whose length is not a multiple of VL, and
+ * targets that cannot convert bytes in vectors (which copy the pixels minus the centre). The padding columns
+ * meet the weights' zero padding, and their gradient is not read. */
+INLINE FN(tile) FN(copy_tile)(const PIXEL *P, int64_t i, int64_t m, int64_t d, int64_t dp, const T *scale,
+                              const T *centre, const T *residual, SOURCE *buffer, T *own) {
+    for (int64_t r = 0; r < ROWS; r++) {
+        const int row = r < m;
+        own[r] = row ? scale[i + r] : 0;
+        own[ROWS + r] = row ? centre[i + r] : 0;
+        own[2 * ROWS + r] = row ? residual[i + r] : 0;
+        SOURCE *dst = buffer + r * dp;
+        const int64_t filled = row ? d : 0;
         const PIXEL *src = P + (i + r) * d;
-        T *dst = X + r * dp;
+#ifdef LOAD_PIXELS
 #pragma omp simd
-        for (int64_t j = 0; j < d; j++) dst[j] = (T)src[j] * s + c;
-        for (int64_t j = d; j < dp; j++) dst[j] = 0;
+        for (int64_t j = 0; j < filled; j++) dst[j] = src[j];
+#else
+        const T c = own[ROWS + r];
+#pragma omp simd
+        for (int64_t j = 0; j < filled; j++) dst[j] = (T)src[j] - c;
+#endif
+        for (int64_t j = filled; j < dp; j++) dst[j] = 0;
     }
-    for (int64_t r = m; r < ROWS; r++) __builtin_memset(X + r * dp, 0, (size_t)dp * sizeof(T));
+    return (FN(tile)){buffer, dp, dp, own, own + ROWS, own + 2 * ROWS};
 }
 
-/* sums[(k + q) * ROWS + r0 + r] = the vector of partial sums of WT[k + q] . X[r0 + r], for q < MODELS and
- * r < TR: TR x MODELS sums in registers, so each load of X serves MODELS models (one model per load makes
- * the pass load-bound); lane_sums adds each vector's lanes once the tile's are all there. */
-INLINE void FN(logits)(const T *X, int r0, const T *WT, int64_t k, V *sums, int64_t dp) {
-    V acc[TR][MODELS];
-    for (int r = 0; r < TR; r++)
+/* sums[(k + q) * ROWS + r0 + r] = the vector of partial sums of WT[k + q] . (row r0 + r - its centre), for
+ * q < MODELS and r < TR: TR x MODELS sums in registers, so each load of a row serves MODELS models (one model
+ * per load makes the pass load-bound); lane_sums adds each vector's lanes once the tile's are all there. */
+INLINE void FN(logits)(FN(tile) tile, int r0, const T *WT, int64_t k, V *sums, int64_t dp) {
+    V acc[TR][MODELS], centre[TR];
+    for (int r = 0; r < TR; r++) {
+        centre[r] = (V){0} + tile.centre[r0 + r];
         for (int q = 0; q < MODELS; q++) acc[r][q] = (V){0};
-    for (int64_t j = 0; j < dp; j += VL) {
+    }
+    for (int64_t j = 0; j < tile.columns; j += VL) {
         V x[TR];
-        for (int r = 0; r < TR; r++) x[r] = FN(load)(X + (r0 + r) * dp + j);
+        for (int r = 0; r < TR; r++) x[r] = CENTRED(tile.rows + (r0 + r) * tile.stride + j, centre[r]);
         for (int q = 0; q < MODELS; q++) {
             const V w = FN(load)(WT + (k + q) * dp + j);
             for (int r = 0; r < TR; r++) acc[r][q] += x[r] * w;
@@ -103,15 +142,17 @@ INLINE void FN(logits)(const T *X, int r0, const T *WT, int64_t k, V *sums, int6
         for (int q = 0; q < MODELS; q++) sums[(k + q) * ROWS + r0 + r] = acc[r][q];
 }
 
-/* dW[k:k+MODELS] += G[k:k+MODELS, r0:r0+TR] @ X[r0:r0+TR]: the TR x MODELS factors in registers, each row of X
- * read once. */
-INLINE void FN(gradient)(const T *X, int r0, const T *G, int64_t k, T *dW, int64_t dp) {
-    V g[TR][MODELS];
-    for (int r = 0; r < TR; r++)
-        for (int q = 0; q < MODELS; q++) g[r][q] = (V){0} + G[(k + q) * ROWS + r0 + r];
-    for (int64_t j = 0; j < dp; j += VL) {
+/* dW[k:k+MODELS] += (G * scale)[k:k+MODELS, r0:r0+TR] @ (rows r0 to r0 + TR - 1 minus their centres): the
+ * TR x MODELS factors in registers, each row read once. */
+INLINE void FN(gradient)(FN(tile) tile, int r0, const T *G, int64_t k, T *dW, int64_t dp) {
+    V g[TR][MODELS], centre[TR];
+    for (int r = 0; r < TR; r++) {
+        centre[r] = (V){0} + tile.centre[r0 + r];
+        for (int q = 0; q < MODELS; q++) g[r][q] = (V){0} + G[(k + q) * ROWS + r0 + r] * tile.scale[r0 + r];
+    }
+    for (int64_t j = 0; j < tile.columns; j += VL) {
         V x[TR];
-        for (int r = 0; r < TR; r++) x[r] = FN(load)(X + (r0 + r) * dp + j);
+        for (int r = 0; r < TR; r++) x[r] = CENTRED(tile.rows + (r0 + r) * tile.stride + j, centre[r]);
         for (int q = 0; q < MODELS; q++) {
             T *row = dW + (k + q) * dp + j;
             V sum = FN(load)(row);
@@ -120,48 +161,6 @@ INLINE void FN(gradient)(const T *X, int r0, const T *G, int64_t k, T *dW, int64
         }
     }
 }
-
-#ifdef LOAD_PIXELS
-/* The same for models 0 to MODELS - 1 of a full tile (ROWS rows), making rows r0 to r0 + TR - 1 of X on the
- * way: each vector of pixels is converted, standardised and stored as it is used, so that the conversion
- * runs beside the multiply-adds instead of in a loop of its own (a seventh of the step, measured). The
- * columns after the last whole vector are made one by one before they are used. */
-INLINE void FN(logits_making_features)(const PIXEL *P, int64_t i, int r0, int64_t d, int64_t dp, const T *scale,
-                                       const T *offset, T *X, const T *WT, V *sums) {
-    V acc[TR][MODELS];
-    for (int r = 0; r < TR; r++)
-        for (int q = 0; q < MODELS; q++) acc[r][q] = (V){0};
-    const int64_t whole = d / VL * VL;
-    int64_t j = 0;
-    for (; j < whole; j += VL) {
-        V x[TR];
-        for (int r = 0; r < TR; r++) {
-            x[r] = (V)LOAD_PIXELS(P + (i + r0 + r) * d + j) * scale[i + r0 + r] + offset[i + r0 + r];
-            FN(store)(X + (r0 + r) * dp + j, x[r]);
-        }
-        for (int q = 0; q < MODELS; q++) {
-            const V w = FN(load)(WT + q * dp + j);
-            for (int r = 0; r < TR; r++) acc[r][q] += x[r] * w;
-        }
-    }
-    for (int r = 0; r < TR; r++) {
-        const T s = scale[i + r0 + r], c = offset[i + r0 + r];
-        for (int64_t t = whole; t < d; t++) X[(r0 + r) * dp + t] = (T)P[(i + r0 + r) * d + t] * s + c;
-        for (int64_t t = d; t < dp; t++) X[(r0 + r) * dp + t] = 0;
-    }
-    for (; j < dp; j += VL) {
-        V x[TR];
-        for (int r = 0; r < TR; r++) x[r] = FN(load)(X + (r0 + r) * dp + j);
-        for (int q = 0; q < MODELS; q++) {
-            const V w = FN(load)(WT + q * dp + j);
-            for (int r = 0; r < TR; r++) acc[r][q] += x[r] * w;
-        }
-    }
-    for (int r = 0; r < TR; r++)
-        for (int q = 0; q < MODELS; q++) sums[q * ROWS + r0 + r] = acc[r][q];
-}
-
-#endif
 
 /* Start loading into L2 the rows that register-tile call `call` of the tile at row `tile` asks for: its share
  * of the tile AHEAD rows on (spread over the calls: asking for a whole tile at once gained nothing). */
@@ -293,44 +292,61 @@ __attribute__((noinline, unused)) TARGET_ATTR static void FN(series)(const doubl
 
 /* Claim chunks of `chunk` rows until none is left; each chunk's sums go to its own part (dWT_parts[c],
  * stats_parts[c]), added in order by the caller, so the result does not depend on the threads. Only the first
- * `phases` of features and logits, score, gradient run (all three in training). The scratch: X (ROWS x dp),
- * z and G (KP x ROWS, G zero), lanes (STATS x KP x ROWS), sums (the logits' vectors of
- * partial sums, KP x ROWS of them and zero ones up to a multiple of VL; 64-byte aligned), target and valid
- * (KP x ROWS each, target zero and valid one). */
+ * `phases` of logits, score, gradient run (all three in training). The scratch: buffer (ROWS x dp), z (KP x ROWS
+ * up to a multiple of VL), G (KP x ROWS, zero), lanes (STATS x KP x ROWS), sums (the logits' vectors of partial sums, KP x ROWS of them
+ * and zero ones up to a multiple of VL; 64-byte aligned), target and valid (KP x ROWS each, target zero and valid
+ * one), bias_lanes and weight_lanes (KP x ROWS, zero after that up to a multiple of VL) and corrections (KP). */
 __attribute__((noinline)) TARGET_ATTR static void NAME(
-    const PIXEL *P, const T *scale, const T *offset, const T *WT, const T *b, const int64_t *y_index, int64_t K,
-    int64_t KP, int64_t n, int64_t d, int64_t dp, T *dWT_parts, double *stats_parts, int64_t chunk, int64_t chunks,
-    int64_t *counter, int64_t phases, T *X, T *z, T *G, double *lanes, T *sums, T *target, T *valid) {
+    const PIXEL *P, const T *scale, const T *centre, const T *residual, const T *WT, const T *b,
+    const int64_t *y_index, int64_t K, int64_t KP, int64_t n, int64_t d, int64_t dp, T *dWT_parts,
+    double *stats_parts, int64_t chunk, int64_t chunks, int64_t *counter, int64_t phases, SOURCE *buffer, T *z,
+    T *G, double *lanes, T *sums, T *target, T *valid, T *bias_lanes, T *weight_lanes, double *corrections) {
     const int64_t calls = 2 * (ROWS / TR) * (KP / MODELS);  /* register-tile calls per tile, both phases */
     const int64_t per_call = (ROWS + calls - 1) / calls;    /* rows each prefetches */
+    T own[3 * ROWS];                                        /* a copied tile's scale, centre and residual */
+    /* z's lanes go model by model, ROWS rows each: per lane its model's bias and the sum of its weights (for the
+     * residual's share), and the rows' scales and residuals repeated to fill a vector, for z a vector at a time */
+    enum { PATTERN = VL > ROWS ? VL : ROWS };
+    T row_scale[PATTERN], row_residual[PATTERN];
+    for (int64_t k = 0; k < KP; k++) {
+        double total = 0.0;
+        for (int64_t j = 0; j < d; j++) total += WT[k * dp + j];
+        for (int r = 0; r < ROWS; r++) {
+            bias_lanes[k * ROWS + r] = b[k];
+            weight_lanes[k * ROWS + r] = (T)total;
+        }
+    }
     for (;;) {
         const int64_t c = __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
         if (c >= chunks) break;
         T *dW = dWT_parts + c * KP * dp;
         __builtin_memset(dW, 0, (size_t)(KP * dp) * sizeof(T));
         __builtin_memset(lanes, 0, (size_t)(STATS * KP * ROWS) * sizeof(double));
+        __builtin_memset(corrections, 0, (size_t)KP * sizeof(double));
         const int64_t start = c * chunk, stop = start + chunk < n ? start + chunk : n;
         for (int64_t i = start; i < stop; i += ROWS) {
             const int64_t m = stop - i < ROWS ? stop - i : ROWS;
             int64_t call = 0;
 #ifdef LOAD_PIXELS
-            if (m < ROWS) FN(features)(P, i, m, d, dp, scale, offset, X);  /* the data's last rows */
+            const FN(tile) tile = m == ROWS && d % VL == 0
+                                      ? (FN(tile)){P + i * d, d, d, scale + i, centre + i, residual + i}
+                                      : FN(copy_tile)(P, i, m, d, dp, scale, centre, residual, buffer, own);
 #else
-            FN(features)(P, i, m, d, dp, scale, offset, X);
+            const FN(tile) tile = FN(copy_tile)(P, i, m, d, dp, scale, centre, residual, buffer, own);
 #endif
             for (int64_t k = 0; k < KP; k += MODELS)
                 for (int r0 = 0; r0 < ROWS; r0 += TR) {
                     FN(prefetch_share)(P, i, call++, per_call, n, d);
-#ifdef LOAD_PIXELS
-                    if (k == 0 && m == ROWS)
-                        FN(logits_making_features)(P, i, r0, d, dp, scale, offset, X, WT, (V *)sums);
-                    else
-#endif
-                        FN(logits)(X, r0, WT, k, (V *)sums, dp);
+                    FN(logits)(tile, r0, WT, k, (V *)sums, dp);
                 }
-            for (int64_t first = 0; first < KP * ROWS; first += VL) {  /* z = b + the sums' lanes, VL at a time */
+            for (int l = 0; l < PATTERN; l++) {
+                row_scale[l] = tile.scale[l % ROWS];
+                row_residual[l] = tile.residual[l % ROWS];
+            }
+            for (int64_t first = 0; first < KP * ROWS; first += VL) {  /* z from the sums' lanes, VL at a time */
                 const V total = FN(lane_sums)((V *)sums + first);
-                for (int l = 0; l < VL && first + l < KP * ROWS; l++) z[first + l] = b[(first + l) / ROWS] + total[l];
+                FN(store)(z + first, FN(load)(bias_lanes + first) + FN(load)(row_scale + first % ROWS) * total +
+                                         FN(load)(row_residual + first % ROWS) * FN(load)(weight_lanes + first));
             }
             if (phases >= 2) {
                 for (int64_t r = 0; r < m; r++) target[y_index[i + r] * ROWS + r] = 1;
@@ -347,9 +363,16 @@ __attribute__((noinline)) TARGET_ATTR static void NAME(
             for (int64_t k = 0; k < KP; k += MODELS)
                 for (int r0 = 0; r0 < ROWS; r0 += TR) {
                     FN(prefetch_share)(P, i, call++, per_call, n, d);
-                    FN(gradient)(X, r0, G, k, dW, dp);
+                    FN(gradient)(tile, r0, G, k, dW, dp);
                 }
+            for (int64_t k = 0; k < K; k++)  /* the residuals' share of the gradient, per model */
+                for (int r = 0; r < ROWS; r++) corrections[k] += (double)G[k * ROWS + r] * (double)tile.residual[r];
         }
+        if (phases >= 3)
+            for (int64_t k = 0; k < K; k++) {
+                const T correction = (T)corrections[k];
+                for (int64_t j = 0; j < d; j++) dW[k * dp + j] += correction;
+            }
         double *stats = stats_parts + c * STATS * KP;
         for (int s = 0; s < STATS; s++)
             for (int64_t k = 0; k < KP; k++) {
@@ -360,6 +383,8 @@ __attribute__((noinline)) TARGET_ATTR static void NAME(
     }
 }
 
+#undef CENTRED
+#undef SOURCE
 #undef FN
 #undef V
 #undef INLINE

@@ -1,10 +1,14 @@
 """One pass over the training rows per gradient step: the compiled kernel of trainer/fused.c.
 
-The rows come in as raw pixels (uint8 images) with each row's scale and offset: every tile's
-features, pixels * scale + offset (= (pixels - centre) * scale, one multiply-add), are made as the
-tile is read, so the data set is never copied as floats and a step reads 1 byte a pixel. The pass
-runs on one thread per core, each a call into the kernel with the GIL released (ctypes), the
-threads claiming chunks of rows through an atomic counter.
+The rows come in as raw pixels (uint8 images) with each row's centre (mean) and scale (1 / std),
+and the standardised features (pixels - centre) * scale are never made: with the centre split into
+a whole number and the rest, (pixels - whole) * scale + residual, the register tiles convert the
+pixels and subtract the whole centre as they load them (exact), and the scale and the residual
+are applied once per row and model, to the logits and to the gradient's factors. So the data set
+is never copied as floats, a step reads 1 byte a pixel, and no tile of features is stored and read
+back (that cost a tenth of the step). The pass runs on one thread per core, each a call into the
+kernel with the GIL released (ctypes), the threads claiming chunks of rows through an atomic
+counter.
 
 A step needs Z = X Wᵀ (forward) and dW = Gᵀ X (backward) for all K models. OpenBLAS runs
 these thin products (K = 10) far below the machine's speed and reads X twice; this kernel
@@ -56,7 +60,7 @@ def _load_library():
     library = ctypes.CDLL(spec.origin)
     pointer, i64 = ctypes.c_void_p, ctypes.c_int64
     library.fused_pass.restype = ctypes.c_int
-    library.fused_pass.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, *[pointer] * 6, i64, i64, i64, i64, i64,
+    library.fused_pass.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, *[pointer] * 7, i64, i64, i64, i64, i64,
                                    pointer, pointer, i64, i64, pointer, i64]
     library.fused_best_target.restype = ctypes.c_int
     library.fused_best_target.argtypes = []
@@ -151,9 +155,12 @@ class FusedPass:
         self.P = np.ascontiguousarray(pixels, None if pixels.dtype == np.uint8 else dtype)
         n, d = self.P.shape
         self.scale = np.ones(n, dtype) if scale is None else np.ascontiguousarray(scale, dtype)
-        # (pixels - centre) * scale as one multiply-add, pixels * scale + offset; the offset rounded once
-        self.offset = (np.zeros(n, dtype) if centre is None
-                       else (-(np.asarray(centre, np.float64) * scale)).astype(dtype))
+        # (pixels - centre) * scale = (pixels - whole) * scale + residual: the pixels minus a whole number are exact,
+        # and the kernel adds the residual's share once per row and model (fused_pass.h's tile)
+        centre = np.zeros(n) if centre is None else np.asarray(centre, np.float64)
+        whole = np.round(centre)
+        self.centre = whole.astype(dtype)
+        self.residual = ((whole - centre) * (1.0 if scale is None else np.asarray(scale, np.float64))).astype(dtype)
         self.phases = len(PHASES) if phases is None else phases  # all in training; fewer to time the first ones
         self.y_index = np.ascontiguousarray(y_index, dtype=np.int64)
         self.K, self.d = K, d
@@ -170,7 +177,8 @@ class FusedPass:
         self.n_threads = min(n_threads or training_threads(), self.chunks)
         self.target = target()
         self._arguments = (TARGETS.index(self.target), dtype.itemsize, self.P.itemsize,
-                           *map(_address, (self.P, self.scale, self.offset, self.WT, self.b, self.y_index)),
+                           *map(_address, (self.P, self.scale, self.centre, self.residual, self.WT, self.b,
+                                           self.y_index)),
                            K, padded, n, d, self.dp, _address(self.dWT_parts), _address(self.stats_parts),
                            self.chunk, self.chunks, _address(self.counter), self.phases)
 

@@ -93,16 +93,18 @@ def test_the_float32_series_are_within_a_few_float32_ulp(target):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_raw_pixels_standardised_inside_the_pass_equal_the_float_features(dtype, target):
-    """The kernel reads uint8 pixels and standardises each tile itself: the sums must be those of the
-    standardised float features (a constant image included, which standardises to zeros)."""
+@pytest.mark.parametrize("d", [50, 64])
+def test_raw_pixels_standardised_inside_the_pass_equal_the_float_features(dtype, d, target):
+    """The kernel reads uint8 pixels and standardises them itself: the sums must be those of the
+    standardised float features (a constant image included, which standardises to zeros). Rows of 64
+    pixels are read in place, rows of 50 copied (not a whole number of vectors), as are the last rows."""
     from mnist_ova.trainer.preprocess import StandardisedImages, standardise
 
     rng = np.random.RandomState(1)
-    images = rng.randint(0, 256, (CHUNK + 13, 50)).astype(np.uint8)
+    images = rng.randint(0, 256, (CHUNK + 13, d)).astype(np.uint8)
     images[5] = 17
     y = rng.randint(0, 10, len(images))
-    WT = (rng.randn(10, 50) * 0.05).astype(dtype)
+    WT = (rng.randn(10, d) * 0.05).astype(dtype)
     b = rng.randn(10).astype(dtype)
     pixels, centre, scale = StandardisedImages(images).kernel_inputs()
     raw = FusedPass(pixels, y, 10, dtype=dtype, centre=centre, scale=scale)(WT, b)
