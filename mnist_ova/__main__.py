@@ -1,7 +1,6 @@
 """``python -m mnist_ova``: the same command line as ``mnist-ova`` and ``run.py``."""
-import sys
 
-from mnist_ova.pipeline.cli import main
+from mnist_ova.pipeline.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -135,6 +136,20 @@ def test_traceback_flag_shows_the_traceback(tmp_path):
     assert result.returncode == 2 and "Traceback (most recent call last)" in result.stderr  # the code it has
     plain = run_cli("train", "--data", tmp_path / "absent.npz")
     assert plain.returncode == 2 and "Traceback" not in plain.stderr and plain.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, code", [(["--no-such-flag"], 2), (["train", "--iterations", "0"], 2)])
+def test_the_entry_point_exits_with_mains_code_after_the_exit_handlers_and_flushed_output(args, code):
+    """``run`` skips the interpreter's teardown, not what a normal exit does: the exit handlers run, and
+    what was printed but still buffered comes out."""
+    program = ("import atexit, sys; atexit.register(lambda: print('exit handler ran')); "
+               "print('buffered', end=''); "
+               f"from mnist_ova.pipeline.cli import run; run({args!r})")
+    buffered = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=REPO, env=buffered)
+    assert result.returncode == code
+    assert result.stdout == "bufferedexit handler ran\n"
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
 
 
 def test_help_lists_every_flag():
