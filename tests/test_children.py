@@ -30,7 +30,7 @@ def test_a_forked_job_returns_its_value_and_holds_none_of_the_callers_streams(tm
     assert child.pid not in children.alive() and (tmp_path / "log").read_text() == "the child's stderr\n"
 
 
-def test_the_tools_own_error_in_a_child_is_raised_as_it_was_and_a_large_value_comes_back_whole():
+def test_the_tools_own_error_in_a_child_is_raised_as_it_was():
     from mnist_ova.errors import InputError
 
     def refuse():
@@ -39,8 +39,31 @@ def test_the_tools_own_error_in_a_child_is_raised_as_it_was_and_a_large_value_co
     with pytest.raises(InputError, match="^data file 'x.npz' holds no images$") as raised:
         children.fork(refuse).result()
     assert raised.value.option == "data"
-    big = np.arange(20_000_000, dtype=np.uint8)  # 20 MB through the pipe, read in slices
-    np.testing.assert_array_equal(children.fork(lambda: big).result(), big)
+
+
+def open_descriptors():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_large_value_comes_back_whole_aligned_and_writable_and_its_file_is_closed():
+    """The arrays come back out of band, mapped from a file in memory: equal, each at an aligned address,
+    writable (a copy-on-write mapping) and left to the caller; the file goes with the arrays, and with a
+    stopped child."""
+    big = np.arange(20_000_000, dtype=np.uint8)  # 20 MB
+    value = {"images": big, "labels": np.arange(1001, dtype=np.int64), "strided": big[:4000:3],
+             "name": "fashion", "empty": np.zeros(0)}
+    before = open_descriptors()
+    got = children.fork(lambda: value).result()
+    assert set(got) == set(value) and got["name"] == "fashion" and got["empty"].shape == (0,)
+    for name in ("images", "labels", "strided"):
+        np.testing.assert_array_equal(got[name], value[name])
+    assert all(got[name].ctypes.data % children.ALIGN == 0 for name in ("images", "labels"))
+    got["images"][:3] = 7  # the caller's to change
+    assert got["images"][:4].tolist() == [7, 7, 7, 3]
+    del got
+    assert open_descriptors() == before
+    children.fork(lambda: time.sleep(60)).stop()
+    assert open_descriptors() == before
 
 
 def test_a_failed_job_is_one_line_and_a_stopped_one_is_reaped():
