@@ -41,7 +41,7 @@ ROWS = 8  # rows per tile; fused.c's ROWS
 MODELS = 5  # models per register tile; K is padded to a multiple of this
 STATS = 4  # sums per model kept by a pass: of G, of the cost, of wrong predictions; rows predicted right
 # The pass's phases, in order; FusedPass(phases=n) runs only the first n, to time each (bench/peak.py).
-PHASES = ("features and logits", "sigmoid and cost", "gradient")
+PHASES = ("logits (the pixels converted as they are loaded)", "sigmoid and cost", "gradient")
 TARGETS = ("default", "avx2", "avx512")  # fused.c's targets, by number
 # A pass's rows are cut into chunks, the threads' tasks, in a way that depends on the rows alone (each chunk's
 # sums are added in order, so the result is the same whatever the threads): 48 of them, divided evenly among
