@@ -200,7 +200,7 @@ class Child:
                 chunks.append(chunk)
         self._reap()
         try:
-            status, value = _unpack(b"".join(chunks), self._file)
+            status, value = _received(b"".join(chunks), self._file)
         except Exception:
             raise ChildFailed(f"the helper process ended without a result ({self._ending()})") from None
         finally:
@@ -302,10 +302,11 @@ def _run_child(job: Callable[[], Any], die_with_parent: Callable[[], None], resu
             sys.stderr.flush()
         with contextlib.suppress(BaseException):
             try:
-                layout = _pack(reply, file)
-            except Exception:  # an error that does not pickle: its line
-                layout = _pack(("error", (str(reply[1]).strip().splitlines() or ["error"])[0]), file)
-            _write_all(send, layout)
+                message = _message(reply, file)
+            except Exception as exc:  # a value or an error that does not pickle: one line says so
+                what = reply[1] if reply[0] != "ok" else f"its result could not be passed back ({exc})"
+                message = _message(("error", (str(what).strip().splitlines() or ["error"])[0]), file)
+            _write_all(send, message)
     finally:
         os._exit(code)
 
@@ -316,6 +317,8 @@ def _run_child(job: Callable[[], Any], die_with_parent: Callable[[], None], resu
 # set (tens of MB) is written while the parent works on (it imported scikit-learn meanwhile), not pushed
 # through a pipe the parent reads only once it waits for the result: 0.15-0.2 s of a first run (measured
 # on 2 cores, 55 MB of Fashion-MNIST) became a few milliseconds, and the arrays are not copied again.
+# Where the file cannot take it (a file-size limit, ulimit -f, holds for files in memory too), the pickle
+# itself goes through the pipe, as before.
 
 ALIGN = 64  # bytes: each array's place in the file, so that the mapped arrays are aligned as allocated ones
 
@@ -328,9 +331,9 @@ def _result_file() -> int:
         return os.dup(temporary.fileno())
 
 
-def _pack(value: Any, file: int) -> bytes:
+def _pack(value: Any, file: int) -> list[tuple[int, int]]:
     """Write ``value`` pickled into ``file``, its out-of-band buffers each at a multiple of ALIGN; return the
-    layout (a small pickle: the value's pickle and each buffer as (offset, length))."""
+    layout: where the value's pickle and each buffer lie, as (offset, length)."""
     buffers: list[pickle.PickleBuffer] = []
     data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
     places, offset = [], 0
@@ -342,16 +345,29 @@ def _pack(value: Any, file: int) -> bytes:
         while written < view.nbytes:
             written += os.pwrite(file, view[written:], offset + written)
         offset += written
-    return pickle.dumps(places)
+    return places
 
 
-def _unpack(layout: bytes, file: int) -> Any:
+def _message(reply: Any, file: int) -> bytes:
+    """What the pipe carries for ``reply``: where ``_pack`` put it in ``file``, else the pickle itself."""
+    try:
+        return pickle.dumps(("file", _pack(reply, file)))
+    except OSError:  # EFBIG: a file-size limit (the run ignores SIGXFSZ, so the write fails instead)
+        return pickle.dumps(("pipe", reply), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _received(message: bytes, file: int) -> Any:
+    """The reply a ``_message`` carries."""
+    how, content = pickle.loads(message)
+    return _unpack(content, file) if how == "file" else content
+
+
+def _unpack(layout: list[tuple[int, int]], file: int) -> Any:
     """The value ``_pack`` wrote, its arrays in a private (copy-on-write) mapping of ``file``."""
-    places = pickle.loads(layout)
     size = os.fstat(file).st_size
     view = memoryview(mmap.mmap(file, size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)) \
         if size else memoryview(b"")
-    (start, length), *buffers = places
+    (start, length), *buffers = layout
     return pickle.loads(view[start:start + length], buffers=[view[o:o + n] for o, n in buffers])
 
 

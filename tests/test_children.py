@@ -66,6 +66,22 @@ def test_a_large_value_comes_back_whole_aligned_and_writable_and_its_file_is_clo
     assert open_descriptors() == before
 
 
+def test_under_a_file_size_limit_the_value_comes_back_through_the_pipe():
+    """A file-size limit (ulimit -f) holds for the file in memory too: the child then sends the value itself."""
+    program = ("import resource, signal, numpy as np; from mnist_ova import children; "
+               "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+               "resource.setrlimit(resource.RLIMIT_FSIZE, (2000, resource.getrlimit(resource.RLIMIT_FSIZE)[1])); "
+               "big = np.arange(1_000_000) % 251; "
+               "print(np.array_equal(children.fork(lambda: big).result(), big))")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=REPO)
+    assert result.stdout == "True\n", result.stderr
+
+
+def test_a_value_that_cannot_come_back_is_one_line_that_says_so():
+    with pytest.raises(children.ChildFailed, match="^its result could not be passed back .*lambda"):
+        children.fork(lambda: lambda: None).result()
+
+
 def test_a_failed_job_is_one_line_and_a_stopped_one_is_reaped():
     child = children.fork(lambda: 1 / 0)
     with pytest.raises(children.ChildFailed, match="^division by zero$"):
