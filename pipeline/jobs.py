@@ -96,8 +96,8 @@ def features_and_split(settings, dataset):
 def load_beside_the_imports(settings):
     """Where the data are a file or folder: a forked process (``children.Child``) loading and standardising
     them while this one imports the estimator (scikit-learn and scipy: 0.8 s of one core, most of a first
-    run's time that is not training); its ``result()`` is (dataset, ``prepare``'s), its errors raised here as
-    they were. Threads did not do it: the import holds the GIL, and the load's reads and
+    run's time that is not training); its ``result()`` is (dataset, (X, train rows, test rows)), its errors
+    raised here as they were. Threads did not do it: the import holds the GIL, and the load's reads and
     inflates took it back between their calls (bench/NOTES.md). None, and the caller loads here, for the
     named sources (whose downloads and fallbacks speak to the user), where fork is not the way to start a
     process (not Linux) or where other threads run (forking them is unsafe)."""
@@ -107,7 +107,7 @@ def load_beside_the_imports(settings):
     def load_and_prepare():
         dataset = data.load(settings.data, cache_dir=settings.cache_dir, progress=False, log=lambda message: None)
         dataset.sha256  # hashed here, beside the imports too
-        return dataset, prepare(settings, dataset)
+        return dataset, features_and_split(settings, dataset)
 
     loading = children.fork(load_and_prepare)
     from mnist_ova.trainer import persist  # noqa: F401 (the estimator's imports, on this core meanwhile)
@@ -128,8 +128,7 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
             dataset, prepared = loading.result()  # waited for in slices, acting on signals
     announce_fallback(dataset, warn or log)
     with watch("preprocess"):
-        X, train_rows, test_rows, split = prepared if loading is not None else prepare(settings, dataset)
-        X_train, y_train, X_test, y_test = split
+        X, train_rows, test_rows = prepared if loading is not None else features_and_split(settings, dataset)
         classes = np.unique(dataset.labels)
         profile = profile_for(settings, dataset, log)
         class_names = class_names_for(classes, settings.class_names, profile)
@@ -148,6 +147,8 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
             log(f"reused the model in {cached_model} (same data and config); --force retrains")
             if "train_seconds" in cached:
                 metadata["train_seconds"] = cached["train_seconds"]
+    with watch("preprocess"):
+        X_train, y_train, X_test, y_test = split_rows(X, dataset.labels, train_rows, test_rows)
     if model is None:
         with watch("train"):
             model = fit(settings, X_train, y_train, progress=progress)
@@ -162,13 +163,6 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
         evaluation = metrics.evaluate(model, X_train, y_train, X_test, y_test, class_names)
     return Trained(model, dataset, X, train_rows, test_rows, evaluation, watch.seconds, metadata,
                    reused="train_s" not in watch.seconds)
-
-
-def prepare(settings, dataset):
-    """(X, train rows, test rows, (X_train, y_train, X_test, y_test)): ``features_and_split`` and the rows
-    copied by ``split_rows``."""
-    X, train_rows, test_rows = features_and_split(settings, dataset)
-    return X, train_rows, test_rows, split_rows(X, dataset.labels, train_rows, test_rows)
 
 
 def split_rows(X, labels, train_rows, test_rows):
