@@ -264,13 +264,20 @@ def fork(job: Callable[[], Any], *, stderr: str | os.PathLike | None = None, unw
     pickle. ``unwinds``: the job has children of its own, so ``stop`` lets it unwind (and stop them)
     rather than kill it at once."""
     results, send = os.pipe()
-    file = _result_file()
-    parent, set_death_signal = os.getpid(), _death_signal_setter()
-    _register_stop_at_exit()
-    with signals_held():  # the child must not run the parent's handlers before it has its own
-        pid = os.fork()
-        if pid == 0:
-            _run_child(job, lambda: die_with_parent(parent, set_death_signal), results, send, file, stderr)
+    opened = [results, send]
+    try:
+        file = _result_file()
+        opened.append(file)
+        parent, set_death_signal = os.getpid(), _death_signal_setter()
+        _register_stop_at_exit()
+        with signals_held():  # the child must not run the parent's handlers before it has its own
+            pid = os.fork()
+            if pid == 0:  # never returns
+                _run_child(job, lambda: die_with_parent(parent, set_death_signal), results, send, file, stderr)
+    except BaseException:  # no child (no memory file, or the fork failed: EAGAIN, ENOMEM): nothing stays open
+        for fd in opened:
+            os.close(fd)
+        raise
     os.close(send)
     child = Child(pid, results, file, unwinds=unwinds)
     _children[pid] = child

@@ -77,6 +77,18 @@ def test_under_a_file_size_limit_the_value_comes_back_through_the_pipe():
     assert result.stdout == "True\n", result.stderr
 
 
+def test_a_fork_that_fails_leaves_nothing_open(monkeypatch):
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    before = open_descriptors()
+    monkeypatch.setattr(os, "fork", no_fork)
+    for _ in range(3):
+        with pytest.raises(BlockingIOError):
+            children.fork(lambda: 1)
+    assert open_descriptors() == before
+
+
 def test_a_value_that_cannot_come_back_is_one_line_that_says_so():
     with pytest.raises(children.ChildFailed, match="^its result could not be passed back .*lambda"):
         children.fork(lambda: lambda: None).result()
