@@ -34,6 +34,12 @@ static const double LOG1P_C[17] = {1.0, 1.0 / 3, 1.0 / 5, 1.0 / 7, 1.0 / 9, 1.0 
 
 enum { TARGET_DEFAULT = 0, TARGET_AVX2 = 1, TARGET_AVX512 = 2 };
 
+/* The exported functions' interface, raised with every change of their arguments: kernels.py refuses a library
+ * of another one (an install not rebuilt after this file changed would read its arguments wrongly). */
+#define INTERFACE 2
+
+int fused_interface(void) { return INTERFACE; }
+
 /* Every pass, by target: fused_types.h instantiates a target's four (weights float64 and float32, pixels uint8
  * and the weights' type) and undefines its parameters. LOAD_U8_F64 / LOAD_U8_F32 widen a vector's worth of
  * bytes where the target can. */

@@ -50,6 +50,7 @@ TARGETS = ("default", "avx2", "avx512")  # fused.c's targets, by number
 CHUNKS = 48
 MAX_CHUNK = 2048
 ALIGNMENT = 64  # bytes: each row of the weights is padded to a multiple, so every target's vectors fit it
+INTERFACE = 2  # fused.c's INTERFACE: the arguments of the functions this module calls
 
 
 def _load_library():
@@ -57,7 +58,7 @@ def _load_library():
     if spec is None or spec.origin is None:
         raise ImportError("the training kernel (mnist_ova/trainer/_fused) is not built: install the package "
                           "with `pip install -e .` (or `pip install .`), which compiles it with the C compiler")
-    library = ctypes.CDLL(spec.origin)
+    library = _checked(ctypes.CDLL(spec.origin))
     pointer, i64 = ctypes.c_void_p, ctypes.c_int64
     library.fused_pass.restype = ctypes.c_int
     library.fused_pass.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, *[pointer] * 7, i64, i64, i64, i64, i64,
@@ -68,6 +69,15 @@ def _load_library():
     library.fused_sum_parts.argtypes = [ctypes.c_int, pointer, i64, i64, pointer, pointer]
     library.fused_series.restype = ctypes.c_int
     library.fused_series.argtypes = [ctypes.c_int, ctypes.c_int, pointer, pointer, pointer, i64]
+    return library
+
+
+def _checked(library):
+    """``library``, if it is built from the C code this module calls; else an ImportError that says what to do."""
+    interface = getattr(library, "fused_interface", None)  # absent from the builds before it
+    if interface is None or interface() != INTERFACE:
+        raise ImportError(f"the training kernel ({getattr(library, '_name', library)}) was built from other sources "
+                          "than this package's: rebuild it with `pip install -e .` (or `pip install .`)")
     return library
 
 

@@ -202,6 +202,18 @@ def test_an_unknown_kernel_target_is_an_input_error(monkeypatch, value, message)
         kernels.target()
 
 
+def test_a_kernel_built_from_other_sources_is_refused_with_what_to_do():
+    """An install not rebuilt after fused.c's arguments changed would pass them wrongly: it is refused."""
+    import types
+
+    from mnist_ova.trainer import kernels
+
+    assert kernels._checked(kernels._library) is kernels._library
+    for stale in (types.SimpleNamespace(), types.SimpleNamespace(fused_interface=lambda: kernels.INTERFACE - 1)):
+        with pytest.raises(ImportError, match="built from other sources .* rebuild it with `pip install -e .`"):
+            kernels._checked(stale)
+
+
 def test_a_target_beyond_the_cpu_is_an_input_error(monkeypatch):
     from mnist_ova.errors import InputError
     from mnist_ova.trainer import kernels
