@@ -1,10 +1,7 @@
 """Full MNIST from the usual public mirrors: sha256-verified, cached, never half-written."""
 import hashlib
-import http.client
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from mnist_ova.errors import ToolError, ExitCode
@@ -66,6 +63,8 @@ def fetch(cache_dir, *, files=MNIST_FILES, mirrors=MIRRORS, progress=True, timeo
 
 
 def _download_first_good(name, expected, path, mirrors, progress, timeout):
+    import http.client  # here: every run imports this module, few download (15 ms of a first run's start)
+
     failures = []
     for mirror in mirrors:
         url = mirror + name
@@ -79,6 +78,8 @@ def _download_first_good(name, expected, path, mirrors, progress, timeout):
 
 
 def _download(url, expected, path, progress, timeout):
+    import urllib.request
+
     from tqdm import tqdm
 
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
