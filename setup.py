@@ -14,4 +14,5 @@ from setuptools import Extension, setup
 flags = [] if sys.platform == "win32" else ["-O3", "-fopenmp-simd", "-fno-trapping-math", "-Wno-psabi", "-Wall"]
 
 setup(ext_modules=[Extension("mnist_ova.trainer._fused", sources=["trainer/fused.c"],
-                             depends=["trainer/fused_pass.h", "trainer/fused_types.h"], extra_compile_args=flags)])
+                             depends=["trainer/fused_pass.h", "trainer/fused_types.h", "trainer/fused_weights.h"],
+                             extra_compile_args=flags)])

@@ -1,5 +1,5 @@
 /* One pass over the training rows (trainer/kernels.py says what it computes and why it is built so).
- * fused_types.h includes this file once per (target, weights' type, pixel type), with these macros defined:
+ * fused_weights.h includes this file once per (target, weights' type, pixel type), with these macros defined:
  *   NAME         the pass's function name
  *   T, T_BYTES   the weights' type, float or double, and its size
  *   PIXEL        the pixels' type: uint8_t (raw images) or T

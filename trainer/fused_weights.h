@@ -1,0 +1,30 @@
+/* The two passes of one target and weights' type (fused_types.h includes this with T, T_BYTES and TYPE_SUFFIX
+ * defined, and LOAD_U8 where the target widens bytes to T in vectors): NAME_u8 reads uint8 pixels, NAME_<type>
+ * pixels of the weights' type. Where the target cannot widen bytes, its register tiles read copied tiles
+ * (fused_pass.h's LOAD_PIXELS). The parameters are undefined at the end, for the next type's. */
+#define VL (VECTOR_BYTES / T_BYTES)
+#define PIXEL uint8_t
+#define NAME XCAT(XCAT(PREFIX, TYPE_SUFFIX), _u8)
+#ifdef LOAD_U8
+#define LOAD_PIXELS(p) LOAD_U8(p)
+#endif
+#include "fused_pass.h"
+#undef NAME
+#undef LOAD_PIXELS
+#undef PIXEL
+
+#define PIXEL T
+#define NAME XCAT(XCAT(PREFIX, TYPE_SUFFIX), TYPE_SUFFIX)
+#ifdef LOAD_U8
+#define LOAD_PIXELS(p) FN(load)(p)
+#endif
+#include "fused_pass.h"
+#undef NAME
+#undef LOAD_PIXELS
+#undef PIXEL
+
+#undef VL
+#undef T
+#undef T_BYTES
+#undef TYPE_SUFFIX
+#undef LOAD_U8
