@@ -28,7 +28,8 @@ AVX2 with FMA, the compiler's default), chosen at run time by what the CPU suppo
 """
 import concurrent.futures
 import ctypes
-import importlib.util
+import sys
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -53,12 +54,15 @@ ALIGNMENT = 64  # bytes: each row of the weights is padded to a multiple, so eve
 INTERFACE = 2  # fused.c's INTERFACE: the arguments of the functions this module calls
 
 
+# setup.py builds the kernel under this name (the same rule there): no interpreter tag, as it uses no Python ABI.
+LIBRARY = Path(__file__).with_name("_fused.dll" if sys.platform == "win32" else "_fused.so")
+
+
 def _load_library():
-    spec = importlib.util.find_spec("mnist_ova.trainer._fused")
-    if spec is None or spec.origin is None:
-        raise ImportError("the training kernel (mnist_ova/trainer/_fused) is not built: install the package "
-                          "with `pip install -e .` (or `pip install .`), which compiles it with the C compiler")
-    library = _checked(ctypes.CDLL(spec.origin))
+    if not LIBRARY.is_file():
+        raise ImportError(f"the training kernel ({LIBRARY}) is not built: install the package with "
+                          "`pip install -e .` (or `pip install .`) where a C compiler is found")
+    library = _checked(ctypes.CDLL(str(LIBRARY)))
     pointer, i64 = ctypes.c_void_p, ctypes.c_int64
     library.fused_pass.restype = ctypes.c_int
     library.fused_pass.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, *[pointer] * 7, i64, i64, i64, i64, i64,
