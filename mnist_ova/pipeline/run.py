@@ -11,6 +11,7 @@ from mnist_ova.pipeline import history as run_history
 from mnist_ova.pipeline.staging import StagedOutput, check_out
 from mnist_ova.render import report
 from mnist_ova.render import summary as summary_md
+from mnist_ova.render import system
 
 HISTORY_TEMPLATE = "history.html.j2"
 
@@ -53,6 +54,8 @@ def execute(command_name, settings, *, model_path=None, force=False, force_out=F
     chapter = (HISTORY_TEMPLATE,) if report_made and settings.history else ()
     report.check_templates(settings.template_dir, ((report.ENTRY,) if report_made else ()) + chapter
                            + (summary_md.TEMPLATE,))
+    if command.renders:  # a missing Pango or ffmpeg is said now, not after training
+        system.check(settings.formats)
     history = run_history.open_history(settings.history, warn=warn) if settings.history else None
     baseline = review.load_baseline(settings, history)
     # Staged first, so that an output folder that cannot be written fails before any work. `render`
