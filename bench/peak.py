@@ -163,7 +163,7 @@ def main():
             step = steps[dtype, 1][0]
             step.counter[0] = 0
             start = time.perf_counter()
-            kernels._run_threads(step._sum_parts, (), step.n_threads)  # as each pass ends: the chunks' gradients
+            step._run_threads(step._sum_parts)  # as each pass ends: the chunks' gradients
             keep((dtype, "sums"), time.perf_counter() - start)
             one, WT, b = ones[dtype]
             start = time.thread_time()

@@ -10,21 +10,37 @@
  *   TR           rows per register tile, a divisor of ROWS: TR x MODELS sums and the operands must fit
  *                the target's vector registers (4 x 5 in 32 zmm, 2 x 5 in 16 ymm or xmm)
  *   TARGET_ATTR  the functions' target attribute (empty for the compiler's default target)
+ *   WITH_SERIES  defined for the one inclusion per weights' type that also makes the score's series (NAME_series)
  * The helpers' names get NAME's prefix, so the file can be included many times in one unit.
  */
 #define FN(f) XCAT(NAME, _##f)
 #define V FN(vector)
-#define INLINE static inline __attribute__((always_inline)) TARGET_ATTR
+#define HELPER INLINE TARGET_ATTR
 
+/* BITS: the integers of T's size (for its bits, and for the lanes' masks of vectors of T) */
+#if T_BYTES == 8
+#define BITS int64_t
+#else
+#define BITS int32_t
+#endif
+
+/* SPLAT(x): a vector of x in every lane */
+#if FUSED_VECTORS
 typedef T V __attribute__((vector_size(VL * sizeof(T))));
+typedef BITS FN(mask) __attribute__((vector_size(VL * sizeof(T))));
+#define SPLAT(x) ((V){0} + (x))
+#else
+typedef T V;
+#define SPLAT(x) ((T)(x))
+#endif
 
-INLINE V FN(load)(const T *p) {
+HELPER V FN(load)(const T *p) {
     V v;
-    __builtin_memcpy(&v, p, sizeof v);  /* unaligned: the rows of the weights need not be */
+    memcpy(&v, p, sizeof v);  /* unaligned: the rows of the weights need not be */
     return v;
 }
 
-INLINE void FN(store)(T *p, V v) { __builtin_memcpy(p, &v, sizeof v); }
+HELPER void FN(store)(T *p, V v) { memcpy(p, &v, sizeof v); }
 
 /* Sums of VL vectors at once: lane i of the result is the sum of v[i]'s lanes. Each level adds the halves of
  * the groups of two vectors (groups of `g` lanes, `G` of them from each) into one vector of groups half as
@@ -46,13 +62,13 @@ INLINE void FN(store)(T *p, V v) { __builtin_memcpy(p, &v, sizeof v); }
 #define LEVEL(G, g)                                                                               \
     for (int i = 0; i < VL / (2 * (G)); i++) {                                                    \
         enum { G_ = (G), g_ = (g), off_ = 0 };                                                    \
-        const V lo = __builtin_shufflevector(v[2 * i], v[2 * i + 1], SOURCES);                    \
+        const V lo = SHUFFLE(FN(mask), v[2 * i], v[2 * i + 1], SOURCES);                          \
         {                                                                                         \
             enum { off_ = (g) / 2 };                                                              \
-            v[i] = lo + __builtin_shufflevector(v[2 * i], v[2 * i + 1], SOURCES);                 \
+            v[i] = lo + SHUFFLE(FN(mask), v[2 * i], v[2 * i + 1], SOURCES);                       \
         }                                                                                         \
     }
-INLINE V FN(lane_sums)(V *v) {
+HELPER V FN(lane_sums)(V *v) {
 #if VL == 16
     LEVEL(1, 16) LEVEL(2, 8) LEVEL(4, 4) LEVEL(8, 2)
 #elif VL == 8
@@ -98,7 +114,7 @@ typedef struct {
  * zero, with zero scale and residual: their features are 0), rows whose length is not a multiple of VL, and
  * targets that cannot convert bytes in vectors (which copy the pixels minus the centre). The padding columns
  * meet the weights' zero padding, and their gradient is not read. */
-INLINE FN(tile) FN(copy_tile)(const PIXEL *P, int64_t i, int64_t m, int64_t d, int64_t dp, const T *scale,
+HELPER FN(tile) FN(copy_tile)(const PIXEL *P, int64_t i, int64_t m, int64_t d, int64_t dp, const T *scale,
                               const T *centre, const T *residual, SOURCE *buffer, T *own) {
     for (int64_t r = 0; r < ROWS; r++) {
         const int row = r < m;
@@ -109,11 +125,11 @@ INLINE FN(tile) FN(copy_tile)(const PIXEL *P, int64_t i, int64_t m, int64_t d, i
         const int64_t filled = row ? d : 0;
         const PIXEL *src = P + (i + r) * d;
 #ifdef LOAD_PIXELS
-#pragma omp simd
+        SIMD_LOOP
         for (int64_t j = 0; j < filled; j++) dst[j] = src[j];
 #else
         const T c = own[ROWS + r];
-#pragma omp simd
+        SIMD_LOOP
         for (int64_t j = 0; j < filled; j++) dst[j] = (T)src[j] - c;
 #endif
         for (int64_t j = filled; j < dp; j++) dst[j] = 0;
@@ -124,11 +140,11 @@ INLINE FN(tile) FN(copy_tile)(const PIXEL *P, int64_t i, int64_t m, int64_t d, i
 /* sums[(k + q) * ROWS + r0 + r] = the vector of partial sums of WT[k + q] . (row r0 + r - its centre), for
  * q < MODELS and r < TR: TR x MODELS sums in registers, so each load of a row serves MODELS models (one model
  * per load makes the pass load-bound); lane_sums adds each vector's lanes once the tile's are all there. */
-INLINE void FN(logits)(FN(tile) tile, int r0, const T *WT, int64_t k, V *sums, int64_t dp) {
+HELPER void FN(logits)(FN(tile) tile, int r0, const T *WT, int64_t k, V *sums, int64_t dp) {
     V acc[TR][MODELS], centre[TR];
     for (int r = 0; r < TR; r++) {
-        centre[r] = (V){0} + tile.centre[r0 + r];
-        for (int q = 0; q < MODELS; q++) acc[r][q] = (V){0};
+        centre[r] = SPLAT(tile.centre[r0 + r]);
+        for (int q = 0; q < MODELS; q++) acc[r][q] = SPLAT(0);
     }
     for (int64_t j = 0; j < tile.columns; j += VL) {
         V x[TR];
@@ -144,11 +160,11 @@ INLINE void FN(logits)(FN(tile) tile, int r0, const T *WT, int64_t k, V *sums, i
 
 /* dW[k:k+MODELS] += (G * scale)[k:k+MODELS, r0:r0+TR] @ (rows r0 to r0 + TR - 1 minus their centres): the
  * TR x MODELS factors in registers, each row read once. */
-INLINE void FN(gradient)(FN(tile) tile, int r0, const T *G, int64_t k, T *dW, int64_t dp) {
+HELPER void FN(gradient)(FN(tile) tile, int r0, const T *G, int64_t k, T *dW, int64_t dp) {
     V g[TR][MODELS], centre[TR];
     for (int r = 0; r < TR; r++) {
-        centre[r] = (V){0} + tile.centre[r0 + r];
-        for (int q = 0; q < MODELS; q++) g[r][q] = (V){0} + G[(k + q) * ROWS + r0 + r] * tile.scale[r0 + r];
+        centre[r] = SPLAT(tile.centre[r0 + r]);
+        for (int q = 0; q < MODELS; q++) g[r][q] = SPLAT(G[(k + q) * ROWS + r0 + r] * tile.scale[r0 + r]);
     }
     for (int64_t j = 0; j < tile.columns; j += VL) {
         V x[TR];
@@ -164,28 +180,27 @@ INLINE void FN(gradient)(FN(tile) tile, int r0, const T *G, int64_t k, T *dW, in
 
 /* Start loading into L2 the rows that register-tile call `call` of the tile at row `tile` asks for: its share
  * of the tile AHEAD rows on (spread over the calls: asking for a whole tile at once gained nothing). */
-INLINE void FN(prefetch_share)(const PIXEL *P, int64_t tile, int64_t call, int64_t per_call, int64_t n, int64_t d) {
+HELPER void FN(prefetch_share)(const PIXEL *P, int64_t tile, int64_t call, int64_t per_call, int64_t n, int64_t d) {
     const int64_t first = tile + AHEAD + call * per_call;
     int64_t stop = first + per_call;
     if (stop > tile + AHEAD + ROWS) stop = tile + AHEAD + ROWS;
     if (stop > n) stop = n;
     for (int64_t index = first * d; index < stop * d; index += 64 / (int64_t)sizeof(PIXEL))
-        __builtin_prefetch(P + index, 0, 2);
+        PREFETCH_L2(P + index);
 }
 
 /* The score in the weights' type: float64 for float64 weights; float32 ones are scored in float32, twice the
  * lanes a vector (their gradient's errors stay at float32's rounding). */
+/* SHIFTER is 1.5 * 2^MANTISSA (in decimal, for MSVC's C): adding it rounds to an integer, held in the low bits */
 #if T_BYTES == 8
-#define BITS int64_t
-#define SHIFTER 0x1.8p52    /* 1.5 * 2^52: adding it rounds to an integer, held in the low bits */
+#define SHIFTER 6755399441055744.0
 #define MANTISSA 52
 #define BIAS 1023
 #define EXP_CAP 708.0       /* exp(-708) ~ 1e-308, the smallest normal double's order */
 #define LN2_HI_T LN2_HI     /* log(2) in two parts, the first with few bits: n * LN2_HI_T is exact */
 #define LN2_LO_T LN2_LO
 #else
-#define BITS int32_t
-#define SHIFTER 0x1.8p23f
+#define SHIFTER 12582912.0f
 #define MANTISSA 23
 #define BIAS 127
 #define EXP_CAP 87.0f       /* exp(-87) ~ 1.6e-38, above the smallest normal float */
@@ -195,30 +210,30 @@ INLINE void FN(prefetch_share)(const PIXEL *P, int64_t tile, int64_t call, int64
 
 /* exp(-t) for t >= 0 to about 1 ulp: 2^-n exp(r), |r| <= log(2)/2, n rounded by adding SHIFTER. IEEE order is
  * kept (the range reduction depends on it); t is capped where exp(-t) is the smallest normal's order. */
-INLINE T FN(exp_minus)(T t) {
+HELPER T FN(exp_minus)(T t) {
     t = t < EXP_CAP ? t : EXP_CAP;
     const T shifted = t * (T)1.4426950408889634 + SHIFTER;
     const T n = shifted - SHIFTER;
     const T r = (n * LN2_HI_T - t) + n * LN2_LO_T;
     T p = (T)EXP_C[EXP_TERMS(T) - 1];
-#pragma GCC unroll 16
+    UNROLL_16
     for (int term = EXP_TERMS(T) - 2; term >= 0; term--) p = p * r + (T)EXP_C[term];
     BITS bits;
-    __builtin_memcpy(&bits, &shifted, sizeof bits);
+    memcpy(&bits, &shifted, sizeof bits);
     BITS low;  /* the bits of SHIFTER itself: n is what `shifted` has above them */
     const T shifter = SHIFTER;
-    __builtin_memcpy(&low, &shifter, sizeof low);
+    memcpy(&low, &shifter, sizeof low);
     bits = (BIAS - (bits - low)) << MANTISSA;  /* 2^-n */
     T power;
-    __builtin_memcpy(&power, &bits, sizeof power);
+    memcpy(&power, &bits, sizeof power);
     return p * power;
 }
 
 /* log(1 + e) for 0 <= e <= 1: 2 atanh(s) with s = e / (2 + e), accurate for tiny e too. */
-INLINE T FN(log1p_unit)(T e) {
+HELPER T FN(log1p_unit)(T e) {
     const T s = e / (2 + e), s2 = s * s;
     T p = (T)LOG1P_C[LOG1P_TERMS(T) - 1];
-#pragma GCC unroll 16
+    UNROLL_16
     for (int term = LOG1P_TERMS(T) - 2; term >= 0; term--) p = p * s2 + (T)LOG1P_C[term];
     return 2 * s * p;
 }
@@ -228,9 +243,9 @@ INLINE T FN(log1p_unit)(T e) {
  * wrong predictions (float64; `stride` apart). `target` holds y (1 where the row's class is the model's) and
  * `valid` 1 for the tile's rows that exist (0 for those after the data's last row): one loop over all models
  * and rows, branch-free, so that it is a few long vectors. */
-INLINE void FN(score)(const T *z, const T *target, const T *valid, int64_t count, int64_t stride, T *G,
+HELPER void FN(score)(const T *z, const T *target, const T *valid, int64_t count, int64_t stride, T *G,
                       double *lanes) {
-#pragma omp simd
+    SIMD_LOOP
     for (int64_t q = 0; q < count; q++) {
         const T zk = z[q], y = target[q], v = valid[q];
         const T e = FN(exp_minus)(zk < 0 ? -zk : zk);
@@ -248,30 +263,36 @@ INLINE void FN(score)(const T *z, const T *target, const T *valid, int64_t count
     }
 }
 
-/* Per row lane, the rows (of the first m) whose first largest logit (numpy's argmax) is their class's: the
- * tile's ROWS rows as one vector per model, compared and selected in turn (row by row it cost a tenth of the
- * step, measured). */
-#if T_BYTES == 8
-typedef int64_t FN(row_mask) __attribute__((vector_size(ROWS * 8)));
-#else
-typedef int32_t FN(row_mask) __attribute__((vector_size(ROWS * 4)));
-#endif
+/* Per row lane, the rows (of the first m) whose first largest logit (numpy's argmax) is their class's. With
+ * vectors: the tile's ROWS rows as one vector per model, compared and selected in turn (row by row it cost a
+ * tenth of the step, measured; as a loop over an array of rows GCC makes it branches). */
+#if FUSED_VECTORS
+typedef BITS FN(row_mask) __attribute__((vector_size(ROWS * sizeof(T))));
 typedef T FN(row_vector) __attribute__((vector_size(ROWS * sizeof(T))));
-INLINE void FN(right)(const T *z, const int64_t *y, int64_t m, int64_t K, double *lane) {
+HELPER void FN(right)(const T *z, const int64_t *y, int64_t m, int64_t K, double *lane) {
     typedef FN(row_vector) RV;
     typedef FN(row_mask) RM;
     RV best, model = (RV){0};
-    __builtin_memcpy(&best, z, sizeof best);
+    memcpy(&best, z, sizeof best);
     for (int64_t k = 1; k < K; k++) {
         RV logits;
-        __builtin_memcpy(&logits, z + k * ROWS, sizeof logits);
+        memcpy(&logits, z + k * ROWS, sizeof logits);
         const RM better = logits > best;  /* all ones where a later model is strictly larger */
         best = (RV)((better & (RM)logits) | (~better & (RM)best));
         model = (RV)((better & (RM)((RV){0} + (T)k)) | (~better & (RM)model));
     }
     for (int64_t r = 0; r < m; r++) lane[r] += model[r] == (T)y[r] ? 1.0 : 0.0;
 }
-#undef BITS
+#else
+HELPER void FN(right)(const T *z, const int64_t *y, int64_t m, int64_t K, double *lane) {
+    for (int64_t r = 0; r < m; r++) {
+        int64_t model = 0;
+        for (int64_t k = 1; k < K; k++)
+            if (z[k * ROWS + r] > z[model * ROWS + r]) model = k;
+        lane[r] += model == y[r] ? 1.0 : 0.0;
+    }
+}
+#endif
 #undef SHIFTER
 #undef MANTISSA
 #undef BIAS
@@ -279,28 +300,36 @@ INLINE void FN(right)(const T *z, const int64_t *y, int64_t m, int64_t K, double
 #undef LN2_HI_T
 #undef LN2_LO_T
 
-/* exp(-t[i]) and log(1 + exp(-t[i])) as the score computes them, in T (for the tests; fused.c exports the
- * uint8 passes' ones: the series are the same for both pixel types). */
-__attribute__((noinline, unused)) TARGET_ATTR static void FN(series)(const double *t, double *exp_minus, double *log1p,
-                                                           int64_t n) {
+#ifdef WITH_SERIES
+/* exp(-t[i]) and log(1 + exp(-t[i])) as the score computes them, in T (for the tests: fused.c's fused_series). */
+static NOINLINE TARGET_ATTR void FN(series)(const double *t, double *exp_minus, double *log1p, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         const T e = FN(exp_minus)((T)t[i]);
         exp_minus[i] = e;
         log1p[i] = FN(log1p_unit)(e);
     }
 }
+#endif
 
 /* Claim chunks of `chunk` rows until none is left; each chunk's sums go to its own part (dWT_parts[c],
  * stats_parts[c]), added in order by the caller, so the result does not depend on the threads. Only the first
  * `phases` of logits, score, gradient run (all three in training). The scratch: buffer (ROWS x dp), z (KP x ROWS
- * up to a multiple of VL), G (KP x ROWS, zero), lanes (STATS x KP x ROWS), sums (the logits' vectors of partial sums, KP x ROWS of them
- * and zero ones up to a multiple of VL; 64-byte aligned), target and valid (KP x ROWS each, target zero and valid
- * one), bias_lanes and weight_lanes (KP x ROWS, zero after that up to a multiple of VL) and corrections (KP). */
-__attribute__((noinline)) TARGET_ATTR static void NAME(
-    const PIXEL *P, const T *scale, const T *centre, const T *residual, const T *WT, const T *b,
-    const int64_t *y_index, int64_t K, int64_t KP, int64_t n, int64_t d, int64_t dp, T *dWT_parts,
-    double *stats_parts, int64_t chunk, int64_t chunks, int64_t *counter, int64_t phases, SOURCE *buffer, T *z,
-    T *G, double *lanes, T *sums, T *target, T *valid, T *bias_lanes, T *weight_lanes, double *corrections) {
+ * up to a multiple of VL), G (KP x ROWS, zero), lanes (STATS x KP x ROWS), sums (the logits' vectors of partial
+ * sums, KP x ROWS of them and zero ones up to a multiple of VL; 64-byte aligned), targets and valid (KP x ROWS
+ * each, targets zero and valid one), bias_lanes and weight_lanes (KP x ROWS, zero after that up to a multiple of
+ * VL) and corrections (KP). */
+static NOINLINE TARGET_ATTR void NAME(const pass_job *job, const pass_scratch *scratch) {
+    const PIXEL *P = job->P;
+    const T *scale = job->scale, *centre = job->centre, *residual = job->residual, *WT = job->WT, *b = job->b;
+    const int64_t *y_index = job->y_index;
+    const int64_t K = job->K, KP = job->KP, n = job->n, d = job->d, dp = job->dp, chunk = job->chunk,
+                  chunks = job->chunks, phases = job->phases;
+    T *dWT_parts = job->dWT_parts;
+    int64_t *counter = job->counter;
+    SOURCE *buffer = scratch->buffer;
+    T *z = scratch->z, *G = scratch->G, *sums = scratch->sums, *target = scratch->targets, *valid = scratch->valid,
+      *bias_lanes = scratch->bias_lanes, *weight_lanes = scratch->weight_lanes;
+    double *lanes = scratch->lanes, *corrections = scratch->corrections, *stats_parts = job->stats_parts;
     const int64_t calls = 2 * (ROWS / TR) * (KP / MODELS);  /* register-tile calls per tile, both phases */
     const int64_t per_call = (ROWS + calls - 1) / calls;    /* rows each prefetches */
     T own[3 * ROWS];                                        /* a copied tile's scale, centre and residual */
@@ -317,12 +346,12 @@ __attribute__((noinline)) TARGET_ATTR static void NAME(
         }
     }
     for (;;) {
-        const int64_t c = __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+        const int64_t c = ATOMIC_FETCH_ADD(counter, 1);
         if (c >= chunks) break;
         T *dW = dWT_parts + c * KP * dp;
-        __builtin_memset(dW, 0, (size_t)(KP * dp) * sizeof(T));
-        __builtin_memset(lanes, 0, (size_t)(STATS * KP * ROWS) * sizeof(double));
-        __builtin_memset(corrections, 0, (size_t)KP * sizeof(double));
+        memset(dW, 0, (size_t)(KP * dp) * sizeof(T));
+        memset(lanes, 0, (size_t)(STATS * KP * ROWS) * sizeof(double));
+        memset(corrections, 0, (size_t)KP * sizeof(double));
         const int64_t start = c * chunk, stop = start + chunk < n ? start + chunk : n;
         for (int64_t i = start; i < stop; i += ROWS) {
             const int64_t m = stop - i < ROWS ? stop - i : ROWS;
@@ -387,4 +416,6 @@ __attribute__((noinline)) TARGET_ATTR static void NAME(
 #undef SOURCE
 #undef FN
 #undef V
-#undef INLINE
+#undef HELPER
+#undef BITS
+#undef SPLAT

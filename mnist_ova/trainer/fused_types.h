@@ -1,7 +1,7 @@
-/* The four passes of one target (fused.c includes this once per target, with PREFIX, TARGET_ATTR, TR and
- * VECTOR_BYTES defined, and LOAD_U8_F64 / LOAD_U8_F32 where the target widens bytes in vectors): weights in
- * float64 and float32, each instantiated by fused_weights.h for uint8 pixels and for pixels of the weights'
- * type. The parameters are undefined at the end, for the next target's. */
+/* One target's passes and its table of them (TABLE): fused_<target>.c includes this with PREFIX, TABLE,
+ * TARGET_ATTR, TR and VECTOR_BYTES defined, and LOAD_U8_F64 / LOAD_U8_F32 where the target widens bytes in
+ * vectors. Weights in float64 and float32, each instantiated by fused_weights.h for uint8 pixels and for
+ * pixels of the weights' type. */
 #define T double
 #define T_BYTES 8
 #define TYPE_SUFFIX _f64
@@ -18,9 +18,6 @@
 #endif
 #include "fused_weights.h"
 
-#undef PREFIX
-#undef TARGET_ATTR
-#undef TR
-#undef VECTOR_BYTES
-#undef LOAD_U8_F64
-#undef LOAD_U8_F32
+INTERNAL const pass_table TABLE = {
+    {{XCAT(PREFIX, _f32_f32), XCAT(PREFIX, _f32_u8)}, {XCAT(PREFIX, _f64_f64), XCAT(PREFIX, _f64_u8)}},
+    {XCAT(PREFIX, _f32_u8_series), XCAT(PREFIX, _f64_u8_series)}};

@@ -1,4 +1,4 @@
-"""One pass over the training rows per gradient step: the compiled kernel of trainer/fused.c.
+"""One pass over the training rows per gradient step: the compiled kernel of trainer/fused*.c.
 
 The rows come in as raw pixels (uint8 images) with each row's centre (mean) and scale (1 / std),
 and the standardised features (pixels - centre) * scale are never made: with the centre split into
@@ -23,27 +23,28 @@ register-tile call. Row chunks are fixed (not tied to the thread count) and thei
 are added in order, so the result does not depend on the machine's thread count (``chunk_rows``).
 
 The kernel is C, built when the package is installed, and holds a pass per target (AVX-512,
-AVX2 with FMA, the compiler's default), chosen at run time by what the CPU supports:
-``MNIST_OVA_KERNEL_TARGET`` (``avx512``, ``avx2``, ``default``) picks one of those this CPU can run.
+AVX2 with FMA, the compiler's default; x86's two with GCC and Clang, not MSVC), chosen at run time by what
+the CPU supports: ``MNIST_OVA_KERNEL_TARGET`` (``avx512``, ``avx2``, ``default``) picks one of those this CPU
+can run (``numpy``, the NumPy path, is chosen before this module is reached).
 """
 import concurrent.futures
 import ctypes
 import sys
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from mnist_ova import children
 from mnist_ova.environment import kernel_target, training_threads
 from mnist_ova.errors import InputError
+from mnist_ova.trainer.steps import StepSums
 
 ROWS = 8  # rows per tile; fused.c's ROWS
 MODELS = 5  # models per register tile; K is padded to a multiple of this
 STATS = 4  # sums per model kept by a pass: of G, of the cost, of wrong predictions; rows predicted right
 # The pass's phases, in order; FusedPass(phases=n) runs only the first n, to time each (bench/peak.py).
 PHASES = ("logits (the pixels converted as they are loaded)", "sigmoid and cost", "gradient")
-TARGETS = ("default", "avx2", "avx512")  # fused.c's targets, by number
+TARGETS = ("default", "avx2", "avx512")  # fused.h's targets, by number
 # A pass's rows are cut into chunks, the threads' tasks, in a way that depends on the rows alone (each chunk's
 # sums are added in order, so the result is the same whatever the threads): 48 of them, divided evenly among
 # 2, 3, 4, 6, 8, 12, 16 or 24 threads (with 1,024-row chunks the 56,000 training rows of Fashion-MNIST made 55,
@@ -58,11 +59,18 @@ INTERFACE = 2  # fused.c's INTERFACE: the arguments of the functions this module
 LIBRARY = Path(__file__).with_name("_fused.dll" if sys.platform == "win32" else "_fused.so")
 
 
-def _load_library():
-    if not LIBRARY.is_file():
-        raise ImportError(f"the training kernel ({LIBRARY}) is not built: install the package with "
+def load_library(path=LIBRARY):
+    """The kernel built at ``path`` (the installed one by default; the tests load others' builds), checked and
+    ready for ``FusedPass(library=...)``; an ImportError that says what to do where it is missing or stale."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImportError(f"the training kernel ({path}) is not built: install the package with "
                           "`pip install -e .` (or `pip install .`) where a C compiler is found")
-    library = _checked(ctypes.CDLL(str(LIBRARY)))
+    try:
+        library = _checked(ctypes.CDLL(str(path)))
+    except OSError as error:  # built for another machine, or damaged: the install's, not the run's, to mend
+        raise ImportError(f"the training kernel ({path}) cannot be loaded ({error}): rebuild it with "
+                          "`pip install -e .` (or `pip install .`)") from error
     pointer, i64 = ctypes.c_void_p, ctypes.c_int64
     library.fused_pass.restype = ctypes.c_int
     library.fused_pass.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, *[pointer] * 7, i64, i64, i64, i64, i64,
@@ -85,30 +93,35 @@ def _checked(library):
     return library
 
 
-_library = _load_library()
+_library = load_library()
 
 
-def target():
-    """The name of the target whose pass runs here: the best this CPU supports, or the one
-    ``MNIST_OVA_KERNEL_TARGET`` names (an input error if unknown or beyond this CPU)."""
-    best = _library.fused_best_target()
+def target(library=None):
+    """The name of the target whose pass runs here: the best this CPU supports (and ``library``, the installed
+    kernel by default, holds), or the one ``MNIST_OVA_KERNEL_TARGET`` names (an input error if unknown or beyond
+    this CPU)."""
+    best = (_library if library is None else library).fused_best_target()
     asked = kernel_target()
     if asked is None:
         return TARGETS[best]
+    if asked == "numpy":
+        raise InputError("MNIST_OVA_KERNEL_TARGET=numpy names the NumPy path, which runs no pass of the kernel")
     if asked not in TARGETS:
-        raise InputError(f"MNIST_OVA_KERNEL_TARGET must be one of {', '.join(TARGETS)}; got {asked!r}")
+        raise InputError(f"MNIST_OVA_KERNEL_TARGET must be one of {', '.join(('numpy', *TARGETS))}; got {asked!r}")
     if TARGETS.index(asked) > best:
         raise InputError(f"MNIST_OVA_KERNEL_TARGET={asked}: this CPU supports {', '.join(TARGETS[:best + 1])}")
     return asked
 
 
-def series(t, dtype, target_name):
+def series(t, dtype, target_name, library=None):
     """(exp(-t), log(1 + exp(-t))) for a float64 array t, as the score of ``target_name``'s pass for weights
-    in ``dtype`` computes them: its branch-free polynomials, checked by the tests."""
+    in ``dtype`` computes them (in ``library``, the installed kernel by default): its branch-free polynomials,
+    checked by the tests."""
     t = np.ascontiguousarray(t, np.float64)
     exp_minus, log1p = np.empty_like(t), np.empty_like(t)
-    if _library.fused_series(TARGETS.index(target_name), np.dtype(dtype).itemsize, *map(_address, (t, exp_minus, log1p)),
-                             t.size):
+    library = _library if library is None else library
+    if library.fused_series(TARGETS.index(target_name), np.dtype(dtype).itemsize,
+                            *map(_address, (t, exp_minus, log1p)), t.size):
         raise ValueError(f"no series for {dtype} on {target_name}")
     return exp_minus, log1p
 
@@ -123,45 +136,21 @@ def _address(array):
     return array.ctypes.data
 
 
-_pool = None
-
-
-def _run_threads(function, args, n):
-    """function(*args) on n threads at once (this one included), returning when all are done."""
-    global _pool
-    if n == 1:
-        return function(*args)
-    if _pool is None or _pool._max_workers < n - 1:
-        # Signals go to the main thread, which acts on them between steps.
-        _pool = concurrent.futures.ThreadPoolExecutor(n - 1, thread_name_prefix="mnist-ova-kernel",
-                                                      initializer=children.block_signals_in_thread)
-    others = [_pool.submit(function, *args) for _ in range(n - 1)]
-    function(*args)
-    for future in others:
-        future.result()
-
-
-class StepSums(NamedTuple):
-    """What one pass over the rows gives, for the weights it was called with (K models)."""
-
-    gradient: np.ndarray  # (K, d): Gᵀ X, G = sigmoid(z) - y
-    g_sum: np.ndarray  # (K,): Σ G over the rows
-    cost_sum: np.ndarray  # (K,): Σ of each model's cross-entropy
-    wrong: np.ndarray  # (K,): rows each binary model puts on the wrong side of 0.5
-    right: int  # rows whose largest logit is their own class's (the one-vs-all prediction is right)
-
-
 class FusedPass:
-    """Reusable buffers for one training run: ``__call__(WT, b)`` gives the step's sums.
+    """Reusable buffers and threads for one training run: ``__call__(WT, b)`` gives the step's sums. Used as a
+    context manager (``with FusedPass(...) as step_sums:``) its threads end with the block, so that no process
+    forks while they live (Python 3.12 warns of that); ``close()`` ends them too (a later call starts them again).
 
     The features are ``(pixels - centre[:, None]) * scale[:, None]``, made a tile at a time inside
     the pass: ``pixels`` may be the raw uint8 images (with each row's mean as ``centre`` and
     1 / std as ``scale``), so no float copy of the data set exists; without ``centre`` and
     ``scale`` the pixels are the features themselves (any float array; pixels of another type
-    than uint8 are read as the weights' dtype).
+    than uint8 are read as the weights' dtype). ``library`` is a kernel from ``load_library`` (the installed one
+    by default).
     """
 
-    def __init__(self, pixels, y_index, K, *, dtype=None, centre=None, scale=None, n_threads=None, phases=None):
+    def __init__(self, pixels, y_index, K, *, dtype=None, centre=None, scale=None, n_threads=None, phases=None,
+                 library=None):
         pixels = np.asarray(pixels)
         dtype = np.dtype(dtype if dtype is not None else pixels.dtype)
         if dtype not in (np.float32, np.float64):
@@ -189,29 +178,60 @@ class FusedPass:
         self.counter = np.zeros(1, np.int64)
         self.gradient = np.empty((padded, self.dp), dtype)  # the chunks' gradients added up
         self.n_threads = min(n_threads or training_threads(), self.chunks)
-        self.target = target()
+        self._pool = None  # the threads beside the caller's, started by the first call
+        self.library = _library if library is None else library
+        self.target = target(self.library)
         self._arguments = (TARGETS.index(self.target), dtype.itemsize, self.P.itemsize,
                            *map(_address, (self.P, self.scale, self.centre, self.residual, self.WT, self.b,
                                            self.y_index)),
                            K, padded, n, d, self.dp, _address(self.dWT_parts), _address(self.stats_parts),
                            self.chunk, self.chunks, _address(self.counter), self.phases)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        """End the pass's threads (they start again at the next call)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def _run_threads(self, function):
+        """function() on n_threads threads at once (this one included), returning when all are done."""
+        if self.n_threads == 1:
+            return function()
+        if self._pool is None:
+            # Signals go to the main thread, which acts on them between steps.
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                self.n_threads - 1, thread_name_prefix="mnist-ova-kernel", initializer=children.block_signals_in_thread)
+        others = [self._pool.submit(function) for _ in range(self.n_threads - 1)]
+        function()
+        for future in others:
+            future.result()
+
     def _pass(self):
-        if _library.fused_pass(*self._arguments):
+        if self.library.fused_pass(*self._arguments):
             raise MemoryError("the training kernel could not allocate its scratch memory")
 
     def _sum_parts(self):
-        _library.fused_sum_parts(self.dWT_parts.itemsize, _address(self.dWT_parts), self.chunks, self.gradient.size,
+        self.library.fused_sum_parts(self.dWT_parts.itemsize, _address(self.dWT_parts), self.chunks, self.gradient.size,
                                  _address(self.gradient), _address(self.counter))
 
     def __call__(self, WT, b):
         """The step's ``StepSums`` over all rows for weights ``WT`` and biases ``b``."""
+        self.WT[:self.K, :self.d] = WT
+        self.b[:self.K] = b
+        self.counter[0] = 0
+        self._run_threads(self._pass)
+        self.counter[0] = 0
+        self._run_threads(self._sum_parts)
+        return self._step_sums()
+
+    def _step_sums(self):
+        """The step's ``StepSums`` from the pass's gradient and the chunks' stats."""
         K, d = self.K, self.d
-        self.WT[:K, :d] = WT
-        self.b[:K] = b
-        self.counter[0] = 0
-        _run_threads(self._pass, (), self.n_threads)
-        self.counter[0] = 0
-        _run_threads(self._sum_parts, (), self.n_threads)
         stats = self.stats_parts.sum(axis=0)
         return StepSums(self.gradient[:K, :d].copy(), stats[0, :K], stats[1, :K], stats[2, :K], int(stats[3, 0]))

@@ -19,7 +19,6 @@ from mnist_ova.pipeline import deliverables, jobs, outputs
 from mnist_ova.render import figures, report, training_film, video
 from mnist_ova.pipeline.cli import main
 from mnist_ova.pipeline.staging import StagedOutput
-from mnist_ova.trainer import kernels
 from tests.pipeline.test_bad_inputs import snapshot
 from tests.pipeline.test_deliverables import SMALL
 from tests.pipeline.test_ownership import foreign
@@ -138,7 +137,6 @@ def test_every_stage_boundary_survives_an_exception_a_sigkill_and_a_full_disk(tm
         pid = os.fork()
         if pid == 0:  # the run, killed at the boundary: nothing of its clean-up may run
             try:
-                kernels._pool = None  # its threads are not in this process
                 instrument(at, kill)
                 main(run_args(tiny_npz, out))
             finally:

@@ -1,7 +1,10 @@
 import numpy as np
 import pytest
 
-from mnist_ova.trainer.kernels import FusedPass, chunk_rows
+# Without a C compiler at install there is no kernel to test (tests/trainer/test_steps.py tests the NumPy path).
+kernels = pytest.importorskip("mnist_ova.trainer.kernels", reason="the training kernel is not built",
+                              exc_type=ImportError)
+FusedPass, chunk_rows = kernels.FusedPass, kernels.chunk_rows
 
 CHUNK = 1024  # rows: a size that makes tens of chunks
 
@@ -16,9 +19,35 @@ def target(request, monkeypatch):
 
 
 def supported_targets():
-    from mnist_ova.trainer import kernels
-
     return kernels.TARGETS[:kernels.TARGETS.index(kernels.target()) + 1]
+
+
+def assert_plain_formulas(sums, X, y, WT, b):
+    """``sums`` (a pass's StepSums) are those of the plain formulas for features X (float64 or float32, whose
+    rounding the tolerance allows), labels y and weights WT, b."""
+    dWT, g_sum, cost_sum, wrong, right = sums
+    n, K = len(X), len(WT)
+    Z = X.astype(np.float64) @ WT.T.astype(np.float64) + b
+    Y = (y[:, None] == np.arange(K)).astype(float)
+    A = 1 / (1 + np.exp(-Z))
+    tolerance = 1e-10 if X.dtype == np.float64 else 2e-4
+    np.testing.assert_allclose(dWT, (A - Y).T @ X, rtol=tolerance, atol=tolerance * n)
+    np.testing.assert_allclose(g_sum, (A - Y).sum(axis=0), rtol=tolerance, atol=tolerance * n)
+    # The logits are large here, so the reference is the cross-entropy written stably.
+    cross_entropy = Y * np.logaddexp(0, -Z) + (1 - Y) * np.logaddexp(0, Z)
+    np.testing.assert_allclose(cost_sum, cross_entropy.sum(axis=0), rtol=tolerance)
+    np.testing.assert_array_equal(wrong, (np.round(A) != Y).sum(axis=0))
+    assert right == np.sum(Z.argmax(axis=1) == y)
+
+
+def pass_inputs(n, d, K, dtype):
+    """Random features, labels and weights (large logits: every sigmoid's range), the same for the same shape."""
+    rng = np.random.RandomState(n)
+    X = rng.randn(n, d).astype(dtype)
+    y = rng.randint(0, K, n)
+    WT = (rng.randn(K, d) * 3).astype(dtype)
+    b = rng.randn(K).astype(dtype)
+    return X, y, WT, b
 
 
 @pytest.mark.parametrize("n, d, K, dtype", [(37, 13, 3, np.float64), (CHUNK + 21, 30, 10, np.float64),
@@ -27,23 +56,8 @@ def supported_targets():
 def test_fused_pass_equals_the_plain_formulas(n, d, K, dtype, target):
     """Every tail: rows not a multiple of the tile, K not a multiple of the register tile, columns not a
     multiple of the vector, several chunks; and whole tiles and vectors."""
-    rng = np.random.RandomState(n)
-    X = rng.randn(n, d).astype(dtype)
-    y = rng.randint(0, K, n)
-    WT = (rng.randn(K, d) * 3).astype(dtype)
-    b = rng.randn(K).astype(dtype)
-    dWT, g_sum, cost_sum, wrong, right = FusedPass(X, y, K)(WT, b)
-    Z = X.astype(np.float64) @ WT.T.astype(np.float64) + b
-    Y = (y[:, None] == np.arange(K)).astype(float)
-    A = 1 / (1 + np.exp(-Z))
-    tolerance = 1e-10 if dtype == np.float64 else 2e-4
-    np.testing.assert_allclose(dWT, (A - Y).T @ X, rtol=tolerance, atol=tolerance * n)
-    np.testing.assert_allclose(g_sum, (A - Y).sum(axis=0), rtol=tolerance, atol=tolerance * n)
-    # The logits are large here, so the reference is the cross-entropy written stably.
-    cross_entropy = Y * np.logaddexp(0, -Z) + (1 - Y) * np.logaddexp(0, Z)
-    np.testing.assert_allclose(cost_sum, cross_entropy.sum(axis=0), rtol=tolerance)
-    np.testing.assert_array_equal(wrong, (np.round(A) != Y).sum(axis=0))
-    assert right == np.sum(Z.argmax(axis=1) == y)
+    X, y, WT, b = pass_inputs(n, d, K, dtype)
+    assert_plain_formulas(FusedPass(X, y, K)(WT, b), X, y, WT, b)
 
 
 def test_the_result_does_not_depend_on_the_call():
@@ -192,21 +206,44 @@ def test_the_result_does_not_depend_on_the_number_of_threads(target):
         np.testing.assert_array_equal(a, c)
 
 
-@pytest.mark.parametrize("value, message", [("sse9", "must be one of default, avx2, avx512; got 'sse9'")])
+@pytest.mark.parametrize("value, message", [("sse9", "must be one of numpy, default, avx2, avx512; got 'sse9'"),
+                                            ("numpy", "names the NumPy path, which runs no pass of the kernel")])
 def test_an_unknown_kernel_target_is_an_input_error(monkeypatch, value, message):
     from mnist_ova.errors import InputError
-    from mnist_ova.trainer import kernels
-
     monkeypatch.setenv("MNIST_OVA_KERNEL_TARGET", value)
     with pytest.raises(InputError, match=message):
         kernels.target()
 
 
+def test_a_pass_used_as_a_context_manager_ends_its_threads():
+    """No thread of the kernel's may outlive training: the pipeline forks its render lanes after it."""
+    import threading
+
+    def kernel_threads():  # (other tests' passes may still hold theirs, until collected)
+        return {t for t in threading.enumerate() if t.name.startswith("mnist-ova-kernel")}
+
+    X, y, WT, b = pass_inputs(3 * CHUNK, 16, 4, np.float64)
+    before = kernel_threads()
+    with FusedPass(X, y, 4, n_threads=3) as step:
+        first = step(WT, b)
+        own = kernel_threads() - before
+        assert len(own) == 2
+    assert not any(t.is_alive() for t in own)
+    for a, c in zip(first, step(WT, b)):  # a closed pass still works: its threads start again
+        np.testing.assert_array_equal(a, c)
+    again = kernel_threads() - before - own
+    step.close()
+    assert len(again) == 2 and not any(t.is_alive() for t in again)
+
+
+def test_a_missing_kernel_is_an_import_error_with_what_to_do(tmp_path):
+    with pytest.raises(ImportError, match="is not built: install the package with `pip install -e .`"):
+        kernels.load_library(tmp_path / "_fused.so")
+
+
 def test_a_kernel_built_from_other_sources_is_refused_with_what_to_do():
     """An install not rebuilt after fused.c's arguments changed would pass them wrongly: it is refused."""
     import types
-
-    from mnist_ova.trainer import kernels
 
     assert kernels._checked(kernels._library) is kernels._library
     for stale in (types.SimpleNamespace(), types.SimpleNamespace(fused_interface=lambda: kernels.INTERFACE - 1)):
@@ -216,8 +253,6 @@ def test_a_kernel_built_from_other_sources_is_refused_with_what_to_do():
 
 def test_a_target_beyond_the_cpu_is_an_input_error(monkeypatch):
     from mnist_ova.errors import InputError
-    from mnist_ova.trainer import kernels
-
     monkeypatch.setattr(kernels._library, "fused_best_target", lambda: 0)  # a CPU without AVX2
     monkeypatch.setenv("MNIST_OVA_KERNEL_TARGET", "avx2")
     with pytest.raises(InputError, match="this CPU supports default"):
@@ -230,3 +265,11 @@ def test_chunks_are_whole_tiles_about_48_of_them_and_never_huge(n):
     assert rows % 8 == 0 and rows <= 2048
     assert -(-n // rows) <= 48 * groups
     assert rows < n / (48 * groups) + 8  # at most a tile over an even share: not far fewer chunks than 48
+
+
+def test_a_kernel_that_cannot_be_loaded_is_an_import_error_with_what_to_do(tmp_path):
+    """A library built for another machine (or damaged): the NumPy path runs instead of a crash (steps.py)."""
+    foreign = tmp_path / kernels.LIBRARY.name
+    foreign.write_bytes(b"\x7fELF" + bytes(60))
+    with pytest.raises(ImportError, match="cannot be loaded .*: rebuild it with `pip install -e .`"):
+        kernels.load_library(foreign)
