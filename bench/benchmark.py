@@ -1,5 +1,5 @@
-"""Side-by-side benchmark: the whole job as a process against the notebook's, the machine's limits,
-the kernel alone, the notebook's loop, our trainer, scikit-learn, and the renderers.
+"""Side-by-side benchmark: the whole job as a process against the notebook's (on the kernel and on the NumPy
+path), the machine's limits, the kernel alone, the notebook's loop, our trainer, scikit-learn, and the renderers.
 
     python bench/benchmark.py              # every workload (about 30 minutes on 2 cores)
     python bench/benchmark.py --quick      # fewer iterations, for a smoke run (about 2 minutes)
@@ -26,11 +26,23 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import notebook  # noqa: E402
-from mnist_ova.trainer import data, kernels, preprocess  # noqa: E402
+from mnist_ova.trainer import data, preprocess  # noqa: E402
 from mnist_ova.trainer.model import OneVsAllLogisticRegression  # noqa: E402
+from mnist_ova.trainer.steps import NUMPY_TARGET  # noqa: E402
+
+NUMPY_PATH = {"MNIST_OVA_KERNEL_TARGET": NUMPY_TARGET}  # the environment that trains on the NumPy path
 
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 FASHION = Path("/usr/share/datasets/fashion-mnist")  # apt-get install dataset-fashion-mnist: 70,000 real images
+
+
+def training_path():
+    """Which path trains by default here: the kernel's pass, or the NumPy path where the kernel is not built."""
+    try:
+        from mnist_ova.trainer import kernels
+    except ImportError:
+        return "no kernel built: the NumPy path"
+    return f"the kernel's {kernels.target()} pass"
 
 
 def cpu_name():
@@ -102,13 +114,13 @@ def whole_job_section(args):
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for dtype in ("float64", "float32"):
-            for kind in ("cold", "warm"):
+            for kind in ("cold", "warm", "numpy"):
                 runs = []
                 for attempt in range(args.repeat):
-                    # Cold runs first, with a cache folder of their own: empty, as after install; the warm run
-                    # of the same attempt then finds what the cold one left there.
+                    # Cold runs first, with a cache folder of their own: empty, as after install; the warm runs
+                    # of the same attempt (the kernel's, then the NumPy path's) then find what the cold one left.
                     cache = Path(tmp) / f"cache-{dtype}-{attempt}"
-                    env = {"MNIST_OVA_CACHE": str(cache)}
+                    env = {"MNIST_OVA_CACHE": str(cache), **(NUMPY_PATH if kind == "numpy" else {})}
                     command = [sys.executable, "run.py", "train", "--data", source, "--out", str(Path(tmp) / "out"),
                                "--dtype", dtype, "--iterations", str(iterations), "--force", "--quiet", "--json"]
                     stdout, wall, rss = timed_process(command, env)
@@ -116,7 +128,8 @@ def whole_job_section(args):
                     runs.append((wall, rss, summary))
                 wall, rss, summary = min(runs, key=lambda run: run[0])
                 results[dtype, kind] = (wall, max(r[1] for r in runs), summary)
-                label = {"cold": "first run after install (empty cache)", "warm": "next run"}[kind]
+                label = {"cold": "first run after install (empty cache)", "warm": "next run",
+                         "numpy": "next run on the NumPy path"}[kind]
                 rows.append((f"ours, {dtype}, {label}", wall, t_nb / wall, max(r[1] for r in runs),
                              summary["multiclass_accuracy"], summary["timings"]))
     print("| whole job | seconds | speed-up vs (a) | peak RSS MB | test accuracy | stages (share of the seconds) |")
@@ -136,6 +149,12 @@ def whole_job_section(args):
               f"peak RSS {rss:.0f} MB (limit 1.5 x {float_mb:.0f} MB + 400 = {limit:.0f} MB)")
     print(f"- float32 peak RSS {'<=' if results['float32', 'cold'][1] <= results['float64', 'cold'][1] else 'ABOVE'} "
           "float64's")
+    for dtype in ("float64", "float32"):
+        (kernel, _, kernel_summary), (numpy_path, _, numpy_summary) = results[dtype, "warm"], results[dtype, "numpy"]
+        train_kernel, train_numpy = kernel_summary["timings"]["train_s"], numpy_summary["timings"]["train_s"]
+        print(f"- {dtype}, next run on the NumPy path (MNIST_OVA_KERNEL_TARGET={NUMPY_TARGET}): {numpy_path:.2f} s "
+              f"against the kernel's {kernel:.2f} s = **{numpy_path / kernel:.1f}x** as long (training "
+              f"{train_numpy:.2f} s against {train_kernel:.2f} s = {train_numpy / train_kernel:.1f}x)")
     for dtype in ("float64", "float32"):
         wall, _, summary = results[dtype, "cold"]
         training = summary["timings"].get("train_s", 0)
@@ -314,13 +333,14 @@ def deliverables_row(args):
 def deliverables_section(repeats=3):
     """`run.py render` of every deliverable (the training film included) from a model trained on the bundled
     data, and the default job (`python run.py`: train on the bundled data, then every deliverable) into an
-    empty folder; each run's seconds, the best against its target, the load average around them, and how
-    much of training the snapshots cost (timings.json's snapshots_s against train_s)."""
+    empty folder, on the kernel and on the NumPy path; each run's seconds, the best against its target, the
+    load average around them, and how much of training the snapshots cost (timings.json's snapshots_s against
+    train_s)."""
 
-    def run(*arguments):
+    def run(*arguments, env=None):
         start = time.perf_counter()
         subprocess.run([sys.executable, "run.py", *arguments, "--quiet"], cwd=REPO, check=True,
-                       stderr=subprocess.DEVNULL)
+                       stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
         return time.perf_counter() - start
 
     load_before = os.getloadavg()
@@ -328,12 +348,13 @@ def deliverables_section(repeats=3):
         model_out = Path(tmp) / "model"
         run("train", "--out", str(model_out))
         renders = [run("render", "--out", str(model_out)) for _ in range(repeats)]
-        jobs, shares = [], []
-        for i in range(repeats):
+        jobs, numpy_jobs, shares = [], [], []
+        for i in range(repeats):  # the two paths in turn, so that the machine's load meets both alike
             out = Path(tmp) / f"job{i}"
             jobs.append(run("--out", str(out)))
             stages = json.loads((out / "timings.json").read_text())
             shares.append(stages.get("snapshots_s", 0.0) / stages["train_s"])
+            numpy_jobs.append(run("--out", str(Path(tmp) / f"numpy-job{i}"), env=NUMPY_PATH))
     load_after = os.getloadavg()
     print(f"### every deliverable ({cpu_name()}, {os.cpu_count()} cores; load average {load_before[0]:.1f} before, "
           f"{load_after[0]:.1f} after)\n")
@@ -343,6 +364,8 @@ def deliverables_section(repeats=3):
                                 12)):
         verdict = "met" if min(runs) <= target else "MISSED"
         print(f"| {what} | {min(runs):.2f} | {', '.join(f'{r:.2f}' for r in runs)} | <= {target} s: {verdict} |")
+    print(f"| the default job on the NumPy path (MNIST_OVA_KERNEL_TARGET={NUMPY_TARGET}) | {min(numpy_jobs):.2f} | "
+          f"{', '.join(f'{r:.2f}' for r in numpy_jobs)} | **{min(numpy_jobs) / min(jobs):.1f}x** the kernel's |")
     print(f"| snapshots (scoring every snapshot after training) / training time | {100 * min(shares):.1f} % | "
           f"{', '.join(f'{100 * r:.1f} %' for r in shares)} | < 5 % |")
     print(flush=True)
@@ -370,7 +393,7 @@ def main():
         args.iterations, args.synthetic_iterations, args.skip_sklearn, args.repeat = 100, 20, True, 1
         args.job_iterations, args.peak_rounds = 20, 1
     print(f"machine: {cpu_name()}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"numpy {np.__version__}, the kernel's {kernels.target()} pass; each trainer ran {args.repeat} time(s), "
+          f"numpy {np.__version__}, {training_path()}; each trainer ran {args.repeat} time(s), "
           "its fastest run counts\n")
     print(f"load average at the start: {os.getloadavg()[0]:.1f}\n", flush=True)
     if not args.skip_peak:

@@ -1,6 +1,6 @@
 """Everything the tool reads from its environment, in one place: the variables that change what it
 writes (``SOURCE_DATE_EPOCH``), where it caches (``MNIST_OVA_CACHE``, ``XDG_CACHE_HOME``), how many
-threads train (``MNIST_OVA_THREADS``) with which of the kernel's passes (``MNIST_OVA_KERNEL_TARGET``),
+threads train (``MNIST_OVA_THREADS``) with which of the kernel's passes, or NumPy (``MNIST_OVA_KERNEL_TARGET``),
 and where a CI job wants its summary (``GITHUB_STEP_SUMMARY``);
 and the caches made usable for a run where the environment's cannot be written (``usable_caches``).
 
@@ -50,8 +50,9 @@ def training_threads(environ: Mapping[str, str] = os.environ) -> int:
 
 
 def kernel_target(environ: Mapping[str, str] = os.environ) -> str | None:
-    """The training kernel's pass that MNIST_OVA_KERNEL_TARGET names (lower case; trainer.kernels checks it),
-    or None: the best this CPU runs."""
+    """The training path that MNIST_OVA_KERNEL_TARGET names (lower case): ``numpy`` for the NumPy path
+    (trainer.steps), else one of the kernel's passes (trainer.kernels checks it); or None: the kernel's best
+    pass for this CPU where it is built."""
     return environ.get("MNIST_OVA_KERNEL_TARGET", "").strip().lower() or None
 
 

@@ -15,24 +15,29 @@ from packaging.requirements import Requirement
 from tests.conftest import REPO
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    """Built from a clean copy of the source files (what git would check out), so nothing left in the
+def build_wheel(out, tmp_path_factory, env=None):
+    """The wheel built from a clean copy of the source files (what git would check out), so nothing left in the
     checkout's build/ folder can slip into it."""
-    source, out = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("wheel")
+    source = tmp_path_factory.mktemp("source")
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
                             text=True, check=True).stdout.splitlines()
     for name in listed:
-        if (REPO / name).is_symlink():  # the package's links to its layers' folders, kept as links
+        if (REPO / name).is_symlink():  # the top-level links to the package's layers, kept as links
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             os.symlink(os.readlink(REPO / name), source / name)
         elif (REPO / name).is_file():
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, source / name)
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(source)],
-                   check=True, capture_output=True, cwd=out)
+    built = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out),
+                            str(source)], capture_output=True, text=True, cwd=out, env=env)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     (path,) = out.glob("mnist_ova-*.whl")
-    return path
+    return path, built.stdout + built.stderr
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    return build_wheel(tmp_path_factory.mktemp("wheel"), tmp_path_factory)[0]
 
 
 def test_the_wheel_installs_one_import_package_with_its_templates(wheel):
@@ -42,7 +47,9 @@ def test_the_wheel_installs_one_import_package_with_its_templates(wheel):
     assert top_level == {"mnist_ova"}
     assert {"mnist_ova/templates/report.html.j2", "mnist_ova/templates/style.css", "mnist_ova/trainer/model.py",
             "mnist_ova/render/report.py", "mnist_ova/pipeline/cli.py", "mnist_ova/__main__.py"} <= set(names)
-    assert any(name.startswith("mnist_ova/trainer/_fused.") and name.endswith(".so") for name in names)  # the kernel
+    assert "mnist_ova/trainer/_fused.so" in names  # the kernel, named for no interpreter: it uses no Python ABI
+    assert "-py3-none-" in wheel.name  # one wheel for every Python 3 of the platform
+    assert not any(name.endswith((".c", ".h")) for name in names)  # its sources stay in the sdist
     assert not any(name.startswith("mnist_ova/tests") for name in names)
 
 
@@ -110,3 +117,24 @@ def test_the_console_script_runs_end_to_end_from_another_folder(wheel, tmp_path,
     module = subprocess.run([python, "-m", "mnist_ova", "--help"], capture_output=True, text=True, cwd=work,
                             env=clean)
     assert module.returncode == 0 and "usage:" in module.stdout
+
+
+def test_without_a_c_compiler_the_package_installs_and_trains_on_the_numpy_path(tmp_path_factory, tmp_path, tiny_npz):
+    """No compiler (a slim container, a Mac without Xcode's tools): the build says so and succeeds without the
+    kernel, and the installed tool trains on the NumPy path, saying so once on stderr."""
+    env = {**os.environ, "CC": str(tmp_path / "no-such-cc")}
+    wheel, log = build_wheel(tmp_path_factory.mktemp("nocc"), tmp_path_factory, env=env)
+    assert "building extension \"mnist_ova.trainer._fused\" failed" in log
+    with zipfile.ZipFile(wheel) as archive:
+        assert not any("_fused" in name for name in archive.namelist())
+    python = fresh_venv(tmp_path / "venv")
+    subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True,
+                   capture_output=True)
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MNIST_OVA_KERNEL_TARGET")}
+    result = subprocess.run([tmp_path / "venv" / "bin" / "mnist-ova", "train", "--data", str(tiny_npz),
+                             "--iterations", "5", "--quiet", "--out", str(tmp_path / "out")],
+                            capture_output=True, text=True, cwd=tmp_path, env=clean)
+    assert result.returncode == 0, result.stderr
+    (note,) = [line for line in result.stderr.splitlines() if "NumPy path" in line]
+    assert note.startswith("note: the training kernel (") and "is not built" in note
+    assert (tmp_path / "out" / "model.npz").is_file()

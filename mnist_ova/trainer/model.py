@@ -3,10 +3,11 @@
 Per model this is exactly the course notebook's algorithm: zero initialisation, full-batch
 gradient descent on the cross-entropy cost, and after every update the RMSE of the rounded
 training predictions; a model stops once that is <= ``tol`` and keeps its weights while the
-others go on. All models share one pass over X per step (``trainer.kernels``): it computes the
-logits of every model, the cost, the rounding errors and the gradient Xᵀ(A − Y) at once,
-and the logits of step i+1 double as the prediction that checks the update of step i, so X
-is read once a step instead of the notebook's three times per model.
+others go on. All models share one pass over X per step (``trainer.steps``: the compiled kernel,
+or NumPy where it is not built): it computes the logits of every model, the cost, the rounding
+errors and the gradient Xᵀ(A − Y) at once, and the logits of step i+1 double as the prediction
+that checks the update of step i, so X is read once a step instead of the notebook's three times
+per model.
 """
 import numpy as np
 from scipy.special import expit, log_expit
@@ -19,6 +20,7 @@ from mnist_ova.trainer import validation
 from mnist_ova.trainer.choices import DEFAULT_L2, DTYPES, SOLVERS  # noqa: F401 (re-exported)
 from mnist_ova.trainer.preprocess import BLOCK, StandardisedImages
 from mnist_ova.trainer.snapshots import Recorder
+from mnist_ova.trainer.steps import step_pass
 from mnist_ova.errors import InputError
 
 
@@ -193,8 +195,6 @@ def _gradient_descent(features, y_index, K, params, callback):
     """``features`` = (pixels, centre, scale): the training features are (pixels - centre) * scale
     row by row (raw images with each row's mean and 1 / std), or the pixels themselves when
     centre and scale are None (any float array in the training dtype)."""
-    from mnist_ova.trainer.kernels import FusedPass
-
     pixels, centre, scale = features
     recorder = Recorder(params["max_iter"])
     n, d = pixels.shape
@@ -206,7 +206,6 @@ def _gradient_descent(features, y_index, K, params, callback):
     n_iter = np.full(K, max_iter, dtype=np.int64)
     history = np.full((max_iter, K), np.nan)
     active = np.ones(K, dtype=bool)
-    step_sums = FusedPass(pixels, y_index, K, dtype=dtype, centre=centre, scale=scale)
 
     def cost_of(cost_sum):  # every model's cost, as the history records an active one's
         return cost_sum / n + 0.5 * params["l2"] * np.sum(WT ** 2, axis=1)
@@ -215,28 +214,29 @@ def _gradient_descent(features, y_index, K, params, callback):
         return cost_of(sums.cost_sum), 1 - sums.wrong / n, sums.right / n
 
     done = max_iter
-    for step in range(max_iter):
-        sums = step_sums(WT, b)
-        dWT, g_sum, cost_sum = sums.gradient, sums.g_sum, sums.cost_sum
-        if recorder.wants(step):  # this pass scored the weights after `step` updates
-            recorder.take(step, WT, b, *state(sums))
-        if step > 0:
-            # This pass's predictions are the notebook's "predict after the update" of the previous step.
-            rmse = np.sqrt(sums.wrong / n)
-            stopped = active & (rmse <= tol)
-            n_iter[stopped] = step
-            active &= ~stopped
-            if not active.any():
-                done = step
-                break
-        history[step, active] = cost_of(cost_sum)[active]
-        # A stopped model keeps its weights exactly: only the active rows move.
-        WT[active] -= lr * (dWT[active] / dtype.type(n) + dtype.type(params["l2"]) * WT[active])
-        b[active] -= lr * (g_sum[active] / n).astype(dtype)
-        if callback is not None:
-            callback(step, int(active.sum()))
-    # After the last update no pass has scored the weights yet: one more pass (a thousandth of a run) does.
-    snapshots = recorder.snapshots(done, WT, b, lambda: state(step_sums(WT, b)))
+    with step_pass(pixels, y_index, K, dtype=dtype, centre=centre, scale=scale) as step_sums:
+        for step in range(max_iter):
+            sums = step_sums(WT, b)
+            dWT, g_sum, cost_sum = sums.gradient, sums.g_sum, sums.cost_sum
+            if recorder.wants(step):  # this pass scored the weights after `step` updates
+                recorder.take(step, WT, b, *state(sums))
+            if step > 0:
+                # This pass's predictions are the notebook's "predict after the update" of the previous step.
+                rmse = np.sqrt(sums.wrong / n)
+                stopped = active & (rmse <= tol)
+                n_iter[stopped] = step
+                active &= ~stopped
+                if not active.any():
+                    done = step
+                    break
+            history[step, active] = cost_of(cost_sum)[active]
+            # A stopped model keeps its weights exactly: only the active rows move.
+            WT[active] -= lr * (dWT[active] / dtype.type(n) + dtype.type(params["l2"]) * WT[active])
+            b[active] -= lr * (g_sum[active] / n).astype(dtype)
+            if callback is not None:
+                callback(step, int(active.sum()))
+        # After the last update no pass has scored the weights yet: one more pass (a thousandth of a run) does.
+        snapshots = recorder.snapshots(done, WT, b, lambda: state(step_sums(WT, b)))
     return WT, b, n_iter, history, snapshots
 
 
@@ -248,62 +248,60 @@ def _lbfgs(features, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=
     weights would couple them through one line search and one history. A model stops once its
     largest gradient entry is below ``gtol``.
     """
-    from mnist_ova.trainer.kernels import FusedPass
-
     pixels, centre, scale = features  # as in _gradient_descent
     recorder = Recorder(params["max_iter"])
     n, d = pixels.shape
     dtype = np.dtype(params["dtype"])
     l2 = params["l2"]
-    step_sums = FusedPass(pixels, y_index, K, dtype=dtype, centre=centre, scale=scale)
+    with step_pass(pixels, y_index, K, dtype=dtype, centre=centre, scale=scale) as step_sums:
+        def evaluate(theta):
+            """Per-model cost (K,) and gradient (K, d + 1) at parameters ``theta`` = [w | b] per row."""
+            WT, b = theta[:, :d], theta[:, d]
+            dWT, g_sum, cost_sum, *_ = step_sums(WT.astype(dtype), b.astype(dtype))
+            cost = cost_sum / n + 0.5 * l2 * np.sum(WT ** 2, axis=1)
+            return cost, np.column_stack([dWT / n + l2 * WT, g_sum / n])
 
-    def evaluate(theta):
-        """Per-model cost (K,) and gradient (K, d + 1) at parameters ``theta`` = [w | b] per row."""
-        WT, b = theta[:, :d], theta[:, d]
-        dWT, g_sum, cost_sum, *_ = step_sums(WT.astype(dtype), b.astype(dtype))
-        cost = cost_sum / n + 0.5 * l2 * np.sum(WT ** 2, axis=1)
-        return cost, np.column_stack([dWT / n + l2 * WT, g_sum / n])
-
-    theta = np.zeros((K, d + 1))
-    cost, grad = evaluate(theta)
-    pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (s, y, rho) per iteration, each with one row per model
-    active = np.abs(grad).max(axis=1) > gtol
-    n_iter = np.zeros(K, dtype=np.int64)
-    costs = []
-    for step in range(params["max_iter"]):
-        if not active.any():
-            break
-        direction = -_two_loop(grad, pairs)
-        slope = np.sum(direction * grad, axis=1)
-        uphill = slope >= 0  # a stale history can point uphill: fall back to steepest descent there
-        direction[uphill], slope[uphill] = -grad[uphill], -np.sum(grad[uphill] ** 2, axis=1)
-        direction[~active], slope[~active] = 0.0, 0.0
-        length = np.ones(K) if pairs else 1.0 / np.maximum(np.abs(grad).sum(axis=1), 1e-12)
-        new_cost, new_grad = cost.copy(), grad.copy()
-        pending = active.copy()
-        for _ in range(30):
-            trial_cost, trial_grad = evaluate(theta + np.where(pending, length, 0.0)[:, None] * direction)
-            accepted = pending & (trial_cost <= cost + armijo * length * slope)
-            new_cost[accepted], new_grad[accepted] = trial_cost[accepted], trial_grad[accepted]
-            pending &= ~accepted
-            if not pending.any():
+        theta = np.zeros((K, d + 1))
+        cost, grad = evaluate(theta)
+        # (s, y, rho) per iteration, each with one row per model
+        pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        active = np.abs(grad).max(axis=1) > gtol
+        n_iter = np.zeros(K, dtype=np.int64)
+        costs = []
+        for step in range(params["max_iter"]):
+            if not active.any():
                 break
-            length[pending] *= 0.5
-        moved = active & ~pending  # a model whose line search failed has converged as far as it can
-        s_step = np.where(moved, length, 0.0)[:, None] * direction
-        theta += s_step
-        y_step = np.where(moved[:, None], new_grad - grad, 0.0)
-        curvature = np.sum(s_step * y_step, axis=1)
-        rho = np.divide(1.0, curvature, out=np.zeros(K), where=curvature > 1e-12)
-        pairs = (pairs + [(s_step, y_step, rho)])[-memory:]
-        cost, grad = np.where(moved, new_cost, cost), np.where(moved[:, None], new_grad, grad)
-        n_iter[active] += 1
-        costs.append(cost.copy())
-        if recorder.wants(step + 1):
-            recorder.take(step + 1, theta[:, :d].astype(dtype), theta[:, d].astype(dtype), cost)
-        active &= moved & (np.abs(grad).max(axis=1) > gtol)
-        if callback is not None:
-            callback(step, int(active.sum()))
+            direction = -_two_loop(grad, pairs)
+            slope = np.sum(direction * grad, axis=1)
+            uphill = slope >= 0  # a stale history can point uphill: fall back to steepest descent there
+            direction[uphill], slope[uphill] = -grad[uphill], -np.sum(grad[uphill] ** 2, axis=1)
+            direction[~active], slope[~active] = 0.0, 0.0
+            length = np.ones(K) if pairs else 1.0 / np.maximum(np.abs(grad).sum(axis=1), 1e-12)
+            new_cost, new_grad = cost.copy(), grad.copy()
+            pending = active.copy()
+            for _ in range(30):
+                trial_cost, trial_grad = evaluate(theta + np.where(pending, length, 0.0)[:, None] * direction)
+                accepted = pending & (trial_cost <= cost + armijo * length * slope)
+                new_cost[accepted], new_grad[accepted] = trial_cost[accepted], trial_grad[accepted]
+                pending &= ~accepted
+                if not pending.any():
+                    break
+                length[pending] *= 0.5
+            moved = active & ~pending  # a model whose line search failed has converged as far as it can
+            s_step = np.where(moved, length, 0.0)[:, None] * direction
+            theta += s_step
+            y_step = np.where(moved[:, None], new_grad - grad, 0.0)
+            curvature = np.sum(s_step * y_step, axis=1)
+            rho = np.divide(1.0, curvature, out=np.zeros(K), where=curvature > 1e-12)
+            pairs = (pairs + [(s_step, y_step, rho)])[-memory:]
+            cost, grad = np.where(moved, new_cost, cost), np.where(moved[:, None], new_grad, grad)
+            n_iter[active] += 1
+            costs.append(cost.copy())
+            if recorder.wants(step + 1):
+                recorder.take(step + 1, theta[:, :d].astype(dtype), theta[:, d].astype(dtype), cost)
+            active &= moved & (np.abs(grad).max(axis=1) > gtol)
+            if callback is not None:
+                callback(step, int(active.sum()))
     history = np.array(costs).reshape(-1, K)
     for k in range(K):  # a converged model's row of the history ends at its own last iteration
         history[n_iter[k]:, k] = np.nan
