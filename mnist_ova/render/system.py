@@ -1,5 +1,8 @@
 """What the deliverables need from the system beyond Python packages, checked before any work: a run that cannot
 make its PDF or its videos says so at once in one line, with what to install, not after training for minutes."""
+import contextlib
+import io
+
 from mnist_ova.errors import InputError
 
 # What installs each, by system (WeasyPrint's and imageio-ffmpeg's own instructions).
@@ -21,7 +24,10 @@ def check(formats):
 
 def _check_pango():
     try:
-        import weasyprint  # noqa: F401  (loads Pango with WeasyPrint's own search, the one the PDF build uses)
+        # WeasyPrint's own search for Pango, the one the PDF build uses; where it fails WeasyPrint prints a banner
+        # of its own on stdout, where --json's summary goes
+        with contextlib.redirect_stdout(io.StringIO()):
+            import weasyprint  # noqa: F401
     except OSError as error:  # cffi's "cannot load library 'libpango-1.0-0': …"
         raise InputError(f"the PDF report needs Pango, which is not installed ({_first_line(error)}): {PANGO}; "
                          "or leave pdf out of the formats", option="formats") from error

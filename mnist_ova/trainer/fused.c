@@ -18,9 +18,13 @@
 
 /* The exported functions' interface, raised with every change of their arguments: kernels.py refuses a library
  * of another one (an install not rebuilt after this file changed would read its arguments wrongly). */
-#define INTERFACE 2
+#define INTERFACE 3
 
 EXPORT int fused_interface(void) { return INTERFACE; }
+
+/* Whether the passes work on vectors: 0 for a compiler without vector extensions (MSVC), whose one-lane pass is
+ * slower than the NumPy path (measured), so that kernels.py leaves the choice to that path. */
+EXPORT int fused_vectorised(void) { return FUSED_VECTORS; }
 
 /* The passes of `target` for weights of `weights_bytes` bytes, or NULL where they are not built here. */
 static const pass_table *passes(int target, int weights_bytes) {

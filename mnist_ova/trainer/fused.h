@@ -48,6 +48,7 @@ typedef struct {
 
 /* The functions kernels.py calls (fused.c says what each does). */
 EXPORT int fused_interface(void);
+EXPORT int fused_vectorised(void);
 EXPORT int fused_best_target(void);
 EXPORT int fused_pass(int target, int weights_bytes, int pixel_bytes, const void *P, const void *scale,
                       const void *centre, const void *residual, const void *WT, const void *b, const int64_t *y_index,

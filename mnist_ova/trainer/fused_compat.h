@@ -18,7 +18,10 @@
 #define FUSED_VECTORS 0
 #endif
 
-#if FUSED_VECTORS && (defined(__x86_64__) || defined(__i386__))
+/* x86's AVX2 and AVX-512 passes, where the compiler has vectors; not with clang-cl before 19, which declares
+ * AVX's intrinsics only for the features enabled on its command line (llvm-project issue 53520), not for target
+ * attributes. */
+#if FUSED_VECTORS && (defined(__x86_64__) || defined(__i386__)) && !(defined(_MSC_VER) && __clang_major__ < 19)
 #define FUSED_X86_PASSES 1
 #include <immintrin.h>
 #else

@@ -37,7 +37,7 @@ import numpy as np
 from mnist_ova import children
 from mnist_ova.environment import kernel_target, training_threads
 from mnist_ova.errors import InputError
-from mnist_ova.trainer.steps import StepSums
+from mnist_ova.trainer.steps import KernelNotBuilt, StepSums
 
 ROWS = 8  # rows per tile; fused.c's ROWS
 MODELS = 5  # models per register tile; K is padded to a multiple of this
@@ -52,11 +52,13 @@ TARGETS = ("default", "avx2", "avx512")  # fused.h's targets, by number
 CHUNKS = 48
 MAX_CHUNK = 2048
 ALIGNMENT = 64  # bytes: each row of the weights is padded to a multiple, so every target's vectors fit it
-INTERFACE = 2  # fused.c's INTERFACE: the arguments of the functions this module calls
+INTERFACE = 3  # fused.c's INTERFACE: the arguments of the functions this module calls
 
 
 # setup.py builds the kernel under this name (the same rule there): no interpreter tag, as it uses no Python ABI.
 LIBRARY = Path(__file__).with_name("_fused.dll" if sys.platform == "win32" else "_fused.so")
+# pip reuses a wheel it built before (without the kernel) unless told not to.
+REINSTALL = "`pip install -e .` in a checkout, else `pip install --force-reinstall --no-cache-dir --no-deps mnist-ova`"
 
 
 def load_library(path=LIBRARY):
@@ -64,19 +66,19 @@ def load_library(path=LIBRARY):
     ready for ``FusedPass(library=...)``; an ImportError that says what to do where it is missing or stale."""
     path = Path(path)
     if not path.is_file():
-        raise ImportError(f"the training kernel ({path}) is not built: install the package with "
-                          "`pip install -e .` (or `pip install .`) where a C compiler is found")
+        raise KernelNotBuilt(f"the training kernel ({path}) is not built: install the package again where a C "
+                             f"compiler is found ({REINSTALL})")
     try:
         library = _checked(ctypes.CDLL(str(path)))
     except OSError as error:  # built for another machine, or damaged: the install's, not the run's, to mend
-        raise ImportError(f"the training kernel ({path}) cannot be loaded ({error}): rebuild it with "
-                          "`pip install -e .` (or `pip install .`)") from error
+        raise KernelNotBuilt(f"the training kernel ({path}) cannot be loaded ({error}): rebuild it ({REINSTALL})"
+                             ) from error
     pointer, i64 = ctypes.c_void_p, ctypes.c_int64
     library.fused_pass.restype = ctypes.c_int
     library.fused_pass.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, *[pointer] * 7, i64, i64, i64, i64, i64,
                                    pointer, pointer, i64, i64, pointer, i64]
-    library.fused_best_target.restype = ctypes.c_int
-    library.fused_best_target.argtypes = []
+    for function in (library.fused_best_target, library.fused_vectorised):
+        function.restype, function.argtypes = ctypes.c_int, []
     library.fused_sum_parts.restype = ctypes.c_int
     library.fused_sum_parts.argtypes = [ctypes.c_int, pointer, i64, i64, pointer, pointer]
     library.fused_series.restype = ctypes.c_int
@@ -88,8 +90,8 @@ def _checked(library):
     """``library``, if it is built from the C code this module calls; else an ImportError that says what to do."""
     interface = getattr(library, "fused_interface", None)  # absent from the builds before it
     if interface is None or interface() != INTERFACE:
-        raise ImportError(f"the training kernel ({getattr(library, '_name', library)}) was built from other sources "
-                          "than this package's: rebuild it with `pip install -e .` (or `pip install .`)")
+        raise KernelNotBuilt(f"the training kernel ({getattr(library, '_name', library)}) was built from other "
+                             f"sources than this package's: rebuild it ({REINSTALL})")
     return library
 
 
@@ -111,6 +113,12 @@ def target(library=None):
     if TARGETS.index(asked) > best:
         raise InputError(f"MNIST_OVA_KERNEL_TARGET={asked}: this CPU supports {', '.join(TARGETS[:best + 1])}")
     return asked
+
+
+def vectorised(library=None):
+    """Whether ``library`` (the installed kernel by default) has vector passes: a compiler without vector
+    extensions (MSVC) builds one-lane ones, slower than the NumPy path."""
+    return bool((_library if library is None else library).fused_vectorised())
 
 
 def series(t, dtype, target_name, library=None):

@@ -31,6 +31,11 @@ COMPILERS = ("Debian/Ubuntu: apt-get install gcc; Fedora: dnf install gcc; macOS
              "Windows: Visual Studio Build Tools with C++")
 
 
+class KernelNotBuilt(ImportError):
+    """The kernel is missing, stale or cannot be loaded here (trainer.kernels raises it at import): the NumPy
+    path trains instead. Any other ImportError is a bug, and stays one."""
+
+
 class StepSums(NamedTuple):
     """What one pass over the rows gives, for the weights it was called with (K models)."""
 
@@ -116,11 +121,15 @@ def step_pass(pixels, y_index, K, *, dtype, centre=None, scale=None):
                    "(unset it for the kernel)")
         return NumpyPass(pixels, y_index, K, **arguments)
     try:
-        from mnist_ova.trainer.kernels import FusedPass
-    except ImportError as exc:
+        from mnist_ova.trainer import kernels
+    except KernelNotBuilt as exc:
         _note_once(f"note: {exc}; until then training runs on the NumPy path, {PACE} (a C compiler: {COMPILERS})")
         return NumpyPass(pixels, y_index, K, **arguments)
-    return FusedPass(pixels, y_index, K, **arguments)
+    if not kernels.vectorised():
+        _note_once(f"note: the training kernel was built without vectors (MSVC): the NumPy path trains, faster "
+                   f"here; for the kernel's vector passes build it with clang-cl 19 or later, or MinGW's GCC")
+        return NumpyPass(pixels, y_index, K, **arguments)
+    return kernels.FusedPass(pixels, y_index, K, **arguments)
 
 
 @functools.cache

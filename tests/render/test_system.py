@@ -46,6 +46,7 @@ def run_without(missing, tmp_path, data, *flags):
 def test_a_missing_system_library_stops_the_run_before_any_work(missing, formats, named, tmp_path, tiny_npz):
     result, seconds = run_without(missing, tmp_path, tiny_npz, "--formats", formats)
     assert result.returncode == 2, result.stderr
+    assert result.stdout == ""  # where --json writes its summary
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: ") and line.endswith("(--formats)")
     for words in named:

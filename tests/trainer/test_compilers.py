@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the builds here
 TRAINER = REPO / "mnist_ova" / "trainer"
 SOURCES = [str(path) for path in sorted(TRAINER.glob("*.c"))]
 FLAGS = ["-O3", "-fopenmp-simd", "-fno-trapping-math", "-Wall", "-Wextra"]  # setup.py's, and -Wextra
-EXPORTS = {"fused_best_target", "fused_interface", "fused_pass", "fused_series", "fused_sum_parts"}
+EXPORTS = {"fused_best_target", "fused_interface", "fused_pass", "fused_series", "fused_sum_parts", "fused_vectorised"}
 # Each build: (compiler, its Debian/Ubuntu package, flags). "cc" is the plainest command that builds the kernel;
 # "scalar" builds what MSVC builds (no vector extensions: the default pass only, on vectors of one lane).
 BUILDS = {"cc": ("cc", "gcc", ["-O3"]), "gcc-11": ("gcc-11", "gcc-11", FLAGS), "gcc-12": ("gcc-12", "gcc-12", FLAGS),
@@ -63,6 +63,11 @@ def test_each_build_computes_the_plain_formulas_with_every_pass_this_cpu_runs(li
         X, y32, WT32, b32 = pass_inputs(CHUNK + 13, 19, 10, np.float32)
         with kernels.FusedPass(X, y32, 10, library=library, n_threads=2) as step:
             assert_plain_formulas(step(WT32, b32), X, y32, WT32, b32)
+
+
+def test_only_the_build_without_vector_extensions_says_it_has_none(library, request):
+    """What MSVC builds (the scalar build here) leaves training to the NumPy path (trainer/steps.py)."""
+    assert kernels.vectorised(library) == (request.node.callspec.params["library"] != "scalar")
 
 
 def test_mingw_builds_a_windows_dll_that_exports_the_kernels_functions(tmp_path):

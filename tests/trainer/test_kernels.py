@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -5,6 +7,7 @@ import pytest
 kernels = pytest.importorskip("mnist_ova.trainer.kernels", reason="the training kernel is not built",
                               exc_type=ImportError)
 FusedPass, chunk_rows = kernels.FusedPass, kernels.chunk_rows
+KernelNotBuilt = kernels.KernelNotBuilt
 
 CHUNK = 1024  # rows: a size that makes tens of chunks
 
@@ -237,7 +240,9 @@ def test_a_pass_used_as_a_context_manager_ends_its_threads():
 
 
 def test_a_missing_kernel_is_an_import_error_with_what_to_do(tmp_path):
-    with pytest.raises(ImportError, match="is not built: install the package with `pip install -e .`"):
+    with pytest.raises(KernelNotBuilt, match=r"is not built: install the package again where a C compiler is found "
+                                             r"\(`pip install -e .` in a checkout, else `pip install --force-reinstall "
+                                             r"--no-cache-dir --no-deps mnist-ova`\)"):
         kernels.load_library(tmp_path / "_fused.so")
 
 
@@ -247,7 +252,7 @@ def test_a_kernel_built_from_other_sources_is_refused_with_what_to_do():
 
     assert kernels._checked(kernels._library) is kernels._library
     for stale in (types.SimpleNamespace(), types.SimpleNamespace(fused_interface=lambda: kernels.INTERFACE - 1)):
-        with pytest.raises(ImportError, match="built from other sources .* rebuild it with `pip install -e .`"):
+        with pytest.raises(KernelNotBuilt, match="built from other sources .*: rebuild it \\(`pip install -e .`"):
             kernels._checked(stale)
 
 
@@ -271,5 +276,20 @@ def test_a_kernel_that_cannot_be_loaded_is_an_import_error_with_what_to_do(tmp_p
     """A library built for another machine (or damaged): the NumPy path runs instead of a crash (steps.py)."""
     foreign = tmp_path / kernels.LIBRARY.name
     foreign.write_bytes(b"\x7fELF" + bytes(60))
-    with pytest.raises(ImportError, match="cannot be loaded .*: rebuild it with `pip install -e .`"):
+    with pytest.raises(KernelNotBuilt, match="cannot be loaded .*: rebuild it \\(`pip install -e .`"):
         kernels.load_library(foreign)
+
+
+@pytest.mark.skipif(not os.path.isfile("/proc/cpuinfo"), reason="Linux lists what the CPU and system offer there")
+def test_the_best_target_is_what_the_cpu_and_its_system_offer():
+    """/proc/cpuinfo lists AVX and AVX-512 only where the system saves their registers (as XCR0 tells the
+    kernel): a detection that found less would skip the faster passes, and every other test with them."""
+    with open("/proc/cpuinfo") as file:
+        flags = set(next(line for line in file if line.startswith(("flags", "Features"))).split(":", 1)[1].split())
+    if {"avx512f", "avx512dq", "avx512vl", "avx512bw", "avx2", "fma"} <= flags:
+        expected = "avx512"
+    elif {"avx2", "fma"} <= flags:
+        expected = "avx2"
+    else:
+        expected = "default"
+    assert kernels.TARGETS[kernels._library.fused_best_target()] == expected

@@ -161,12 +161,47 @@ def test_an_unknown_target_is_still_the_kernels_input_error(monkeypatch, fused_p
         tiny_step_pass()
 
 
+def without_the_kernel(monkeypatch):
+    """The kernel imported anew, where its library cannot be loaded (as where no compiler built it)."""
+    import ctypes
+
+    import mnist_ova.trainer
+
+    def cannot_load(name, *args, **kwargs):
+        raise OSError(f"{name}: cannot open shared object file: No such file or directory")
+
+    monkeypatch.delitem(sys.modules, KERNELS, raising=False)
+    monkeypatch.delattr(mnist_ova.trainer, "kernels", raising=False)
+    monkeypatch.setattr(ctypes, "CDLL", cannot_load)
+
+
+def test_a_bug_in_importing_the_kernel_is_no_reason_to_fall_back(monkeypatch):
+    import mnist_ova.trainer
+
+    monkeypatch.setitem(sys.modules, KERNELS, None)  # `import` raises a plain ImportError, as a bug would
+    monkeypatch.delattr(mnist_ova.trainer, "kernels", raising=False)
+    with pytest.raises(ImportError) as error:
+        tiny_step_pass()
+    assert not isinstance(error.value, steps.KernelNotBuilt)
+
+
+def test_a_kernel_built_without_vectors_leaves_training_to_numpy(monkeypatch, capsys, fused_pass):
+    """MSVC's one-lane pass is slower than the NumPy path (bench/NOTES.md)."""
+    from mnist_ova.trainer import kernels
+
+    monkeypatch.setattr(kernels, "vectorised", lambda library=None: False)
+    with tiny_step_pass() as step_sums:
+        assert isinstance(step_sums, NumpyPass)
+    note = capsys.readouterr().err
+    assert note.startswith("note: the training kernel was built without vectors (MSVC)") and note.count("\n") == 1
+
+
 @pytest.mark.parametrize("target", [None, "avx2"])
 def test_without_the_kernel_training_runs_on_numpy_and_says_how_to_get_it_once(small_digits, monkeypatch, capsys,
                                                                                target):
     """As where no compiler built it: importing the kernel fails; a target asked for cannot be had either."""
     images, labels = small_digits[0][:200], small_digits[1][:200]
-    monkeypatch.setitem(sys.modules, KERNELS, None)  # `import` then raises ImportError
+    without_the_kernel(monkeypatch)
     if target:
         monkeypatch.setenv("MNIST_OVA_KERNEL_TARGET", target)
     fallback = [fit(images, labels, solver, 20) for solver in ("gd", "lbfgs")]
