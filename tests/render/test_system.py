@@ -63,6 +63,7 @@ def test_a_run_without_the_missing_ones_formats_goes_on(tmp_path, tiny_npz):
 
 def test_this_machine_has_what_every_format_needs():
     system.check(("html", "pdf", "mp4", "gif", "figures", "training"))
+    assert "weasyprint" in sys.modules  # Pango loaded, as the PDF build loads it
 
 
 def test_formats_that_need_nothing_of_the_system_check_nothing(monkeypatch):
