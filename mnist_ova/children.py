@@ -1,5 +1,10 @@
 """Every child process of a run, and the run's signal handling, in one place.
 
+Jobs fork only on Linux, and only while no other thread runs (``forks``); elsewhere ``fork`` runs the job
+in this process when its result is asked for (Windows has no fork; on macOS a forked child of a process
+that used the system's frameworks, Accelerate's BLAS among them, may crash or hang, which is why Python's
+multiprocessing spawns there).
+
 A child of the tool (the forked data loader, a forked video encoder, the ffmpeg it starts)
 
 * never holds the caller's stdout or stderr: its standard streams are /dev/null or a log file, so
@@ -28,6 +33,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -41,6 +47,11 @@ GRACE_S = 2.0  # how long a child asked to stop may take to end (and stop its ow
 _children: dict[int, "Child"] = {}  # pid -> every forked child not yet reaped
 _processes: set[subprocess.Popen] = set()  # every started program not yet reaped
 _inherited: set[int] = set()  # descriptors a child must not keep open (locks)
+_job_stderr: list[Any] = []  # the log of the job ``fork`` runs in this process, for the programs it starts
+_in_child = False  # whether this process is a child that ``fork`` made
+
+LINUX = sys.platform.startswith("linux")
+WINDOWS = sys.platform == "win32"
 
 
 class ChildFailed(Exception):
@@ -155,7 +166,19 @@ def _close_inherited() -> None:
     _inherited.clear()
 
 
-os.register_at_fork(after_in_child=_close_inherited)  # any fork, ours or a library's
+if hasattr(os, "register_at_fork"):  # none on Windows, which has no fork
+    os.register_at_fork(after_in_child=_close_inherited)  # any fork, ours or a library's
+
+
+def forks() -> bool:
+    """Whether ``fork`` starts a process now: on Linux, while this is the only thread (a fork copies no other
+    thread, and a lock one of them held stays locked in the child; Python 3.12 warns)."""
+    return LINUX and hasattr(os, "fork") and threading.active_count() == 1
+
+
+def in_child() -> bool:
+    """Whether this process is a child that ``fork`` started (not the run, which a job may run in)."""
+    return _in_child
 
 
 def _death_signal_setter() -> Callable[[], Any] | None:
@@ -163,6 +186,8 @@ def _death_signal_setter() -> Callable[[], Any] | None:
     should run as little as it can); None where there is none (not Linux)."""
     import ctypes
 
+    if not LINUX:  # prctl is Linux's; ctypes.CDLL(None) is even a TypeError on Windows
+        return None
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
@@ -257,12 +282,46 @@ class Child:
         return f"killed by {signal.Signals(signum).name}" if signum else f"exit status {os.waitstatus_to_exitcode(self.status or 0)}"
 
 
-def fork(job: Callable[[], Any], *, stderr: str | os.PathLike | None = None, unwinds: bool = False) -> Child:
-    """Run ``job()`` in a forked process; its standard streams are /dev/null (stderr: the file
-    ``stderr`` when given), so it never holds the caller's. In the child SIGINT is ignored (the run
-    decides, and stops it) and SIGTERM unwinds the job; its value, and a ``ToolError`` it raises, must
-    pickle. ``unwinds``: the job has children of its own, so ``stop`` lets it unwind (and stop them)
-    rather than kill it at once."""
+class InProcess:
+    """A job that ``fork`` runs in this process (where it does not fork): run by ``result``, with its stdout
+    on /dev/null and its stderr, and that of the programs it starts, in ``stderr`` as a child's would be;
+    its error is raised as a child's is. ``stop`` before ``result``: it never runs."""
+
+    def __init__(self, job: Callable[[], Any], stderr: str | os.PathLike | None):
+        self._job: Callable[[], Any] | None = job
+        self._stderr = stderr
+
+    def result(self) -> Any:
+        job, self._job = self._job, None
+        if job is None:
+            raise ChildFailed("the job was stopped before it ran")
+        with open(os.devnull, "w") as null, \
+                open(self._stderr if self._stderr is not None else os.devnull, "w", buffering=1,  # lines in order
+                     encoding="utf-8", errors="backslashreplace") as log, \
+                contextlib.redirect_stdout(null), contextlib.redirect_stderr(log):
+            _job_stderr.append(log)
+            try:
+                return job()
+            except ToolError:
+                raise
+            except Exception as exc:
+                raise ChildFailed(_one_line(exc)) from exc
+            finally:
+                _job_stderr.pop()
+
+    def stop(self) -> None:
+        self._job = None
+
+
+def fork(job: Callable[[], Any], *, stderr: str | os.PathLike | None = None,
+         unwinds: bool = False) -> Child | InProcess:
+    """Run ``job()`` in a forked process where ``forks``, else in this one (``InProcess``); its standard
+    streams are /dev/null (stderr: the file ``stderr`` when given), so it never holds the caller's. In the
+    child SIGINT is ignored (the run decides, and stops it) and SIGTERM unwinds the job; its value, and a
+    ``ToolError`` it raises, must pickle. ``unwinds``: the job has children of its own, so ``stop`` lets it
+    unwind (and stop them) rather than kill it at once."""
+    if not forks():
+        return InProcess(job, stderr)
     results, send = os.pipe()
     opened = [results, send]
     try:
@@ -286,10 +345,12 @@ def fork(job: Callable[[], Any], *, stderr: str | os.PathLike | None = None, unw
 
 def _run_child(job: Callable[[], Any], die_with_parent: Callable[[], None], results: int, send: int, file: int,
                stderr: str | os.PathLike | None) -> None:
+    global _in_child
     code = 1
     try:
         os.close(results)
         die_with_parent()
+        _in_child = True
         _children.clear()  # the parent's, not ours
         _processes.clear()
         _stopped.clear()
@@ -303,7 +364,7 @@ def _run_child(job: Callable[[], Any], die_with_parent: Callable[[], None], resu
         except ToolError as exc:  # the parent raises it as it is: the same message and exit code
             reply = ("raise", exc)
         except BaseException as exc:  # a signal too: no traceback, one reply
-            reply = ("error", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
+            reply = ("error", _one_line(exc))
         with contextlib.suppress(BaseException):
             sys.stdout.flush()
             sys.stderr.flush()
@@ -316,6 +377,10 @@ def _run_child(job: Callable[[], Any], die_with_parent: Callable[[], None], resu
             _write_all(send, message)
     finally:
         os._exit(code)
+
+
+def _one_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 # --- a child's result --------------------------------------------------------------------------
@@ -402,12 +467,18 @@ def _redirect_streams(stderr: str | os.PathLike | None) -> None:
 
 @contextlib.contextmanager
 def program(argv: list[str]) -> Iterator[subprocess.Popen]:
-    """Start ``argv`` with a pipe to its stdin, its stdout on /dev/null and this process's stderr, in
-    a process group of its own (a terminal's Ctrl-C reaches the run, which decides) and dying with
-    this process. On leaving the block it is waited for; on an error or a signal, killed first."""
+    """Start ``argv`` with a pipe to its stdin, its stdout on /dev/null and this process's stderr (the log of
+    the job that starts it), in a process group of its own (a terminal's Ctrl-C reaches the run, which
+    decides) and, on Linux, dying with this process (elsewhere it ends when its stdin closes with this
+    process). On leaving the block it is waited for; on an error or a signal, killed first."""
     parent, set_death_signal = os.getpid(), _death_signal_setter()
-    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, close_fds=True,
-                               process_group=0, preexec_fn=lambda: die_with_parent(parent, set_death_signal))
+    options: dict[str, Any] = {"process_group": 0}
+    if WINDOWS:  # a group of its own is a creation flag there
+        options = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
+    if set_death_signal is not None:
+        options["preexec_fn"] = lambda: die_with_parent(parent, set_death_signal)
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               stderr=_job_stderr[-1] if _job_stderr else None, close_fds=True, **options)
     _processes.add(process)
     try:
         yield process

@@ -4,13 +4,25 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
 import pytest
 
 from mnist_ova import children
+from mnist_ova.errors import InputError
 from tests.conftest import REPO
+
+linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="jobs fork only on Linux (elsewhere they run "
+                           "in the caller's process); /proc, ps's sid and PR_SET_PDEATHSIG are Linux's")
+posix = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and programs (sleep, SIGKILL)")
+
+
+@pytest.fixture(autouse=True)
+def only_thread():
+    """A job forks only while no other thread runs: one left by an earlier test would make these run in-process."""
+    assert threading.active_count() == 1, f"threads left running: {threading.enumerate()}"
 
 
 def session_members(sid):
@@ -19,6 +31,7 @@ def session_members(sid):
     return [row for row in rows.splitlines() if int(row.split()[1]) == sid and " Z" not in f" {row.split()[2]}"]
 
 
+@linux
 def test_a_forked_job_returns_its_value_and_holds_none_of_the_callers_streams(tmp_path):
     def job():
         print("the child's stdout")
@@ -31,8 +44,6 @@ def test_a_forked_job_returns_its_value_and_holds_none_of_the_callers_streams(tm
 
 
 def test_the_tools_own_error_in_a_child_is_raised_as_it_was():
-    from mnist_ova.errors import InputError
-
     def refuse():
         raise InputError("data file 'x.npz' holds no images", option="data")
 
@@ -45,6 +56,7 @@ def open_descriptors():
     return len(os.listdir("/proc/self/fd"))
 
 
+@linux
 def test_a_large_value_comes_back_whole_aligned_and_writable_and_its_file_is_closed():
     """The arrays come back out of band, mapped from a file in memory: equal, each at an aligned address,
     writable (a copy-on-write mapping) and left to the caller; the file goes with the arrays, and with a
@@ -66,6 +78,7 @@ def test_a_large_value_comes_back_whole_aligned_and_writable_and_its_file_is_clo
     assert open_descriptors() == before
 
 
+@linux
 def test_under_a_file_size_limit_the_value_comes_back_through_the_pipe():
     """A file-size limit (ulimit -f) holds for the file in memory too: the child then sends the value itself."""
     program = ("import resource, signal, numpy as np; from mnist_ova import children; "
@@ -77,6 +90,7 @@ def test_under_a_file_size_limit_the_value_comes_back_through_the_pipe():
     assert result.stdout == "True\n", result.stderr
 
 
+@linux
 def test_a_fork_that_fails_leaves_nothing_open(monkeypatch):
     def no_fork():
         raise BlockingIOError(11, "Resource temporarily unavailable")
@@ -89,11 +103,13 @@ def test_a_fork_that_fails_leaves_nothing_open(monkeypatch):
     assert open_descriptors() == before
 
 
+@linux
 def test_a_value_that_cannot_come_back_is_one_line_that_says_so():
     with pytest.raises(children.ChildFailed, match="^its result could not be passed back .*lambda"):
         children.fork(lambda: lambda: None).result()
 
 
+@linux
 def test_a_failed_job_is_one_line_and_a_stopped_one_is_reaped():
     child = children.fork(lambda: 1 / 0)
     with pytest.raises(children.ChildFailed, match="^division by zero$"):
@@ -106,6 +122,7 @@ def test_a_failed_job_is_one_line_and_a_stopped_one_is_reaped():
         os.waitpid(sleeper.pid, os.WNOHANG)  # reaped: no zombie left
 
 
+@linux
 def test_a_child_dies_with_its_parent(tmp_path):
     """The parent is SIGKILLed: no clean-up of its own runs, yet its child is gone at once."""
     script = ("import time\nfrom mnist_ova import children\n"
@@ -121,6 +138,7 @@ def test_a_child_dies_with_its_parent(tmp_path):
     assert session_members(parent.pid) == [], f"child {child} outlived its killed parent"
 
 
+@posix
 def test_a_program_is_killed_on_an_error_and_reaped():
     with pytest.raises(ZeroDivisionError):
         with children.program(["sleep", "60"]) as process:
@@ -135,6 +153,7 @@ def ten_rows(tmp_path):
     return tmp_path / "ten.npz"
 
 
+@linux
 def test_command_substitution_returns_when_a_failed_run_ends(tmp_path, ten_rows):
     """``out=$(mnist-ova ...)``: the caller's pipe closes with the run, no child of it holds it."""
     run = subprocess.Popen([sys.executable, "run.py", "train", "--data", str(ten_rows), "--out", str(tmp_path / "out")],
@@ -147,6 +166,7 @@ def test_command_substitution_returns_when_a_failed_run_ends(tmp_path, ten_rows)
     assert session_members(run.pid) == []  # nothing of the run is left running
 
 
+@linux
 def test_no_child_is_alive_when_a_run_with_video_has_exited(tmp_path, tiny_npz):
     run = subprocess.Popen([sys.executable, "run.py", "--data", str(tiny_npz), "--out", str(tmp_path / "out"),
                             "--iterations", "5", "--examples", "3", "--formats", "mp4,gif", "--quiet"],
@@ -156,6 +176,7 @@ def test_no_child_is_alive_when_a_run_with_video_has_exited(tmp_path, tiny_npz):
     assert session_members(run.pid) == []  # the encoders and their ffmpeg were all reaped
 
 
+@posix  # os.kill with SIGINT would end the whole process on Windows
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowing, as expected
 def test_a_signal_whose_exception_a_finalizer_swallowed_is_raised_at_the_next_step():
     """CPython only prints an exception raised in __del__ ("Exception ignored"): a Ctrl-C that arrives
@@ -171,3 +192,126 @@ def test_a_signal_whose_exception_a_finalizer_swallowed_is_raised_at_the_next_st
         with pytest.raises(KeyboardInterrupt):
             children.raise_if_stopped()
     children.raise_if_stopped()  # acted on: nothing pending once the run has ended
+
+
+# --- where jobs do not fork (Windows, macOS, or another thread alive): checked here by taking Linux's calls away
+
+
+def test_without_fork_a_job_runs_in_this_process_as_a_child_would(tmp_path, monkeypatch, capfd):
+    """Its value as it is, its stdout on /dev/null and its stderr in the log (a program's it starts too), the
+    tool's own error raised as it was, any other as one line; stopped before its result, it never runs."""
+    monkeypatch.delattr(os, "fork")
+    ran = []
+
+    def job():
+        ran.append(os.getpid())
+        print("the job's stdout")
+        print("the job's stderr", file=sys.stderr)
+        with children.program([sys.executable, "-c", "import sys; sys.stderr.write('the program says\\n')"]):
+            pass
+        return {"value": 42}
+
+    running = children.fork(job, stderr=tmp_path / "log")
+    assert not ran  # run when its result is asked for
+    assert running.result() == {"value": 42} and ran == [os.getpid()] and not children.alive()
+    assert (tmp_path / "log").read_text() == "the job's stderr\nthe program says\n"
+    assert capfd.readouterr() == ("", "")
+
+    def refuse():
+        raise InputError("data file 'x.npz' holds no images", option="data")
+
+    with pytest.raises(InputError, match="^data file 'x.npz' holds no images$"):
+        children.fork(refuse).result()
+    with pytest.raises(children.ChildFailed, match="^division by zero$"):
+        children.fork(lambda: 1 / 0).result()
+    stopped = children.fork(lambda: ran.append("stopped"))
+    stopped.stop()
+    assert ran == [os.getpid()]
+
+
+def test_a_job_does_not_fork_while_another_thread_runs():
+    """Forking a process with threads is unsafe (a lock a thread held stays locked in the child; Python 3.12
+    warns): the job runs in this process instead."""
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        assert not children.forks()
+        assert children.fork(os.getpid).result() == os.getpid()
+    finally:
+        release.set()
+        thread.join()
+
+
+def test_a_program_starts_without_linux_calls_elsewhere(monkeypatch):
+    """No prctl (ctypes.CDLL(None) is a TypeError on Windows) and no preexec_fn (a ValueError there); on Windows
+    its own process group is a creation flag."""
+    import ctypes
+
+    def no_default_library(name, *args, **kwargs):
+        raise TypeError("expected str, bytes or os.PathLike object, not NoneType")
+
+    started, start = [], subprocess.Popen
+
+    def popen(argv, **options):
+        started.append(options)
+        return start([sys.executable, "-c", ""], stdin=subprocess.PIPE)
+
+    monkeypatch.setattr(ctypes, "CDLL", no_default_library)
+    monkeypatch.setattr(children, "LINUX", False)
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    with children.program(["ffmpeg"]):
+        pass
+    monkeypatch.setattr(children, "WINDOWS", True)
+    monkeypatch.setattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200, raising=False)
+    with children.program(["ffmpeg.exe"]):
+        pass
+    assert [sorted(set(options) - {"stdin", "stdout", "stderr", "close_fds"}) for options in started] == \
+        [["process_group"], ["creationflags"]]
+    assert started[1]["creationflags"] == 0x200
+
+
+# Python without Linux's calls, as on Windows (no fork, no fcntl or resource, ctypes.CDLL(None) a TypeError,
+# Popen's preexec_fn a ValueError) and where children takes the platform for another (no prctl). Then the tool runs.
+ELSEWHERE = """
+import ctypes, mmap, os, select, signal, subprocess, sys, tempfile, threading
+for module, names in ((os, ("fork", "forkpty", "register_at_fork", "memfd_create", "sched_setaffinity",
+                            "sched_getaffinity", "nice", "killpg", "setsid")), (signal, ("pthread_sigmask",))):
+    for name in names:
+        if hasattr(module, name):
+            delattr(module, name)
+sys.modules["fcntl"] = sys.modules["resource"] = None
+
+class CDLL(ctypes.CDLL):
+    def __init__(self, name, *args, **kwargs):
+        if name is None:
+            raise TypeError("expected str, bytes or os.PathLike object, not NoneType")
+        super().__init__(name, *args, **kwargs)
+
+class Popen(subprocess.Popen):
+    def __init__(self, *args, preexec_fn=None, **kwargs):
+        if preexec_fn is not None:
+            raise ValueError("preexec_fn is not supported on Windows platforms")
+        super().__init__(*args, **kwargs)
+
+ctypes.CDLL, subprocess.Popen = CDLL, Popen
+platform, sys.platform = sys.platform, "darwin"
+from mnist_ova import children
+sys.platform = platform
+from mnist_ova.pipeline.cli import run
+run(sys.argv[1:])
+"""
+
+
+def test_help_and_a_run_need_no_linux_only_call(tmp_path, tiny_npz):
+    def tool(*args):
+        return subprocess.run([sys.executable, "-c", ELSEWHERE, *args], cwd=REPO, capture_output=True, text=True,
+                              timeout=300)
+
+    shown = tool("--help")
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: run.py"), shown.stderr
+    out = tmp_path / "out"
+    ran = tool("--data", str(tiny_npz), "--out", str(out), "--iterations", "5", "--examples", "3",
+               "--formats", "mp4,gif,training,figures,html", "--quiet")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stderr == "" and {"predictions.mp4", "predictions.gif", "report.html"} <= set(os.listdir(out))
