@@ -26,6 +26,8 @@ def read_bounded(path, *, limit, what, encoding=None):
     except FileNotFoundError:
         raise InputError(f"{what} {str(path)!r} does not exist") from None
     except OSError as exc:
+        if path.is_dir():  # Windows opens no folder: the same words as where it does
+            raise InputError(f"{what} {str(path)!r} is a folder: only regular files are read") from None
         raise InputError(f"{what} {str(path)!r} cannot be read ({exc.strerror or exc})") from None
     info = os.fstat(fd)
     mode, size = info.st_mode, info.st_size

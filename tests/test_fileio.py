@@ -14,8 +14,10 @@ def test_a_regular_file_within_the_bound_is_read(tmp_path):
 
 
 @pytest.mark.parametrize("kind, message", [
-    ("fifo", r"config file '.*' is a named pipe \(FIFO\): only regular files are read"),
-    ("device", r"config file '/dev/zero' is a device: only regular files are read"),
+    pytest.param("fifo", r"config file '.*' is a named pipe \(FIFO\): only regular files are read",
+                 marks=pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes (FIFOs) here")),
+    pytest.param("device", r"config file '/dev/zero' is a device: only regular files are read",
+                 marks=pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")),
     ("folder", r"config file '.*' is a folder: only regular files are read"),
     ("absent", r"config file '.*absent' does not exist"),
     ("too large", r"config file '.*' is larger than the 16 bytes read for it \(17 bytes\)"),
@@ -31,3 +33,13 @@ def test_anything_else_is_one_input_error(tmp_path, kind, message):
         path.write_bytes(b"\xff\xfe")
     with pytest.raises(InputError, match=message):
         read_bounded(path, limit=16, what="config file", encoding="utf-8")
+
+
+def test_a_folder_that_cannot_be_opened_is_named_a_folder(tmp_path, monkeypatch):
+    """Windows refuses to open a folder (PermissionError): still the folder's own words."""
+    def no_folders(path, flags, *args):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "open", no_folders)
+    with pytest.raises(InputError, match=r"config file '.*' is a folder: only regular files are read"):
+        read_bounded(tmp_path, limit=16, what="config file")

@@ -23,8 +23,6 @@ VIDEOS = ("mp4", "gif", "training")  # the formats of the videos the report play
 def render_all(trained, settings, staging, *, progress, review=None):
     """Write every deliverable named by ``settings.formats``; returns their timings. ``review``
     (``pipeline.review.Review``) adds the comparison with a baseline and the gates to the report."""
-    from tqdm import tqdm
-
     formats = set(settings.formats)
     want_report = bool(formats & {"html", "pdf"})
     keep_figures = "figures" in formats or ("html" in formats and settings.html_assets == "external")
@@ -48,7 +46,8 @@ def render_all(trained, settings, staging, *, progress, review=None):
     # (the PDF waits for them), the predictions MP4, and the training film with the GIFs. This process draws
     # the charts and equations (about half the figures' time; the lane draws the rest), then the PDF, then
     # the HTML, which embeds everything: the longest chain, so the video lanes run at a lower priority and
-    # fill the other core without slowing it down.
+    # fill the other core without slowing it down. Where children.fork does not fork (not Linux, or another
+    # thread alive), each lane runs in this process when its result is waited for, in the same order.
     drawings, videos, films = [], [], []
     steps = []
     if want_report or "figures" in formats:
@@ -87,8 +86,9 @@ def render_all(trained, settings, staging, *, progress, review=None):
     timings = {}
     lanes = [(lane, what, nice) for lane, what, nice in ((drawings, "figures", 0), (videos, "video", VIDEO_NICENESS),
                                                          (films, "video", VIDEO_NICENESS)) if lane]
-    with tqdm(total=len(steps) + sum(len(lane) for lane, _, _ in lanes) + ("pdf" in formats) + ("html" in formats),
-              desc="rendering", unit="step", disable=not progress, leave=False) as bar:
+    with jobs.progress_bar(total=len(steps) + sum(len(lane) for lane, _, _ in lanes) + ("pdf" in formats)
+                           + ("html" in formats), desc="rendering", unit="step", disable=not progress,
+                           leave=False) as bar:
         forked: list[_Encoder] = []
         try:
             for lane, what, nice in lanes:
@@ -175,7 +175,7 @@ def _leave_the_first_cpu():
 
 def _run_lane(lane, staging, niceness):
     """Run a lane's (name, output, step) steps in order; their seconds by name."""
-    if niceness:
+    if niceness and children.in_child():  # never the run's own process, where a lane that did not fork runs
         os.nice(niceness)
         _leave_the_first_cpu()
     timings = {}
@@ -186,8 +186,9 @@ def _run_lane(lane, staging, niceness):
 
 
 class _Encoder:
-    """``job()`` run in a child process (``children.fork``), its seconds returned by ``result``. ``stop``
-    ends the process (and with it its ffmpeg) at once, so an interrupted run does not wait for the video.
+    """``job()`` run in a child process (``children.fork``; in this one where it does not fork), its seconds
+    returned by ``result``. ``stop`` ends the process (and with it its ffmpeg) at once, so an interrupted run
+    does not wait for the video.
 
     The process's stderr goes to ``log``: ffmpeg's own messages stay out of the run's one line,
     and a failure (ffmpeg's exit status says) is reported with their last line, naming the final file
@@ -229,7 +230,8 @@ def _at_file_size_limit(path):
 
 def _last_line(path):
     with contextlib.suppress(OSError):
-        lines = [line.strip() for line in open(path, errors="replace").read().splitlines() if line.strip()]
+        with open(path, errors="replace") as log:
+            lines = [line.strip() for line in log.read().splitlines() if line.strip()]
         return lines[-1][:300] if lines else ""
     return ""
 

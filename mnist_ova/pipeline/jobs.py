@@ -4,8 +4,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import sys
-import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -99,9 +97,9 @@ def load_beside_the_imports(settings):
     run's time that is not training); its ``result()`` is (dataset, (X, train rows, test rows)), its errors
     raised here as they were. Threads did not do it: the import holds the GIL, and the load's reads and
     inflates took it back between their calls (bench/NOTES.md). None, and the caller loads here, for the
-    named sources (whose downloads and fallbacks speak to the user), where fork is not the way to start a
-    process (not Linux) or where other threads run (forking them is unsafe)."""
-    if str(settings.data) in data.SOURCES or not sys.platform.startswith("linux") or threading.active_count() > 1:
+    named sources (whose downloads and fallbacks speak to the user) and where ``children.forks`` says no (not
+    Linux, or other threads run)."""
+    if str(settings.data) in data.SOURCES or not children.forks():
         return None
 
     def load_and_prepare():
@@ -204,16 +202,22 @@ def load_saved_model(path, *, hint):
         raise InputError(f"{exc}; {hint}") from None
 
 
-def fit(settings, X, y, *, progress):
+def progress_bar(**options):
+    """A tqdm bar without tqdm's monitor thread, which would be alive when the render lanes fork."""
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0  # tqdm's own switch: its bars then start no monitor
+    return tqdm(**options)
+
+
+def fit(settings, X, y, *, progress):
     from mnist_ova.trainer.model import OneVsAllLogisticRegression
 
     model = OneVsAllLogisticRegression(learning_rate=settings.learning_rate, max_iter=settings.iterations,
                                        tol=settings.tol, dtype=settings.dtype, solver=settings.solver,
                                        l2=settings.l2)
-    with tqdm(total=settings.iterations, desc=f"training {np.unique(y).size} models", unit="step",
-              disable=not progress, leave=False) as bar:
+    with progress_bar(total=settings.iterations, desc=f"training {np.unique(y).size} models", unit="step",
+                      disable=not progress, leave=False) as bar:
         def advance(step, n_active):
             children.raise_if_stopped()
             bar.set_postfix(active=n_active, refresh=False)

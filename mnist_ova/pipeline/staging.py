@@ -284,26 +284,27 @@ def check_out(out, *, force=False):
 
 def _lock_private(private, out):
     """An open descriptor of the private folder ``private`` (made when absent) holding an exclusive
-    lock on it, so that two runs never write ``out`` at once."""
+    lock on it, so that two runs never write ``out`` at once; None where there are no such locks."""
     fcntl: types.ModuleType | None
     try:
         import fcntl
-    except ImportError:  # Windows: no advisory locks; one run at a time is up to the user
+    except ImportError:  # Windows: no advisory locks (nor a folder to open); one run at a time is up to the user
         fcntl = None
     for _ in range(10):
         with contextlib.suppress(FileExistsError):
             os.mkdir(private)
+        if fcntl is None:
+            if not stat.S_ISDIR(os.lstat(private).st_mode):
+                raise _in_the_way(private)
+            return None
         try:
             fd = os.open(private, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0))
         except FileNotFoundError:
             continue  # a run that just ended removed it
         except OSError as exc:
             if exc.errno in (errno.ENOTDIR, errno.ELOOP):
-                raise InputError(f"{str(private)!r} is in the way: the tool keeps its staging area under that name; "
-                                 "move it away or choose another --out") from None
+                raise _in_the_way(private) from None
             raise
-        if fcntl is None:
-            return fd
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -323,7 +324,14 @@ def _lock_private(private, out):
     raise InputError(f"could not lock {str(private)!r}: other runs keep replacing it; try again")
 
 
+def _in_the_way(private):
+    return InputError(f"{str(private)!r} is in the way: the tool keeps its staging area under that name; move it "
+                      "away or choose another --out")
+
+
 def _unlock(fd):
+    if fd is None:  # no lock was taken (no fcntl)
+        return
     children.release(fd)
     with contextlib.suppress(OSError):
         os.close(fd)

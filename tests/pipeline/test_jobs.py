@@ -1,5 +1,7 @@
 """The stages: class names, the training key, and rendering a saved model under new names."""
 import dataclasses
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -59,13 +61,14 @@ def test_render_of_a_saved_model_takes_the_class_names_given_now(tmp_path, small
     assert kept.evaluation.class_names == tuple(str(k) for k in range(10))
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the loader forks only on Linux")
 def test_data_in_a_file_load_in_a_child_beside_the_imports_as_they_load_here(tmp_path, monkeypatch):
     """The same dataset and split as loading in this process; the child's input errors raised here as they were."""
     import threading
 
     from mnist_ova.trainer import data
 
-    monkeypatch.setattr(threading, "active_count", lambda: 1)  # as in a fresh run: no other thread yet
+    assert threading.active_count() == 1, f"threads left running: {threading.enumerate()}"  # as in a fresh run
     rng = np.random.RandomState(0)
     np.savez(tmp_path / "d.npz", X=rng.randint(0, 256, (300, 64)).astype(np.uint8), y=np.arange(300) % 10)
     settings = config.Settings(data=str(tmp_path / "d.npz"))
@@ -80,3 +83,9 @@ def test_data_in_a_file_load_in_a_child_beside_the_imports_as_they_load_here(tmp
     with pytest.raises(InputError, match="is empty"):
         jobs.load_beside_the_imports(dataclasses.replace(settings, data=str(tmp_path / "empty.npz"))).result()
     assert jobs.load_beside_the_imports(dataclasses.replace(settings, data="sample")) is None  # speaks to the user
+
+
+def test_without_fork_the_data_load_in_this_process(tmp_path, monkeypatch):
+    monkeypatch.delattr(os, "fork")
+    np.savez(tmp_path / "d.npz", X=np.zeros((20, 4), np.uint8), y=np.arange(20) % 2)
+    assert jobs.load_beside_the_imports(config.Settings(data=str(tmp_path / "d.npz"))) is None

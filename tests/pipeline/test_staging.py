@@ -81,6 +81,7 @@ def killed_run(out, then):
     assert result.returncode == -9, result.stderr
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX's")
 def test_a_commit_killed_halfway_is_finished_by_the_next_run(out):
     killed_run(out, """
         renames = []
@@ -100,6 +101,7 @@ def test_a_commit_killed_halfway_is_finished_by_the_next_run(out):
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX's")
 def test_a_run_killed_before_its_commit_is_cleared_by_the_next(out):
     before = visible(out)
     killed_run(out, "os.kill(os.getpid(), signal.SIGKILL)")
@@ -108,6 +110,7 @@ def test_a_run_killed_before_its_commit_is_cleared_by_the_next(out):
     assert visible(out) == before and [p.name for p in out.iterdir() if p.name.startswith(".")] == []
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows has no advisory locks (fcntl): no lock is taken")
 def test_two_runs_cannot_write_one_folder_at_once(out):
     first = StagedOutput(out)
     with pytest.raises(InputError, match="another run is writing to .*choose another --out"):
@@ -116,12 +119,32 @@ def test_two_runs_cannot_write_one_folder_at_once(out):
     StagedOutput(out).discard()  # free again
 
 
+def test_without_advisory_locks_the_folder_is_never_opened(out, monkeypatch):
+    """Windows: no fcntl, and opening a folder is a PermissionError there; staging and the commit work all the same."""
+    real_open, private = os.open, out / ".mnist-ova"
+
+    def no_folder(path, flags, *args, **kwargs):  # that one: shutil.rmtree opens folders here, not on Windows
+        if os.fspath(path) == os.fspath(private):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setitem(sys.modules, "fcntl", None)
+    monkeypatch.setattr(os, "open", no_folder)
+    with StagedOutput(out, owned=OWNED) as staging:
+        stage(staging)
+    assert visible(out) == {**NEW, "keep.txt": "a file of the user's"} and not (out / ".mnist-ova").exists()
+    private.write_text("")
+    with pytest.raises(InputError, match="is in the way"):
+        StagedOutput(out, owned=OWNED)
+
+
 def test_an_output_path_that_is_a_file_is_a_clear_error(tmp_path):
     (tmp_path / "taken").write_text("")
     with pytest.raises(InputError, match="cannot be written.*choose another --out"):
         StagedOutput(tmp_path / "taken")
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 def test_a_forked_helper_does_not_keep_the_folder_locked(out):
     """The video encoder is a forked process; killed with the run, it must not block the next run."""
     staging = StagedOutput(out)
