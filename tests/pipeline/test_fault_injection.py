@@ -109,6 +109,7 @@ def lock_is_free_and_leftovers_go(out):
     assert not (out / ".mnist-ova").exists()
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the killed run is a forked process")
 def test_every_stage_boundary_survives_an_exception_a_sigkill_and_a_full_disk(tmp_path, quick_drawing):
     tiny_npz = tmp_path / "three-classes.npz"  # 60 images of 8x8 pixels: each run takes little
     np.savez(tiny_npz, X=np.random.RandomState(0).randint(0, 256, (60, 64)), y=np.arange(60) % 3)

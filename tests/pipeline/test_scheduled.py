@@ -118,6 +118,7 @@ def staged(out, name):
     return lambda: any((folder / name).exists() for folder in out.glob(".mnist-ova/staging-*"))
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX's")
 @pytest.mark.parametrize("stage, extra, ready", [
     ("training", ["--iterations", "200000"], lambda out: (time.sleep(3.0), True)[1]),  # past start-up
     ("encoding the video", ["--iterations", "5", "--examples", "100", "--fps", "60"],

@@ -182,6 +182,7 @@ def test_an_empty_notes_file_adds_no_chapter(tmp_path):
     assert notes.load(write(tmp_path, "\n\n"), LABELS).sections() == []
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes (FIFOs) on this platform")
 def test_a_fifo_is_refused_without_waiting(tmp_path):
     fifo = tmp_path / "notes.md"
     os.mkfifo(fifo)

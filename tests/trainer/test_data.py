@@ -11,7 +11,8 @@ from mnist_ova.errors import InputError
 def write_idx(path, array, type_code=0x08):
     header = bytes([0, 0, type_code, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
     body = header + array.astype(data.IDX_TYPES[type_code]).tobytes()
-    (gzip.open if str(path).endswith(".gz") else open)(path, "wb").write(body)
+    with (gzip.open if str(path).endswith(".gz") else open)(path, "wb") as f:  # closed: gzip's trailer written
+        f.write(body)
     return path
 
 
