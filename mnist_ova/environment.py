@@ -43,7 +43,8 @@ def training_threads(environ: Mapping[str, str] = os.environ) -> int:
     """Worker threads per pass: MNIST_OVA_THREADS if set, else the CPUs this process may use."""
     value = environ.get("MNIST_OVA_THREADS", "").strip()
     if value:
-        if not value.isdigit() or int(value) < 1:
+        # isdigit() alone accepts '²' and other digits that int() refuses.
+        if not (value.isascii() and value.isdigit()) or int(value) < 1:
             raise InputError(f"MNIST_OVA_THREADS must be a whole number of at least 1; got {value!r}")
         return int(value)
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
