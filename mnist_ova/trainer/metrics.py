@@ -1,9 +1,12 @@
-"""Accuracy figures, confusion matrix, ROC and per-class scores, with numpy alone, gathered once
+"""Accuracy figures, confusion matrix, ROC and per-class scores (scikit-learn's metrics), gathered once
 into an ``Evaluation`` that every deliverable reads."""
 import dataclasses
 import functools
+import warnings
 
 import numpy as np
+from sklearn import metrics as sk
+from sklearn.exceptions import UndefinedMetricWarning
 
 
 def binary_accuracies(binary_proba, y, classes):
@@ -12,36 +15,11 @@ def binary_accuracies(binary_proba, y, classes):
     return np.mean((binary_proba > 0.5) == Y, axis=0)
 
 
-def confusion_matrix(y_true, y_pred, classes):
-    """Counts, rows = true class, columns = predicted class, in the order of ``classes``."""
-    classes = np.asarray(classes)
-    true_index = np.searchsorted(classes, y_true)
-    pred_index = np.searchsorted(classes, y_pred)
-    K = classes.size
-    return np.bincount(true_index * K + pred_index, minlength=K * K).reshape(K, K)
-
-
 def normalise_rows(counts):
     """Each row divided by its total; a class with no test rows keeps a row of zeros."""
     counts = np.asarray(counts, dtype=np.float64)
     totals = counts.sum(axis=1, keepdims=True)
     return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-
-
-def per_class_scores(counts):
-    """Precision, recall, F1 and support per class from a confusion matrix.
-
-    A ratio with nothing to divide by is 0, as scikit-learn's ``zero_division=0``.
-    """
-    counts = np.asarray(counts, dtype=np.float64)
-    true_positive = np.diag(counts)
-    predicted = counts.sum(axis=0)
-    support = counts.sum(axis=1)
-    precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0)
-    recall = np.divide(true_positive, support, out=np.zeros_like(true_positive), where=support > 0)
-    both = precision + recall
-    f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(both), where=both > 0)
-    return {"precision": precision, "recall": recall, "f1": f1, "support": support.astype(np.int64)}
 
 
 def most_confused_pairs(counts, top=3):
@@ -54,18 +32,16 @@ def most_confused_pairs(counts, top=3):
 
 
 def roc_curve(scores, positive):
-    """False- and true-positive rates over every threshold, and the area under the curve."""
-    scores = np.asarray(scores, dtype=np.float64)
+    """False- and true-positive rates at every distinct score (scikit-learn's, every point kept, so the
+    figures draw the same curve) and the area under them."""
     positive = np.asarray(positive, dtype=bool)
-    order = np.argsort(-scores, kind="stable")
-    scores, positive = scores[order], positive[order]
-    # One point per distinct score, so tied scores do not draw a staircase.
-    last_of_tie = np.r_[np.flatnonzero(np.diff(scores)), scores.size - 1]
-    tp = np.cumsum(positive)[last_of_tie]
-    fp = (last_of_tie + 1) - tp
-    tpr = np.r_[0.0, tp / max(positive.sum(), 1)]
-    fpr = np.r_[0.0, fp / max((~positive).sum(), 1)]
-    return fpr, tpr, float(np.trapezoid(tpr, fpr))
+    with warnings.catch_warnings():
+        # A class with no test rows (or the only class in them) has no positives (negatives) to divide by:
+        # scikit-learn warns and gives NaN rates; that rate is 0 here, and so is the area.
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        fpr, tpr, _ = sk.roc_curve(positive, scores, drop_intermediate=False)
+    fpr, tpr = np.nan_to_num(fpr), np.nan_to_num(tpr)
+    return fpr, tpr, float(sk.auc(fpr, tpr))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,8 +145,11 @@ def evaluate(model, X_train, y_train, X_test, y_test, class_names):
     binary = model.predict_binary_proba(X_test)
     true_index = np.searchsorted(classes, y_test)
     predicted_index = classes.searchsorted(model.predict(X_test))  # the estimator's own argmax
-    counts = confusion_matrix(true_index, predicted_index, np.arange(classes.size))
-    per_class = per_class_scores(counts)
+    labels = np.arange(classes.size)
+    counts = sk.confusion_matrix(true_index, predicted_index, labels=labels)
+    # zero_division=0: a class never predicted (or with no test rows) scores 0, not a warning and NaN.
+    precision, recall, f1, support = sk.precision_recall_fscore_support(true_index, predicted_index, labels=labels,
+                                                                        zero_division=0)
     return Evaluation(
         classes=classes, class_names=tuple(class_names), true_index=true_index, predicted_index=predicted_index,
         scores=model.predict_proba(X_test), binary_scores=binary,
@@ -178,5 +157,4 @@ def evaluate(model, X_train, y_train, X_test, y_test, class_names):
         test_accuracy=binary_accuracies(binary, y_test, classes), n_iter=np.asarray(model.n_iter_),
         cost_history=tuple(model.cost_history_), confusion=counts,
         roc=tuple(RocCurve(*roc_curve(binary[:, k], true_index == k)) for k in range(classes.size)),
-        precision=per_class["precision"], recall=per_class["recall"], f1=per_class["f1"],
-        support=per_class["support"])
+        precision=precision, recall=recall, f1=f1, support=support)

@@ -1,13 +1,18 @@
-"""Statistics with numpy alone: calibration, precision-recall, Wilson intervals, McNemar's exact
-test and the comparison with an earlier run. The CI gates' decisions live in ``pipeline/gates.py``.
+"""Statistics: calibration, precision-recall, Wilson intervals, McNemar's exact test (scikit-learn's and
+scipy's where they have them) and the comparison with an earlier run. The CI gates' decisions live in
+``pipeline/gates.py``.
 
 Everything here is numbers in, numbers out; what to draw and say about them is decided in
 ``render/`` and ``templates/``.
 """
 import dataclasses
 import math
+import warnings
 
 import numpy as np
+from scipy.stats import binomtest
+from sklearn import metrics as sk
+from sklearn.calibration import calibration_curve
 
 CALIBRATION_BINS = 15  # equal-width bins over [0, 1], for the reliability diagrams and the ECE
 Z_95 = 1.959963984540054  # the standard normal's 97.5 % quantile
@@ -43,22 +48,20 @@ def intervals_overlap(a, b):
 def mcnemar_exact(b, c):
     """Two-sided exact McNemar p-value from the discordant counts: ``b`` pairs right only in the
     first run, ``c`` right only in the second. Under "the runs are equally good" each discordant
-    pair goes either way with probability ½, so min(b, c) is Binomial(b + c, ½)-distributed; the
-    p-value doubles its lower tail (capped at 1). With no discordant pairs it is 1."""
+    pair goes either way with probability ½: the binomial test of b successes in b + c. With no
+    discordant pairs it is 1 (scipy refuses n = 0)."""
     b, c = int(b), int(c)
-    n = b + c
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))
-    # Exact integers, one correctly rounded division: no underflow however large n is.
-    return min(1.0, 2 * tail / 2**n)
+    return binomtest(b, b + c, 0.5).pvalue if b + c else 1.0
 
 
 def holm(p_values):
     """Holm's step-down adjustment of ``p_values`` (one family of tests): the smallest p is multiplied
     by m, the next by m − 1, and so on, each kept at least as large as the one before and at most 1.
     A test is rejected at level alpha when its adjusted p-value is below alpha; the chance of any false
-    rejection in the family stays under alpha."""
+    rejection in the family stays under alpha.
+
+    Hand-written: statsmodels has it (``multipletests(method="holm")``, the tests' reference) but is no
+    runtime dependency, and scipy has only the Benjamini-Hochberg/Yekutieli adjustments."""
     p = np.asarray(p_values, dtype=np.float64)
     order = np.argsort(p, kind="stable")
     scaled = p[order] * (p.size - np.arange(p.size))
@@ -68,13 +71,6 @@ def holm(p_values):
 
 
 # -- calibration -----------------------------------------------------------------------------------
-
-
-def _bin_ids(probability, n_bins):
-    """Bin of each probability among ``n_bins`` equal-width bins of [0, 1]; 1.0 falls in the last.
-    The same edges and the same ``searchsorted`` as scikit-learn's ``calibration_curve``."""
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    return np.searchsorted(edges[1:-1], probability)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,14 +95,14 @@ class Reliability:
 def reliability(probability, positive, n_bins=CALIBRATION_BINS):
     """The reliability curve of predicted probabilities against what happened (``positive``)."""
     probability = np.asarray(probability, dtype=np.float64)
-    positive = np.asarray(positive, dtype=np.float64)
-    ids = _bin_ids(probability, n_bins)
-    count = np.bincount(ids, minlength=n_bins)
-    sums = np.bincount(ids, weights=probability, minlength=n_bins)
-    hits = np.bincount(ids, weights=positive, minlength=n_bins)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    observed, mean_predicted = calibration_curve(positive, probability, n_bins=n_bins, strategy="uniform")
+    # calibration_curve keeps the non-empty bins but does not say how many predictions each holds (the ECE
+    # weighs by it): counted here on its edges, as it bins (1.0 in the last bin).
+    count = np.bincount(np.searchsorted(edges[1:-1], probability), minlength=n_bins)
     kept = count > 0
-    return Reliability(mean_predicted=sums[kept] / count[kept], observed=hits[kept] / count[kept],
-                       count=count[kept], bin_low=np.linspace(0.0, 1.0, n_bins + 1)[:-1][kept], n_bins=n_bins)
+    return Reliability(mean_predicted=mean_predicted, observed=observed, count=count[kept], bin_low=edges[:-1][kept],
+                       n_bins=n_bins)
 
 
 def one_hot(true_index, n_classes):
@@ -122,17 +118,16 @@ def brier_score(scores, true_index):
     classes. For one column of binary probabilities it is the usual binary Brier score."""
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim == 1:
-        return float(np.mean((scores - np.asarray(true_index, dtype=np.float64)) ** 2))
-    return float(np.mean(np.sum((scores - one_hot(true_index, scores.shape[1])) ** 2, axis=1)))
+        return sk.brier_score_loss(true_index, scores)
+    # scale_by_half=False: the sum form for two classes too, where scikit-learn's "auto" would halve it.
+    return sk.brier_score_loss(true_index, scores, labels=np.arange(scores.shape[1]), scale_by_half=False)
 
 
 def log_loss(scores, true_index):
-    """Mean negative log of the probability given to the true class; probabilities are clipped to
-    [eps, 1 − eps] (float64's eps, as scikit-learn does) so a confident mistake costs ~36, not ∞."""
+    """Mean negative log of the probability given to the true class; scikit-learn clips probabilities to
+    [eps, 1 − eps] (float64's eps) so a confident mistake costs ~36, not ∞."""
     scores = np.asarray(scores, dtype=np.float64)
-    eps = np.finfo(np.float64).eps
-    given = np.clip(scores[np.arange(scores.shape[0]), np.asarray(true_index)], eps, 1 - eps)
-    return float(-np.mean(np.log(given)))
+    return sk.log_loss(true_index, scores, labels=np.arange(scores.shape[1]))
 
 
 # -- precision-recall ------------------------------------------------------------------------------
@@ -147,18 +142,15 @@ class PrecisionRecall:
 
 def precision_recall(scores, positive):
     """Precision and recall at every distinct score taken as the threshold, and the average precision."""
-    scores = np.asarray(scores, dtype=np.float64)
     positive = np.asarray(positive, dtype=bool)
-    order = np.argsort(-scores, kind="stable")
-    scores, positive = scores[order], positive[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(scores)), scores.size - 1] if scores.size else np.array([], int)
-    tp = np.cumsum(positive)[last_of_tie].astype(np.float64)
-    predicted = last_of_tie + 1.0
-    n_positive = positive.sum()
-    precision = tp / predicted
-    recall = tp / n_positive if n_positive else np.zeros_like(tp)
-    ap = float(np.sum(np.diff(np.r_[0.0, recall]) * precision)) if n_positive else 0.0
-    return PrecisionRecall(precision=np.r_[1.0, precision], recall=np.r_[0.0, recall], average_precision=ap)
+    with warnings.catch_warnings():
+        # A class with no test rows: scikit-learn warns and sets its recall to 1; it is 0 here, as the AP.
+        warnings.filterwarnings("ignore", "No positive class found")
+        precision, recall, _ = sk.precision_recall_curve(positive, scores)
+        average_precision = float(sk.average_precision_score(positive, scores))
+    if not positive.any():
+        recall = np.zeros_like(recall)
+    return PrecisionRecall(precision=precision[::-1], recall=recall[::-1], average_precision=average_precision)
 
 
 # -- the analysis of one evaluation ----------------------------------------------------------------
@@ -209,12 +201,13 @@ class Analysis:
 
 
 def analyse(evaluation, n_bins=CALIBRATION_BINS):
-    """Calibration, precision-recall and intervals of an ``Evaluation``."""
+    """Calibration, precision-recall and intervals of an ``Evaluation`` (the split leaves it at least
+    2 test rows, which scikit-learn's metrics need)."""
     e = evaluation
     n, K = e.true_index.size, e.n_classes
     right = e.predicted_index == e.true_index
     truth = one_hot(e.true_index, K)
-    confidence = e.scores[np.arange(n), e.predicted_index] if n else np.zeros(0)
+    confidence = e.scores[np.arange(n), e.predicted_index]
     diagonal = np.diag(e.confusion)
     predicted = e.confusion.sum(axis=0)
     binary_right = np.rint(e.test_accuracy * n).astype(np.int64)
@@ -222,8 +215,8 @@ def analyse(evaluation, n_bins=CALIBRATION_BINS):
         n_test=n,
         confidence=reliability(confidence, right, n_bins),
         per_model=tuple(reliability(e.binary_scores[:, k], truth[:, k], n_bins) for k in range(K)),
-        brier=brier_score(e.scores, e.true_index) if n else 0.0,
-        log_loss=log_loss(e.scores, e.true_index) if n else 0.0,
+        brier=brier_score(e.scores, e.true_index),
+        log_loss=log_loss(e.scores, e.true_index),
         binary_brier=np.array([brier_score(e.binary_scores[:, k], truth[:, k]) for k in range(K)]),
         precision_recall=tuple(precision_recall(e.binary_scores[:, k], truth[:, k]) for k in range(K)),
         multiclass_interval=wilson_interval(int(right.sum()), n),

@@ -1,46 +1,45 @@
 import numpy as np
 import pytest
-from sklearn import metrics as sk
 
 from mnist_ova.trainer import metrics
 from mnist_ova.trainer.model import OneVsAllLogisticRegression
 from mnist_ova.trainer.preprocess import standardise
 
 
-@pytest.fixture
-def predictions():
-    rng = np.random.RandomState(3)
-    y_true = rng.randint(0, 5, 300)
-    y_pred = np.where(rng.rand(300) < 0.7, y_true, rng.randint(0, 5, 300))
-    y_pred[y_pred == 4] = 3  # class 4 is never predicted: precision has nothing to divide by
-    return y_true, y_pred
+def test_normalise_rows_keeps_a_class_without_rows_at_zero():
+    np.testing.assert_array_equal(metrics.normalise_rows([[1, 3], [0, 0]]), [[0.25, 0.75], [0.0, 0.0]])
 
 
-def test_confusion_matrix_and_normalised(predictions):
-    y_true, y_pred = predictions
-    counts = metrics.confusion_matrix(y_true, y_pred, np.arange(5))
-    np.testing.assert_array_equal(counts, sk.confusion_matrix(y_true, y_pred, labels=range(5)))
-    np.testing.assert_allclose(metrics.normalise_rows(counts),
-                               sk.confusion_matrix(y_true, y_pred, labels=range(5), normalize="true"))
+def mann_whitney_auc(scores, positive):
+    """The area under the ROC curve as the chance that a positive outscores a negative, ties counting
+    half: a reference that builds no curve."""
+    pos, neg = scores[positive][:, None], scores[~positive][None, :]
+    return np.mean((pos > neg) + 0.5 * (pos == neg))
 
 
-def test_per_class_scores(predictions):
-    y_true, y_pred = predictions
-    scores = metrics.per_class_scores(metrics.confusion_matrix(y_true, y_pred, np.arange(5)))
-    p, r, f, s = sk.precision_recall_fscore_support(y_true, y_pred, labels=range(5), zero_division=0)
-    for mine, theirs in zip((scores["precision"], scores["recall"], scores["f1"], scores["support"]), (p, r, f, s)):
-        np.testing.assert_allclose(mine, theirs)
+def test_roc_curve_by_hand_with_ties():
+    # Scores 0.9 (pos), 0.8 (pos, neg tied), 0.3 (neg): one point per distinct score, from (0, 0).
+    fpr, tpr, auc = metrics.roc_curve(np.array([0.9, 0.8, 0.8, 0.3]), np.array([True, True, False, False]))
+    np.testing.assert_array_equal(fpr, [0, 0, 0.5, 1])
+    np.testing.assert_array_equal(tpr, [0, 0.5, 1, 1])
+    assert auc == 0.875
 
 
-def test_roc_curve_and_auc():
+def test_roc_auc_is_the_chance_a_positive_outscores_a_negative():
     rng = np.random.RandomState(4)
     positive = rng.rand(400) < 0.3
     scores = np.round(rng.rand(400) + positive * 0.4, 2)  # rounded: many ties
     fpr, tpr, auc = metrics.roc_curve(scores, positive)
-    sk_fpr, sk_tpr, _ = sk.roc_curve(positive, scores, drop_intermediate=False)
-    np.testing.assert_allclose(fpr, sk_fpr)
-    np.testing.assert_allclose(tpr, sk_tpr)
-    assert auc == pytest.approx(sk.roc_auc_score(positive, scores), abs=1e-12)
+    assert auc == pytest.approx(mann_whitney_auc(scores, positive), abs=1e-12)
+    assert fpr.size == tpr.size == np.unique(scores).size + 1  # every distinct score kept: the figure's curve
+
+
+@pytest.mark.filterwarnings("error")
+def test_roc_curve_of_a_class_without_test_rows_is_zero_without_a_warning():
+    fpr, tpr, auc = metrics.roc_curve(np.array([0.2, 0.7, 0.1]), np.zeros(3, dtype=bool))
+    np.testing.assert_array_equal(tpr, 0)
+    np.testing.assert_array_equal(fpr, [0, 1 / 3, 2 / 3, 1])
+    assert auc == 0.0
 
 
 def test_most_confused_pairs():
@@ -48,25 +47,38 @@ def test_most_confused_pairs():
     assert metrics.most_confused_pairs(counts, top=2) == [(1, 0, 9), (0, 1, 3)]
 
 
-def test_evaluate_matches_scikit_learn(small_digits):
+def test_evaluate_matches_plain_counts(small_digits):
     images, labels = small_digits
     X = standardise(images)
     model = OneVsAllLogisticRegression(max_iter=50).fit(X[:400], labels[:400])
     evaluation = metrics.evaluate(model, X[:400], labels[:400], X[400:], labels[400:], [str(k) for k in range(10)])
     result = evaluation.to_dict()
-    predicted = model.predict(X[400:])
+    truth, predicted = labels[400:], model.predict(X[400:])
     np.testing.assert_array_equal(evaluation.classes[evaluation.predicted_index], predicted)
     np.testing.assert_allclose(evaluation.scores, model.predict_proba(X[400:]))
-    np.testing.assert_allclose(evaluation.confusion_normalised,
-                               sk.confusion_matrix(labels[400:], predicted, normalize="true"))
-    p, r, f, s = sk.precision_recall_fscore_support(labels[400:], predicted, zero_division=0)
-    for mine, theirs in zip((evaluation.precision, evaluation.recall, evaluation.f1, evaluation.support), (p, r, f, s)):
-        np.testing.assert_allclose(mine, theirs)
-    assert result["multiclass_accuracy"] == pytest.approx(sk.accuracy_score(labels[400:], predicted))
-    binary = model.predict_binary_proba(X[400:]) > 0.5
-    per_model = [sk.accuracy_score(labels[400:] == k, binary[:, k]) for k in range(10)]
+    counts = np.zeros((10, 10), dtype=np.int64)
+    for t, p in zip(truth, predicted):
+        counts[t, p] += 1
+    assert result["confusion_matrix"] == counts.tolist()
+    np.testing.assert_allclose(evaluation.confusion_normalised, counts / counts.sum(axis=1, keepdims=True))
+    hits = np.diag(counts)
+    precision, recall = hits / counts.sum(axis=0), hits / counts.sum(axis=1)
+    np.testing.assert_allclose(evaluation.precision, precision, rtol=1e-15)
+    np.testing.assert_allclose(evaluation.recall, recall, rtol=1e-15)
+    np.testing.assert_allclose(evaluation.f1, 2 * precision * recall / (precision + recall), rtol=1e-14)
+    np.testing.assert_array_equal(evaluation.support, counts.sum(axis=1))
+    assert result["multiclass_accuracy"] == pytest.approx(np.mean(predicted == truth))
+    binary = model.predict_binary_proba(X[400:])
+    per_model = [np.mean((truth == k) == (binary[:, k] > 0.5)) for k in range(10)]
     assert [row["test_accuracy"] for row in result["per_model"]] == pytest.approx(per_model)
     assert result["one_vs_all_accuracy"] == pytest.approx(np.mean(per_model))
-    assert result["confusion_matrix"] == sk.confusion_matrix(labels[400:], predicted).tolist()
     assert [row["auc"] for row in result["per_model"]] == pytest.approx(
-        [sk.roc_auc_score(labels[400:] == k, model.predict_binary_proba(X[400:])[:, k]) for k in range(10)])
+        [mann_whitney_auc(binary[:, k], truth == k) for k in range(10)], abs=1e-12)
+
+
+def test_a_class_never_predicted_scores_zero_precision():
+    model = OneVsAllLogisticRegression(max_iter=5).fit(np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 2]))
+    X, y = np.array([[0.0], [0.1], [3.0]]), np.array([0, 0, 1])
+    evaluation = metrics.evaluate(model, X, y, X, y, ["a", "b", "c"])
+    never = np.flatnonzero(np.bincount(evaluation.predicted_index, minlength=3) == 0)
+    assert never.size and np.all(evaluation.precision[never] == 0) and np.all(evaluation.f1[never] == 0)

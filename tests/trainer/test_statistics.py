@@ -1,8 +1,10 @@
-"""The error analysis against scikit-learn and against cases checked by hand."""
+"""The error analysis against plain formulas, statsmodels and cases checked by hand (the module calls
+scikit-learn and scipy, so they are no reference for it)."""
+import math
+from fractions import Fraction
+
 import numpy as np
 import pytest
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, precision_recall_curve
 
 from mnist_ova.trainer import metrics, statistics
 from mnist_ova.trainer.model import OneVsAllLogisticRegression
@@ -25,28 +27,37 @@ def random_scores():
     return scores, rng.randint(0, 4, size=300)
 
 
-def test_reliability_matches_calibration_curve(evaluation):
+def binned(probability, positive, n_bins=15):
+    """Reference reliability: bin i holds the probabilities in (i/n, (i+1)/n], the first bin 0 too."""
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins = [(probability <= edges[1]) if i == 0 else (probability > edges[i]) & (probability <= edges[i + 1])
+            for i in range(n_bins)]
+    kept = [b for b in bins if b.any()]
+    return ([probability[b].mean() for b in kept], [np.mean(positive[b]) for b in kept], [b.sum() for b in kept])
+
+
+def test_reliability_matches_the_bins_by_hand(evaluation):
     a = evaluation.analysis
     right = evaluation.predicted_index == evaluation.true_index
-    confidence = evaluation.scores.max(axis=1)
-    prob_true, prob_pred = calibration_curve(right, confidence, n_bins=15, strategy="uniform")
-    np.testing.assert_allclose(a.confidence.observed, prob_true, rtol=1e-12)
-    np.testing.assert_allclose(a.confidence.mean_predicted, prob_pred, rtol=1e-12)
+    curves = [(a.confidence, evaluation.scores.max(axis=1), right)] + [
+        (a.per_model[k], evaluation.binary_scores[:, k], evaluation.true_index == k) for k in range(10)]
+    for curve, probability, positive in curves:
+        mean, observed, count = binned(probability, positive)
+        np.testing.assert_allclose(curve.mean_predicted, mean, rtol=1e-12)
+        np.testing.assert_allclose(curve.observed, observed, rtol=1e-12)
+        np.testing.assert_array_equal(curve.count, count)
     assert a.confidence.n_bins == statistics.CALIBRATION_BINS == 15
-    for k in range(10):
-        prob_true, prob_pred = calibration_curve(evaluation.true_index == k, evaluation.binary_scores[:, k], n_bins=15)
-        np.testing.assert_allclose(a.per_model[k].observed, prob_true, rtol=1e-12)
-        np.testing.assert_allclose(a.per_model[k].mean_predicted, prob_pred, rtol=1e-12)
 
 
-def test_reliability_bins_take_the_edges_as_scikit_learn_does():
+def test_reliability_bins_take_the_edges_into_the_bin_below():
     probability = np.array([0.0, 1 / 15, 2 / 15, 0.5, 14 / 15, 1.0, 1.0])
     positive = np.array([0, 1, 0, 1, 1, 1, 0])
     curve = statistics.reliability(probability, positive)
-    prob_true, prob_pred = calibration_curve(positive, probability, n_bins=15)
-    np.testing.assert_allclose(curve.observed, prob_true)
-    np.testing.assert_allclose(curve.mean_predicted, prob_pred)
-    assert curve.count.sum() == probability.size
+    # 0 and 1/15 in bin 0, 2/15 in bin 1, 0.5 in bin 7, 14/15 in bin 13, both 1.0 in bin 14.
+    np.testing.assert_array_equal(curve.count, [2, 1, 1, 1, 2])
+    np.testing.assert_allclose(curve.bin_low, np.array([0, 1, 7, 13, 14]) / 15)
+    np.testing.assert_allclose(curve.observed, [0.5, 0, 1, 1, 0.5])
+    np.testing.assert_allclose(curve.mean_predicted, [1 / 30, 2 / 15, 0.5, 14 / 15, 1.0])
 
 
 def test_expected_calibration_error_by_hand():
@@ -56,31 +67,59 @@ def test_expected_calibration_error_by_hand():
     assert statistics.reliability([0.7] * 10, [1] * 7 + [0] * 3).expected_calibration_error == pytest.approx(0)
 
 
-def test_brier_and_log_loss_match_scikit_learn(random_scores, evaluation):
+def plain_brier(scores, y):
+    return np.mean(np.sum((scores - np.eye(scores.shape[1])[y]) ** 2, axis=1))
+
+
+def plain_log_loss(scores, y):
+    eps = np.finfo(np.float64).eps
+    return -np.mean(np.log(np.clip(scores[np.arange(y.size), y], eps, 1 - eps)))
+
+
+def test_brier_and_log_loss_match_their_formulas(random_scores, evaluation):
     scores, y = random_scores
-    assert statistics.brier_score(scores, y) == pytest.approx(brier_score_loss(y, scores, labels=range(4)), rel=1e-12)
-    assert statistics.log_loss(scores, y) == pytest.approx(log_loss(y, scores, labels=range(4)), rel=1e-12)
+    assert statistics.brier_score(scores, y) == pytest.approx(plain_brier(scores, y), rel=1e-12)
+    assert statistics.log_loss(scores, y) == pytest.approx(plain_log_loss(scores, y), rel=1e-12)
+    assert statistics.log_loss(scores, y) < 40  # the exact 0s given to true classes are clipped, not infinite
     a, e = evaluation.analysis, evaluation
-    assert a.brier == pytest.approx(brier_score_loss(e.true_index, e.scores, labels=range(10)), rel=1e-12)
-    assert a.log_loss == pytest.approx(log_loss(e.true_index, e.scores, labels=range(10)), rel=1e-12)
+    assert a.brier == pytest.approx(plain_brier(e.scores, e.true_index), rel=1e-12)
+    assert a.log_loss == pytest.approx(plain_log_loss(e.scores, e.true_index), rel=1e-12)
     for k in range(10):
-        assert a.binary_brier[k] == pytest.approx(brier_score_loss(e.true_index == k, e.binary_scores[:, k]),
+        assert a.binary_brier[k] == pytest.approx(np.mean((e.binary_scores[:, k] - (e.true_index == k)) ** 2),
                                                   rel=1e-12)
 
 
-def test_precision_recall_matches_scikit_learn(evaluation, random_scores):
-    for k in range(10):
-        positive, scores = evaluation.true_index == k, evaluation.binary_scores[:, k]
-        curve = evaluation.analysis.precision_recall[k]
-        assert curve.average_precision == pytest.approx(average_precision_score(positive, scores), rel=1e-12)
-        precision, recall, _ = precision_recall_curve(positive, scores)
-        # scikit-learn lists them from the lowest threshold up and ends at (recall 0, precision 1).
-        np.testing.assert_allclose(curve.precision, precision[::-1], rtol=1e-12)
-        np.testing.assert_allclose(curve.recall, recall[::-1], rtol=1e-12)
+def plain_precision_recall(scores, positive):
+    """Reference: precision and recall with each distinct score as the threshold, highest first, and
+    the average precision Σ (R_n − R_{n−1}) · P_n."""
+    precision, recall = [1.0], [0.0]
+    for threshold in sorted(set(scores.tolist()), reverse=True):
+        chosen = scores >= threshold
+        precision.append(np.sum(chosen & positive) / np.sum(chosen))
+        recall.append(np.sum(chosen & positive) / np.sum(positive))
+    return np.array(precision), np.array(recall), float(np.sum(np.diff(recall) * np.array(precision)[1:]))
+
+
+def test_precision_recall_matches_the_definition(evaluation, random_scores):
     tied = np.round(random_scores[0][:, 0], 1)  # many ties
-    positive = random_scores[1] == 0
-    assert statistics.precision_recall(tied, positive).average_precision == pytest.approx(
-        average_precision_score(positive, tied), rel=1e-12)
+    cases = [(evaluation.binary_scores[:, k], evaluation.true_index == k) for k in range(10)]
+    for scores, positive in cases + [(tied, random_scores[1] == 0)]:
+        curve = statistics.precision_recall(scores, positive)
+        precision, recall, average_precision = plain_precision_recall(scores, positive)
+        np.testing.assert_allclose(curve.precision, precision, rtol=1e-12)
+        np.testing.assert_allclose(curve.recall, recall, rtol=1e-12)
+        assert curve.average_precision == pytest.approx(average_precision, rel=1e-12)
+    for k in range(10):
+        assert evaluation.analysis.precision_recall[k].average_precision == pytest.approx(
+            plain_precision_recall(*cases[k])[2], rel=1e-12)
+
+
+@pytest.mark.filterwarnings("error")
+def test_precision_recall_of_a_class_without_test_rows_is_zero_without_a_warning():
+    curve = statistics.precision_recall(np.array([0.2, 0.7, 0.1]), np.zeros(3, dtype=bool))
+    np.testing.assert_array_equal(curve.recall, 0)
+    np.testing.assert_array_equal(curve.precision, [1, 0, 0, 0])
+    assert curve.average_precision == 0
 
 
 def test_wilson_interval_by_hand():
@@ -111,11 +150,16 @@ def test_mcnemar_exact_by_hand():
     assert 0 < statistics.mcnemar_exact(1000, 1300) < 1e-8  # large counts: no underflow to 0 or overflow
 
 
-def test_mcnemar_matches_a_binomial_test():
-    from scipy import stats
+def exact_mcnemar(b, c):
+    """Reference: twice the exact Binomial(b + c, 1/2) lower tail at min(b, c), in fractions, capped at 1."""
+    n = b + c
+    tail = Fraction(sum(math.comb(n, i) for i in range(min(b, c) + 1)), 2**n)
+    return float(min(Fraction(1), 2 * tail))
 
-    for b, c in ((2, 9), (12, 20), (40, 41)):
-        assert statistics.mcnemar_exact(b, c) == pytest.approx(stats.binomtest(b, b + c, 0.5).pvalue, rel=1e-12)
+
+def test_mcnemar_matches_the_exact_binomial_tail():
+    for b, c in ((2, 9), (12, 20), (40, 41), (0, 1), (1000, 1300)):
+        assert statistics.mcnemar_exact(b, c) == pytest.approx(exact_mcnemar(b, c), rel=1e-12)
 
 
 def test_intervals_in_the_analysis(evaluation):
@@ -194,7 +238,6 @@ def planted_runs(n_per_class=200, flips=None):
 
 
 def test_each_recall_change_is_tested_on_its_class_rows_with_holm_across_classes():
-    from scipy.stats import binomtest
     from statsmodels.stats.multitest import multipletests
 
     comparison, true, before, now = planted_runs(flips={"cat": (30, 2), "dog": (9, 3), "emu": (0, 0)})
@@ -202,7 +245,7 @@ def test_each_recall_change_is_tested_on_its_class_rows_with_holm_across_classes
     for name in ("cat", "dog", "emu"):
         rows = true == name
         b, c = int(np.sum(before[rows] & ~now[rows])), int(np.sum(~before[rows] & now[rows]))
-        raw.append(binomtest(min(b, c), b + c, 0.5).pvalue if b + c else 1.0)
+        raw.append(exact_mcnemar(b, c) if b + c else 1.0)
     adjusted = multipletests(raw, method="holm")[1]
     for change, p_raw, p_adjusted in zip(comparison.recall_changes, raw, adjusted):
         assert change.raw_p_value == pytest.approx(p_raw, rel=1e-12)
@@ -210,7 +253,7 @@ def test_each_recall_change_is_tested_on_its_class_rows_with_holm_across_classes
     assert [statistics.verdict(c) for c in comparison.recall_changes] == ["real", "within-noise", "none"]
     main = comparison.change("multiclass_accuracy")
     b, c = int(np.sum(before & ~now)), int(np.sum(~before & now))
-    assert main.p_value == pytest.approx(binomtest(min(b, c), b + c, 0.5).pvalue, rel=1e-12)
+    assert main.p_value == pytest.approx(exact_mcnemar(b, c), rel=1e-12)
 
 
 def test_a_change_is_real_by_the_paired_test_and_never_by_the_intervals():
@@ -244,12 +287,11 @@ def test_without_paired_rows_nothing_is_tested():
 
 def test_brier_score_is_the_sum_over_classes_form(random_scores):
     scores, y = random_scores
-    # The sum over the classes (scikit-learn's multiclass form) is K times the mean over them, which is
-    # the mean of the K one-vs-rest binary Brier scores.
-    per_class = [brier_score_loss(y == k, scores[:, k]) for k in range(4)]
+    # The sum over the classes is K times the mean over them, i.e. the sum of the K one-vs-rest binary scores.
+    per_class = [statistics.brier_score(scores[:, k], y == k) for k in range(4)]
     assert statistics.brier_score(scores, y) == pytest.approx(np.sum(per_class), rel=1e-12)
-    assert statistics.brier_score(scores, y) == pytest.approx(brier_score_loss(y, scores, labels=range(4)),
-                                                              rel=1e-12)
+    # Two classes too (scikit-learn would halve it): 0.7² + (0.3 − 1)² = 0.98 for the one row.
+    assert statistics.brier_score(np.array([[0.7, 0.3]]), np.array([1])) == pytest.approx(0.98)
     assert "summed over the classes" in statistics.BRIER_FORM
 
 
