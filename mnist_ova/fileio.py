@@ -22,6 +22,11 @@ def read_bounded(path, *, limit, what, encoding=None):
     past the check), a folder, a file too large, text that is not in ``encoding``."""
     path = Path(path)
     try:
+        # A FIFO or a device is refused before it is opened: opening one may block, or act (a tape rewinds).
+        _regular(os.stat(path).st_mode, what, path)
+    except OSError:
+        pass  # the open below says why
+    try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise InputError(f"{what} {str(path)!r} does not exist") from None
@@ -30,12 +35,12 @@ def read_bounded(path, *, limit, what, encoding=None):
             raise InputError(f"{what} {str(path)!r} is a folder: only regular files are read") from None
         raise InputError(f"{what} {str(path)!r} cannot be read ({exc.strerror or exc})") from None
     info = os.fstat(fd)
-    mode, size = info.st_mode, info.st_size
-    if not stat.S_ISREG(mode):
+    size = info.st_size
+    try:
+        _regular(info.st_mode, what, path)  # again: it may have been replaced since
+    except InputError:
         os.close(fd)
-        kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
-                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "no regular file")
-        raise InputError(f"{what} {str(path)!r} is {kind}: only regular files are read")
+        raise
     with open(fd, "rb") as f:
         data = f.read(limit + 1) if size <= limit else b""
         if size > limit or len(data) > limit:
@@ -47,6 +52,13 @@ def read_bounded(path, *, limit, what, encoding=None):
         return data.decode(encoding)
     except UnicodeDecodeError:
         raise InputError(f"{what} {str(path)!r} is not {encoding.upper()} text") from None
+
+
+def _regular(mode, what, path):
+    if not stat.S_ISREG(mode):
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "no regular file")
+        raise InputError(f"{what} {str(path)!r} is {kind}: only regular files are read")
 
 
 def _size_text(size):

@@ -13,12 +13,20 @@ paragraph is a numbered figure, its text the caption (as pandoc's implicit figur
 ``load`` reads and checks it all at once, so that the settings check can refuse a notes file before
 any training: an unknown label, a formula mathtext cannot read or an image that cannot be read is
 one error line (exit 2).
+
+A notes file is the user's, but it may come from anyone, so what it can make the run do is bounded:
+images only from inside its folder (symbolic links resolved), each a regular file of at most
+``IMAGE_LIMIT`` bytes and ``PIXEL_LIMIT`` pixels; an SVG only when ``check_image`` finds it refers to
+nothing outside itself (raster ``data:`` images aside) and expands to at most ``SVG_ELEMENTS``
+elements, ``<use>`` references included; at most ``FORMULA_LIMIT`` formulas of ``FORMULA_CHARS``
+characters, typeset in ``FORMULA_SECONDS`` in all.
 """
 import base64
 import dataclasses
 import difflib
 import functools
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +38,12 @@ IMAGE_LIMIT = 20 * 2**20  # bytes of one image
 TEXT_SIZE = 10.5  # points: the report's body text (style.css); a formula's size is given in em of it
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
                ".webp": "image/webp", ".svg": "image/svg+xml"}
+PIXEL_LIMIT = 50_000_000  # pixels of one raster image: about 200 MB once decoded (Pillow refuses 179 M)
+SVG_ELEMENTS = 100_000  # elements an SVG draws, each <use> counted as the elements it copies
+SVG_DEPTH = 200  # elements nested in one another, through <use> references too
+FORMULA_LIMIT = 500  # formulas in one notes file: each is an image in the report
+FORMULA_CHARS = 1000  # characters of TeX in one formula (mathtext takes about a second for 2,000)
+FORMULA_SECONDS = 60  # typesetting all of them; past it the notes are refused rather than the run held
 UNTITLED = "Notes"  # the chapter of any text before the first level-1 heading
 
 # @tbl-NAME: the documented name of each of the report's tables -> its id in the templates.
@@ -99,12 +113,20 @@ def load(path, labels):
     figures = _figures(tokens, labels, where=str(path))
     labels = {**labels, **{figure.meta["id"]: (figure.meta["id"],) for figure in figures.values()
                            if figure.meta["id"].startswith("fig-")}}
+    formulas = sum(token.type in ("math_inline", "math_block") for token, _ in _walk(tokens))
+    if formulas > FORMULA_LIMIT:
+        raise InputError(f"notes file {str(path)!r} holds {formulas} formulas; at most {FORMULA_LIMIT} are typeset "
+                         "(each is an image in the report)")
+    deadline = time.monotonic() + FORMULA_SECONDS
     for token, line in _walk(tokens):
         at = f"notes file {str(path)!r} line {line}" if line else f"notes file {str(path)!r}"
         if token.type == "crossref" and token.meta["label"] not in labels:
             raise InputError(f"{at}: unknown cross-reference @{token.meta['label']}{_suggestion(token, labels)}; "
                              f"valid: {_listing(labels)}")
         if token.type in ("math_inline", "math_block"):
+            if time.monotonic() > deadline:
+                raise InputError(f"{at}: the notes' formulas took over {FORMULA_SECONDS} s to typeset; write "
+                                 "fewer or shorter ones")
             token.meta.update(_typeset(token.content, display=token.type == "math_block", at=at))
         elif token.type == "image":
             token.attrSet("src", _image(path.parent, str(token.attrGet("src")), at=at))
@@ -217,6 +239,8 @@ def _typeset(tex, *, display, at):
     flat = " ".join(tex.split())  # mathtext reads one line
     if not flat:
         raise InputError(f"{at}: an empty formula ($$ $$); write one or remove the dollars")
+    if len(flat) > FORMULA_CHARS:
+        raise InputError(f"{at}: a formula of {len(flat)} characters; at most {FORMULA_CHARS} are typeset")
     try:
         # Inline too at the size of the report's equations: Computer Modern's letters are smaller than
         # DejaVu Sans's at the same size, so this matches the text around it.
@@ -225,6 +249,8 @@ def _typeset(tex, *, display, at):
         reason = next((line.strip() for line in reversed(str(exc).splitlines()) if line.strip()), "")
         raise InputError(f"{at}: matplotlib's mathtext cannot typeset ${flat}$ ({reason}); it reads a subset of "
                          "TeX, without environments") from None
+    except RecursionError:  # mathtext's parser recurses once per level of braces
+        raise InputError(f"{at}: a formula nested too deeply for matplotlib's mathtext; flatten it") from None
     em = [f"{value / TEXT_SIZE:.3f}em" for value in (width, height, depth)]
     # A displayed formula keeps its proportions when a narrow screen scales it down (the stylesheet's
     # height: auto); an inline one sits on the text's baseline.
@@ -233,39 +259,139 @@ def _typeset(tex, *, display, at):
 
 
 def _image(folder, src, *, at):
-    """An image named in the notes, relative to their folder, as a data: URL."""
+    """An image named in the notes, a file inside their folder (symbolic links resolved), as a data: URL."""
     from urllib.parse import unquote, urlsplit
 
     if urlsplit(src).scheme or src.startswith("//"):
         raise InputError(f"{at}: the image {src!r} is no file: the report carries its images inside it, so "
                          "name a file beside the notes")
-    file = folder / unquote(src)
+    folder = folder.resolve()
+    file = (folder / unquote(src)).resolve()  # an absolute name replaces the folder: refused below
+    if not file.is_relative_to(folder):
+        raise InputError(f"{at}: the image {src!r} is {str(file)!r}, outside the notes folder {str(folder)!r}; "
+                         "images are read only from inside it (symbolic links resolved)")
     mime = IMAGE_TYPES.get(file.suffix.lower())
     if mime is None:
         raise InputError(f"{at}: the image {src!r} is not one of {', '.join(IMAGE_TYPES)}")
     content = read_bounded(file, limit=IMAGE_LIMIT, what=f"{at}: the image")
-    if not _readable(content, mime):
-        raise InputError(f"{at}: the image {src!r} is no {mime} file that can be read")
+    reason = check_image(content, mime)
+    if reason:
+        raise InputError(f"{at}: the image {src!r} {reason}")
     return f"data:{mime};base64,{base64.b64encode(content).decode('ascii')}"
 
 
-def _readable(content, mime):
+RASTER_DATA = re.compile(r"data:image/(?:png|jpeg|gif|webp)[;,]")
+URL = re.compile(r"url\(\s*['\"]?([^'\")\s]*)", re.IGNORECASE)
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def check_image(content, mime):
+    """Why ``content`` cannot be shown as an image of type ``mime`` (words after "the image NAME"), or None.
+
+    The report's PDF is typeset from these bytes (``report.write_pdf``), so an SVG must not make that
+    reach out or run long: it may refer only inside itself (``#id``) or to a raster image carried in it
+    (``data:image/png``…), declare no entities, and draw at most ``SVG_ELEMENTS`` elements ``SVG_DEPTH``
+    deep; a raster image has at most ``PIXEL_LIMIT`` pixels."""
     import io
-    import xml.etree.ElementTree as ElementTree
 
     if mime == "image/svg+xml":
-        try:
-            return ElementTree.fromstring(content).tag.rpartition("}")[2] == "svg"
-        except ElementTree.ParseError:
-            return False
+        return _check_svg(content)
     from PIL import Image
 
     try:
         with Image.open(io.BytesIO(content)) as image:
             image.verify()
-            return Image.MIME.get(image.format or "") == mime
+            if Image.MIME.get(image.format or "") != mime:
+                return f"is no {mime} file that can be read"
+            width, height = image.size
     except Exception:  # Pillow raises many kinds for a file that is not what it says
-        return False
+        return f"is no {mime} file that can be read"
+    if width * height > PIXEL_LIMIT:
+        return f"has {width}×{height} pixels; at most {PIXEL_LIMIT:,} are shown"
+    return None
+
+
+def _check_svg(content):
+    import xml.etree.ElementTree as ElementTree
+    import xml.parsers.expat
+
+    def declared(*_):  # an entity can expand a few bytes into gigabytes
+        raise ValueError("it declares an entity")
+
+    entities = xml.parsers.expat.ParserCreate()
+    entities.EntityDeclHandler = declared
+    try:
+        entities.Parse(content, True)
+        root = ElementTree.fromstring(content)
+    except (xml.parsers.expat.ExpatError, ElementTree.ParseError, ValueError) as exc:
+        return f"is no image/svg+xml file that can be read ({exc})"
+    if _local(root.tag) != "svg":
+        return "is no image/svg+xml file that can be read (its root is no <svg>)"
+    ids: dict[str, list] = {}
+    for element in root.iter():
+        if element.get("id"):
+            ids.setdefault(element.get("id"), []).append(element)
+        for reference, _ in _references(element):
+            if not (reference.startswith("#") or RASTER_DATA.match(reference)):
+                return f"refers to {reference[:80]!r}; an SVG in the notes may refer only inside itself (#id)"
+        if _local(element.tag) == "style" and "marker" in (element.text or "").lower():
+            # a style sheet's markers are drawn at every vertex of paths it selects: uncounted here
+            return ("sets markers in a <style>; give them as attributes (marker-mid=\"url(#m)\"), where what they "
+                    "draw is counted")
+    try:
+        _drawn(root, ids)
+    except ValueError as exc:
+        return f"is too complex to typeset: {exc}"
+    return None
+
+
+def _local(name):
+    return name.rpartition("}")[2]
+
+
+def _references(element):
+    """(what, how many times it is drawn) for each reference of ``element``: its href, each url(…) of its
+    attributes; a marker is drawn at each vertex (counted as the numbers of the path's points)."""
+    vertices = len(NUMBER.findall(element.get("d", "") + element.get("points", ""))) or 1
+    for name, value in element.items():
+        if _local(name) == "href":
+            yield value, 1
+        for declaration in value.split(";") if name == "style" else [f"{name}:{value}"]:
+            times = vertices if declaration.strip().lower().startswith("marker") else 1
+            yield from ((url, times) for url in URL.findall(declaration))
+    if _local(element.tag) == "style":
+        text = element.text or ""
+        if "@import" in text:
+            yield "@import", 1
+        yield from ((url, 1) for url in URL.findall(text))
+
+
+def _drawn(root, ids):
+    """The elements the SVG draws, each reference counted as what it copies as often as it is drawn:
+    ValueError past SVG_ELEMENTS, SVG_DEPTH deep, or for a reference to an element that holds it."""
+    counts: dict[int, int] = {}
+    path: list[int] = []
+
+    def count(element):
+        key = id(element)
+        if key in counts:
+            return counts[key]
+        if key in path:
+            raise ValueError("a reference leads to an element that holds it")
+        if len(path) >= SVG_DEPTH:
+            raise ValueError(f"elements and references nest more than {SVG_DEPTH} deep")
+        path.append(key)
+        total = 1 + sum(count(child) for child in element)
+        for reference, times in _references(element):
+            targets = ids.get(reference[1:], []) if reference.startswith("#") else []
+            total += times * sum(count(target) for target in targets)  # a duplicated id: whichever is picked
+        if total > SVG_ELEMENTS:
+            raise ValueError(f"it draws more than {SVG_ELEMENTS:,} elements (references counted as what they copy)")
+        path.pop()
+        counts[key] = total
+        return total
+
+    count(root)
 
 
 def _walk(tokens):

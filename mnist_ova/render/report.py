@@ -243,14 +243,59 @@ def linked_assets(paths, folder):
 def write_pdf(html, path, *, base_url):
     """Typeset ``html`` with WeasyPrint; relative URLs resolve against ``base_url``. The PDF is
     tagged (its structure and the images' alt texts reach screen readers), takes its Title, Author,
-    Subject, Keywords and dates from the HTML's head, and has a bookmark per heading."""
+    Subject, Keywords and dates from the HTML's head, and has a bookmark per heading.
+
+    WeasyPrint fetches only through ``serve``: the report carries every image as a data: URL, so no
+    file, no network and no image it cannot typeset in bounded time (an SVG of the notes referring to
+    /etc or to a server, a FIFO, a <use> bomb) is ever read; what is refused is left out of the PDF."""
     import logging
 
     import weasyprint
 
     # WeasyPrint reports every CSS property it skips at WARNING; they are not the user's concern.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    weasyprint.HTML(string=html, base_url=str(base_url)).write_pdf(str(path), pdf_tags=True)
+    weasyprint.HTML(string=html, base_url=str(base_url), url_fetcher=_fetcher()).write_pdf(str(path), pdf_tags=True)
+
+
+DATA_LIMIT = 64 * MiB  # characters of one data: URL served to WeasyPrint; the report's largest image is a few MiB
+
+
+def serve(url):
+    """(bytes, type) of ``url`` when it is a data: URL of at most DATA_LIMIT characters carrying an image
+    ``notes.check_image`` accepts; ValueError for anything else (WeasyPrint then leaves it out)."""
+    from urllib.parse import unquote_to_bytes
+
+    from mnist_ova.render import notes
+
+    if url[:5].lower() != "data:":
+        raise ValueError(f"the report fetches nothing; refused {url[:80]!r}")
+    if len(url) > DATA_LIMIT:
+        raise ValueError(f"a data: URL of {len(url)} characters; at most {DATA_LIMIT} are read")
+    header, _, body = url[5:].partition(",")
+    mime, *parameters = header.lower().split(";")
+    data = unquote_to_bytes(body)
+    data = base64.b64decode(data) if "base64" in parameters else data
+    reason = (notes.check_image(data, mime) if mime in notes.IMAGE_TYPES.values()
+              else f"is of type {mime!r}, no image")
+    if reason:
+        raise ValueError(f"the image of a data: URL {reason}")
+    return data, mime
+
+
+def _fetcher():
+    """``serve`` as the url_fetcher this WeasyPrint takes: a URLFetcher where it has that class, else (older
+    versions) a function returning a dict."""
+    from weasyprint import urls
+
+    if not hasattr(urls, "URLFetcher"):
+        return lambda url: dict(zip(("string", "mime_type"), serve(url)))
+
+    class Fetcher(urls.URLFetcher):
+        def fetch(self, url, headers=None):
+            data, mime = serve(url)
+            return urls.URLFetcherResponse(url, data, {"Content-Type": mime})
+
+    return Fetcher()
 
 
 PACKAGES = ("numpy", "scipy", "scikit-learn", "matplotlib", "opencv-python-headless", "pillow", "imageio",

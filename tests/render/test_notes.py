@@ -263,3 +263,125 @@ def test_an_inline_formula_is_placed_at_its_measured_size():
     assert abs(width - reference.width) <= 1 and abs(height - reference.height) <= 2
     assert 0 < depth and abs(depth - reference.depth) <= 1
     assert math_svg(r"y_{i}^{2}", fontsize=11.5)[0] == svg, "the same formula gives the same bytes"
+
+
+@pytest.fixture
+def beside(tmp_path):
+    """A notes folder, and an image outside it (in its parent)."""
+    from PIL import Image
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    Image.new("L", (4, 4)).save(tmp_path / "outside.png")
+    return folder
+
+
+@pytest.mark.parametrize("source", ["{outside}", "../outside.png", "..%2Foutside.png", "sub/..%2F..%2Foutside.png",
+                                    "link.png", "linked/outside.png"])
+def test_an_image_outside_the_notes_folder_is_refused(beside, source):
+    if hasattr(os, "symlink"):
+        os.symlink(beside.parent / "outside.png", beside / "link.png")
+        os.symlink(beside.parent, beside / "linked")
+    elif "link" in source:
+        pytest.skip("no symbolic links on this platform")
+    (beside / "sub").mkdir()
+    source = source.format(outside=(beside.parent / "outside.png").as_posix())
+    with pytest.raises(InputError, match=r"line 3: the image .* is '.*outside\.png', outside the notes folder "
+                                         r"'.*notes'; images are read only from inside it \(symbolic links resolved\)"):
+        notes.load(write(beside, f"# A\n\n![x]({source})\n"), LABELS)
+
+
+def test_a_link_inside_the_notes_folder_is_followed(beside):
+    if not hasattr(os, "symlink"):
+        pytest.skip("no symbolic links on this platform")
+    (beside / "plots").mkdir()
+    (beside.parent / "outside.png").rename(beside / "plots" / "real.png")
+    os.symlink(beside / "plots", beside / "here")
+    assert "data:image/png;base64," in body(notes.load(write(beside, "![x](here/real.png)\n"), LABELS), "notes-1")
+
+
+SVG = '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="9" height="9">{}</svg>'
+BOMB = ('<defs><g id="a"><path d="M0 0h1v1z"/></g>' + "".join(
+    f'<g id="{b}">' + f'<use href="#{a}"/>' * 10 + "</g>" for a, b in zip("abcdefgh", "bcdefghi")) +
+    '</defs><use href="#i"/>')
+
+
+@pytest.mark.parametrize("inside, reason", [
+    ('<image href="file:///etc/hostname" width="9" height="9"/>', r"refers to 'file:///etc/hostname'; an SVG in the "
+                                                                   r"notes may refer only inside itself \(#id\)"),
+    ('<image xlink:href="http://127.0.0.1:9/a.png"/>', "refers to 'http://127.0.0.1:9/a.png'"),
+    ('<use href="other.svg#a"/>', "refers to 'other.svg#a'"),
+    ('<rect fill="url(/etc/x#p)" width="9" height="9"/>', "refers to '/etc/x#p'"),
+    ('<rect style="fill: url(\'http://x/p\')" width="9" height="9"/>', "refers to 'http://x/p'"),
+    ('<style>@import "http://x/a.css";</style>', "refers to '@import'"),
+    ('<image href="data:image/svg+xml;base64,PHN2Zy8+"/>', "refers to 'data:image/svg"),
+    (BOMB, r"too complex to typeset: it draws more than 100,000 elements"),
+    ('<g id="a"><use href="#a"/></g>', "a reference leads to an element that holds it"),
+    ('<g id="a"/><g id="b"><use href="#a"/></g><g id="a">' + '<path d="M0 0"/>' * 10 + "</g>" + '<use href="#b"/>' * 2,
+     None),  # a duplicated id counts whichever element it may mean
+    ("<g>" * 201 + "</g>" * 201, "more than 200 deep"),
+    ('<marker id="m"><path d="M0 0h1v1z"/></marker><path marker-mid="url(#m)" d="' + "1 " * 60_000 + '"/>',
+     "more than 100,000 elements"),
+    ('<style>path { marker-mid: url(#m) }</style>', r"sets markers in a <style>; give them as attributes"),
+])
+def test_an_svg_that_refers_outside_or_draws_too_much_is_refused(tmp_path, inside, reason):
+    (tmp_path / "drawn.svg").write_text(SVG.format(inside))
+    if reason is None:
+        notes.load(write(tmp_path, "![x](drawn.svg)\n"), LABELS)
+        return
+    with pytest.raises(InputError, match=f"the image 'drawn.svg' (.* )?{reason}"):
+        notes.load(write(tmp_path, "![x](drawn.svg)\n"), LABELS)
+
+
+def test_an_svg_declaring_entities_is_refused(tmp_path):
+    laughs = ('<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa">' + "".join(
+        f'<!ENTITY {b} "{("&" + a + ";") * 10}">' for a, b in zip("abcdefgh", "bcdefghi")) +
+        ']><svg xmlns="http://www.w3.org/2000/svg"><text>&i;</text></svg>')
+    (tmp_path / "laughs.svg").write_text(laughs)
+    with pytest.raises(InputError, match="it declares an entity"):
+        notes.load(write(tmp_path, "![x](laughs.svg)\n"), LABELS)
+
+
+def test_matplotlib_svgs_with_glyphs_markers_clips_and_pictures_are_carried(tmp_path):
+    """What a user's plots hold: <use> glyphs, clip paths, markers, a raster image inside (data:image/png)."""
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    axes = figure.subplots()
+    axes.plot(np.arange(500), np.sin(np.arange(500)), marker="o")
+    axes.imshow(np.arange(64).reshape(8, 8), extent=(0, 100, -1, 1), aspect="auto")
+    axes.set_title(r"$\sigma(z) = \frac{1}{1 + e^{-z}}$")
+    figure.savefig(tmp_path / "plot.svg", format="svg")
+    assert "data:image/png" in (tmp_path / "plot.svg").read_text()
+    assert "data:image/svg+xml" in body(notes.load(write(tmp_path, "![plot](plot.svg)\n"), LABELS), "notes-1")
+
+
+def test_a_raster_image_of_too_many_pixels_is_refused(tmp_path, image, monkeypatch):
+    monkeypatch.setattr(notes, "PIXEL_LIMIT", 12 * 16 - 1)
+    with pytest.raises(InputError, match="the image 'plots/mine.png' has 16×12 pixels; at most 191 are shown"):
+        notes.load(write(tmp_path, "![x](plots/mine.png)\n"), LABELS)
+
+
+def test_more_formulas_than_the_limit_are_refused_before_any_is_typeset(tmp_path, monkeypatch):
+    from mnist_ova.render import figures
+
+    monkeypatch.setattr(figures, "math_svg", lambda *a, **k: pytest.fail("typeset before counting"))
+    path = write(tmp_path, "$x$ " * (notes.FORMULA_LIMIT + 1))
+    with pytest.raises(InputError, match=f"holds {notes.FORMULA_LIMIT + 1} formulas; at most {notes.FORMULA_LIMIT} "
+                                         "are typeset"):
+        notes.load(path, LABELS)
+
+
+def test_formulas_past_the_time_allowed_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(notes, "FORMULA_SECONDS", -1)
+    with pytest.raises(InputError, match=r"line 1: the notes' formulas took over -1 s to typeset"):
+        notes.load(write(tmp_path, "$x$ and $y$\n"), LABELS)
+
+
+@pytest.mark.parametrize("tex, reason", [
+    ("x+" * 600 + "x", "a formula of 1201 characters; at most 1000 are typeset"),
+    ("{" * 200 + "x" + "}" * 200, "a formula nested too deeply for matplotlib's mathtext"),
+    (r"\frac{1}{" * 60 + "x" + "}" * 60, "a formula nested too deeply for matplotlib's mathtext")])
+def test_a_formula_too_long_or_too_deep_is_refused(tmp_path, tex, reason):
+    with pytest.raises(InputError, match=f"line 3: {re.escape(reason)}"):
+        notes.load(write(tmp_path, f"# A\n\n${tex}$\n"), LABELS)
