@@ -1,5 +1,6 @@
 """Snapshots of training: every model's weights, bias and cost at about 100 iterations spaced evenly on a
-log scale (1, 2, 3, …, 1000) plus the last, so that the film and the report can show how the models learned.
+log scale (1, 2, 3, …, 1000) plus the last, so that the film and the report can show how the models learned;
+fewer for models so large that 100 copies would not fit ``SNAPSHOT_BYTES``.
 
 The fit loop only copies the weights and what its passes over the training rows already computed
 (``Recorder``): the cost, and with gradient descent the training accuracies too (each pass scores the
@@ -14,6 +15,10 @@ import numpy as np
 from mnist_ova.trainer.preprocess import BLOCK, StandardisedImages
 
 SNAPSHOTS = 100  # about this many iterations are kept, from the first to the last
+# Bytes of weights the snapshots may hold (scoring them adds a float32 copy): 100 snapshots of ten models of
+# 784 pixels take 6 MB, but of 2048² pixels 34 GB. Large models keep fewer snapshots, the first and the last
+# always (twice the model's weights, when one model is over half of this).
+SNAPSHOT_BYTES = 256 * 2**20
 
 
 def snapshot_iterations(max_iter, count=SNAPSHOTS):
@@ -59,6 +64,7 @@ class Recorder:
     accuracies to ``take``, which spares ``score`` those rows."""
 
     def __init__(self, max_iter):
+        self._max_iter = max_iter
         self._wanted = set(snapshot_iterations(max_iter).tolist())
         self._rows: list[tuple] = []
 
@@ -68,6 +74,9 @@ class Recorder:
     def take(self, iteration, coef, intercept, cost, train_accuracy=None, train_multiclass=None):
         """Keep the state after ``iteration`` updates; the accuracies, when given, are on the training rows:
         each binary model's (K,) and the one-vs-all prediction's."""
+        if not self._rows:  # the first snapshot tells the weights' size: as many as SNAPSHOT_BYTES holds
+            count = max(2, min(SNAPSHOTS, SNAPSHOT_BYTES // max(np.asarray(coef).nbytes, 1)))
+            self._wanted = set(snapshot_iterations(self._max_iter, count).tolist())
         self._rows.append((int(iteration), np.array(coef), np.array(intercept),
                            np.asarray(cost, dtype=np.float64).copy(),
                            None if train_accuracy is None else np.asarray(train_accuracy, dtype=np.float64).copy(),

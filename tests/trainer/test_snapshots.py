@@ -120,3 +120,32 @@ def test_scores_equal_the_estimators_own_at_every_snapshot(small_digits, as_pixe
             np.testing.assert_allclose(binary[s], expected, atol=rounding + 1e-12)
             assert abs(multiclass[s] - np.mean(at.predict(X[rows]) == labels[rows])) <= rounding + 1e-12
     assert scored.test_multiclass[-1] > scored.test_multiclass[0]
+
+
+def test_large_models_keep_fewer_snapshots_within_the_memory_allowed(monkeypatch):
+    """Twelve 2048² images with 100 iterations ran out of memory: 100 snapshots of 4 M weights per model."""
+    K, intercept = 10, np.zeros(10)
+    small = snapshots.Recorder(100)
+    small.take(1, np.zeros((K, 784)), intercept, np.zeros(K))
+    assert all(small.wants(t) for t in range(2, 101)), "a small model keeps its 100"
+    d = 2048 * 2048 // 64  # the real size over 64, and the allowance with it
+    monkeypatch.setattr(snapshots, "SNAPSHOT_BYTES", snapshots.SNAPSHOT_BYTES // 64)
+    recorder = snapshots.Recorder(100)
+    coef = np.zeros((K, d))
+    for iteration in range(1, 101):
+        if recorder.wants(iteration):
+            recorder.take(iteration, coef, intercept, np.zeros(K))
+    shots = recorder.snapshots(100, coef, intercept, lambda: (np.zeros(K),))
+    assert shots.coef.nbytes <= max(snapshots.SNAPSHOT_BYTES, 2 * coef.nbytes)
+    assert shots.iterations[0] == 1 and shots.iterations[-1] == 100 and shots.iterations.size >= 2
+
+
+def test_a_fit_of_large_images_keeps_its_snapshots_within_the_memory_allowed(small_digits, monkeypatch):
+    images, labels = small_digits
+    X = standardise(images[:200])
+    monkeypatch.setattr(snapshots, "SNAPSHOT_BYTES", 10 * X.shape[1] * 8 * 5)  # five snapshots of ten models
+    model = OneVsAllLogisticRegression(max_iter=300).fit(X, labels[:200])
+    shots = model.snapshots_
+    assert shots.coef.nbytes <= snapshots.SNAPSHOT_BYTES and shots.iterations[0] == 1
+    assert shots.iterations[-1] == model.n_iter_.max()
+    np.testing.assert_array_equal(shots.coef[-1], model.coef_)
