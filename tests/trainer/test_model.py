@@ -8,7 +8,7 @@ from mnist_ova.trainer.model import NotFittedError, OneVsAllLogisticRegression
 from mnist_ova.trainer.preprocess import standardise
 
 
-def notebook_loop(X, y, alpha=0.01, iterations=1000):
+def notebook_loop(X, y, alpha=0.01, iterations=1000, tol=1e-5):
     """One binary model exactly as the course notebook trains it, written plainly."""
     m = X.shape[0]
     y = y.reshape(-1, 1).astype(float)
@@ -26,7 +26,7 @@ def notebook_loop(X, y, alpha=0.01, iterations=1000):
         costs.append(cost)
         y_pred = np.round(1 / (1 + np.exp(-(np.dot(X, w) + b))))
         rmse = np.sqrt(np.mean((y_pred - y) ** 2))
-        if rmse <= 1e-5:
+        if rmse <= tol:
             break
     return w.ravel(), b, np.array(costs), i + 1
 
@@ -61,6 +61,19 @@ def test_models_stop_early_at_their_own_iteration_and_keep_their_weights(small_d
     for k, (w, b, costs, _) in enumerate(reference):
         np.testing.assert_allclose(model.coef_[k], w, rtol=0, atol=1e-10)
         assert len(model.cost_history_[k]) == stops[k]
+
+
+@pytest.mark.parametrize("wrong", [0, 2])
+def test_a_model_stops_when_its_rmse_equals_tol(small_digits, wrong):
+    """tol = sqrt(wrong / n) exactly, an RMSE the rounded predictions can have: a model stops at the step
+    it reaches it, not only once below it; with tol = 0, once it gets every training row right."""
+    images, labels = small_digits
+    X, y = standardise(images[:80]), labels[:80]
+    tol = np.sqrt(wrong / 80)
+    stops = [n for *_, n in notebook_models(X, y, tol=tol)]
+    strictly_below = [n for *_, n in notebook_models(X, y, tol=np.nextafter(tol, -1))]
+    assert stops != strictly_below, "some model must reach an RMSE of exactly tol"
+    assert OneVsAllLogisticRegression(tol=tol).fit(X, y).n_iter_.tolist() == stops
 
 
 def test_float32_mode_trains_in_float32_and_agrees_with_float64(small_digits):
