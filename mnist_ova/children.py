@@ -15,9 +15,9 @@ A child of the tool (the forked data loader, a forked video encoder, the ffmpeg 
   the command line on every way out, and at exit as a backstop) ends and waits for each;
 * keeps no descriptor the run registered with ``keep_from_children`` (the output folder's lock).
 
-The run's own signals: SIGTERM stops it as Ctrl-C does (``handling_signals``), a stopping signal whose
+The run's own signals: SIGTERM and SIGHUP stop it as Ctrl-C does (``handling_signals``), a stopping signal whose
 exception got lost is raised again at the next step (``raise_if_stopped``), SIGXFSZ becomes an
-error on the write that hit the limit, and ``signals_held`` defers SIGINT/SIGTERM over a block that
+error on the write that hit the limit, and ``signals_held`` defers SIGINT/SIGTERM/SIGHUP over a block that
 must not be cut (a fork, the commit's renames). The main thread never waits without a timeout, so a
 signal that the kernel hands to another thread still stops the run at once (``wait_for``).
 
@@ -38,9 +38,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from mnist_ova.errors import Terminated, ToolError
+from mnist_ova.errors import HungUp, Terminated, ToolError
 
-STOPPING = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP: the terminal or ssh session is gone (none on Windows).
+STOPPING = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
 POLL_S = 0.05  # how often a wait of the main thread looks at its signals
 GRACE_S = 2.0  # how long a child asked to stop may take to end (and stop its own child) before SIGKILL
 
@@ -64,8 +65,8 @@ _stopped: list[int] = []  # the stopping signal received, until the run has acte
 
 
 def _stop(signum, frame):
-    """SIGINT or SIGTERM: raised as KeyboardInterrupt or Terminated, and kept until the run has acted on it.
-    An exception raised while the main thread runs a finalizer or a weakref callback is only printed as
+    """SIGINT, SIGTERM or SIGHUP: raised as KeyboardInterrupt, Terminated or HungUp, and kept until the run
+    has acted on it. An exception raised while the main thread runs a finalizer or a weakref callback is only printed as
     "Exception ignored" and lost: ``raise_if_stopped`` raises it again at the next step of the run."""
     if not _stopped:
         _stopped.append(signum)
@@ -73,7 +74,9 @@ def _stop(signum, frame):
 
 
 def _raise_for(signum: int) -> None:
-    raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt()
+    raise HungUp() if signum == getattr(signal, "SIGHUP", None) else Terminated()
 
 
 def raise_if_stopped() -> None:
@@ -89,12 +92,12 @@ def _terminate(signum, frame):
 
 @contextlib.contextmanager
 def handling_signals() -> Iterator[None]:
-    """SIGTERM stops the run as Ctrl-C does; a file-size limit (SIGXFSZ) becomes an error on the write
+    """SIGTERM and SIGHUP stop the run as Ctrl-C does; a file-size limit (SIGXFSZ) becomes an error on the write
     that hit it, reported with the file's name, instead of killing the process without a word. On the
     way out every child is stopped and reaped, and the previous handlers come back."""
     previous: dict[int, Any] = {}
     _stopped.clear()
-    for signum, handler in ((signal.SIGINT, _stop), (signal.SIGTERM, _stop),
+    for signum, handler in (*((signum, _stop) for signum in STOPPING),
                             (getattr(signal, "SIGXFSZ", None), signal.SIG_IGN)):
         if signum is None:
             continue
@@ -117,7 +120,7 @@ def handling_signals() -> Iterator[None]:
 
 @contextlib.contextmanager
 def signals_held() -> Iterator[tuple[int, ...]]:
-    """SIGINT and SIGTERM wait until the block is done (then they act as usual); yields the two."""
+    """The stopping signals wait until the block is done (then they act as usual); yields them."""
     try:
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
     except (AttributeError, ValueError, OSError):
@@ -130,7 +133,7 @@ def signals_held() -> Iterator[tuple[int, ...]]:
 
 
 def block_signals_in_thread() -> None:
-    """For a helper thread's start: SIGINT and SIGTERM go to the main thread, whose handlers act on them,
+    """For a helper thread's start: the stopping signals go to the main thread, whose handlers act on them,
     never to a helper that would leave the main thread waiting."""
     with contextlib.suppress(AttributeError, ValueError, OSError):
         signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
@@ -317,7 +320,7 @@ def fork(job: Callable[[], Any], *, stderr: str | os.PathLike | None = None,
          unwinds: bool = False) -> Child | InProcess:
     """Run ``job()`` in a forked process where ``forks``, else in this one (``InProcess``); its standard
     streams are /dev/null (stderr: the file ``stderr`` when given), so it never holds the caller's. In the
-    child SIGINT is ignored (the run decides, and stops it) and SIGTERM unwinds the job; its value, and a
+    child SIGINT and SIGHUP are ignored (the run decides, and stops it) and SIGTERM unwinds the job; its value, and a
     ``ToolError`` it raises, must pickle. ``unwinds``: the job has children of its own, so ``stop`` lets it
     unwind (and stop them) rather than kill it at once."""
     if not forks():
@@ -355,7 +358,8 @@ def _run_child(job: Callable[[], Any], die_with_parent: Callable[[], None], resu
         _processes.clear()
         _stopped.clear()
         _redirect_streams(stderr)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for signum in set(STOPPING) - {signal.SIGTERM}:
+            signal.signal(signum, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, _terminate)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)
         try:
@@ -471,14 +475,8 @@ def program(argv: list[str]) -> Iterator[subprocess.Popen]:
     the job that starts it), in a process group of its own (a terminal's Ctrl-C reaches the run, which
     decides) and, on Linux, dying with this process (elsewhere it ends when its stdin closes with this
     process). On leaving the block it is waited for; on an error or a signal, killed first."""
-    parent, set_death_signal = os.getpid(), _death_signal_setter()
-    options: dict[str, Any] = {"process_group": 0}
-    if WINDOWS:  # a group of its own is a creation flag there
-        options = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
-    if set_death_signal is not None:
-        options["preexec_fn"] = lambda: die_with_parent(parent, set_death_signal)
     process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                               stderr=_job_stderr[-1] if _job_stderr else None, close_fds=True, **options)
+                               stderr=_job_stderr[-1] if _job_stderr else None, close_fds=True, **_own_group())
     _processes.add(process)
     try:
         yield process
@@ -490,6 +488,54 @@ def program(argv: list[str]) -> Iterator[subprocess.Popen]:
             process.stdin.close()  # type: ignore[union-attr]
         while process.poll() is None:
             time.sleep(0.005)
+        _processes.discard(process)
+
+
+def _own_group() -> dict[str, Any]:
+    """``Popen``'s options for a program in a process group of its own that, on Linux, dies with this process."""
+    parent, set_death_signal = os.getpid(), _death_signal_setter()
+    options: dict[str, Any] = {"process_group": 0}
+    if WINDOWS:  # a group of its own is a creation flag there
+        options = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
+    if set_death_signal is not None:
+        options["preexec_fn"] = lambda: die_with_parent(parent, set_death_signal)
+    return options
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL to ``process`` and everything in its group (what it started: a git hook), where groups exist."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # type: ignore[attr-defined]
+    except (AttributeError, OSError):  # no killpg (Windows), or the group is gone
+        with contextlib.suppress(OSError):
+            process.kill()
+
+
+def output(argv: list[str], *, timeout: float, env: dict[str, str] | None = None) -> str | None:
+    """The stdout of ``argv`` when it succeeds within ``timeout`` seconds, else None (missing, failed, too slow).
+    Started as ``program`` starts one (its own group, dying with this process), with no stdin and its stderr
+    dropped; waited for in slices that act on the run's signals; on leaving, its whole group is killed, so
+    nothing it started outlives it."""
+    try:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                   close_fds=True, env=env, **_own_group())
+    except OSError:
+        return None
+    _processes.add(process)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            raise_if_stopped()
+            try:
+                stdout, _ = process.communicate(timeout=min(POLL_S, max(deadline - time.monotonic(), 0.001)))
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= deadline:
+                    return None
+        return stdout.decode("utf-8", "replace") if process.returncode == 0 else None
+    finally:
+        _kill_group(process)
+        process.wait()
         _processes.discard(process)
 
 

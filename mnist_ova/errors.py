@@ -8,6 +8,7 @@ class ExitCode(enum.IntEnum):
     BAD_INPUT = 2
     DATA_UNAVAILABLE = 3  # a download failed: worth retrying later
     GATE_FAILED = 4  # every output was written, but a --fail-under/--max-drop gate was violated
+    HUNG_UP = 129  # SIGHUP (a closed terminal or ssh session): 128 + 1
     INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2
     TERMINATED = 143  # SIGTERM (cron, systemd, CI runners): 128 + 15
 
@@ -43,3 +44,11 @@ class Terminated(BaseException):
     ``except Exception`` on the way out swallows it."""
 
     exit_code = ExitCode.TERMINATED
+    signal_name = "SIGTERM"
+
+
+class HungUp(Terminated):
+    """SIGHUP: the terminal or ssh session that started the run has gone; the run stops as on SIGTERM."""
+
+    exit_code = ExitCode.HUNG_UP
+    signal_name = "SIGHUP"

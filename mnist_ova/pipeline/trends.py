@@ -17,7 +17,7 @@ SUMMARY_BUILDS = 5  # and summary.md
 def _build(run, label):
     return {"label": label, "id": run.get("id"), "time": run["time"], "commit": run["git_commit"],
             "short_commit": run["git_commit"][:10] if run["git_commit"] else None, "dirty": run["git_dirty"],
-            "url": run["commit_url"], "tool_version": run["tool_version"], "data_sha256": run["data_sha256"],
+            "url": run_history.safe_commit_url(run["commit_url"], run["git_commit"]), "tool_version": run["tool_version"], "data_sha256": run["data_sha256"],
             "multiclass": run["multiclass_accuracy"],
             "multiclass_interval": interval((run["multiclass_low"], run["multiclass_high"])),
             "one_vs_all": run["one_vs_all_accuracy"],

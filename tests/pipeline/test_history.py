@@ -275,11 +275,13 @@ def test_a_new_file_gets_the_schema_through_the_migrations(tmp_path):
 
 
 def test_commit_urls_of_known_forges():
-    assert history.commit_url("git@github.com:ada/ova.git", "abc") == "https://github.com/ada/ova/commit/abc"
-    assert history.commit_url("https://gitlab.com/ada/ova", "abc") == "https://gitlab.com/ada/ova/commit/abc"
-    assert history.commit_url("https://token@github.com/ada/ova.git/", "abc") == "https://github.com/ada/ova/commit/abc"
-    assert history.commit_url("/srv/git/ova.git", "abc") is None
-    assert history.commit_url(None, "abc") is None
+    c = "0123abc"
+    assert history.commit_url("git@github.com:ada/ova.git", c) == f"https://github.com/ada/ova/commit/{c}"
+    assert history.commit_url("https://gitlab.com/ada/ova", c) == f"https://gitlab.com/ada/ova/commit/{c}"
+    assert history.commit_url("https://token@github.com/ada/ova.git/", c) == f"https://github.com/ada/ova/commit/{c}"
+    assert history.commit_url("git@bitbucket.org:ada/ova.git", c) == f"https://bitbucket.org/ada/ova/commits/{c}"
+    assert history.commit_url("/srv/git/ova.git", c) is None
+    assert history.commit_url(None, c) is None
 
 
 def test_a_baseline_history_key_in_a_config_file_is_not_a_path(tmp_path):
