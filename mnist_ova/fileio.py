@@ -18,8 +18,8 @@ MiB = 1 << 20
 def read_bounded(path, *, limit, what, encoding=None):
     """The content of ``path``, a regular file of at most ``limit`` bytes (text when ``encoding`` is
     given); anything else is one ``InputError`` naming ``what`` (e.g. "config file") and the path: a
-    FIFO (opened without blocking, so it is never waited on), a device such as /dev/zero (never read
-    past the check), a folder, a file too large, text that is not in ``encoding``."""
+    FIFO or a device such as /dev/zero (refused before it is opened; one put there in the meantime is
+    opened without blocking and never read), a folder, a file too large, text that is not in ``encoding``."""
     path = Path(path)
     try:
         # A FIFO or a device is refused before it is opened: opening one may block, or act (a tape rewinds).

@@ -103,7 +103,14 @@ def load(path, labels):
     formulas typeset and its images read. A file that is no regular file or over ``LIMIT`` bytes, is not
     UTF-8, or holds an unknown label, a formula that cannot be typeset or an image that cannot be read
     is an ``InputError`` naming the file and line."""
-    path = Path(path)
+    try:
+        return _load(Path(path), labels)
+    except InputError as exc:
+        exc.option = exc.option or "notes"  # the run names the flag: (--notes)
+        raise
+
+
+def _load(path, labels):
     try:
         text = read_bounded(path, limit=LIMIT, what="notes file").decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -268,8 +275,8 @@ def _image(folder, src, *, at):
     folder = folder.resolve()
     file = (folder / unquote(src)).resolve()  # an absolute name replaces the folder: refused below
     if not file.is_relative_to(folder):
-        raise InputError(f"{at}: the image {src!r} is {str(file)!r}, outside the notes folder {str(folder)!r}; "
-                         "images are read only from inside it (symbolic links resolved)")
+        raise InputError(f"{at}: the image {src!r} lies outside the notes folder (symbolic links resolved); "
+                         "images are read only from inside it")
     mime = IMAGE_TYPES.get(file.suffix.lower())
     if mime is None:
         raise InputError(f"{at}: the image {src!r} is not one of {', '.join(IMAGE_TYPES)}")

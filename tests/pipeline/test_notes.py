@@ -176,7 +176,7 @@ def test_an_unknown_label_fails_before_training_naming_it_and_the_valid_ones(tin
     path.write_text("# Mine\n\nAs @fig-confusion_matrix and @tbl-recall show.\n", encoding="utf-8")
     error = refused_before_training(tiny_npz, tmp_path, path, monkeypatch, capsys)
     assert error.startswith(f"error: notes file {str(path)!r} line 3: unknown cross-reference @tbl-recall")
-    assert "@fig-{accuracy, across_builds, confusion_matrix," in error and "learning" in error and "per_class" in error and error.endswith("}")
+    assert "@fig-{accuracy, across_builds, confusion_matrix," in error and "learning" in error and "per_class" in error and error.endswith("} (--notes)")
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes (FIFOs) on this platform")
@@ -188,3 +188,60 @@ def test_a_fifo_as_notes_fails_before_training(tiny_npz, tmp_path, monkeypatch, 
 def test_notes_over_a_megabyte_fail_before_training(tiny_npz, tmp_path, monkeypatch, capsys):
     (tmp_path / "notes.md").write_text("word " * 210_000)
     assert "larger than the 1 MiB read for it" in refused_before_training(tiny_npz, tmp_path, tmp_path / "notes.md", monkeypatch, capsys)
+
+
+@pytest.mark.parametrize("name, source, rule", [
+    ("absolute path", "{outside}", "outside the notes folder"),
+    ("parent folder", "../outside.png", "outside the notes folder"),
+    ("encoded slash", "..%2Foutside.png", "outside the notes folder"),
+    ("link outside", "link.png", "outside the notes folder"),
+    ("svg of a file", "file.svg", "refers to 'file:///etc/hostname'; an SVG in the notes may refer only inside itself"),
+    ("svg of a server", "server.svg", "refers to 'http://127.0.0.1:9/'"),
+    ("use bomb", "bomb.svg", "is too complex to typeset: it draws more than 100,000 elements"),
+])
+def test_a_hostile_image_fails_before_training_naming_the_file_and_the_rule(tiny_npz, tmp_path, monkeypatch, capsys,
+                                                                             name, source, rule):
+    from PIL import Image
+
+    from tests.render.test_notes import BOMB, SVG
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    Image.new("L", (4, 4)).save(tmp_path / "outside.png")
+    if hasattr(os, "symlink"):
+        os.symlink(tmp_path / "outside.png", folder / "link.png")
+    elif name == "link outside":
+        pytest.skip("no symbolic links on this platform")
+    (folder / "file.svg").write_text(SVG.format('<image href="file:///etc/hostname" width="9" height="9"/>'))
+    (folder / "server.svg").write_text(SVG.format('<image href="http://127.0.0.1:9/" width="9" height="9"/>'))
+    (folder / "bomb.svg").write_text(SVG.format(BOMB))
+    path = folder / "notes.md"
+    path.write_text(f"# Mine\n\n![x]({source.format(outside=tmp_path / 'outside.png')})\n", encoding="utf-8")
+    error = refused_before_training(tiny_npz, tmp_path, path, monkeypatch, capsys)
+    assert error.startswith(f"error: notes file {str(path)!r} line 3: the image ") and rule in error, error
+    assert "(--notes)" in error
+
+
+def test_thirty_kilobytes_of_formulas_fail_before_training(tiny_npz, tmp_path, monkeypatch, capsys):
+    """30 KB of $x$ took 137 s and made a 34 MB report.html."""
+    path = tmp_path / "notes.md"
+    path.write_text("$x$ " * 7_500, encoding="utf-8")
+    error = refused_before_training(tiny_npz, tmp_path, path, monkeypatch, capsys)
+    assert "holds 7500 formulas; at most 500 are typeset" in error and "(--notes)" in error
+
+
+def test_every_image_of_the_report_is_one_the_pdf_build_serves(noted):
+    """report.write_pdf serves only images notes.check_image accepts (else leaves them out): the report's own
+    figures, formulas and the notes' image, each a data: URL of report.html here, must all be served."""
+    from mnist_ova.render import report
+
+    html = (noted[1] / "report.html").read_text(encoding="utf-8")
+    urls = set(re.findall(r'src="(data:image/[^"]+)"', html))
+    assert len(urls) > 20
+    refused = {}
+    for url in urls:
+        try:
+            report.serve(url)
+        except ValueError as exc:
+            refused[url[:60]] = str(exc)
+    assert refused == {}
