@@ -158,9 +158,16 @@ def settings_from(flags, config_file=None):
         from_file = read_toml(config_file)
         values.update(from_file)
         given |= set(from_file)
-    values.update({name: value for name, value in flags.items() if value is not None})
+    flagged = {name for name, value in flags.items() if value is not None}
+    values.update({name: flags[name] for name in flagged})
     fields: dict[str, Any] = {BY_NAME[name].attr: value for name, value in values.items()}
-    return check(Settings(**fields), given=given)
+    try:
+        return check(Settings(**fields), given=given)
+    except InputError as exc:
+        # A value the file gave (no flag overrode it) is the file's to fix: the line names the file, not a flag.
+        if exc.option is not None and exc.option.replace("_", "-") in given - flagged:
+            raise InputError(f"config file {str(config_file)!r}: {exc}") from None
+        raise
 
 
 def check(settings, *, given=frozenset()):
@@ -173,7 +180,7 @@ def check(settings, *, given=frozenset()):
             validation.check_choice(option.name, value, option.choices)
         elif option.type is str and option.attr not in ("formats", "class_names", "dataset") and value is not None \
                 and not option.repeatable and not isinstance(value, str):
-            raise InputError(f"{option.name} must be text; got {value!r}")
+            raise InputError(f"{option.name} must be text; got {value!r}", option=option.attr)
     _check_solver_options(s.solver, given)
     if s.mlflow_uri:
         from mnist_ova.pipeline import tracking
@@ -258,7 +265,10 @@ def _video_size(value):
 
 
 def _formats(value):
-    names = [n.strip() for n in (value.split(",") if isinstance(value, str) else value) if n.strip()]
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise InputError(f"formats must be comma-separated text or a list of names; got {value!r}", option="formats")
+    names = [n.strip() for n in names if n.strip()]
     if not names:
         raise InputError(f"formats must name at least one of {', '.join(FORMATS)}; got {value!r}")
     for name in names:
@@ -271,7 +281,16 @@ def _dataset_profile(value):
     if value is None or isinstance(value, profiles.Profile):
         return value
     if isinstance(value, dict):
-        return profiles.from_table(value)
+        profile = profiles.from_table(value)
+        for field in ("name", "title", "item"):
+            validation.check_text(f"[dataset] {field}", getattr(profile, field), option="dataset")
+        if profile.class_names:
+            validation.check_class_names("[dataset] class-names", profile.class_names, len(profile.class_names),
+                                         option="dataset")
+        return profile
+    if not isinstance(value, str):
+        raise InputError(f"dataset must be one of {', '.join(profiles.BUILT_IN)}, or a [dataset] table in the "
+                         f"config file; got {value!r}", option="dataset")
     return profiles.builtin(value)
 
 
@@ -280,12 +299,18 @@ def _class_names(value):
         return None
     names = value.split(",") if isinstance(value, str) else value
     if not isinstance(names, (list, tuple)):
-        raise InputError(f"class-names must be comma-separated text or a list of names; got {value!r}")
-    return tuple(_text("class-names", str(n).strip()) for n in names)
+        raise InputError(f"class-names must be comma-separated text or a list of names; got {value!r}",
+                         option="class_names")
+    names = [_text("class-names", n) for n in names]
+    return tuple(validation.check_class_names("class-names", names, len(names), option="class_names"))
 
 
 def _text(name, value):
-    """Text shown on the report's pages: bounded, so a runaway value fails before any work."""
+    """Text shown on the report's pages: bounded, so a runaway value fails before any work, and free of
+    control characters."""
+    option = name.replace("-", "_")
+    validation.check_text(name, value, option=option)
     if len(value) > TEXT_LIMIT:
-        raise InputError(f"{name} must be at most {TEXT_LIMIT} characters; got {len(value)} ({value[:40]!r}...)")
+        raise InputError(f"{name} must be at most {TEXT_LIMIT} characters; got {len(value)} ({value[:40]!r}...)",
+                         option=option)
     return value

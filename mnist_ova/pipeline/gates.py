@@ -25,6 +25,8 @@ def parse(option, specs):
         specs = [f"{metric}={value}" for metric, value in specs.items()]
     elif isinstance(specs, str):
         specs = [specs]
+    elif not isinstance(specs, (list, tuple)):
+        raise InputError(f"{option} takes METRIC=VALUE, e.g. multiclass_accuracy=0.9; got {specs!r}")
     gates = []
     for spec in specs:
         if isinstance(spec, (list, tuple)) and len(spec) == 2:  # already parsed

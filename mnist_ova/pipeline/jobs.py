@@ -13,11 +13,10 @@ from mnist_ova import children
 from mnist_ova.pipeline import outputs
 from mnist_ova.render import views as render_views
 from mnist_ova.environment import source_date_epoch
-from mnist_ova.trainer import data, metrics, preprocess, profiles
+from mnist_ova.trainer import data, metrics, preprocess, profiles, validation
 from mnist_ova.errors import InputError, ToolError
 from mnist_ova.fileio import json_text
 from mnist_ova.trainer.choices import DEFAULT_L2
-from mnist_ova.trainer.validation import check_class_names, check_known_classes, check_split_trains_every_class
 
 if TYPE_CHECKING:
     from mnist_ova.trainer.model import OneVsAllLogisticRegression
@@ -74,7 +73,7 @@ def class_names_for(classes, names, profile=profiles.NEUTRAL):
     if len(names) != classes.size or not np.array_equal(classes, np.arange(len(names))):
         raise InputError(f"class-names gives {len(names)} names, so the labels must be 0..{len(names) - 1}; "
                          f"the data's labels are {classes.tolist()}: give one name per label")
-    return check_class_names("class-names", names, classes.size)
+    return validation.check_class_names("class-names", names, classes.size)
 
 
 def features_and_split(settings, dataset):
@@ -130,7 +129,7 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
         classes = np.unique(dataset.labels)
         profile = profile_for(settings, dataset, log)
         class_names = class_names_for(classes, settings.class_names, profile)
-        check_split_trains_every_class(dataset.labels, train_rows, class_names)
+        validation.check_split_trains_every_class(dataset.labels, train_rows, class_names)
     metadata = {"data": str(settings.data),
                 "dataset": dataset_summary(dataset, train_rows, test_rows, class_names, profile),
                 "config": config_summary(settings), "title_page": title_page_of(settings),
@@ -193,13 +192,76 @@ def profile_for(settings, dataset, log):
 
 
 def load_saved_model(path, *, hint):
-    """``persist.load_model``, its errors ending with what to do on the command line."""
+    """``persist.load_model`` with the metadata checked, its errors ending with what to do on the command line."""
     from mnist_ova.trainer import persist
 
     try:
-        return persist.load_model(path)
+        model, metadata = persist.load_model(path)
+        try:
+            check_metadata(metadata, len(model.classes_))
+        except InputError as exc:
+            raise InputError(f"model {str(path)!r} is damaged: its metadata's {exc}") from None
+        return model, metadata
     except InputError as exc:
         raise InputError(f"{exc}; {hint}") from None
+
+
+TRAINING_CONFIG = ("iterations", "learning_rate", "tol", "dtype", "solver", "l2", "split", "test_size", "seed")
+
+
+def check_metadata(metadata, n_classes):
+    """Every field of a saved model's metadata that the tool reads back, checked as the settings are: a
+    crafted or damaged file is one line naming the field, never a crash further on."""
+    from mnist_ova.pipeline import config
+
+    def table(key, value):
+        if not isinstance(value, dict):
+            raise InputError(f"{key} must be a JSON object; got {value!r:.80}")
+        return value
+
+    validation.check_text("data", metadata.get("data"))
+    recorded = table("config", metadata.get("config"))
+    missing = [key for key in TRAINING_CONFIG if key not in recorded]
+    if missing:
+        raise InputError(f"config lacks {', '.join(missing)}")
+    try:  # the settings' own checks, so a recorded value is held to what a flag would be
+        config.check(dataclasses.replace(config.Settings(), **{key: recorded[key] for key in TRAINING_CONFIG}))
+    except InputError as exc:
+        raise InputError(f"config: {exc}") from None
+    dataset = table("dataset", metadata.get("dataset"))
+    validation.check_text("dataset.sha256", dataset.get("sha256"))
+    validation.check_class_names("dataset.class_names", dataset.get("class_names"), n_classes)
+    check_profile_record(metadata.get("profile"))
+    for field, value in table("title_page", metadata.get("title_page", {})).items():
+        validation.check_text(f"title_page.{field}", value)
+    if "train_seconds" in metadata:
+        validation.check_number("train_seconds", metadata["train_seconds"], minimum=0)
+
+
+def check_profile_record(record):
+    """A profile as ``Profile.record`` writes it: None, a built-in's name, or its fields, each of its type."""
+    if record is None:
+        return
+    if isinstance(record, str):
+        if record not in profiles.BUILT_IN:
+            raise InputError(f"profile must be one of {', '.join(profiles.BUILT_IN)}; got {record!r:.80}")
+        return
+    if not isinstance(record, dict):
+        raise InputError(f"profile must be a built-in profile's name or a JSON object; got {record!r:.80}")
+    for field in dataclasses.fields(profiles.Profile):
+        if field.name not in record or (field.name == "name" and record["name"] is None):
+            continue
+        value, default = record[field.name], field.default
+        if field.name == "class_names" and value:
+            validation.check_class_names("profile.class_names", value, len(value))
+        elif field.name in ("name", "title", "item"):  # the names the config file's [dataset] checks too
+            validation.check_text(f"profile.{field.name}", value)
+        elif isinstance(default, int):
+            validation.check_number(f"profile.{field.name}", value, minimum=0, integer=True)
+        elif isinstance(default, tuple) and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise InputError(f"profile.{field.name} must be a list of texts; got {value!r:.80}")
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise InputError(f"profile.{field.name} must be text; got {value!r:.80}")
 
 
 def progress_bar(**options):
@@ -239,7 +301,7 @@ def check_finite(model, class_names, *, learning_rate=None, path=None):
     diverged = []
     for k, history in enumerate(model.cost_history_):
         bad = np.flatnonzero(~np.isfinite(np.asarray(history, dtype=np.float64)))
-        weights_ok = np.all(np.isfinite(model.coef_[:, k])) and np.isfinite(model.intercept_[k])
+        weights_ok = np.all(np.isfinite(model.coef_[k])) and np.isfinite(model.intercept_[k])
         if bad.size or not weights_ok:
             diverged.append((class_names[k], int(bad[0]) + 1 if bad.size else len(history)))
     if not diverged:
@@ -292,7 +354,7 @@ def from_saved_model(path, settings, *, log, warn=None):
     if X.shape[1] != model.n_features_in_:
         raise InputError(f"the model expects images of {model.n_features_in_} pixels but the data {source!r} has "
                          f"{X.shape[1]}: pass --data with the data it was trained on")
-    check_known_classes(dataset.labels, model.classes_)
+    validation.check_known_classes(dataset.labels, model.classes_)
     # A profile or names given now win over the ones recorded at training time.
     profile = (profile_for(settings, dataset, log) if settings.dataset is not None or "profile" not in metadata
                else profiles.from_record(metadata["profile"]))

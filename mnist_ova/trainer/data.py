@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import gzip
 import hashlib
+import math
 import os
 import re
 import stat
@@ -255,7 +256,11 @@ def idx_header(path):
         raise InputError(f"IDX file {str(path)!r} is truncated inside its header")
     shape = tuple(int.from_bytes(dims[4 * i: 4 * i + 4], "big") for i in range(ndim))
     dtype = np.dtype(IDX_TYPES[raw[2]])
-    header = IdxHeader(dtype, shape, int(np.prod(shape, dtype=object)) * dtype.itemsize)
+    # NumPy refuses a shape whose non-zero sides multiply past its index type, even with no element in it.
+    if math.prod(side for side in shape if side) * dtype.itemsize > np.iinfo(np.intp).max:
+        raise InputError(f"IDX file {str(path)!r} declares shape {shape}, larger than any array: the header is "
+                         "damaged")
+    header = IdxHeader(dtype, shape, math.prod(shape) * dtype.itemsize)
     if path.name.endswith(".gz"):
         if header.size > file_size * MAX_GZIP_RATIO:
             raise InputError(f"IDX file {str(path)!r} declares shape {shape} ({header.size} bytes of data), more "

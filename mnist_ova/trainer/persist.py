@@ -13,6 +13,7 @@ invalid hyper-parameters) is an ``InputError`` that names the file and what is w
 import dataclasses
 import io
 import json
+import os
 import zipfile
 import zlib
 
@@ -84,8 +85,11 @@ def load_model(path):
     ``InputError``."""
     name = str(path)
     try:
+        _check_unpacked_size(path, name)
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
+    except InputError:  # a ValueError too, already worded
+        raise
     except FileNotFoundError:
         raise InputError(f"model {name!r} does not exist") from None
     except MemoryError as exc:
@@ -94,6 +98,24 @@ def load_model(path):
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise InputError(f"model {name!r} is damaged or no model of this tool ({not_an_archive(exc)})") from None
     return _model_from(arrays, name)
+
+
+# The tool stores its models' entries uncompressed; arrays of weights deflate poorly. So a file whose entries
+# unpack to many times its size is crafted (a 4 MB file of zeros unpacks to 3 GiB) and is refused before any
+# entry is inflated; the slack admits a small re-compressed model's text entries, which are mostly zeros.
+MAX_UNPACK_RATIO = 16
+UNPACK_SLACK = 1 << 20
+
+
+def _check_unpacked_size(path, name):
+    """Refuse a decompression bomb from the archive's directory: zipfile never inflates an entry past its
+    declared size, so the declared sizes bound what loading will allocate."""
+    packed = os.path.getsize(path)
+    with zipfile.ZipFile(path) as archive:
+        unpacked = sum(info.file_size for info in archive.infolist())
+    if unpacked > MAX_UNPACK_RATIO * packed + UNPACK_SLACK:
+        raise InputError(f"model {name!r} is damaged or crafted: its entries unpack to {unpacked} bytes from "
+                         f"{packed} in the file, more than {MAX_UNPACK_RATIO} times as many")
 
 
 def _model_from(arrays, name):

@@ -3,6 +3,7 @@
 Each message names the parameter, what is allowed and the value that was given.
 """
 import math
+import unicodedata
 
 import numpy as np
 
@@ -83,12 +84,34 @@ def check_image_shape(n_features):
     return side
 
 
-def check_class_names(name, names, n_classes):
-    names = [str(n).strip() for n in names]
+# Control characters, line breaks and unpaired surrogates (undecodable bytes of a command line): each would
+# break an SVG, a CSV row, a PDF page or a terminal, so a name holding one is refused where it enters.
+_NOT_TEXT = {"Cc", "Cs", "Zl", "Zp"}
+
+
+def check_text(name, value, *, option=None):
+    """Text a person reads (a name, a title): no control characters."""
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be text; got {value!r}", option=option)
+    bad = next((i for i, c in enumerate(value) if unicodedata.category(c) in _NOT_TEXT), None)
+    if bad is not None:
+        raise InputError(f"{name} must be text without control characters; got {value[:60]!r} "
+                         f"(U+{ord(value[bad]):04X} at position {bad})", option=option)
+    return value
+
+
+def check_class_names(name, names, n_classes, *, option=None):
+    """One distinct, non-empty name of text per class; a repeated name would give two columns, two rows
+    or two gates the same name."""
+    if not isinstance(names, (list, tuple)):
+        raise InputError(f"{name} must be a list of {n_classes} names; got {names!r}", option=option)
+    names = [check_text(name, n, option=option).strip() for n in names]
     if len(names) != n_classes or any(not n for n in names):
-        raise InputError(f"{name} must give {n_classes} non-empty names, one per class; got {len(names)}: {names!r}")
-    if len(set(names)) != len(names):
-        raise InputError(f"{name} must be distinct; got {names!r}")
+        raise InputError(f"{name} must give {n_classes} non-empty names, one per class; got {len(names)}: "
+                         f"{names[:20]!r}", option=option)
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(f"{name} must be distinct; got {repeated[:5]!r} more than once", option=option)
     return names
 
 

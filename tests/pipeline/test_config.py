@@ -80,3 +80,47 @@ def test_an_unknown_key_names_the_closest_known_one(tmp_path):
 def test_bad_values_fail_before_any_work(flags, message):
     with pytest.raises(InputError, match=message):
         config.settings_from({name.replace("_", "-"): value for name, value in flags.items()})
+
+
+@pytest.mark.parametrize("text, message", [
+    ('dataset = ["mnist"]\n', r"dataset must be one of mnist, .*, or a \[dataset\] table in the config file; got "
+                              r"\['mnist'\]"),
+    ('dataset = 3\n', r"dataset must be one of .*; got 3"),
+    ('[dataset]\nname = "x"\nclass-names = ["a", "b", "a"]\n', r"\[dataset\] class-names must be distinct; got \['a'\]"),
+    ('[dataset]\nname = "x"\nclass-names = ["ni\\u0001ne", "b"]\n',
+     r"\[dataset\] class-names must be text without control characters; got 'ni\\x01ne' \(U\+0001 at position 2\)"),
+    ('[dataset]\nname = "x\\u001b[31m"\n', r"\[dataset\] name must be text without control characters"),
+    ('class-names = ["a", "a"]\n', r"class-names must be distinct"),
+    ('class-names = [1, 2]\n', r"class-names must be text; got 1"),
+    ('author = "a\\u0007"\n', r"author must be text without control characters; got 'a\\x07'"),
+    ('formats = 3\n', r"formats must be comma-separated text or a list of names; got 3"),
+    ('fail-under = false\n', r"fail-under takes METRIC=VALUE"),
+])
+def test_a_bad_value_in_a_config_file_is_one_line_naming_the_file(tmp_path, text, message):
+    """dataset = [...] and formats = 3 were internal errors (TypeError); [dataset] names repeated or with
+    control characters were accepted."""
+    (tmp_path / "run.toml").write_text(text)
+    with pytest.raises(InputError, match=message) as info:
+        config.settings_from({}, tmp_path / "run.toml")
+    assert str(info.value).isprintable() and "\n" not in str(info.value)
+    if "fail-under" not in text:  # its checks name the option in their own words
+        assert str(info.value).startswith(f"config file {str(tmp_path / 'run.toml')!r}: ")
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"class-names": "ni\x01ne,b"}, r"class-names must be text without control characters; got 'ni\\x01ne'"),
+    ({"class-names": "a,b,a"}, r"class-names must be distinct; got \['a'\] more than once"),
+    ({"title": "x\udcff"}, r"title must be text without control characters; got 'x\\udcff'"),
+    ({"seat": "1\n2"}, r"seat must be text without control characters"),
+])
+def test_names_and_titles_on_the_command_line_are_text(flags, message):
+    with pytest.raises(InputError, match=message) as info:
+        config.settings_from(flags)
+    assert info.value.option == next(iter(flags)).replace("-", "_")  # the command line adds its flag
+
+
+def test_a_flag_over_the_config_file_is_named_as_the_flag(tmp_path):
+    (tmp_path / "run.toml").write_text('class-names = "a,b"\n')
+    with pytest.raises(InputError, match="^class-names must be distinct") as info:
+        config.settings_from({"class-names": "a,a"}, tmp_path / "run.toml")
+    assert info.value.option == "class_names"

@@ -176,3 +176,12 @@ def test_a_gate_prints_its_value_and_bound_so_that_they_visibly_differ(value, bo
     # Printed, the value stands on the same side of the bound as it does exactly.
     assert (shown_value >= shown_bound) == result.passed or value == pytest.approx(result.limit, abs=1e-12)
     assert result.describe().count("is under") + result.describe().count("more than") == (not result.passed)
+
+
+@pytest.mark.parametrize("specs", [False, 3, 0.5])
+def test_a_gate_that_is_no_text_is_an_input_error(specs):
+    """A config file's `fail-under = false` was an internal error (TypeError)."""
+    from mnist_ova.errors import InputError
+
+    with pytest.raises(InputError, match=rf"fail-under takes METRIC=VALUE, e.g. multiclass_accuracy=0.9; got {specs}"):
+        gates.parse("fail-under", specs)

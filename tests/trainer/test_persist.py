@@ -241,3 +241,29 @@ def test_an_array_larger_than_memory_is_an_input_error(tmp_path, saved_arrays):
         archive.writestr("coef.npy", header.getvalue() + bytes(64))
     with pytest.raises(InputError, match="model .* (cannot be loaded|is damaged)"):
         load_model(tmp_path / "model.npz")
+
+
+def test_a_decompression_bomb_is_refused_before_it_is_inflated(tmp_path, saved_arrays):
+    """A few hundred KB of deflated zeros declared as 400 MiB of weights: refused from the archive's
+    directory, before any entry is inflated (a 4 MB file was inflated to 3 GiB, then refused)."""
+    import resource
+    import time
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10, 5_242_880)})
+    with zipfile.ZipFile(tmp_path / "model.npz", "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("coef.npy", "w", force_zip64=True) as entry:
+            entry.write(header.getvalue())
+            for _ in range(400):
+                entry.write(bytes(1 << 20))
+    before, start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
+    with pytest.raises(InputError, match=r"model '.*model.npz' is damaged or crafted: its entries unpack to "
+                                         r"41943\d+ bytes from \d+ in the file, more than 16 times as many"):
+        load_model(tmp_path / "model.npz")
+    assert time.perf_counter() - start < 1
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB: nothing inflated
+
+
+def test_a_model_of_the_tool_is_far_within_the_unpack_bound(tmp_path, saved_arrays):
+    write_entries(tmp_path / "model.npz", saved_arrays)
+    assert load_model(tmp_path / "model.npz")[0].coef_.shape == (3, 4)
