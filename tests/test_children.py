@@ -315,3 +315,34 @@ def test_help_and_a_run_need_no_linux_only_call(tmp_path, tiny_npz):
                "--formats", "mp4,gif,training,figures,html", "--quiet")
     assert ran.returncode == 0, ran.stderr
     assert ran.stderr == "" and {"predictions.mp4", "predictions.gif", "report.html"} <= set(os.listdir(out))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a shell script and process groups")
+def test_a_program_past_its_timeout_is_killed_with_what_it_started(tmp_path):
+    started = tmp_path / "pid"
+    script = f"sleep 60 & echo $! > {started}; wait"
+    assert children.output(["sh", "-c", script], timeout=0.5) is None
+    pid = int(started.read_text())
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z":
+        assert time.monotonic() < deadline, "the program's own child outlived it"
+        time.sleep(0.05)
+    assert children.output(["sh", "-c", "echo hi"], timeout=5) == "hi\n"
+    assert children.output(["sh", "-c", "exit 3"], timeout=5) is None
+    assert children.output([str(tmp_path / "missing")], timeout=5) is None
+    assert children.alive() == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signame, raised", [("SIGTERM", "Terminated"), ("SIGHUP", "HungUp")])
+def test_a_program_waited_for_stops_the_run_on_a_signal(signame, raised):
+    code = ("from mnist_ova import children\n"
+            "try:\n"
+            "    with children.handling_signals():\n"
+            "        children.output(['sleep', '60'], timeout=60)\n"
+            "except BaseException as exc:\n"
+            "    print(type(exc).__name__, flush=True)\n")
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    process.send_signal(getattr(signal, signame))
+    assert process.communicate(timeout=5)[0].strip() == raised

@@ -3,7 +3,9 @@ entry point ``run`` also exits).
 
 Only light modules are imported here at first: ``main`` checks the environment (a malformed
 ``SOURCE_DATE_EPOCH`` would otherwise fail inside a library's import) and installs the signal
-handlers before the numeric and drawing libraries are loaded.
+handlers before the numeric and drawing libraries are loaded, and checks the settings and that the
+files they name exist before the run's modules (scikit-learn, matplotlib: 1.5 s) are imported, so a
+mistake is said at once.
 """
 import argparse
 import atexit
@@ -25,16 +27,22 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(f"{message} (see --help)")
 
 
-def build_parser():
+def build_parser(*, commands=True):
+    """The command line's parser; ``commands=False`` leaves out the commands' choices and help, which live in
+    ``pipeline.run`` (a heavy import): ``main`` checks the command against them once the settings are."""
     from mnist_ova.pipeline import config
-    from mnist_ova.pipeline.run import COMMANDS
 
     parser = _Parser(prog="run.py", description="Train one-vs-all logistic-regression image classifiers the "
                      "course notebook's way (MNIST digits by default, or any labelled images) and build "
                      "their report, plots and videos.",
                      epilog="run.py history FILE [--json] lists the runs recorded with --history FILE.")
-    parser.add_argument("command", nargs="?", default="all", choices=COMMANDS,
-                        help="; ".join(f"{name}: {command.help}" for name, command in COMMANDS.items()))
+    if commands:
+        from mnist_ova.pipeline.run import COMMANDS
+
+        parser.add_argument("command", nargs="?", default="all", choices=COMMANDS,
+                            help="; ".join(f"{name}: {command.help}" for name, command in COMMANDS.items()))
+    else:
+        parser.add_argument("command", nargs="?", default="all")
     parser.add_argument("--config", metavar="FILE.toml", help="options from a TOML file (keys are the flag names)")
     parser.add_argument("--model", metavar="PATH", help="render: the saved model (default OUT/model.npz)")
     parser.add_argument("--force", action="store_true", help="retrain even if the saved model matches the data "
@@ -75,6 +83,22 @@ def history_command(argv):
     return ExitCode.OK
 
 
+def check_input_paths(settings, args):
+    """The files a run reads, there before the run's modules are imported (the readers say the rest)."""
+    from mnist_ova.pipeline import history
+    from mnist_ova.trainer.data import SOURCES
+
+    paths = [("data path", "data", settings.data, "give an existing .mat, .npz or IDX file or folder, or one of "
+              f"{', '.join(SOURCES)}") if settings.data not in SOURCES else None,
+             ("model", "model", args.model, "give a model.npz a run wrote") if args.model else None,
+             ("baseline", "baseline", settings.baseline, "give an earlier output folder, or history:last, "
+              "history:best or history:ID") if settings.baseline and history.parse_selector(settings.baseline) is None
+             else None]
+    for what, option, path, advice in filter(None, paths):
+        if not os.path.lexists(path):
+            raise InputError(f"{what} {str(path)!r} does not exist: {advice}", option=option)
+
+
 def _print_text(text):
     try:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -98,11 +122,18 @@ def main(argv=None):
                 _print_line(note)
             if argv[:1] == ["history"]:
                 return history_command(argv[1:])
-            from mnist_ova.pipeline import config, run
+            from mnist_ova.pipeline import config
 
-            args = build_parser().parse_args(argv)
+            parser = build_parser(commands=bool({"-h", "--help"} & set(argv)))
+            args = parser.parse_args(argv)
             flags = {o.name: getattr(args, o.attr) for o in config.OPTIONS}
             settings = config.settings_from(flags, args.config)
+            check_input_paths(settings, args)
+            from mnist_ova.pipeline import run
+
+            if args.command not in run.COMMANDS:  # as argparse words it
+                parser.error(f"argument command: invalid choice: {args.command!r} (choose from "
+                             f"{', '.join(map(repr, run.COMMANDS))})")
             summary = run.execute(args.command, settings, model_path=args.model, force=args.force,
                                   force_out=args.force_out, quiet=args.quiet,
                                   command_line=shlex.join(["mnist-ova", *argv]))
@@ -115,8 +146,8 @@ def main(argv=None):
             code, message = describe(exc)
         except KeyboardInterrupt:
             code, message = ExitCode.INTERRUPTED, "interrupted (SIGINT); no output was half-written"
-        except Terminated:
-            code, message = ExitCode.TERMINATED, "terminated (SIGTERM); no output was half-written"
+        except Terminated as stop:  # SIGTERM, or SIGHUP (HungUp)
+            code, message = stop.exit_code, f"terminated ({stop.signal_name}); no output was half-written"
         _print_error(message)
         if as_json:
             _print_json({"status": "error", "exit_code": int(code), "message": message})

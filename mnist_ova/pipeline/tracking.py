@@ -2,14 +2,27 @@
 "mnist-ova[mlflow]"``): the training options as parameters, the headline and per-class figures and
 every model's cost at each iteration (step = iteration) as metrics, and the model, the report, the
 videos and the figures of the run as artifacts. Logged once the outputs are committed, through an
-``MlflowClient`` of its own (no global active run is left behind)."""
-import re
+``MlflowClient`` of its own (no global active run is left behind).
 
+A server that does not answer costs at most ``DEADLINE_S``, then a note: MLflow's own retries and timeouts
+are shortened (unless the user set them), and the logging runs in a helper thread that the run waits for
+in slices, acting on its signals. MLflow's log lines are kept to errors: the note says what went wrong."""
+import logging
+import os
+import re
+import threading
+import time
+
+from mnist_ova import children
 from mnist_ova.errors import InputError
 
 EXPERIMENT = "mnist-ova"
 INSTALL = 'pip install "mnist-ova[mlflow]"'
 BATCH = 1000  # MLflow's limit of metrics per log_batch call
+DEADLINE_S = 15.0  # the longest the run waits for MLflow
+# MLflow's defaults (7 retries with a backoff factor of 2, 120 s a request) held an unreachable server ~250 s.
+HTTP_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                 "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
 LOGGED_FILES = ("model.npz", "metrics.json", "summary.md", "report.html", "report.pdf", "predictions.mp4",
                 "predictions.gif", "predictions.csv")
 
@@ -41,41 +54,73 @@ def metrics_of(evaluation, metrics_document):
     return {key: float(value) for key, value in values.items()}
 
 
-def log_run(uri, *, run_name, metrics_document, evaluation, files, tags):
-    """One MLflow run in the experiment "mnist-ova" at ``uri``; ``files`` maps artifact names to
-    their paths in the output folder. Returns the run's id."""
+def log_run(uri, **run):
+    """One MLflow run in the experiment "mnist-ova" at ``uri`` (``run``: ``_log``'s keywords), waited for at most
+    ``DEADLINE_S``. Returns the run's id; an ``InputError`` when MLflow failed or did not finish in time."""
+    for name, value in HTTP_SETTINGS.items():
+        os.environ.setdefault(name, value)  # read by MLflow at each request
+    done: dict = {}
+
+    def work():
+        children.block_signals_in_thread()  # the run's signals stay the main thread's
+        try:
+            done["id"] = _log(uri, **run)
+        except BaseException as exc:  # noqa: BLE001 (handed to the main thread, which reports it)
+            done["error"] = exc
+
+    import mlflow.tracking  # noqa: F401 (here: its import sets up its loggers, which are quietened below)
+
+    quiet = logging.getLogger("mlflow")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # its warnings (the databricks URI's) would be a second line beside the note
+    helper = threading.Thread(target=work, name="mlflow", daemon=True)  # one stuck in a request dies with the run
+    try:
+        helper.start()
+        deadline = time.monotonic() + DEADLINE_S
+        while helper.is_alive() and time.monotonic() < deadline:
+            children.raise_if_stopped()
+            helper.join(children.POLL_S)
+    finally:
+        quiet.setLevel(level)
+    if helper.is_alive():
+        raise InputError(f"could not log the run to MLflow at {uri!r} (no answer within {DEADLINE_S:.0f} s); the "
+                         "outputs are written")
+    if "error" in done:
+        exc = done["error"]
+        reason = (str(exc).splitlines() or [""])[0][:300]
+        raise InputError(f"could not log the run to MLflow at {uri!r} ({type(exc).__name__}: {reason}); the "
+                         "outputs are written")
+    return done["id"]
+
+
+def _log(uri, *, run_name, metrics_document, evaluation, files, tags):
+    """The logging itself; ``files`` maps artifact names to their paths in the output folder."""
     import math
-    import time
 
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
 
-    try:
-        client = MlflowClient(tracking_uri=uri)
-        experiment = client.get_experiment_by_name(EXPERIMENT)
-        experiment_id = experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT)
-        run_id = client.create_run(experiment_id, run_name=run_name,
-                                   tags={key: str(value) for key, value in tags.items() if value is not None}).info.run_id
-        now = int(time.time() * 1000)
-        dataset = metrics_document["dataset"]
-        params = {**metrics_document["config"], "data": dataset["name"], "data_sha256": dataset["sha256"],
-                  "n_train": dataset["n_train"], "n_test": dataset["n_test"]}
-        entries = [Metric(key, value, now, 0) for key, value in metrics_of(evaluation, metrics_document).items()
-                   if math.isfinite(value)]
-        for k, history in enumerate(evaluation.cost_history):
-            key = metric_name(f"cost_{evaluation.class_names[k]}")
-            entries += [Metric(key, float(cost), now, step) for step, cost in enumerate(history, start=1)
-                        if math.isfinite(cost)]
-        client.log_batch(run_id, params=[Param(key, str(value)[:6000]) for key, value in params.items()],
-                         tags=[RunTag("mlflow.source.name", "mnist-ova")])
-        for start in range(0, len(entries), BATCH):
-            client.log_batch(run_id, metrics=entries[start:start + BATCH])
-        for name, path in files.items():
-            folder = name.rsplit("/", 1)[0] if "/" in name else None
-            client.log_artifact(run_id, str(path), folder)
-        client.set_terminated(run_id)
-        return run_id
-    except Exception as exc:  # a server away, a refused URI: the outputs are in place, say so
-        reason = (str(exc).splitlines() or [""])[0][:300]
-        raise InputError(f"could not log the run to MLflow at {uri!r} ({type(exc).__name__}: {reason}); the "
-                         "outputs are written") from None
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT)
+    run_id = client.create_run(experiment_id, run_name=run_name,
+                               tags={key: str(value) for key, value in tags.items() if value is not None}).info.run_id
+    now = int(time.time() * 1000)
+    dataset = metrics_document["dataset"]
+    params = {**metrics_document["config"], "data": dataset["name"], "data_sha256": dataset["sha256"],
+              "n_train": dataset["n_train"], "n_test": dataset["n_test"]}
+    entries = [Metric(key, value, now, 0) for key, value in metrics_of(evaluation, metrics_document).items()
+               if math.isfinite(value)]
+    for k, history in enumerate(evaluation.cost_history):
+        key = metric_name(f"cost_{evaluation.class_names[k]}")
+        entries += [Metric(key, float(cost), now, step) for step, cost in enumerate(history, start=1)
+                    if math.isfinite(cost)]
+    client.log_batch(run_id, params=[Param(key, str(value)[:6000]) for key, value in params.items()],
+                     tags=[RunTag("mlflow.source.name", "mnist-ova")])
+    for start in range(0, len(entries), BATCH):
+        client.log_batch(run_id, metrics=entries[start:start + BATCH])
+    for name, path in files.items():
+        folder = name.rsplit("/", 1)[0] if "/" in name else None
+        client.log_artifact(run_id, str(path), folder)
+    client.set_terminated(run_id)
+    return run_id

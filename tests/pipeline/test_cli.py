@@ -169,3 +169,25 @@ def test_two_classes_run_end_to_end(tmp_path, small_digits):
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert len(metrics["per_model"]) == 2 and np.array(metrics["confusion_matrix"]).shape == (2, 2)
     assert "zero" in (tmp_path / "out" / "report.html").read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "/nonexistent/digits.npz"], "data path '/nonexistent/digits.npz' does not exist"),
+    (["render", "--model", "/nonexistent/model.npz"], "model '/nonexistent/model.npz' does not exist"),
+    (["--baseline", "/nonexistent/outputs"], "baseline '/nonexistent/outputs' does not exist"),
+    (["--iterations", "0"], "iterations"),
+])
+def test_bad_settings_and_missing_files_are_said_before_the_heavy_imports(tmp_path, args, message):
+    """Issue 32, item 8: they took 2.3-2.5 s, scikit-learn imported first; the run's modules now wait."""
+    code = ("import json, sys; from mnist_ova.pipeline.cli import main; code = main(sys.argv[1:]); "
+            "print(json.dumps([int(code), sorted(m for m in ('sklearn', 'scipy', 'matplotlib', 'mnist_ova.pipeline.run')"
+            " if m in sys.modules)]))")
+    result = subprocess.run([sys.executable, "-c", code, *args, "--out", str(tmp_path / "out")], capture_output=True,
+                            text=True, cwd=REPO)
+    assert json.loads(result.stdout) == [2, []], result.stderr
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_an_unknown_command_is_still_refused_as_argparse_would(capsys):
+    assert main(["trian", "--out", "x"]) == 2
+    assert "argument command: invalid choice: 'trian' (choose from 'all', 'train'" in capsys.readouterr().err
