@@ -97,8 +97,8 @@ def handling_signals() -> Iterator[None]:
     way out every child is stopped and reaped, and the previous handlers come back."""
     previous: dict[int, Any] = {}
     _stopped.clear()
-    for signum, handler in (*((signum, _stop) for signum in STOPPING),
-                            (getattr(signal, "SIGXFSZ", None), signal.SIG_IGN)):
+    handlers: list[tuple[int | None, Any]] = [(signum, _stop) for signum in STOPPING]
+    for signum, handler in (*handlers, (getattr(signal, "SIGXFSZ", None), signal.SIG_IGN)):
         if signum is None:
             continue
         try:
@@ -505,7 +505,7 @@ def _own_group() -> dict[str, Any]:
 def _kill_group(process: subprocess.Popen) -> None:
     """SIGKILL to ``process`` and everything in its group (what it started: a git hook), where groups exist."""
     try:
-        os.killpg(process.pid, signal.SIGKILL)  # type: ignore[attr-defined]
+        os.killpg(process.pid, signal.SIGKILL)
     except (AttributeError, OSError):  # no killpg (Windows), or the group is gone
         with contextlib.suppress(OSError):
             process.kill()

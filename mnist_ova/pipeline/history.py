@@ -286,14 +286,14 @@ def unpack_predictions(blob, *, path="", run_id=None):
         raise _bad_value(path, run_id, "predictions", rule, type(blob).__name__)
     inflate = zlib.decompressobj()
     try:
-        table = inflate.decompress(blob, limit + 1)
+        raw = inflate.decompress(blob, limit + 1)
     except zlib.error as exc:
         raise _bad_value(path, run_id, "predictions", rule, f"no zlib stream ({exc})") from None
-    if len(table) > limit:
+    if len(raw) > limit:
         raise _bad_value(path, run_id, "predictions", rule, f"more than {limit} bytes once inflated")
-    if not inflate.eof or len(table) % 24:
-        raise _bad_value(path, run_id, "predictions", rule, f"{len(table)} bytes, cut short or of another shape")
-    table = np.frombuffer(table, dtype="<i8").reshape(3, -1)
+    if not inflate.eof or len(raw) % 24:
+        raise _bad_value(path, run_id, "predictions", rule, f"{len(raw)} bytes, cut short or of another shape")
+    table = np.frombuffer(raw, dtype="<i8").reshape(3, -1)
     return table[0], table[1], table[2]
 
 
