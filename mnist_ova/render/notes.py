@@ -336,8 +336,8 @@ def _check_svg(content):
         return "is no image/svg+xml file that can be read (its root is no <svg>)"
     ids: dict[str, list] = {}
     for element in root.iter():
-        if element.get("id"):
-            ids.setdefault(element.get("id"), []).append(element)
+        if identifier := element.get("id"):
+            ids.setdefault(identifier, []).append(element)
         for reference, _ in _references(element):
             if not (reference.startswith("#") or RASTER_DATA.match(reference)):
                 return f"refers to {reference[:80]!r}; an SVG in the notes may refer only inside itself (#id)"
