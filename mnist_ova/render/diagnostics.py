@@ -12,7 +12,7 @@ import numpy as np
 from mnist_ova.render.figures import (KEY_LIMIT, SMALL_FONT, TEXT_WIDTH, _figure, class_lines, ellipsize,
                                       key_title, line_height, literal, text_width)
 from mnist_ova.render.palette import ACCENT, WRONG, hex_colour
-from mnist_ova.render.views import interval, recalls_overlap
+from mnist_ova.render.views import groups_apart, interval
 
 ACCENT, WRONG = hex_colour(ACCENT), hex_colour(WRONG)
 GUIDE = "#9e9e9e"  # the diagonal and the guessing level
@@ -197,14 +197,16 @@ def context(views, *, test_rows, comparison=None, gates=(), baseline_label=None)
         "multiclass": views.headline["multiclass_accuracy"],
         "one_vs_all": views.headline["one_vs_all_accuracy"],
         "per_model": per_model,
+        # Groups of tied classes (views.ranking); with every recall alike the two are one group.
         "lowest_recall": lowest, "highest_recall": highest,
-        "recall_gap_real": not recalls_overlap(lowest, highest),
+        "recall_gap_real": lowest is not highest and groups_apart(lowest, highest),
         "calibration": {"brier": a.brier, "log_loss": a.log_loss, "ece": a.expected_calibration_error,
                         "bins": a.confidence.n_bins, "overconfident": overconfident,
                         "chance_log_loss": float(np.log(K)), "mean_confidence": float(
                             np.sum(a.confidence.count * a.confidence.mean_predicted) / max(a.confidence.count.sum(), 1))},
         "matrix": matrix, "names": names,
         "galleries": galleries, "pdf_galleries": galleries[:PDF_CONFUSIONS], "gallery_limit": GALLERY_LIMIT,
+        "pdf_tie": _tie_at_cut(galleries, PDF_CONFUSIONS),
         "pdf_matrix_limit": PDF_MATRIX_LIMIT, "pdf_confusion_rows": PDF_CONFUSION_ROWS,
         "named_only": K > KEY_LIMIT,  # the charts' keys name a few classes, the rest are grey
         "comparison": None, "gates": [{"kind": g.kind, "metric": g.metric, "bound": g.bound, "value": g.value,
@@ -228,6 +230,16 @@ def context(views, *, test_rows, comparison=None, gates=(), baseline_label=None)
             "baseline_config": c.baseline_config, "differences": c.config_differences,
         }
     return result
+
+
+def _tie_at_cut(cells, shown):
+    """When the first ``shown`` of ``cells`` (most frequent first) end inside a tie of equal counts:
+    {"count", "shown" (of the tie), "tied" (in all)}; else None."""
+    if len(cells) <= shown or cells[shown - 1]["count"] != cells[shown]["count"]:
+        return None
+    count = cells[shown - 1]["count"]
+    tied = sum(c["count"] == count for c in cells)
+    return {"count": count, "shown": sum(c["count"] == count for c in cells[:shown]), "tied": tied}
 
 
 def _change(change):

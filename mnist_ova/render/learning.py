@@ -83,13 +83,32 @@ def learning_figure(shots, names, image_shape, path):
                          weight="bold" if j == 0 else "normal")
 
 
+def spacing(iterations):
+    """How the snapshots' ``iterations`` are spaced, for the report to say: ("every", step) when evenly;
+    ("log", None) when, from iteration 20 on (below it rounding to whole iterations bends any scale), they
+    span a factor of 4 or more and lie within one iteration or 5 % of a geometric sequence between their
+    ends; else (None, None)."""
+    iterations = np.asarray(iterations, dtype=np.int64)
+    steps = np.diff(iterations)
+    if steps.size and np.all(steps == steps[0]):
+        return "every", int(steps[0])
+    past = iterations[iterations >= 20].astype(np.float64)
+    if past.size >= 3 and past[-1] >= 4 * past[0]:
+        ideal = np.geomspace(past[0], past[-1], past.size)
+        if np.all(np.abs(past - ideal) <= np.maximum(1, 0.05 * ideal)):
+            return "log", None
+    return None, None
+
+
 def context(shots, *, film_mp4, film_gif, film_seconds):
     """What the report's chapter says about the snapshots and the film; None without snapshots."""
     if shots is None:
         return None
     shown = [int(shots.iterations[s]) for s in picks(shots.iterations)]
     scored = shots.test_multiclass is not None
-    return {"n_snapshots": int(len(shots.iterations)), "last": int(shots.iterations[-1]), "shown": shown,
+    spaced, step = spacing(shots.iterations)
+    return {"n_snapshots": int(len(shots.iterations)), "first": int(shots.iterations[0]),
+            "last": int(shots.iterations[-1]), "shown": shown, "spacing": spaced, "step": step,
             "first_accuracy": float(shots.test_multiclass[0]) if scored else None,
             "last_accuracy": float(shots.test_multiclass[-1]) if scored else None,
             "film": {"mp4": film_mp4, "gif": film_gif, "seconds": film_seconds}}

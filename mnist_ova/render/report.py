@@ -40,6 +40,7 @@ def environment(template_dir=None):
                              autoescape=lambda name: not (name or "").endswith(".md.j2"),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["breakable"] = breakable
+    env.filters["thousands"] = "{:,}".format  # a count in running text: 14,000, not 14000
     env.filters.update(md=markdown_text, md_code=markdown_code, md_link=markdown_link)
     # A template rendered on its own (a section, in a test) numbers its figures and tables from 1;
     # render_html replaces these with the numbering of the whole report.
@@ -328,13 +329,23 @@ def timing_rows(timings, training):
     return rows
 
 
-def video_context(views, *, examples, seconds_per_example, shown, gif_bytes=0):
+def video_context(views, *, examples, seconds_per_example, shown, gif_bytes=0, rows=None):
     """What the report says of the prediction videos: ``examples`` asked for (at most the test set),
     ``shown`` maps each video format the report shows ("mp4", "gif") to its file, ``gif_bytes`` is
-    the GIF's size."""
-    return {"examples": min(examples, views.evaluation.true_index.size), "seconds_per_example": seconds_per_example,
+    the GIF's size, ``rows`` the test positions the video shows (``frames.choose_examples``), whose
+    highest normalised score the report quotes (None: no score is quoted)."""
+    e = views.evaluation
+    top = (None if rows is None or not len(rows)
+           else float(e.scores[rows, e.predicted_index[rows]].max()))
+    return {"examples": min(examples, e.true_index.size), "seconds_per_example": seconds_per_example,
+            "top_score": top,
             "mp4": "mp4" in shown, "gif": "gif" in shown, "captions": "mp4" in shown, "gif_kib": gif_bytes // 1024,
             "files": list(shown.values())}
+
+
+TIE_LIMIT = 6  # a tie of more confusions than this is counted, not listed, in the conclusion
+SMALL_SPLIT = 0.02  # width of the accuracy's 95 % interval past which the report calls the test split small
+CONFUSIONS = 3  # the conclusion names the most frequent confusions, this many and any tied with the last
 
 
 def context(views, *, title_page, dataset, config, video, timings, training=None, profile=None, test_rows,
@@ -348,15 +359,20 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
     from mnist_ova.render import diagnostics
     from mnist_ova.render.figures import EQUATIONS, KEY_LIMIT, confusion_shows_counts
     from mnist_ova.render.frames import BARS_LIMIT, TOP_BARS
-    from mnist_ova.render.views import recalls_overlap
+    from mnist_ova.render.views import groups_apart, ranking
+    from mnist_ova.trainer.statistics import confusion_cells
     from mnist_ova.trainer.profiles import NEUTRAL
 
     profile = profile or NEUTRAL
     e, names, classes = views.evaluation, views.names, views.classes
-    by_auc = sorted(classes, key=lambda m: m["auc"])
-    by_recall = views.by_recall
-    confused = [{"true_name": names[t], "predicted_name": names[p], "count": c,
-                 "share": views.share_of_class(c, t)} for t, p, c in e.most_confused()]
+    by_auc, by_recall = ranking(classes, "auc"), views.by_recall
+    cells = [{"true_name": names[t], "predicted_name": names[p], "count": int(rows.size),
+              "share": views.share_of_class(rows.size, t)} for t, p, rows in confusion_cells(e)]
+    confused: list[list] = []  # the groups of equal count that hold the CONFUSIONS most frequent, whole
+    for group in ranking(cells, "count", descending=True):
+        if sum(map(len, confused)) >= CONFUSIONS:
+            break
+        confused.append(group)
     accuracy = views.headline["multiclass_accuracy"]
     when = report_time()
     reproducible = source_date_epoch() is not None
@@ -374,34 +390,51 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
         "multiclass_accuracy": e.multiclass_accuracy,
         "chance_accuracy": 1 / e.n_classes,
         "always_no_accuracy": views.always_no_accuracy,
-        # The strongest and weakest model by ROC AUC, its own threshold-free measure (binary accuracy
-        # flatters every model alike); the hardest and easiest class by recall, each with the runner-up
-        # and whether their 95 % intervals keep them apart (if not, the ranking is not shown).
-        # (The data has two classes at least.)
-        "best": by_auc[-1], "best_next": by_auc[-2], "worst": by_auc[0], "worst_next": by_auc[1],
-        "hardest": by_recall[0], "hardest_next": by_recall[1], "easiest": by_recall[-1], "easiest_next": by_recall[-2],
-        "hardest_shown": not recalls_overlap(by_recall[0], by_recall[1]),
-        "easiest_shown": not recalls_overlap(by_recall[-1], by_recall[-2]),
-        "confused": confused,
+        # The strongest and weakest models by ROC AUC, its own threshold-free measure (binary accuracy
+        # flatters every model alike); the hardest and easiest classes by recall, each with the runner-up
+        # and whether their 95 % intervals keep them apart (if not, the ranking is not shown). Each is a
+        # group of tied rows (views.ranking); with all alike there is one group and no runner-up.
+        "best": by_auc[-1], "best_next": by_auc[-2] if len(by_auc) > 1 else None,
+        "worst": by_auc[0], "worst_next": by_auc[1] if len(by_auc) > 1 else None,
+        "hardest": by_recall[0], "hardest_next": by_recall[1] if len(by_recall) > 1 else None,
+        "easiest": by_recall[-1], "easiest_next": by_recall[-2] if len(by_recall) > 1 else None,
+        "hardest_shown": len(by_recall) > 1 and groups_apart(by_recall[0], by_recall[1]),
+        "easiest_shown": len(by_recall) > 1 and groups_apart(by_recall[-1], by_recall[-2]),
+        "confused": confused, "tie_limit": TIE_LIMIT,
         "key_limit": KEY_LIMIT, "named_only": e.n_classes > KEY_LIMIT,  # the charts' keys name a few classes
         "confusion_counts": confusion_shows_counts(e.confusion, names),
         "bars_limit": BARS_LIMIT, "top_bars": TOP_BARS,
         "n_misclassified": int(e.misclassified.size),
         "stopped_early": [m["name"] for m in classes if m["iterations"] < config["iterations"]],
-        "still_falling": any(len(h) > 10 and h[-1] < h[-11] * 0.999 for h in e.cost_history),
+        # Whose cost still fell over its last ten iterations, and the last iteration drawn: only then may
+        # the report say the curves still fall, and at which iteration.
+        "still_falling": still_falling(e.cost_history, [m["iterations"] for m in classes]),
         "video": video,
         # Timings differ from run to run: a reproducible build (SOURCE_DATE_EPOCH set) leaves them out.
         "timings": None if reproducible else timing_rows(timings or {}, training),
         "versions": versions,
         "version_of": dict(versions),
-        # The wider side of the 95 % Wilson interval of the multiclass accuracy, the interval the error
-        # analysis states, so the report quotes one interval throughout.
-        "accuracy_margin": max(accuracy["value"] - accuracy["interval"]["low"],
-                               accuracy["interval"]["high"] - accuracy["value"]),
+        # The multiclass accuracy's 95 % Wilson interval as it is, the interval the error analysis states
+        # (asymmetric: its two sides are given apart, never as one ±); a test split is called small when
+        # that interval is wider than SMALL_SPLIT.
+        "accuracy_interval": accuracy["interval"],
+        "accuracy_below": accuracy["value"] - accuracy["interval"]["low"],
+        "accuracy_above": accuracy["interval"]["high"] - accuracy["value"],
+        "small_split": accuracy["interval"]["high"] - accuracy["interval"]["low"] > SMALL_SPLIT,
+        "small_split_limit": SMALL_SPLIT,
+        # The narrowest per-class recall interval: recalls closer than that are within chance of each other.
+        "chance_gap": min(m["recall_interval"]["high"] - m["recall_interval"]["low"] for m in classes),
         "equations": {name: words for name, (_, words) in EQUATIONS.items()},
         "analysis": diagnostics.context(views, test_rows=test_rows, comparison=comparison, gates=gates,
                                         baseline_label=baseline_label),
     }
+
+
+def still_falling(histories, iterations, window=10):
+    """{"models": indices of the models whose cost fell by more than 0.1 % over their last ``window``
+    iterations, "at": the last iteration of those} or None when none still falls."""
+    falling = [k for k, h in enumerate(histories) if len(h) > window and h[-1] < h[-1 - window] * 0.999]
+    return {"models": falling, "at": max(iterations[k] for k in falling)} if falling else None
 
 
 def package_versions():

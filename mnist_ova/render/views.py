@@ -34,13 +34,33 @@ class EvaluationViews:
 
     @property
     def by_recall(self):
-        """The classes' rows from the lowest recall to the highest."""
-        return sorted(self.classes, key=lambda c: c["recall"])
+        """The classes' rows in groups of equal recall, from the lowest to the highest (``ranking``)."""
+        return ranking(self.classes, "recall")
 
     @property
     def always_no_accuracy(self):
         """The mean binary accuracy of models that always answer "no": what the real ones must beat."""
         return float(np.mean(1 - self.class_shares))
+
+
+def ranking(rows, key, descending=False):
+    """``rows`` in groups of equal ``key``, lowest first (highest, ``descending``); a tie keeps the rows'
+    own order (the classes' label order, the confusion matrix's row-major order). The one rule by which
+    the report, its error analysis and its model card rank classes, models and confusions, so that each
+    names a tie as a tie and orders it alike."""
+    groups: list[list] = []
+    for row in sorted(rows, key=lambda r: -r[key] if descending else r[key]):
+        if groups and groups[-1][0][key] == row[key]:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return groups
+
+
+def groups_apart(a, b):
+    """Whether two groups of classes' rows (``ranking``) are kept apart by their 95 % recall intervals:
+    no interval of one overlaps one of the other."""
+    return not any(recalls_overlap(x, y) for x in a for y in b)
 
 
 def recalls_overlap(a, b):

@@ -23,10 +23,11 @@ def normalise_rows(counts):
 
 
 def most_confused_pairs(counts, top=3):
-    """The ``top`` off-diagonal (true, predicted, count) cells, largest first."""
+    """The ``top`` off-diagonal (true, predicted, count) cells, largest first, ties in row-major order
+    (the order of ``statistics.confusion_cells`` and of the report)."""
     off_diagonal = np.array(counts, dtype=np.int64)
     np.fill_diagonal(off_diagonal, 0)
-    order = np.argsort(off_diagonal, axis=None, kind="stable")[::-1][:top]
+    order = np.lexsort((np.arange(off_diagonal.size), -off_diagonal.ravel()))[:top]
     pairs = [(*np.unravel_index(i, off_diagonal.shape), off_diagonal.flat[i]) for i in order]
     return [(int(t), int(p), int(c)) for t, p, c in pairs if c > 0]
 

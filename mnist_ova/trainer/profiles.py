@@ -39,6 +39,9 @@ class Profile:
     not_for: str = NEUTRAL_NOT_FOR
     limitations: str = NEUTRAL_LIMITATIONS
     keywords: tuple = ()  # for the PDF's Keywords, after the method's own
+    # What the models' weight pictures come to show, when known ("strokes" for handwriting); empty: the
+    # report describes them in neutral words only.
+    weight_shapes: str = ""
 
     @property
     def items(self):
@@ -117,7 +120,7 @@ MNIST = Profile(
     citation=("Y. LeCun, C. Cortes and C. J. C. Burges. The MNIST database of handwritten digits. 1998.",
               "Y. LeCun, L. Bottou, Y. Bengio and P. Haffner. Gradient-based learning applied to document "
               "recognition. Proceedings of the IEEE 86(11), 2278\N{EN DASH}2324, 1998."),
-    url="http://yann.lecun.com/exdb/mnist/", class_names=DIGITS, not_for=_HANDWRITING_NOT_FOR,
+    url="http://yann.lecun.com/exdb/mnist/", class_names=DIGITS, not_for=_HANDWRITING_NOT_FOR, weight_shapes="strokes",
     limitations=_HANDWRITING_LIMITATIONS.format(title="MNIST", items="digits"),
     keywords=("handwritten digit recognition", "MNIST"))
 
@@ -136,7 +139,7 @@ FASHION_MNIST = Profile(
              "lit otherwise), nor for any decision about a person, without an evaluation of its own."),
     limitations=(
         "Fashion-MNIST's images are product photographs from one online shop, taken in one studio style: one article "
-        "each, on a plain background, centred and seen from the front. Garments worn by people, photographed "
+        "each, on a plain background and centred, garments seen from the front and shoes from the side. Garments worn by people, photographed "
         "elsewhere, or of styles and cultures that shop does not sell are absent, and nothing here measures how well "
         "they are recognised. Several classes (T-shirt/top, Shirt, Pullover, Coat) differ in details that "
         "28\N{MULTIPLICATION SIGN}28 pixels barely keep. Anyone who uses these models on other images should first "
@@ -157,6 +160,7 @@ KMNIST = Profile(
     url="https://github.com/rois-codh/kmnist",
     # The romanised names of the classes' hiragana (o, ki, su, ...): the report's fonts have no kana.
     class_names=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+    weight_shapes="strokes",
     not_for=("Not for transcribing pre-modern Japanese documents without an expert's reading, nor for any decision "
              "about a person, without an evaluation of its own."),
     limitations=(
@@ -188,7 +192,7 @@ def _emnist(split, item, class_names, first_label):
         name=f"emnist-{split}", title=title, item=item,
         description=_NIST_DESCRIPTION.format(title=title, makers="G. Cohen, S. Afshar, J. Tapson and A. van Schaik"),
         citation=(_EMNIST_CITATION,), url="https://www.nist.gov/itl/products-and-services/emnist-dataset",
-        class_names=class_names, first_label=first_label, not_for=_HANDWRITING_NOT_FOR,
+        class_names=class_names, first_label=first_label, not_for=_HANDWRITING_NOT_FOR, weight_shapes="strokes",
         limitations=_HANDWRITING_LIMITATIONS.format(title=title, items=item.removeprefix("handwritten ") + "s"),
         keywords=(f"{item} recognition", "EMNIST", title))
 

@@ -53,7 +53,8 @@ def test_each_built_in_profile_speaks_of_its_own_data_and_no_other(trained, name
     profile = profiles.BUILT_IN[name]
     text, head = words_of(trained, profile)
     assert text.startswith(profile.default_title), "the title, from the profile"
-    assert profile.description in text and profile.limitations in text and profile.not_for in text
+    # The description's full stop comes after its citations ("image [1] [2].").
+    assert profile.description.removesuffix(".") in text and profile.limitations in text and profile.not_for in text
     references = text[text.rindex("References"):]
     assert references.startswith("References " + profile.citation[0])  # the first, numbered [1]
     assert profile.items in text and profile.title in head and profile.items in head
@@ -97,7 +98,7 @@ limitations = "One feeder, one garden, daylight only."
     assert profile.name == "Backyard birds" and profile.class_names == ("robin", "blackbird")
     text, head = words_of(trained, profile)
     assert text.startswith("Bird Photograph Recognition with a Neural-Network Mindset")
-    assert "Photographs of garden birds taken by the author's feeder camera in 2025." in text
+    assert "Photographs of garden birds taken by the author's feeder camera in 2025" in text  # its citation before the stop
     assert "One feeder, one garden, daylight only." in text and "https://example.org/birds" in text
     assert text[text.rindex("References"):].startswith("References A. Author. Backyard birds. 2026.")
     assert "bird photographs" in head and "Backyard birds" in head

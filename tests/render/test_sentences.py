@@ -1,0 +1,128 @@
+"""Issue 31: every data-dependent sentence of the report follows from the values it talks about, on the
+bundled digits and on a synthetic set of 26 classes of 8x8 images with values 0-16; ties are named as
+ties, in one order; intervals as they are, never ±; class names on the confusion table; a hand-in with
+no local path, no usage hint and citations before the full stop."""
+import html
+import re
+
+import numpy as np
+import pytest
+
+from mnist_ova.pipeline import config, jobs
+from mnist_ova.render import learning, report, views
+from mnist_ova.trainer import metrics, profiles
+
+from tests.render.test_report_profiles import _Names, page_of, words_of
+
+
+@pytest.fixture(scope="module", params=["digits", "letters8x8"])
+def trained(request, tiny_npz, tmp_path_factory):
+    if request.param == "digits":
+        data = tiny_npz
+    else:  # 26 classes, 8x8, values 0-16: more than 1,000 test images, and ties among the weak models
+        rng = np.random.RandomState(3)
+        y = np.repeat(np.arange(26), 200)
+        X = rng.randint(0, 17, size=(y.size, 8, 8)).astype(np.float64)
+        X[np.arange(y.size), y % 8, y // 8 % 8] = 16  # one bright pixel per class, so that some learn
+        data = tmp_path_factory.mktemp("data") / "letters.npz"
+        np.savez(data, X=X, y=y)
+    settings = config.settings_from({"data": str(data), "iterations": 5, "out": str(tmp_path_factory.mktemp("out"))})
+    return jobs.train(settings, log=lambda message: None, progress=False)
+
+
+def context_of(trained, profile=profiles.NEUTRAL):
+    video = report.video_context(trained.views, examples=4, seconds_per_example=1.0, shown={},
+                                 rows=np.arange(4))
+    return report.context(trained.views, title_page=jobs.title_page_of(config.settings_from({})), dataset=trained.metadata["dataset"],
+                          config=trained.metadata["config"], video=video, timings={}, profile=profile,
+                          test_rows=trained.test_rows)
+
+
+def text_of(page):
+    body = re.sub(r"<style>.*?</style>|<wbr>", lambda m: "" if m[0] == "<wbr>" else " ", page, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+def pct(value):
+    return f"{100 * value:.2f}%"
+
+
+def test_ranking_groups_ties_in_label_order():
+    rows = [{"name": n, "recall": r} for n, r in zip("abcde", (1.0, 0.5, 1.0, 0.25, 0.5))]
+    groups = views.ranking(rows, "recall")
+    assert [[r["name"] for r in g] for g in groups] == [["d"], ["b", "e"], ["a", "c"]]
+    assert [[r["name"] for r in g] for g in views.ranking(rows, "recall", descending=True)] == \
+        [["a", "c"], ["b", "e"], ["d"]]
+
+
+def test_metrics_json_orders_tied_confusions_as_the_report_does():
+    counts = [[5, 2, 2], [2, 5, 0], [0, 2, 5]]  # four cells tied at 2: row-major order
+    assert metrics.most_confused_pairs(counts, top=3) == [(0, 1, 2), (0, 2, 2), (1, 0, 2)]
+
+
+def test_sentences_follow_from_the_numbers(trained):
+    c = context_of(trained)
+    page = report.render_html(c, target="pdf", assets=_Names())
+    text = text_of(page)
+    K = len(c["models"])
+    # Intervals as they are: the accuracy's own ends, its two sides apart, never one ±.
+    assert "±" not in text
+    low, high = c["accuracy_interval"]["low"], c["accuracy_interval"]["high"]
+    assert f"95 % interval {100 * low:.1f}–{100 * high:.1f}%" in text
+    assert f"−{100 * c['accuracy_below']:.1f}/+{100 * c['accuracy_above']:.1f} percentage points" in text
+    # "The test split is small." only when its interval is wider than the rule the report states.
+    assert ("The test split is small." in text) == (high - low > report.SMALL_SPLIT)
+    assert f"wider than {100 * report.SMALL_SPLIT:.0f} points" in text
+    widths = [m["recall_interval"]["high"] - m["recall_interval"]["low"] for m in c["models"]]
+    assert f"at least {100 * min(widths):.1f} points wide, so per-class differences of less than that are within chance" in text
+    # The video's score is quoted from the video's own examples.
+    e = trained.evaluation
+    top = f"{100 * e.scores[np.arange(4), e.predicted_index[:4]].max():.0f}"
+    assert f'"{top} %" in the video does not mean that {top} in 100' in text
+    # "still fell" only for curves that still fall at their end, with the actual last iteration.
+    falling = report.still_falling(e.cost_history, [m["iterations"] for m in c["models"]])
+    assert ("still fell over the last ten" in text) == (falling is not None)
+    if falling:
+        assert f"(the last at {falling['at']:,})" in text
+    # Ties named as ties: every class of the lowest recall is named, with the word for a group.
+    hardest = [m["name"] for m in c["models"] if m["recall"] == min(x["recall"] for x in c["models"])]
+    if len(hardest) < K:
+        names = hardest[0] if len(hardest) == 1 else ", ".join(hardest[:-1]) + " and " + hardest[-1]
+        assert f"{'class' if len(hardest) == 1 else 'classes'} {names} {'is' if len(hardest) == 1 else 'are'} the hardest" in text
+        assert ("both " + pct(c["hardest"][0]["recall"]) if len(hardest) == 2 else pct(c["hardest"][0]["recall"])) in text
+    # The conclusion's confusions are the error analysis's, in its order, a tie at the cut kept whole.
+    listed = [(g["true_name"], g["predicted_name"]) for group in c["confused"] for g in group]
+    cells = [(g["true_name"], g["predicted_name"]) for g in c["analysis"]["galleries"]]
+    assert listed == cells[:len(listed)]
+    if len(cells) > len(listed) and listed:
+        assert c["confused"][-1][0]["count"] > c["analysis"]["galleries"][len(listed)]["count"]
+    # Counts in running text carry thousands separators.
+    n_test = trained.metadata["dataset"]["n_test"]
+    assert f"With {n_test:,} test images" in text
+    # The confusion table names the classes in its columns, not 1..K.
+    head = re.search(r'<table class="confusion".*?<thead>(.*?)</thead>', page, flags=re.S)
+    if head:
+        assert [re.sub("<wbr>", "", h) for h in re.findall(r'<th scope="col">(.*?)</th>', head[1])[1:]] == \
+            [m["name"] for m in c["models"]]
+
+
+def test_a_hand_in_not_a_log(trained):
+    text, _ = words_of(trained, profiles.MNIST)
+    assert "--dataset" not in words_of(trained, profiles.NEUTRAL)[0]
+    assert "cache" not in text and "/home/" not in text and "/root/" not in text
+    assert not re.search(r"\.\s*\[\d+\]", text)  # citations before the full stop
+    assert re.search(r"image \[1\] \[2\] ?\.", text)  # (tags become spaces here)
+    assert "a.footnote-backref { display: none; }" in page_of(trained, profiles.MNIST)
+
+
+def test_words_about_the_pictures_come_from_the_profile():
+    assert profiles.MNIST.weight_shapes == "strokes" and profiles.FASHION_MNIST.weight_shapes == ""
+    assert "shoes from the side" in profiles.FASHION_MNIST.limitations
+
+
+@pytest.mark.parametrize("iterations, said", [
+    (list(range(1, 51)), ("every", 1)), (list(range(10, 101, 10)), ("every", 10)),
+    (np.unique(np.round(np.geomspace(1, 1000, 100))).astype(int).tolist(), ("log", None)),
+    ([1, 2, 3, 50, 51, 52], (None, None))])
+def test_snapshot_spacing_is_said_as_it_is(iterations, said):
+    assert learning.spacing(iterations) == said
