@@ -84,6 +84,7 @@ def test_sentences_follow_from_the_numbers(trained):
     assert ("still fell over the last ten" in text) == (falling is not None)
     if falling:
         assert f"(the last at {falling['at']:,})" in text
+        assert re.search(r"(models?|\d) in Figure \d+ still fell", text)
     # Ties named as ties: every class of the lowest recall is named, with the word for a group.
     hardest = [m["name"] for m in c["models"] if m["recall"] == min(x["recall"] for x in c["models"])]
     if len(hardest) < K:
