@@ -132,6 +132,24 @@ def signals_held() -> Iterator[tuple[int, ...]]:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+@contextlib.contextmanager
+def stops_through_log(logger: str) -> Iterator[None]:
+    """Over the block, a library that catches every exception and logs it (WeasyPrint, while it draws an SVG:
+    ``except BaseException``) gives the stopping signal it caught back when it logs: raised again there, a
+    stop does not wait for the rest of its work (a PDF build's seconds)."""
+    import logging
+
+    def stopped(record: logging.LogRecord) -> bool:
+        raise_if_stopped()
+        return True
+
+    logging.getLogger(logger).addFilter(stopped)
+    try:
+        yield
+    finally:
+        logging.getLogger(logger).removeFilter(stopped)
+
+
 def block_signals_in_thread() -> None:
     """For a helper thread's start: the stopping signals go to the main thread, whose handlers act on them,
     never to a helper that would leave the main thread waiting."""

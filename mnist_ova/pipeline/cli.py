@@ -236,7 +236,8 @@ def _describe(exc):
         flag = f" (--{exc.option.replace('_', '-')})" if exc.option else ""
         return exc.exit_code, f"{exc}{flag}"
     if isinstance(exc, MemoryError):
-        return ExitCode.INTERNAL_ERROR, "out of memory: use less data, or --dtype float32"
+        # The data (rows x pixels x dtype) and the weights (classes x pixels) use it; the snapshots are bounded.
+        return ExitCode.INTERNAL_ERROR, "out of memory: use fewer or smaller images, or --dtype float32"
     if isinstance(exc, OSError):
         target = f" {exc.filename!r}" if exc.filename else ""
         if exc.errno in DISK_ERRORS:

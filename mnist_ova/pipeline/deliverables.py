@@ -291,7 +291,8 @@ def _report(target, trained, settings, staging, paths, review=None):
         # the staging folder's random name into the PDF's bytes.
         html = report.render_html(context, target="pdf", assets=report.inline_assets(assets),
                                   template_dir=settings.template_dir)
-        report.write_pdf(html, staging.path(outputs.PDF), base_url=staging.root)
+        with children.stops_through_log("weasyprint"):  # it catches a stop while it draws an SVG
+            report.write_pdf(html, staging.path(outputs.PDF), base_url=staging.root)
         return
     for name, file in outputs.assets(VIDEOS).items():
         if (staging.root / file).is_file():

@@ -105,6 +105,12 @@ def across_builds(history, current, current_predictions):
     }
 
 
+def _escaped(text):
+    """``text`` with each character that is not printable as its escape (``\\x1b``): a value someone wrote
+    into the history cannot move the terminal's cursor, retitle it or ring its bell."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def runs_table(runs):
     """The runs of a history as a terminal table, oldest first; the last column says what changed
     since the run of the same data before it."""
@@ -120,10 +126,11 @@ def runs_table(runs):
         previous[run["data_name"]] = build
         low, high = _pair(build["multiclass_interval"])
         commit = (build["short_commit"] or "–") + ("+dirty" if build["dirty"] else "")
-        lines.append((str(run["id"]), run["time"], f"{run['data_name']} {run['data_sha256'][:8]}",
-                      f"{100 * build['multiclass']:.2f} % ({100 * low:.1f}–{100 * high:.1f})",
-                      f"{100 * build['one_vs_all']:.2f} %", commit, run["tool_version"],
-                      ("; ".join(changes(before, build)) or "nothing") if before else "first run"))
+        lines.append(tuple(map(_escaped, (
+            str(run["id"]), run["time"], f"{run['data_name']} {run['data_sha256'][:8]}",
+            f"{100 * build['multiclass']:.2f} % ({100 * low:.1f}–{100 * high:.1f})",
+            f"{100 * build['one_vs_all']:.2f} %", commit, run["tool_version"],
+            ("; ".join(changes(before, build)) or "nothing") if before else "first run"))))
     widths = [max(len(row[i]) for row in (header, *lines)) for i in range(len(header) - 1)]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1]
                      for row in (header, *lines))
