@@ -223,7 +223,7 @@ def _figure(renderer, tokens, i, options, env):
 
     figure = tokens[i]
     image = figure.meta["image"]
-    caption = markupsafe.Markup(renderer.renderInline(image.children, options, env))
+    caption = markupsafe.Markup(renderer.renderInline(image.children or [], options, env))  # ![](x.png): None
     return str(markupsafe.Markup('<figure id="{}"><img src="{}" alt="{}">\n<figcaption><span class="label">{}.</span> '
                                  '{}</figcaption>\n</figure>\n').format(
         figure.meta["id"], image.attrGet("src"), caption.striptags(), env["number"]("figure", figure.meta["id"]),
@@ -246,6 +246,9 @@ def _typeset(tex, *, display, at):
     flat = " ".join(tex.split())  # mathtext reads one line
     if not flat:
         raise InputError(f"{at}: an empty formula ($$ $$); write one or remove the dollars")
+    unprintable = [c for c in flat if not c.isprintable()]
+    if unprintable:  # TeX has no use for one, and the line that quotes the formula would print it raw
+        raise InputError(f"{at}: a formula holds the unprintable character {unprintable[0]!r}; remove it")
     if len(flat) > FORMULA_CHARS:
         raise InputError(f"{at}: a formula of {len(flat)} characters; at most {FORMULA_CHARS} are typeset")
     try:

@@ -213,6 +213,19 @@ def test_a_formula_mathtext_cannot_read_is_named_with_its_line(tmp_path):
         notes.load(write(tmp_path, "# A\n\nSee $\\undefinedmacro x$.\n"), LABELS)
 
 
+def test_a_formula_with_a_control_character_is_one_printable_line(tmp_path):
+    """Found by the fuzz test: mathtext's refusal quoted the formula, and with it the raw character."""
+    with pytest.raises(InputError, match=r"line 3: a formula holds the unprintable character '\\x1b'") as caught:
+        notes.load(write(tmp_path, "# A\n\nSee $x\x1b[2J$.\n"), LABELS)
+    assert str(caught.value).isprintable()
+
+
+def test_an_image_without_alt_text_is_a_figure_without_caption(tmp_path, image):
+    """Found by the fuzz test: ![](file) alone in its paragraph has no inline children (None, not [])."""
+    html = body(notes.load(write(tmp_path, "# A\n\n![](plots/mine.png)\n"), LABELS), "notes-1")
+    assert '<figure id="notes-figure-1"><img src="data:image/png;base64,' in html and 'alt=""' in html
+
+
 @pytest.mark.parametrize("source, reason", [
     ("missing.png", "does not exist"), ("https://example.org/a.png", "is no file"),
     ("notes.md", "is not one of"), ("fake.png", "is no image/png file that can be read")])
