@@ -32,7 +32,7 @@ def render_all(trained, settings, staging, *, progress, review=None):
 
     evaluation, names = trained.evaluation, list(trained.evaluation.class_names)
     images_test = trained.dataset.images[trained.test_rows].reshape(-1, *trained.dataset.image_shape)
-    rows = frames.choose_examples(evaluation, settings.examples, source=settings.examples_from, seed=settings.seed)
+    rows = video_rows(trained, settings)
     examples = frames.examples_of(evaluation, images_test, rows)
 
     digits = gallery_paths(trained, staging, review)
@@ -319,6 +319,12 @@ def bundle_html(trained, settings, staging, videos, review=None):
     return report.render_html(context, target="html", assets=assets, template_dir=settings.template_dir)
 
 
+def video_rows(trained, settings):
+    """The test positions the prediction videos show (the report quotes their highest score)."""
+    return frames.choose_examples(trained.evaluation, settings.examples, source=settings.examples_from,
+                                  seed=settings.seed)
+
+
 # The videos a bundle may leave out: its page then shows only those it holds.
 VIDEO_FILES = (outputs.MP4, outputs.GIF, outputs.TRAINING_MP4, outputs.TRAINING_GIF)
 
@@ -333,7 +339,7 @@ def _report_context(trained, settings, staging, review=None, *, videos=None):
     video = report.video_context(
         trained.views, examples=settings.examples, seconds_per_example=settings.seconds_per_example,
         shown={kind: file for kind, file in (("mp4", outputs.MP4), ("gif", outputs.GIF)) if kind in shown},
-        gif_bytes=gif_path.stat().st_size if gif_path.is_file() else 0)
+        gif_bytes=gif_path.stat().st_size if gif_path.is_file() else 0, rows=video_rows(trained, settings))
     context = report.context(
         trained.views, title_page=jobs.title_page_of(settings, recorded=trained.metadata.get("title_page", {})),
         dataset=trained.metadata["dataset"], config=trained.metadata["config"], video=video, timings=trained.timings,

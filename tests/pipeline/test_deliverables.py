@@ -2,6 +2,7 @@
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -78,6 +79,13 @@ def test_pdf_first_page_is_not_blank(built, tmp_path):
 
     page = np.asarray(Image.open(next(tmp_path.glob("page*.png"))))
     assert (page < 128).mean() > 0.002, "page 1 carries visible text"
+
+
+def test_the_report_quotes_the_videos_own_highest_score(built):
+    """The discussion's example of an uncalibrated score is the video's highest, as its captions show it."""
+    captions = [int(score) for score in re.findall(r", (\d+) %$", (built / "predictions.vtt").read_text(), re.M)]
+    quoted = re.findall(r'"(\d+)(?:&nbsp;|\xa0)%" in the\s+video', (built / "report.html").read_text())
+    assert captions and quoted == [str(max(captions))]
 
 
 def test_html_is_self_contained(built):
