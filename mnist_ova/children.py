@@ -197,6 +197,14 @@ def forks() -> bool:
     return LINUX and hasattr(os, "fork") and threading.active_count() == 1
 
 
+def progress_bar(**options):
+    """A tqdm bar without tqdm's monitor thread: alive when a job is started, it would keep ``forks`` false."""
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0  # tqdm's own switch: its bars then start no monitor
+    return tqdm(**options)
+
+
 def in_child() -> bool:
     """Whether this process is a child that ``fork`` started (not the run, which a job may run in)."""
     return _in_child

@@ -86,7 +86,7 @@ def render_all(trained, settings, staging, *, progress, review=None):
     timings = {}
     lanes = [(lane, what, nice) for lane, what, nice in ((drawings, "figures", 0), (videos, "video", VIDEO_NICENESS),
                                                          (films, "video", VIDEO_NICENESS)) if lane]
-    with jobs.progress_bar(total=len(steps) + sum(len(lane) for lane, _, _ in lanes) + ("pdf" in formats)
+    with children.progress_bar(total=len(steps) + sum(len(lane) for lane, _, _ in lanes) + ("pdf" in formats)
                            + ("html" in formats), desc="rendering", unit="step", disable=not progress,
                            leave=False) as bar:
         forked: list[_Encoder] = []

@@ -264,21 +264,13 @@ def check_profile_record(record):
             raise InputError(f"profile.{field.name} must be text; got {value!r:.80}")
 
 
-def progress_bar(**options):
-    """A tqdm bar without tqdm's monitor thread, which would be alive when the render lanes fork."""
-    from tqdm import tqdm
-
-    tqdm.monitor_interval = 0  # tqdm's own switch: its bars then start no monitor
-    return tqdm(**options)
-
-
 def fit(settings, X, y, *, progress):
     from mnist_ova.trainer.model import OneVsAllLogisticRegression
 
     model = OneVsAllLogisticRegression(learning_rate=settings.learning_rate, max_iter=settings.iterations,
                                        tol=settings.tol, dtype=settings.dtype, solver=settings.solver,
                                        l2=settings.l2)
-    with progress_bar(total=settings.iterations, desc=f"training {np.unique(y).size} models", unit="step",
+    with children.progress_bar(total=settings.iterations, desc=f"training {np.unique(y).size} models", unit="step",
                       disable=not progress, leave=False) as bar:
         def advance(step, n_active):
             children.raise_if_stopped()

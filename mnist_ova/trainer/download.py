@@ -4,6 +4,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from mnist_ova import children
 from mnist_ova.errors import ToolError, ExitCode
 
 MIRRORS = (
@@ -80,16 +81,14 @@ def _download_first_good(name, expected, path, mirrors, progress, timeout):
 def _download(url, expected, path, progress, timeout):
     import urllib.request
 
-    from tqdm import tqdm
-
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         digest = hashlib.sha256()
         received = 0
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             total = response.headers.get("Content-Length")
-            with tqdm(total=int(total) if total else None, unit="B", unit_scale=True, desc=path.name,
-                      disable=not progress, leave=False) as bar:
+            with children.progress_bar(total=int(total) if total else None, unit="B", unit_scale=True,
+                                       desc=path.name, disable=not progress, leave=False) as bar:
                 for chunk in iter(lambda: response.read(CHUNK), b""):
                     out.write(chunk)
                     digest.update(chunk)

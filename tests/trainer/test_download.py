@@ -70,6 +70,14 @@ def test_download_verifies_caches_and_loads(tmp_path, served):
     assert download.fetch(tmp_path, files=files, mirrors=("http://127.0.0.1:9/",), progress=False) == paths
 
 
+@pytest.mark.parametrize("progress", [False, True])
+def test_a_download_leaves_no_thread_behind(tmp_path, served, progress):
+    """tqdm's monitor thread, left alive, would keep the run from forking its render lanes (children.forks)."""
+    base, files = served
+    download.fetch(tmp_path, files=files, mirrors=(base + "/good/",), progress=progress)
+    assert not [thread for thread in threading.enumerate() if thread.name == "tqdm_monitor"]
+
+
 def test_a_dropped_connection_falls_back_to_the_next_mirror(tmp_path, served):
     base, files = served
     paths = download.fetch(tmp_path, files=files, mirrors=(base + "/drop/", base + "/good/"), progress=False)
