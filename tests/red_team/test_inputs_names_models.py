@@ -1,18 +1,17 @@
 """Issue 32's input cases, end to end through the command line: each either runs (exit 0) or stops with one
 line and exit 2; none is an internal error (exit 1). Each prints its exit and time (pytest -s shows them)."""
-import io
-import json
 import os
 import re
 import subprocess
 import sys
 import time
-import zipfile
 
 import numpy as np
 import pytest
 
 from tests.conftest import REPO
+from tests.pipeline.test_jobs import with_metadata
+from tests.trainer.test_persist import write_bomb
 
 
 def images(tmp, side, n_classes, per_class=8):
@@ -26,30 +25,13 @@ def crafted_model(tmp, change):
     """A model the tool trained on 3 classes of 2x2 images, its metadata changed by ``change``."""
     data = images(tmp, 2, 3)
     assert run(["train", *data, "--out", str(tmp / "trained")], {})[0] == 0
-    path = tmp / "trained" / "model.npz"
-    with zipfile.ZipFile(path) as archive:
-        entries = {info.filename: archive.read(info) for info in archive.infolist()}
-    with np.load(path) as npz:
-        metadata = json.loads(str(npz["metadata"]))
-    change(metadata)
-    buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.asarray(json.dumps(metadata)))
-    entries["metadata.npy"] = buffer.getvalue()
-    with zipfile.ZipFile(tmp / "crafted.npz", "w") as archive:
-        for name, content in entries.items():
-            archive.writestr(name, content)
+    with_metadata(tmp / "trained" / "model.npz", tmp / "crafted.npz", change)
     return ["render", *data, "--model", str(tmp / "crafted.npz")]
 
 
 def bomb(tmp):
     """400 MiB of zeros declared as a model's weights, deflated to about 400 KB."""
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10, 5_242_880)})
-    with zipfile.ZipFile(tmp / "bomb.npz", "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("coef.npy", "w", force_zip64=True) as entry:
-            entry.write(header.getvalue())
-            for _ in range(400):
-                entry.write(bytes(1 << 20))
+    write_bomb(tmp / "bomb.npz")
     return ["render", *images(tmp, 2, 3), "--model", str(tmp / "bomb.npz")]
 
 

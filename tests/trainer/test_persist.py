@@ -243,19 +243,24 @@ def test_an_array_larger_than_memory_is_an_input_error(tmp_path, saved_arrays):
         load_model(tmp_path / "model.npz")
 
 
+def write_bomb(path):
+    """A model.npz of a few hundred KB of deflated zeros declared as 400 MiB of weights."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10, 5_242_880)})
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("coef.npy", "w", force_zip64=True) as entry:
+            entry.write(header.getvalue())
+            for _ in range(400):
+                entry.write(bytes(1 << 20))
+
+
 def test_a_decompression_bomb_is_refused_before_it_is_inflated(tmp_path, saved_arrays):
     """A few hundred KB of deflated zeros declared as 400 MiB of weights: refused from the archive's
     directory, before any entry is inflated (a 4 MB file was inflated to 3 GiB, then refused)."""
     import resource
     import time
 
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10, 5_242_880)})
-    with zipfile.ZipFile(tmp_path / "model.npz", "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("coef.npy", "w", force_zip64=True) as entry:
-            entry.write(header.getvalue())
-            for _ in range(400):
-                entry.write(bytes(1 << 20))
+    write_bomb(tmp_path / "model.npz")
     before, start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
     with pytest.raises(InputError, match=r"model '.*model.npz' is damaged or crafted: its entries unpack to "
                                          r"41943\d+ bytes from \d+ in the file, more than 16 times as many"):
