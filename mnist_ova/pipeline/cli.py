@@ -86,11 +86,11 @@ def history_command(argv):
 def check_input_paths(settings, args):
     """The files a run reads, there before the run's modules are imported (the readers say the rest)."""
     from mnist_ova.pipeline import history
-    from mnist_ova.trainer.data import SOURCES
+    from mnist_ova.trainer import data
 
-    paths = [("data path", "data", settings.data, "give an existing .mat, .npz or IDX file or folder, or one of "
-              f"{', '.join(SOURCES)}") if settings.data not in SOURCES else None,
-             ("model", "model", args.model, "give a model.npz a run wrote") if args.model else None,
+    if settings.data not in data.SOURCES:
+        data.check_data_path(settings.data)
+    paths = [("model", "model", args.model, "give a model.npz a run wrote") if args.model else None,
              ("baseline", "baseline", settings.baseline, "give an earlier output folder, or history:last, "
               "history:best or history:ID") if settings.baseline and history.parse_selector(settings.baseline) is None
              else None]

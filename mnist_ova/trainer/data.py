@@ -75,11 +75,17 @@ def load(spec, *, cache_dir=None, progress=True, log=None):
     return load_path(Path(spec))
 
 
-def load_path(path):
-    path = Path(path)
-    if not path.exists():
+def check_data_path(path):
+    """An InputError that says what to give where the data path (not one of SOURCES) does not exist; the command
+    line asks this before its heavy imports, the reader again when it loads."""
+    if not Path(path).exists():
         raise InputError(f"data path {str(path)!r} does not exist: give an existing .mat, .npz or IDX file or "
                          f"folder, or one of {', '.join(SOURCES)}", option="data")
+
+
+def load_path(path):
+    path = Path(path)
+    check_data_path(path)
     if path.is_dir():
         return _load_idx_paths(_idx_files_in(path))
     check_regular(path)
