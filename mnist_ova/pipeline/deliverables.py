@@ -20,9 +20,10 @@ GALLERY_SCRATCH = "gallery"  # the drill-down digits, always inside the report
 VIDEOS = ("mp4", "gif", "training")  # the formats of the videos the report plays
 
 
-def render_all(trained, settings, staging, *, progress, review=None):
-    """Write every deliverable named by ``settings.formats``; returns their timings. ``review``
+def render_all(run):
+    """Write every deliverable named by ``run.settings.formats``; returns their timings. ``run.review``
     (``pipeline.review.Review``) adds the comparison with a baseline and the gates to the report."""
+    trained, settings, staging, review = run.trained, run.settings, run.staging, run.review
     formats = set(settings.formats)
     want_report = bool(formats & {"html", "pdf"})
     keep_figures = "figures" in formats or ("html" in formats and settings.html_assets == "external")
@@ -35,7 +36,7 @@ def render_all(trained, settings, staging, *, progress, review=None):
     rows = video_rows(trained, settings)
     examples = frames.examples_of(evaluation, images_test, rows)
 
-    digits = gallery_paths(trained, staging, review)
+    digits = gallery_paths(run)
     paths.update(digits)
 
     shots = snapshots_of(trained)
@@ -87,7 +88,7 @@ def render_all(trained, settings, staging, *, progress, review=None):
     lanes = [(lane, what, nice) for lane, what, nice in ((drawings, "figures", 0), (videos, "video", VIDEO_NICENESS),
                                                          (films, "video", VIDEO_NICENESS)) if lane]
     with children.progress_bar(total=len(steps) + sum(len(lane) for lane, _, _ in lanes) + ("pdf" in formats)
-                           + ("html" in formats), desc="rendering", unit="step", disable=not progress,
+                           + ("html" in formats), desc="rendering", unit="step", disable=not run.progress,
                            leave=False) as bar:
         forked: list[_Encoder] = []
         try:
@@ -108,7 +109,7 @@ def render_all(trained, settings, staging, *, progress, review=None):
             if "pdf" in formats:
                 bar.set_postfix_str("pdf")
                 with staging.writing(outputs.PDF):
-                    timings["pdf_s"] = _timed(lambda: _report("pdf", trained, settings, staging, paths, review))
+                    timings["pdf_s"] = _timed(lambda: _report("pdf", run, paths))
                 bar.update()
             for encoder, (lane, _, _) in zip(forked[1 if drawings else 0:], lanes[1 if drawings else 0:]):
                 with staging.writing(lane[0][1]):
@@ -120,7 +121,7 @@ def render_all(trained, settings, staging, *, progress, review=None):
         if "html" in formats:  # last: it embeds the videos
             bar.set_postfix_str("html")
             with staging.writing(outputs.HTML):
-                timings["html_s"] = _timed(lambda: _report("html", trained, settings, staging, paths, review))
+                timings["html_s"] = _timed(lambda: _report("html", run, paths))
             bar.update()
     return timings
 
@@ -147,12 +148,13 @@ def _parsed_notes(path, mtime_ns, size):
     return notes.load(path, notes.labels(outputs.FIGURES))
 
 
-def gallery_paths(trained, staging, review=None):
+def gallery_paths(run):
     """{asset name: path} of the digits the drill-down galleries show. They are drawn in the scratch
     folder and always carried inside the report (a few hundred bytes each): their names depend on
     the data, so they are no outputs of their own."""
-    comparison = review.comparison if review is not None else None
-    folder = staging.scratch / GALLERY_SCRATCH
+    trained = run.trained
+    comparison = run.review.comparison if run.review is not None else None
+    folder = run.staging.scratch / GALLERY_SCRATCH
     return {diagnostics.digit_asset(i): folder / f"test-{int(trained.test_rows[i])}.png"
             for i in diagnostics.shown_positions(trained.evaluation, comparison)}
 
@@ -282,9 +284,10 @@ def _analysis_figures(views, paths, test_images, digits):
         diagnostics.digit(test_images[int(name.rsplit("_", 1)[1])], path)
 
 
-def _report(target, trained, settings, staging, paths, review=None):
+def _report(target, run, paths):
     """``report.pdf`` (needs the figures) or ``report.html`` (needs the videos too, which it embeds)."""
-    context = _report_context(trained, settings, staging, review)
+    settings, staging = run.settings, run.staging
+    context = _report_context(run)
     assets = {name: path for name, path in paths.items() if path.is_file()}
     if target == "pdf":
         # data: URLs here too: WeasyPrint names each image after its URL, and a file URL would carry
@@ -305,18 +308,18 @@ def _report(target, trained, settings, staging, paths, review=None):
     staging.path(outputs.HTML).write_text(html, encoding="utf-8")
 
 
-def bundle_html(trained, settings, staging, videos, review=None):
+def bundle_html(run, videos):
     """The report as a web page for ``submission.zip``: the figures inline, the videos named in
     ``videos`` linked to the files beside it in the zip (not carried a second time)."""
-    figure_dir = staging.root / outputs.FIGURES_DIR
+    figure_dir = run.staging.root / outputs.FIGURES_DIR
     if not figure_dir.is_dir():
-        figure_dir = staging.scratch / FIGURE_SCRATCH
-    paths = {**figure_paths(figure_dir), **gallery_paths(trained, staging, review)}
+        figure_dir = run.staging.scratch / FIGURE_SCRATCH
+    paths = {**figure_paths(figure_dir), **gallery_paths(run)}
     assets = report.inline_assets({name: path for name, path in paths.items() if path.is_file()})
     # The captions come with the MP4: every file of a video's format that the zip carries.
     assets.update(outputs.assets({outputs.ARTIFACTS[name].format for name in videos}))
-    context = _report_context(trained, settings, staging, review, videos=videos)
-    return report.render_html(context, target="html", assets=assets, template_dir=settings.template_dir)
+    context = _report_context(run, videos=videos)
+    return report.render_html(context, target="html", assets=assets, template_dir=run.settings.template_dir)
 
 
 def video_rows(trained, settings):
@@ -329,9 +332,10 @@ def video_rows(trained, settings):
 VIDEO_FILES = (outputs.MP4, outputs.GIF, outputs.TRAINING_MP4, outputs.TRAINING_GIF)
 
 
-def _report_context(trained, settings, staging, review=None, *, videos=None):
+def _report_context(run, *, videos=None):
     """The report's context (``render.report.context``) of this run; ``videos`` (file names) overrides
     which videos it shows."""
+    trained, settings, staging, review = run.trained, run.settings, run.staging, run.review
     shown = {outputs.ARTIFACTS[name].format for name in videos} if videos is not None else set(settings.formats)
     films = (videos if videos is not None else (outputs.TRAINING_MP4, outputs.TRAINING_GIF) if "training" in shown
              else ())

@@ -47,32 +47,34 @@ def _from_history(selector, history, data_name, warn):
                                 (rows, true_index == predicted_index))
 
 
-def judge(trained, settings, baseline, *, history=None, command="", warn=print):
+def judge(run):
     """Compare with the baseline (resolving a ``history:`` one with this run's data) and the earlier
     builds, and evaluate the gates; an unknown class in a gate is an input error here, before
     anything is written."""
+    trained, settings, baseline, history = run.trained, run.settings, run.baseline, run.history
     metrics = jobs.metrics_document(trained)
     gates.check_names(settings.fail_under, settings.max_drop, metrics)
     max_drop = settings.max_drop
     if isinstance(baseline, str):
-        baseline = _from_history(baseline, history, metrics["dataset"]["name"], warn)
+        baseline = _from_history(baseline, history, metrics["dataset"]["name"], run.warn)
         max_drop = max_drop if baseline is not None else ()
     comparison = baseline_io.compare(trained, metrics, baseline) if baseline is not None else None
     results = gates.evaluate(settings.fail_under, max_drop, metrics, baseline.metrics if baseline is not None else None)
-    run, across = None, None
+    record, across = None, None
     if history is not None:
         e = trained.evaluation
-        run = run_history.run_record(metrics=metrics, evaluation=e, test_rows=trained.test_rows, command=command,
-                                     out=settings.out, git=run_history.git_state())
-        across = trends.across_builds(history, run, (trained.test_rows, e.true_index, e.predicted_index))
-    return Review(metrics, comparison, tuple(results), str(baseline.path) if baseline is not None else None, run,
+        record = run_history.run_record(metrics=metrics, evaluation=e, test_rows=trained.test_rows,
+                                        command=run.command_line, out=settings.out, git=run_history.git_state())
+        across = trends.across_builds(history, record, (trained.test_rows, e.true_index, e.predicted_index))
+    return Review(metrics, comparison, tuple(results), str(baseline.path) if baseline is not None else None, record,
                   across)
 
 
-def markdown(review, trained, settings, staging, link_prefix=""):
+def markdown(run, link_prefix=""):
     """``summary.md``'s text; ``link_prefix`` goes before each link (the output folder, for a copy read
     elsewhere). It links only the files this run's output folder holds (``train`` makes no report)."""
-    made = {*staging.artifacts(), outputs.PREDICTIONS}
+    review, trained, settings = run.review, run.trained, run.settings
+    made = {*run.staging.artifacts(), outputs.PREDICTIONS}
     files = [name for name in summary.files_to_link(settings.formats) if name in made]
     context = summary_md.context(trained.views, review.metrics, comparison=review.comparison, gates=review.gates,
                                  baseline_path=review.baseline_path, files=files, link_prefix=link_prefix,
@@ -80,13 +82,14 @@ def markdown(review, trained, settings, staging, link_prefix=""):
     return summary_md.markdown(context, settings.template_dir)
 
 
-def write(review, trained, settings, staging):
+def write(run):
     """``predictions.csv`` and ``summary.md`` into the staged output folder."""
+    staging, trained = run.staging, run.trained
     with staging.writing(outputs.PREDICTIONS):
         staging.path(outputs.PREDICTIONS).write_text(
             baseline_io.predictions_csv(trained.evaluation, trained.test_rows), encoding="utf-8")
     with staging.writing(outputs.SUMMARY):
-        staging.path(outputs.SUMMARY).write_text(markdown(review, trained, settings, staging), encoding="utf-8")
+        staging.path(outputs.SUMMARY).write_text(markdown(run), encoding="utf-8")
 
 
 def finish(review, step_summary, *, log, warn):
