@@ -21,8 +21,11 @@ WIDTH = 16 * CM  # inches: the width the report places these charts at, inside f
 assert WIDTH <= TEXT_WIDTH
 PANEL = 2.75  # inches: the height of a row of two square panels with their titles and axis labels
 DIGIT_SCALE = 3  # a 28 x 28 digit becomes an 84 x 84 PNG, pixels kept square and sharp
-GALLERY_LIMIT = 30  # digits shown per confusion cell or flip list; the rest are counted
-PDF_CONFUSIONS = 5  # the PDF shows the most frequent confusions only
+GALLERY_LIMIT = 30  # digits the HTML holds per confusion cell or flip list; the rest are counted
+# Both reports show the few most frequent confusions with a handful of images each, so that the galleries
+# inform rather than fill pages; the HTML keeps the others, and the rest of each gallery, folded one click away.
+FEATURED = 3
+HANDFUL = 6  # one row of the PDF's column, two of a phone's
 PDF_MATRIX_LIMIT = 15  # past this many classes the PDF lists the largest confusions instead of the matrix ...
 PDF_CONFUSION_ROWS = 20  # ... this many
 
@@ -205,8 +208,8 @@ def context(views, *, test_rows, comparison=None, gates=(), baseline_label=None)
                         "chance_log_loss": float(np.log(K)), "mean_confidence": float(
                             np.sum(a.confidence.count * a.confidence.mean_predicted) / max(a.confidence.count.sum(), 1))},
         "matrix": matrix, "names": names,
-        "galleries": galleries, "pdf_galleries": galleries[:PDF_CONFUSIONS], "gallery_limit": GALLERY_LIMIT,
-        "pdf_tie": _tie_at_cut(galleries, PDF_CONFUSIONS),
+        "galleries": galleries, "featured": galleries[:FEATURED], "folded": galleries[FEATURED:],
+        "handful": HANDFUL, "featured_tie": _tie_at_cut(galleries, FEATURED),
         "pdf_matrix_limit": PDF_MATRIX_LIMIT, "pdf_confusion_rows": PDF_CONFUSION_ROWS,
         "named_only": K > KEY_LIMIT,  # the charts' keys name a few classes, the rest are grey
         "comparison": None, "gates": [{"kind": g.kind, "metric": g.metric, "bound": g.bound, "value": g.value,

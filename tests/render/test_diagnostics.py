@@ -1,5 +1,5 @@
 """The error analysis as drawn and worded: vector charts with readable text, and a confusion matrix
-whose every mistake links to its digits and back, in the HTML and (top 5) in the PDF."""
+whose every mistake links to its digits and back, in the HTML and (the few featured) in the PDF."""
 import re
 from html.parser import HTMLParser
 
@@ -64,9 +64,9 @@ def test_every_confusion_links_to_its_gallery_and_back(evaluation, target):
     from_matrix = {href for href, inside in parsed.links if inside == "confusion-table"}
     if target == "html":
         assert from_matrix == cells  # every non-empty off-diagonal cell, nothing else
-    else:  # the PDF: the five most frequent
-        top = {f"confusion-{t}-{p}" for t, p, _ in confusion_cells(evaluation)[:5]}
-        assert from_matrix == top and len(top) == 5
+    else:  # the PDF: the few most frequent
+        top = {f"confusion-{t}-{p}" for t, p, _ in confusion_cells(evaluation)[:diagnostics.FEATURED]}
+        assert from_matrix == top and len(top) == diagnostics.FEATURED
     assert from_matrix <= parsed.ids  # each link has its gallery
     back = {inside for href, inside in parsed.links if href == "confusion-table"}
     assert back == from_matrix and "confusion-table" in parsed.ids  # and each gallery links back
@@ -84,6 +84,24 @@ def test_a_gallery_shows_its_digits_with_scores(evaluation):
     first = rows[0]
     assert f'src="digit_{first}.png"' in gallery and f"row {1000 + first}<br>" in gallery
     assert f"{100 * evaluation.scores[first, p]:.0f}%" in gallery
+
+
+@pytest.mark.parametrize("target", ["html", "pdf"])
+def test_both_reports_feature_a_handful_and_the_html_folds_the_rest(evaluation, target):
+    html = render_partial(evaluation, target)
+    cells = confusion_cells(evaluation)
+    featured, folded = cells[:diagnostics.FEATURED], cells[diagnostics.FEATURED:]
+    open_part = re.sub(r"<details.*?</details>", "", html, flags=re.S)  # what shows before any click
+    for t, p, rows in featured:
+        start = open_part.index(f'id="confusion-{t}-{p}"')
+        gallery = open_part[start:open_part.index("Back to the confusion matrix", start)]
+        assert gallery.count("<img") == min(rows.size, diagnostics.HANDFUL)
+    assert all(f'id="confusion-{t}-{p}"' not in open_part for t, p, _ in folded)
+    if target == "html":  # the rest of each gallery, and every other confusion, one click away
+        assert re.search(r'<details class="folded"><summary>The other ' + str(len(folded)) + " confusions", html)
+        assert all(f'id="confusion-{t}-{p}"' in html for t, p, _ in folded)
+    else:
+        assert "<details" not in html and "<summary" not in html
 
 
 def test_context_never_calls_overlapping_recalls_different(evaluation):
