@@ -41,6 +41,7 @@ def environment(template_dir=None):
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["breakable"] = breakable
     env.filters["thousands"] = "{:,}".format  # a count in running text: 14,000, not 14000
+    env.globals["name_limit"] = NAME_LIMIT
     env.filters.update(md=markdown_text, md_code=markdown_code, md_link=markdown_link)
     # A template rendered on its own (a section, in a test) numbers its figures and tables from 1;
     # render_html replaces these with the numbering of the whole report.
@@ -48,6 +49,8 @@ def environment(template_dir=None):
     env.globals.update(number=numbering.number, ref=numbering.ref, numbered=numbering.has)
     return env
 
+
+NAME_LIMIT = 5  # a sentence names a group of tied classes up to this many; a larger one it counts
 
 TEMPLATE_LIMIT = 4 * MiB  # a template is text of a few KiB; a FIFO or a huge file put there is not read
 
@@ -359,13 +362,13 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
     from mnist_ova.render import diagnostics
     from mnist_ova.render.figures import EQUATIONS, KEY_LIMIT, confusion_shows_counts
     from mnist_ova.render.frames import BARS_LIMIT, TOP_BARS
-    from mnist_ova.render.views import groups_apart, ranking
+    from mnist_ova.render.views import PRINTED, groups_apart, ranking
     from mnist_ova.trainer.statistics import confusion_cells
     from mnist_ova.trainer.profiles import NEUTRAL
 
     profile = profile or NEUTRAL
     e, names, classes = views.evaluation, views.names, views.classes
-    by_auc, by_recall = ranking(classes, "auc"), views.by_recall
+    by_auc, by_recall = ranking(classes, "auc", printed=PRINTED["auc"]), views.by_recall
     cells = [{"true_name": names[t], "predicted_name": names[p], "count": int(rows.size),
               "share": views.share_of_class(rows.size, t)} for t, p, rows in confusion_cells(e)]
     confused: list[list] = []  # the groups of equal count that hold the CONFUSIONS most frequent, whole
@@ -374,6 +377,7 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
             break
         confused.append(group)
     accuracy = views.headline["multiclass_accuracy"]
+    falling = still_falling(e.cost_history, [m["iterations"] for m in classes], config["iterations"])
     when = report_time()
     reproducible = source_date_epoch() is not None
     versions = package_versions()
@@ -405,10 +409,10 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
         "confusion_counts": confusion_shows_counts(e.confusion, names),
         "bars_limit": BARS_LIMIT, "top_bars": TOP_BARS,
         "n_misclassified": int(e.misclassified.size),
-        "stopped_early": [m["name"] for m in classes if m["iterations"] < config["iterations"]],
+        "stopped_early": [m for m in classes if m["iterations"] < config["iterations"]],
         # Whose cost still fell over its last ten iterations, and the last iteration drawn: only then may
         # the report say the curves still fall, and at which iteration.
-        "still_falling": still_falling(e.cost_history, [m["iterations"] for m in classes]),
+        "still_falling": falling and dict(falling, rows=[classes[k] for k in falling["models"]]),
         "video": video,
         # Timings differ from run to run: a reproducible build (SOURCE_DATE_EPOCH set) leaves them out.
         "timings": None if reproducible else timing_rows(timings or {}, training),
@@ -430,10 +434,12 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
     }
 
 
-def still_falling(histories, iterations, window=10):
-    """{"models": indices of the models whose cost fell by more than 0.1 % over their last ``window``
-    iterations, "at": the last iteration of those} or None when none still falls."""
-    falling = [k for k, h in enumerate(histories) if len(h) > window and h[-1] < h[-1 - window] * 0.999]
+def still_falling(histories, iterations, budget, window=10):
+    """{"models": indices of the models that ran all ``budget`` iterations and whose cost fell by more than
+    0.1 % over their last ``window``, "at": the last iteration of those} or None when none still falls. A
+    model that stopped early fits its training images: its falling cost asks for no more iterations."""
+    falling = [k for k, h in enumerate(histories)
+               if iterations[k] >= budget and len(h) > window and h[-1] < h[-1 - window] * 0.999]
     return {"models": falling, "at": max(iterations[k] for k in falling)} if falling else None
 
 

@@ -34,8 +34,8 @@ class EvaluationViews:
 
     @property
     def by_recall(self):
-        """The classes' rows in groups of equal recall, from the lowest to the highest (``ranking``)."""
-        return ranking(self.classes, "recall")
+        """The classes' rows in groups of recall equal as printed, from the lowest to the highest (``ranking``)."""
+        return ranking(self.classes, "recall", printed=PRINTED["recall"])
 
     @property
     def always_no_accuracy(self):
@@ -43,14 +43,26 @@ class EvaluationViews:
         return float(np.mean(1 - self.class_shares))
 
 
-def ranking(rows, key, descending=False):
+# How the report prints each ranked value (a recall as a percentage to two decimals, as macros.html.j2's
+# percent does; an AUC to four): values that print alike are tied, so no ranking reads "1.0000, then 1.0000".
+PRINTED = {"recall": "{:.2f}", "auc": "{:.4f}"}
+PERCENT = {"recall"}  # printed as 100 times the value
+
+
+def ranking(rows, key, descending=False, printed=None):
     """``rows`` in groups of equal ``key``, lowest first (highest, ``descending``); a tie keeps the rows'
-    own order (the classes' label order, the confusion matrix's row-major order). The one rule by which
+    own order (the classes' label order, the confusion matrix's row-major order). With ``printed`` (a
+    format such as ``PRINTED[key]``) rows whose values print alike are one group. The one rule by which
     the report, its error analysis and its model card rank classes, models and confusions, so that each
     names a tie as a tie and orders it alike."""
+    def value(row):
+        if printed is None:
+            return row[key]
+        return float(printed.format(100 * row[key] if key in PERCENT else row[key]))
+
     groups: list[list] = []
-    for row in sorted(rows, key=lambda r: -r[key] if descending else r[key]):
-        if groups and groups[-1][0][key] == row[key]:
+    for row in sorted(rows, key=lambda r: -value(r) if descending else value(r)):
+        if groups and value(groups[-1][0]) == value(row):
             groups[-1].append(row)
         else:
             groups.append([row])

@@ -15,18 +15,39 @@ from mnist_ova.trainer import metrics, profiles
 from tests.render.test_report_profiles import _Names, page_of, words_of
 
 
-@pytest.fixture(scope="module", params=["digits", "letters8x8"])
+def blocks26(rng):
+    """26 classes of 28x28 bytes, each a bright block in its own place on noise, 60 images each; half of
+    class Z's images carry class A's block (moved, as a rotated class is), so Z alone fails and the other 25
+    tie at a perfect recall and AUCs that round to 1.0000."""
+    y = np.repeat(np.arange(26), 60)
+    X = rng.randint(0, 40, size=(y.size, 28, 28)).astype(np.uint8)
+    for k in range(26):
+        r, c = divmod(k, 6)
+        X[y == k, 4 * r:4 * r + 4, 4 * c + 2:4 * c + 6] = 255
+    moved = np.flatnonzero(y == 25)[::2]
+    X[moved] = rng.randint(0, 40, size=(moved.size, 28, 28))
+    X[moved, 0:4, 2:6] = 255
+    return X, y
+
+
+@pytest.fixture(scope="module", params=["digits", "letters8x8", "blocks26"])
 def trained(request, tiny_npz, tmp_path_factory):
+    options = {"iterations": 5}
     if request.param == "digits":
         data = tiny_npz
-    else:  # 26 classes, 8x8, values 0-16: more than 1,000 test images, and ties among the weak models
+    elif request.param == "letters8x8":  # 26 classes, 8x8, values 0-16: more than 1,000 test images, ties among the weak
         rng = np.random.RandomState(3)
         y = np.repeat(np.arange(26), 200)
         X = rng.randint(0, 17, size=(y.size, 8, 8)).astype(np.float64)
         X[np.arange(y.size), y % 8, y // 8 % 8] = 16  # one bright pixel per class, so that some learn
         data = tmp_path_factory.mktemp("data") / "letters.npz"
         np.savez(data, X=X, y=y)
-    settings = config.settings_from({"data": str(data), "iterations": 5, "out": str(tmp_path_factory.mktemp("out"))})
+    else:
+        X, y = blocks26(np.random.RandomState(5))
+        data = tmp_path_factory.mktemp("data") / "blocks.npz"
+        np.savez(data, X=X, y=y)
+        options = {"iterations": 60, "class-names": ",".join(chr(ord("A") + k) for k in range(26))}
+    settings = config.settings_from({"data": str(data), "out": str(tmp_path_factory.mktemp("out")), **options})
     return jobs.train(settings, log=lambda message: None, progress=False)
 
 
@@ -80,11 +101,11 @@ def test_sentences_follow_from_the_numbers(trained):
     top = f"{100 * e.scores[np.arange(4), e.predicted_index[:4]].max():.0f}"
     assert f'"{top} %" in the video does not mean that {top} in 100' in text
     # "still fell" only for curves that still fall at their end, with the actual last iteration.
-    falling = report.still_falling(e.cost_history, [m["iterations"] for m in c["models"]])
+    falling = report.still_falling(e.cost_history, [m["iterations"] for m in c["models"]], c["config"]["iterations"])
     assert ("still fell over the last ten" in text) == (falling is not None)
     if falling:
         assert f"(the last at {falling['at']:,})" in text
-        assert re.search(r"(models?|\d) in Figure \d+ still fell", text)
+        assert re.search(r"\w in Figure \d+ still fell", text)
     # Ties named as ties: every class of the lowest recall is named, with the word for a group.
     hardest = [m["name"] for m in c["models"] if m["recall"] == min(x["recall"] for x in c["models"])]
     if len(hardest) < K:
@@ -127,3 +148,52 @@ def test_words_about_the_pictures_come_from_the_profile():
     ([1, 2, 3, 50, 51, 52], (None, None))])
 def test_snapshot_spacing_is_said_as_it_is(iterations, said):
     assert learning.spacing(iterations) == said
+
+
+def test_counts_ties_and_long_groups_read_as_the_numbers_say(trained):
+    c = context_of(trained)
+    page = report.render_html(c, target="pdf", assets=_Names())
+    text = text_of(page)
+    ranked = text_of(" ".join(re.findall(r'<section id="(?:abstract|conclusion|model-card)".*?</section>', page, flags=re.S)))
+    models, K = c["models"], len(c["models"])
+    ranked = ranked.replace(", ".join(m["name"] for m in models), "")  # the model card's list of the classes
+    # "1 mistake", "2 mistakes": the plural from the number.
+    n = c["n_misclassified"]
+    assert f"({n:,} mistake{'' if n == 1 else 's'})" in text
+    # Ranked on the values as printed: no group prints the value of the group after it.
+    for key, printed in (("auc", lambda m: f"{m['auc']:.4f}"), ("recall", lambda m: f"{100 * m['recall']:.2f}")):
+        groups = views.ranking(models, key, printed=views.PRINTED[key])
+        shown = [{printed(m) for m in g} for g in groups]
+        assert all(len(values) == 1 for values in shown)
+        assert len({v for values in shown for v in values}) == len(groups)
+    assert not re.search(r"AUC (\d\.\d{4}) each, then [^)]*? with \1\b", text)
+    # No sentence lists more than NAME_LIMIT tied classes: a long group is counted.
+    for group in (c["hardest"], c["easiest"], c["best"], c["worst"]):
+        if len(group) > report.NAME_LIMIT:
+            assert ", ".join(m["name"] for m in group[:report.NAME_LIMIT + 1]) not in ranked
+    if len(c["easiest"]) == K - 1 == len(models) - len(c["hardest"]):
+        assert f"and the other {K - 1} classes the easiest" in text
+        low = min(m["recall_interval"]["low"] for m in c["easiest"])
+        assert f"all within {100 * low:.1f}–100.0%" in text
+    # A model that stopped early fits its training set: only those that ran every iteration may "still fall".
+    if c["still_falling"]:
+        assert all(models[k]["iterations"] == c["config"]["iterations"] for k in c["still_falling"]["models"])
+
+
+def numbers_of(page):
+    """{id: "Figure 3"} of every numbered figure and table of a rendered page."""
+    return dict(re.findall(r'<(?:figure|table)[^>]* id="([^"]+)"[^>]*>\s*(?:<[^>]+>\s*)*?'
+                           r'(?:[^<]*<[^>]+>)*?<span class="label">((?:Figure|Table) \d+)\.</span>', page, flags=re.S))
+
+
+@pytest.mark.parametrize("shown", [{}, {"mp4": "predictions.mp4"}, {"gif": "predictions.gif"},
+                                   {"mp4": "predictions.mp4", "gif": "predictions.gif"}])
+def test_figures_and_tables_carry_the_same_numbers_in_the_pdf_and_the_html(trained, shown):
+    c = context_of(trained)
+    c["video"] = report.video_context(trained.views, examples=4, seconds_per_example=1.0, shown=shown, rows=np.arange(4))
+    pdf, web = (numbers_of(report.render_html(c, target=t, assets=_Names())) for t in ("pdf", "html"))
+    video = {"fig_posters", "fig_video", "fig_gif"}  # the video takes the number of the still it replaces
+    assert [pdf[i] for i in pdf if i in video] == [web[i] for i in web if i in video] == \
+        [pdf["fig_posters"]]
+    assert {i: n for i, n in pdf.items() if i not in video} == {i: n for i, n in web.items() if i not in video}
+    assert len(pdf) > 20
