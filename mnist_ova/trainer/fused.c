@@ -4,9 +4,9 @@
  * Written in C and built when the package is installed, so that no run waits for it to compile (numba
  * compiled the same pass in 2.5-4.6 s at every first run; bench/NOTES.md). The pass is built for each
  * target a CPU may have, each in a unit of its own as numpy builds its dispatched code (fused_default.c,
- * fused_avx2.c, fused_avx512.c: a unit meant for another architecture compiles to nothing, so that
- * `cc -shared *.c` builds the library anywhere), and chosen at run time by what the CPU supports; each with a
- * register tile that fits its registers.
+ * fused_avx2.c, fused_avx512.c, fused_neon.c: a unit meant for another architecture compiles to nothing, so
+ * that `cc -shared *.c` builds the library anywhere), and chosen at run time by what the CPU supports; each
+ * with register tiles that fit its registers (fused_shape).
  */
 #include "fused.h"
 
@@ -18,7 +18,7 @@
 
 /* The exported functions' interface, raised with every change of their arguments: kernels.py refuses a library
  * of another one (an install not rebuilt after this file changed would read its arguments wrongly). */
-#define INTERFACE 3
+#define INTERFACE 4
 
 EXPORT int fused_interface(void) { return INTERFACE; }
 
@@ -26,18 +26,31 @@ EXPORT int fused_interface(void) { return INTERFACE; }
  * slower than the NumPy path (measured), so that kernels.py leaves the choice to that path. */
 EXPORT int fused_vectorised(void) { return FUSED_VECTORS; }
 
-/* The passes of `target` for weights of `weights_bytes` bytes, or NULL where they are not built here. */
+/* The passes of `target` for weights of `weights_bytes` bytes, or NULL where they are not built here (another
+ * architecture's). */
 static const pass_table *passes(int target, int weights_bytes) {
-    static const pass_table *const BUILT[] = {
-        &passes_default,
+    static const pass_table *const BUILT[TARGETS] = {
+        [TARGET_DEFAULT] = &passes_default,
 #if FUSED_X86_PASSES
-        &passes_avx2,
-        &passes_avx512,
+        [TARGET_AVX2] = &passes_avx2,
+        [TARGET_AVX512] = &passes_avx512,
+#endif
+#if FUSED_ARM_PASSES
+        [TARGET_NEON] = &passes_neon,
 #endif
     };
-    if ((weights_bytes != 4 && weights_bytes != 8) || target < 0 || target >= (int)(sizeof BUILT / sizeof *BUILT))
-        return NULL;
+    if ((weights_bytes != 4 && weights_bytes != 8) || target < 0 || target >= TARGETS) return NULL;
     return BUILT[target];
+}
+
+/* The shape of `target`'s passes for weights of `weights_bytes` (fused.h's SHAPE_*: vector bytes, each phase's
+ * register tile, the models' multiple) into shape[SHAPE_SIZE]. Returns 0, or -1 where the target is not built
+ * here (kernels.py lists the targets of this library so) or the weights are of another size. */
+EXPORT int fused_shape(int target, int weights_bytes, int64_t *shape) {
+    const pass_table *table = passes(target, weights_bytes);
+    if (!table) return -1;
+    memcpy(shape, table->shape[weights_bytes == 8], sizeof table->shape[0]);
+    return 0;
 }
 
 #if FUSED_X86_PASSES
@@ -60,9 +73,11 @@ static uint64_t saved_states(void) {
 
 /* The best target this CPU and its operating system support: the instructions (CPUID) and the registers that
  * the system saves across a thread switch (XCR0: ymm's upper halves for AVX, and for AVX-512 the opmask and
- * zmm states). */
+ * zmm states); on arm64, NEON (every arm64 CPU has it). */
 EXPORT int fused_best_target(void) {
-#if FUSED_X86_PASSES
+#if FUSED_ARM_PASSES
+    return TARGET_NEON;
+#elif FUSED_X86_PASSES
     const uint32_t FMA = 1u << 12, OSXSAVE = 1u << 27, AVX = 1u << 28;                          /* CPUID.1:ECX */
     const uint32_t AVX2 = 1u << 5, AVX512F = 1u << 16, AVX512DQ = 1u << 17, AVX512BW = 1u << 30, /* CPUID.7.0:EBX */
         AVX512VL = 1u << 31;
@@ -97,7 +112,9 @@ EXPORT int fused_pass(int target, int weights_bytes, int pixel_bytes, const void
                       int64_t K, int64_t KP, int64_t n, int64_t d, int64_t dp, void *dWT_parts, double *stats_parts,
                       int64_t chunk, int64_t chunks, int64_t *counter, int64_t phases) {
     const pass_table *table = passes(target, weights_bytes);
-    if (!table || (pixel_bytes != 1 && pixel_bytes != weights_bytes) || KP % MODELS) return -1;
+    if (!table || (pixel_bytes != 1 && pixel_bytes != weights_bytes) ||
+        KP % table->shape[weights_bytes == 8][SHAPE_MODELS_MULTIPLE])
+        return -1;
     const pass_job job = {P, scale, centre, residual, WT, b, y_index, K, KP, n, d, dp, dWT_parts, stats_parts,
                           chunk, chunks, counter, phases};
     const size_t lanes_bytes = (size_t)((KP * ROWS + 15) / 16 * 16) * (size_t)weights_bytes; /* whole vectors */

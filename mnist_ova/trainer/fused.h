@@ -1,12 +1,11 @@
-/* What fused.c (the exported functions) and the units of the passes share: the tile's sizes, the score's
- * series, and each target's table of passes. */
+/* What fused.c (the exported functions) and the units of the passes share: the tile's rows, the score's
+ * series, and each target's table of passes and of its register tiles' shapes. */
 #ifndef FUSED_H
 #define FUSED_H
 
 #include "fused_compat.h"
 
-#define ROWS 8           /* rows per tile */
-#define MODELS 5         /* models per register tile; K is padded to a multiple of this */
+#define ROWS 8           /* rows per tile (each target's register tiles: fused_pass.h) */
 #define AHEAD (4 * ROWS) /* rows between a tile and the one its calls prefetch (bench/NOTES.md) */
 #define STATS 4          /* sums per model: of G, of the cost, of wrong predictions; rows predicted right */
 
@@ -40,10 +39,17 @@ typedef struct {
     double *lanes, *corrections;
 } pass_scratch;
 
-/* A target's passes, by [weights are float64][pixels are uint8], and its score's series by [float64]. */
+/* What a target's shape holds, in this order (fused_shape's values; kernels.py's SHAPE names them). */
+enum { SHAPE_VECTOR_BYTES, SHAPE_LOGITS_ROWS, SHAPE_LOGITS_MODELS, SHAPE_GRADIENT_ROWS, SHAPE_GRADIENT_MODELS,
+       SHAPE_MODELS_MULTIPLE, SHAPE_SIZE };
+
+/* A target's passes, by [weights are float64][pixels are uint8], its score's series by [float64], and its
+ * shape by [float64]: the vectors' bytes, each phase's register tile (rows x models) and the multiple the models
+ * are padded to. */
 typedef struct {
     void (*pass[2][2])(const pass_job *, const pass_scratch *);
     void (*series[2])(const double *t, double *exp_minus, double *log1p, int64_t n);
+    int64_t shape[2][SHAPE_SIZE];
 } pass_table;
 
 /* The functions kernels.py calls (fused.c says what each does). */
@@ -57,12 +63,17 @@ EXPORT int fused_pass(int target, int weights_bytes, int pixel_bytes, const void
 EXPORT int fused_series(int target, int weights_bytes, const double *t, double *exp_minus, double *log1p, int64_t n);
 EXPORT int fused_sum_parts(int weights_bytes, const void *parts, int64_t chunks, int64_t size, void *out,
                            int64_t *counter);
+EXPORT int fused_shape(int target, int weights_bytes, int64_t *shape);
 
-/* The targets by number (kernels.py's TARGETS), each built in a unit of its own (fused_<target>.c). */
-enum { TARGET_DEFAULT = 0, TARGET_AVX2 = 1, TARGET_AVX512 = 2 };
+/* The targets by number (kernels.py's TARGETS), each built in a unit of its own (fused_<target>.c): x86's
+ * AVX2 and AVX-512 and arm64's NEON only on their architecture. */
+enum { TARGET_DEFAULT = 0, TARGET_AVX2 = 1, TARGET_AVX512 = 2, TARGET_NEON = 3, TARGETS };
 extern INTERNAL const pass_table passes_default;
 #if FUSED_X86_PASSES
 extern INTERNAL const pass_table passes_avx2, passes_avx512;
+#endif
+#if FUSED_ARM_PASSES
+extern INTERNAL const pass_table passes_neon;
 #endif
 
 #endif

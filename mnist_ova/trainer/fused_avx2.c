@@ -6,8 +6,18 @@
 #define PREFIX pass_avx2
 #define TABLE passes_avx2
 #define TARGET_ATTR TARGET("avx2,fma")
-#define TR 2
 #define VECTOR_BYTES 32
+#ifndef LOGITS_ROWS /* EXPERIMENT */
+#define LOGITS_ROWS 2
+#define LOGITS_MODELS 5
+#endif
+#ifndef GRADIENT_ROWS
+#define GRADIENT_ROWS 2
+#define GRADIENT_MODELS 5
+#endif
+#ifndef MODELS_MULTIPLE
+#define MODELS_MULTIPLE 5
+#endif
 
 /* 4 bytes into a vector's low lane (_mm_loadu_si32 came to GCC only in 11). */
 INLINE TARGET_ATTR __m128i four_bytes(const uint8_t *p) {

@@ -4,7 +4,8 @@
  * FUSED_VECTORS is 1 where the compiler has GNU vector extensions (GCC, Clang, clang-cl): the passes use
  * vectors of a target's width, and x86's AVX2 and AVX-512 passes are built (FUSED_X86_PASSES). MSVC proper has
  * none: it builds the default pass only, with vectors of one lane (plain scalars); -DFUSED_SCALAR builds that
- * pass with any compiler, so that the tests run it here. */
+ * pass with any compiler, so that the tests run it here. arm64's NEON pass is built where there are vectors
+ * (FUSED_ARM_PASSES). */
 #ifndef FUSED_COMPAT_H
 #define FUSED_COMPAT_H
 
@@ -26,6 +27,14 @@
 #include <immintrin.h>
 #else
 #define FUSED_X86_PASSES 0
+#endif
+
+/* arm64's NEON pass, where the compiler has vectors (NEON is part of every arm64 CPU: no run-time check). */
+#if FUSED_VECTORS && (defined(__aarch64__) || defined(_M_ARM64))
+#define FUSED_ARM_PASSES 1
+#include <arm_neon.h>
+#else
+#define FUSED_ARM_PASSES 0
 #endif
 
 #if defined(_MSC_VER) && !defined(__clang__)

@@ -5,6 +5,10 @@
 #define PREFIX pass_default
 #define TABLE passes_default
 #define TARGET_ATTR
-#define TR 2
 #define VECTOR_BYTES 16
+#define LOGITS_ROWS 2 /* 2 x 5 sums in 16 registers (SSE2's xmm) */
+#define LOGITS_MODELS 5
+#define GRADIENT_ROWS 2
+#define GRADIENT_MODELS 5
+#define MODELS_MULTIPLE 5
 #include "fused_types.h"

@@ -3,12 +3,18 @@
  *   NAME         the pass's function name
  *   T, T_BYTES   the weights' type, float or double, and its size
  *   PIXEL        the pixels' type: uint8_t (raw images) or T
- *   LOAD_PIXELS  VL pixels from a pointer as a vector of T, or nothing where the register tiles cannot
- *                convert pixels as they load them (the compiler's default target: SSE2 has no vector
- *                widening of bytes)
+ *   LOAD_PIXELS  VL pixels from a pointer as a vector of T, plus PIXEL_BIAS (a whole number, so that the
+ *                sum is exact: a target may widen bytes into a float's mantissa and skip the conversion), or
+ *                nothing where the register tiles cannot convert pixels as they load them (the compiler's
+ *                default target: SSE2 has no vector widening of bytes)
+ *   PIXEL_BIAS   that number (0 where LOAD_PIXELS converts)
  *   VL           lanes of a vector of T (vectors of VL * sizeof(T) bytes)
- *   TR           rows per register tile, a divisor of ROWS: TR x MODELS sums and the operands must fit
- *                the target's vector registers (4 x 5 in 32 zmm, 2 x 5 in 16 ymm or xmm)
+ *   LOGITS_ROWS x LOGITS_MODELS, GRADIENT_ROWS x GRADIENT_MODELS
+ *                each phase's register tile (rows a divisor of ROWS): its sums or factors and the operands
+ *                must fit the target's vector registers (4 x 5 in 32 zmm or NEON's q registers, 2 x 5 in 16
+ *                ymm or xmm); the tile's shape does not change the result (each sum's terms are added in the
+ *                same order)
+ *   MODELS_MULTIPLE  the models are padded to a multiple of this, of both tiles' models
  *   TARGET_ATTR  the functions' target attribute (empty for the compiler's default target)
  *   WITH_SERIES  defined for the one inclusion per weights' type that also makes the score's series (NAME_series)
  * The helpers' names get NAME's prefix, so the file can be included many times in one unit.
@@ -88,13 +94,20 @@ HELPER V FN(lane_sums)(V *v) {
 /* What the register tiles read: the raw pixels, converted and centred as they are loaded (LOAD_PIXELS: on Zen 4
  * that runs beside the multiply-adds at no measured cost, where making and storing a tile of float features
  * cost a tenth of the step), or, on targets that cannot widen bytes in vectors, the pixels minus their centre
- * made in T by a loop of their own (copy_tile). CENTRED(p, c) is the vector at p minus the centre's vector c. */
+ * made in T by a loop of their own (copy_tile). CENTRED(p, c) is the vector at p minus the centre's vector c,
+ * which CENTRE(c) makes from the row's whole centre (plus the pixels' bias: exact, as both are whole numbers
+ * far below 2^24). */
 #ifdef LOAD_PIXELS
 typedef PIXEL FN(source);
 #define CENTRED(p, c) ((V)LOAD_PIXELS(p) - (c))
+#define CENTRE(c) SPLAT((c) + (T)PIXEL_BIAS)
 #else
 typedef T FN(source);
 #define CENTRED(p, c) ((void)(c), FN(load)(p))
+#define CENTRE(c) SPLAT(c)
+#endif
+#if ROWS % LOGITS_ROWS || ROWS % GRADIENT_ROWS || MODELS_MULTIPLE % LOGITS_MODELS || MODELS_MULTIPLE % GRADIENT_MODELS
+#error "a register tile's rows must divide ROWS, and its models MODELS_MULTIPLE"
 #endif
 #define SOURCE FN(source)
 
@@ -138,45 +151,76 @@ HELPER FN(tile) FN(copy_tile)(const PIXEL *P, int64_t i, int64_t m, int64_t d, i
 }
 
 /* sums[(k + q) * ROWS + r0 + r] = the vector of partial sums of WT[k + q] . (row r0 + r - its centre), for
- * q < MODELS and r < TR: TR x MODELS sums in registers, so each load of a row serves MODELS models (one model
- * per load makes the pass load-bound); lane_sums adds each vector's lanes once the tile's are all there. */
+ * q < LM and r < LR: LR x LM sums in registers, so each load of a row serves LM models and each load of weights
+ * LR rows (one model per load makes the pass load-bound); lane_sums adds each vector's lanes once the tile's
+ * are all there. The operands held across the tile's inner loop are the rows' vectors where they are fewer
+ * than the models' (else the weights'): fewer registers. */
+#define LR LOGITS_ROWS
+#define LM LOGITS_MODELS
 HELPER void FN(logits)(FN(tile) tile, int r0, const T *WT, int64_t k, V *sums, int64_t dp) {
-    V acc[TR][MODELS], centre[TR];
-    for (int r = 0; r < TR; r++) {
-        centre[r] = SPLAT(tile.centre[r0 + r]);
-        for (int q = 0; q < MODELS; q++) acc[r][q] = SPLAT(0);
+    V acc[LR][LM], centre[LR];
+    for (int r = 0; r < LR; r++) {
+        centre[r] = CENTRE(tile.centre[r0 + r]);
+        for (int q = 0; q < LM; q++) acc[r][q] = SPLAT(0);
     }
     for (int64_t j = 0; j < tile.columns; j += VL) {
-        V x[TR];
-        for (int r = 0; r < TR; r++) x[r] = CENTRED(tile.rows + (r0 + r) * tile.stride + j, centre[r]);
-        for (int q = 0; q < MODELS; q++) {
+#if LR <= LM
+        V x[LR];
+        for (int r = 0; r < LR; r++) x[r] = CENTRED(tile.rows + (r0 + r) * tile.stride + j, centre[r]);
+        for (int q = 0; q < LM; q++) {
             const V w = FN(load)(WT + (k + q) * dp + j);
-            for (int r = 0; r < TR; r++) acc[r][q] += x[r] * w;
+            for (int r = 0; r < LR; r++) acc[r][q] += x[r] * w;
         }
+#else
+        V w[LM];
+        for (int q = 0; q < LM; q++) w[q] = FN(load)(WT + (k + q) * dp + j);
+        for (int r = 0; r < LR; r++) {
+            const V x = CENTRED(tile.rows + (r0 + r) * tile.stride + j, centre[r]);
+            for (int q = 0; q < LM; q++) acc[r][q] += x * w[q];
+        }
+#endif
     }
-    for (int r = 0; r < TR; r++)
-        for (int q = 0; q < MODELS; q++) sums[(k + q) * ROWS + r0 + r] = acc[r][q];
+    for (int r = 0; r < LR; r++)
+        for (int q = 0; q < LM; q++) sums[(k + q) * ROWS + r0 + r] = acc[r][q];
 }
+#undef LR
+#undef LM
 
-/* dW[k:k+MODELS] += (G * scale)[k:k+MODELS, r0:r0+TR] @ (rows r0 to r0 + TR - 1 minus their centres): the
- * TR x MODELS factors in registers, each row read once. */
+/* dW[k:k+GM] += (G * scale)[k:k+GM, r0:r0+GR] @ (rows r0 to r0 + GR - 1 minus their centres): the GR x GM factors
+ * in registers, each row read once, each vector of dW loaded and stored once per GR rows (the rows' terms added
+ * in their order whatever the tile: the result is the same). Held across the inner loop: the rows' vectors
+ * where they are fewer than the models', else the models' sums. */
+#define GR GRADIENT_ROWS
+#define GM GRADIENT_MODELS
 HELPER void FN(gradient)(FN(tile) tile, int r0, const T *G, int64_t k, T *dW, int64_t dp) {
-    V g[TR][MODELS], centre[TR];
-    for (int r = 0; r < TR; r++) {
-        centre[r] = SPLAT(tile.centre[r0 + r]);
-        for (int q = 0; q < MODELS; q++) g[r][q] = SPLAT(G[(k + q) * ROWS + r0 + r] * tile.scale[r0 + r]);
+    V g[GR][GM], centre[GR];
+    for (int r = 0; r < GR; r++) {
+        centre[r] = CENTRE(tile.centre[r0 + r]);
+        for (int q = 0; q < GM; q++) g[r][q] = SPLAT(G[(k + q) * ROWS + r0 + r] * tile.scale[r0 + r]);
     }
     for (int64_t j = 0; j < tile.columns; j += VL) {
-        V x[TR];
-        for (int r = 0; r < TR; r++) x[r] = CENTRED(tile.rows + (r0 + r) * tile.stride + j, centre[r]);
-        for (int q = 0; q < MODELS; q++) {
+#if GR <= GM
+        V x[GR];
+        for (int r = 0; r < GR; r++) x[r] = CENTRED(tile.rows + (r0 + r) * tile.stride + j, centre[r]);
+        for (int q = 0; q < GM; q++) {
             T *row = dW + (k + q) * dp + j;
             V sum = FN(load)(row);
-            for (int r = 0; r < TR; r++) sum += g[r][q] * x[r];
+            for (int r = 0; r < GR; r++) sum += g[r][q] * x[r];
             FN(store)(row, sum);
         }
+#else
+        V sum[GM];
+        for (int q = 0; q < GM; q++) sum[q] = FN(load)(dW + (k + q) * dp + j);
+        for (int r = 0; r < GR; r++) {
+            const V x = CENTRED(tile.rows + (r0 + r) * tile.stride + j, centre[r]);
+            for (int q = 0; q < GM; q++) sum[q] += g[r][q] * x;
+        }
+        for (int q = 0; q < GM; q++) FN(store)(dW + (k + q) * dp + j, sum[q]);
+#endif
     }
 }
+#undef GR
+#undef GM
 
 /* Start loading into L2 the rows that register-tile call `call` of the tile at row `tile` asks for: its share
  * of the tile AHEAD rows on (spread over the calls: asking for a whole tile at once gained nothing). */
@@ -330,7 +374,8 @@ static NOINLINE TARGET_ATTR void NAME(const pass_job *job, const pass_scratch *s
     T *z = scratch->z, *G = scratch->G, *sums = scratch->sums, *target = scratch->targets, *valid = scratch->valid,
       *bias_lanes = scratch->bias_lanes, *weight_lanes = scratch->weight_lanes;
     double *lanes = scratch->lanes, *corrections = scratch->corrections, *stats_parts = job->stats_parts;
-    const int64_t calls = 2 * (ROWS / TR) * (KP / MODELS);  /* register-tile calls per tile, both phases */
+    /* register-tile calls per tile, both phases */
+    const int64_t calls = ROWS / LOGITS_ROWS * (KP / LOGITS_MODELS) + ROWS / GRADIENT_ROWS * (KP / GRADIENT_MODELS);
     const int64_t per_call = (ROWS + calls - 1) / calls;    /* rows each prefetches */
     T own[3 * ROWS];                                        /* a copied tile's scale, centre and residual */
     /* z's lanes go model by model, ROWS rows each: per lane its model's bias and the sum of its weights (for the
@@ -363,8 +408,8 @@ static NOINLINE TARGET_ATTR void NAME(const pass_job *job, const pass_scratch *s
 #else
             const FN(tile) tile = FN(copy_tile)(P, i, m, d, dp, scale, centre, residual, buffer, own);
 #endif
-            for (int64_t k = 0; k < KP; k += MODELS)
-                for (int r0 = 0; r0 < ROWS; r0 += TR) {
+            for (int64_t k = 0; k < KP; k += LOGITS_MODELS)
+                for (int r0 = 0; r0 < ROWS; r0 += LOGITS_ROWS) {
                     FN(prefetch_share)(P, i, call++, per_call, n, d);
                     FN(logits)(tile, r0, WT, k, (V *)sums, dp);
                 }
@@ -389,8 +434,8 @@ static NOINLINE TARGET_ATTR void NAME(const pass_job *job, const pass_scratch *s
                     for (int64_t q = 0; q < KP * ROWS; q++) valid[q] = 1;
             }
             if (phases < 3) continue;
-            for (int64_t k = 0; k < KP; k += MODELS)
-                for (int r0 = 0; r0 < ROWS; r0 += TR) {
+            for (int64_t k = 0; k < KP; k += GRADIENT_MODELS)
+                for (int r0 = 0; r0 < ROWS; r0 += GRADIENT_ROWS) {
                     FN(prefetch_share)(P, i, call++, per_call, n, d);
                     FN(gradient)(tile, r0, G, k, dW, dp);
                 }
@@ -413,6 +458,7 @@ static NOINLINE TARGET_ATTR void NAME(const pass_job *job, const pass_scratch *s
 }
 
 #undef CENTRED
+#undef CENTRE
 #undef SOURCE
 #undef FN
 #undef V

@@ -14,9 +14,15 @@
 #ifdef LOAD_U8
 #define LOAD_PIXELS(p) LOAD_U8(p)
 #endif
+#ifdef U8_BIAS
+#define PIXEL_BIAS U8_BIAS
+#else
+#define PIXEL_BIAS 0
+#endif
 #include "fused_pass.h"
 #undef NAME
 #undef LOAD_PIXELS
+#undef PIXEL_BIAS
 #undef PIXEL
 #undef WITH_SERIES
 
@@ -25,9 +31,11 @@
 #ifdef LOAD_U8
 #define LOAD_PIXELS(p) FN(load)(p)
 #endif
+#define PIXEL_BIAS 0
 #include "fused_pass.h"
 #undef NAME
 #undef LOAD_PIXELS
+#undef PIXEL_BIAS
 #undef PIXEL
 
 #undef VL
@@ -35,3 +43,4 @@
 #undef T_BYTES
 #undef TYPE_SUFFIX
 #undef LOAD_U8
+#undef U8_BIAS

@@ -13,9 +13,10 @@ counter.
 A step needs Z = X Wᵀ (forward) and dW = Gᵀ X (backward) for all K models. OpenBLAS runs
 these thin products (K = 10) far below the machine's speed and reads X twice; this kernel
 reads each tile of 8 rows once, computes its logits with the weights held in registers
-(a register tile of 4 rows x 5 models with AVX-512, 2 x 5 with 16 vector registers), and adds
-the tile's gradient while the rows are still in cache, again a register tile at a time: each
-load of X serves five models (one model per load would make the step load-bound). Between the
+(a register tile of rows x models per target and phase: 4 x 5 in AVX-512's and NEON's 32
+registers, smaller in 16; ``shape`` says which), and adds the tile's gradient while the rows
+are still in cache, again a register tile at a time: each load of X serves several models (one
+model per load would make the step load-bound). Between the
 two, each model's 8 sigmoids and costs are one vector: exp and log are written out as
 polynomials (within 1 and 3 ulp; float32 needs fewer terms), much cheaper than the library's
 scalar calls. While a tile is worked on, the tile four on is prefetched into L2, a share per
@@ -23,12 +24,14 @@ register-tile call. Row chunks are fixed (not tied to the thread count) and thei
 are added in order, so the result does not depend on the machine's thread count (``chunk_rows``).
 
 The kernel is C, built when the package is installed, and holds a pass per target (AVX-512,
-AVX2 with FMA, the compiler's default; x86's two with GCC and Clang, not MSVC), chosen at run time by what
-the CPU supports: ``MNIST_OVA_KERNEL_TARGET`` (``avx512``, ``avx2``, ``default``) picks one of those this CPU
-can run (``numpy``, the NumPy path, is chosen before this module is reached).
+AVX2 with FMA, NEON, the compiler's default; x86's two and arm64's NEON with GCC and Clang, not MSVC), chosen
+at run time by what the CPU supports: ``MNIST_OVA_KERNEL_TARGET`` (``avx512``, ``avx2`` on x86, ``neon`` on
+arm64, ``default``) picks one of those this CPU can run (``numpy``, the NumPy path, is chosen before this
+module is reached).
 """
 import concurrent.futures
 import ctypes
+import platform
 import sys
 from pathlib import Path
 
@@ -40,11 +43,13 @@ from mnist_ova.errors import InputError
 from mnist_ova.trainer.steps import KernelNotBuilt, StepSums
 
 ROWS = 8  # rows per tile; fused.c's ROWS
-MODELS = 5  # models per register tile; K is padded to a multiple of this
 STATS = 4  # sums per model kept by a pass: of G, of the cost, of wrong predictions; rows predicted right
 # The pass's phases, in order; FusedPass(phases=n) runs only the first n, to time each (bench/peak.py).
 PHASES = ("logits (the pixels converted as they are loaded)", "sigmoid and cost", "gradient")
-TARGETS = ("default", "avx2", "avx512")  # fused.h's targets, by number
+TARGETS = ("default", "avx2", "avx512", "neon")  # fused.h's targets, by number
+ARCHITECTURES = {"avx2": "x86-64", "avx512": "x86-64", "neon": "arm64"}  # where each target but the default is built
+# fused.h's SHAPE_*: a pass's vector width, its register tile per phase and the multiple the models are padded to
+SHAPE = ("vector_bytes", "logits_rows", "logits_models", "gradient_rows", "gradient_models", "models_multiple")
 # A pass's rows are cut into chunks, the threads' tasks, in a way that depends on the rows alone (each chunk's
 # sums are added in order, so the result is the same whatever the threads): 48 of them, divided evenly among
 # 2, 3, 4, 6, 8, 12, 16 or 24 threads (with 1,024-row chunks the 56,000 training rows of Fashion-MNIST made 55,
@@ -52,7 +57,7 @@ TARGETS = ("default", "avx2", "avx512")  # fused.h's targets, by number
 CHUNKS = 48
 MAX_CHUNK = 2048
 ALIGNMENT = 64  # bytes: each row of the weights is padded to a multiple, so every target's vectors fit it
-INTERFACE = 3  # fused.c's INTERFACE: the arguments of the functions this module calls
+INTERFACE = 4  # fused.c's INTERFACE: the arguments of the functions this module calls
 
 
 # setup.py builds the kernel under this name (the same rule there): no interpreter tag, as it uses no Python ABI.
@@ -83,6 +88,8 @@ def load_library(path=LIBRARY):
     library.fused_sum_parts.argtypes = [ctypes.c_int, pointer, i64, i64, pointer, pointer]
     library.fused_series.restype = ctypes.c_int
     library.fused_series.argtypes = [ctypes.c_int, ctypes.c_int, pointer, pointer, pointer, i64]
+    library.fused_shape.restype = ctypes.c_int
+    library.fused_shape.argtypes = [ctypes.c_int, ctypes.c_int, pointer]
     return library
 
 
@@ -98,20 +105,52 @@ def _checked(library):
 _library = load_library()
 
 
+def shape(target_name, dtype, library=None):
+    """The shape of ``target_name``'s pass for weights in ``dtype`` (in ``library``, the installed kernel by
+    default), a dict of SHAPE's names: its vectors' bytes, each phase's register tile (rows x models) and the
+    multiple the models are padded to; None where that pass is not built there (another architecture's)."""
+    values = np.zeros(len(SHAPE), np.int64)
+    library = _library if library is None else library
+    if library.fused_shape(TARGETS.index(target_name), np.dtype(dtype).itemsize, _address(values)):
+        return None
+    return dict(zip(SHAPE, values.tolist()))
+
+
+def built_targets(library=None):
+    """The targets whose passes ``library`` (the installed kernel by default) holds: the default and this
+    architecture's (x86's avx2 and avx512, arm64's neon), in TARGETS' order."""
+    return tuple(name for name in TARGETS if shape(name, np.float64, library) is not None)
+
+
+def supported_targets(library=None):
+    """The targets of ``library`` (the installed kernel by default) that this CPU runs: the built ones up to its
+    best (each architecture's targets are numbered in the order they include each other)."""
+    library = _library if library is None else library
+    best = library.fused_best_target()
+    return tuple(name for name in built_targets(library) if TARGETS.index(name) <= best)
+
+
 def target(library=None):
     """The name of the target whose pass runs here: the best this CPU supports (and ``library``, the installed
-    kernel by default, holds), or the one ``MNIST_OVA_KERNEL_TARGET`` names (an input error if unknown or beyond
-    this CPU)."""
-    best = (_library if library is None else library).fused_best_target()
+    kernel by default, holds), or the one ``MNIST_OVA_KERNEL_TARGET`` names (an input error if unknown, built
+    for another architecture, or beyond this CPU)."""
+    library = _library if library is None else library
+    best = library.fused_best_target()
     asked = kernel_target()
     if asked is None:
         return TARGETS[best]
+    built = built_targets(library)
     if asked == "numpy":
         raise InputError("MNIST_OVA_KERNEL_TARGET=numpy names the NumPy path, which runs no pass of the kernel")
     if asked not in TARGETS:
-        raise InputError(f"MNIST_OVA_KERNEL_TARGET must be one of {', '.join(('numpy', *TARGETS))}; got {asked!r}")
+        raise InputError(f"MNIST_OVA_KERNEL_TARGET must be one of {', '.join(('numpy', *built))}; got {asked!r}")
+    supported = ', '.join(supported_targets(library))
+    if asked not in built:
+        raise InputError(f"MNIST_OVA_KERNEL_TARGET={asked} names a pass for {ARCHITECTURES[asked]} CPUs, which this "
+                         f"kernel (built for {platform.machine() or 'this machine'}) does not hold: this CPU supports "
+                         f"{supported}")
     if TARGETS.index(asked) > best:
-        raise InputError(f"MNIST_OVA_KERNEL_TARGET={asked}: this CPU supports {', '.join(TARGETS[:best + 1])}")
+        raise InputError(f"MNIST_OVA_KERNEL_TARGET={asked}: this CPU supports {supported}")
     return asked
 
 
@@ -175,7 +214,11 @@ class FusedPass:
         self.phases = len(PHASES) if phases is None else phases  # all in training; fewer to time the first ones
         self.y_index = np.ascontiguousarray(y_index, dtype=np.int64)
         self.K, self.d = K, d
-        padded = -(-K // MODELS) * MODELS
+        self.library = _library if library is None else library
+        self.target = target(self.library)
+        self.shape = shape(self.target, dtype, self.library)
+        multiple = self.shape["models_multiple"]  # of the target's register tiles' models (fused_pass.h)
+        padded = -(-K // multiple) * multiple
         self.dp = -(-d * dtype.itemsize // ALIGNMENT) * ALIGNMENT // dtype.itemsize  # padded columns stay zero
         self.chunk = chunk_rows(n)
         self.chunks = -(-n // self.chunk)
@@ -187,8 +230,6 @@ class FusedPass:
         self.gradient = np.empty((padded, self.dp), dtype)  # the chunks' gradients added up
         self.n_threads = min(n_threads or training_threads(), self.chunks)
         self._pool = None  # the threads beside the caller's, started by the first call
-        self.library = _library if library is None else library
-        self.target = target(self.library)
         self._arguments = (TARGETS.index(self.target), dtype.itemsize, self.P.itemsize,
                            *map(_address, (self.P, self.scale, self.centre, self.residual, self.WT, self.b,
                                            self.y_index)),

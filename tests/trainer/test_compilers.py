@@ -17,7 +17,8 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the builds here
 TRAINER = REPO / "mnist_ova" / "trainer"
 SOURCES = [str(path) for path in sorted(TRAINER.glob("*.c"))]
 FLAGS = ["-O3", "-fopenmp-simd", "-fno-trapping-math", "-Wall", "-Wextra"]  # setup.py's, and -Wextra
-EXPORTS = {"fused_best_target", "fused_interface", "fused_pass", "fused_series", "fused_sum_parts", "fused_vectorised"}
+EXPORTS = {"fused_best_target", "fused_interface", "fused_pass", "fused_series", "fused_shape", "fused_sum_parts",
+           "fused_vectorised"}
 # Each build: (compiler, its Debian/Ubuntu package, flags). "cc" is the plainest command that builds the kernel;
 # "scalar" builds what MSVC builds (no vector extensions: the default pass only, on vectors of one lane).
 BUILDS = {"cc": ("cc", "gcc", ["-O3"]), "gcc-11": ("gcc-11", "gcc-11", FLAGS), "gcc-12": ("gcc-12", "gcc-12", FLAGS),
@@ -50,7 +51,7 @@ def test_each_build_computes_the_plain_formulas_with_every_pass_this_cpu_runs(li
     pixels, centre, scale = StandardisedImages(images).kernel_inputs()
     features = (images - centre[:, None]) * scale[:, None]
     _, y, WT, b = pass_inputs(len(images), 50, 7, np.float64)
-    for target in kernels.TARGETS[:library.fused_best_target() + 1]:
+    for target in kernels.supported_targets(library):
         monkeypatch.setenv("MNIST_OVA_KERNEL_TARGET", target)
         with kernels.FusedPass(pixels, y, 7, dtype=np.float64, centre=centre, scale=scale, n_threads=1,
                                library=library) as one, \
@@ -88,38 +89,62 @@ def arm64_driver(tmp_path_factory):
     folder = tmp_path_factory.mktemp("arm64")
     compiler = ("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu")
     build(*compiler, FLAGS, folder / "_fused.so", "-shared", "-fPIC")
-    return build(*compiler, FLAGS, folder / "fused_driver", "-static", f"-I{TRAINER}",
+    return build(*compiler, FLAGS, folder / "fused_driver", "-static", "-pthread", f"-I{TRAINER}",
                  str(REPO / "tests" / "trainer" / "fused_driver.c"))
 
 
-@pytest.mark.parametrize("dtype, raw", [(np.float64, True), (np.float32, False)])
-def test_the_arm64_build_computes_the_plain_formulas_under_qemu(arm64_driver, tmp_path, dtype, raw):
-    """The arm64 build runs one pass under qemu-aarch64 on FusedPass's own arrays: its sums are the plain
-    formulas' (with the default pass, the only one built there)."""
+def run_arm64(driver, folder, step, target, threads):
+    """The arm64 build's pass of ``target`` (None: the best this CPU runs) on ``threads`` threads under
+    qemu-aarch64, on ``step``'s arrays: the target that ran and the step's sums."""
+    arrays = (step.P, step.scale, step.centre, step.residual, step.WT, step.b, step.y_index)
+    header = [step.WT.itemsize, step.P.itemsize, step.K, len(step.WT), len(step.P), step.d, step.dp, step.chunk,
+              step.chunks]
+    with open(folder / "input", "wb") as file:
+        file.write(np.array(header, np.int64).tobytes())
+        for array in arrays:
+            file.write(np.int64(array.nbytes).tobytes() + array.tobytes())
+    result = subprocess.run(["qemu-aarch64", str(driver), str(folder / "input"), str(folder / "output"),
+                             str(-1 if target is None else kernels.TARGETS.index(target)), str(threads)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    ran, gradient, stats = np.split(np.frombuffer((folder / "output").read_bytes(), np.uint8),
+                                    [8, 8 + step.gradient.nbytes])
+    step.gradient[...] = gradient.view(step.gradient.dtype).reshape(step.gradient.shape)
+    step.stats_parts[...] = stats.view(np.float64).reshape(step.stats_parts.shape)
+    return kernels.TARGETS[ran.view(np.int64)[0]], [np.array(a, copy=True) for a in step._step_sums()]
+
+
+@pytest.mark.parametrize("target", ["default", "neon"])
+@pytest.mark.parametrize("dtype, raw", [(np.float64, True), (np.float32, False), (np.float64, False),
+                                        (np.float32, True)])
+def test_the_arm64_build_computes_the_plain_formulas_under_qemu(arm64_driver, tmp_path, dtype, raw, target):
+    """The arm64 build runs each of its passes under qemu-aarch64 on FusedPass's own arrays, on 1 thread and on
+    3: its sums are the plain formulas' and the same on both (NEON's tile pads 7 models to 10, as here)."""
     from mnist_ova.trainer.preprocess import StandardisedImages
 
-    X, y, WT, b = pass_inputs(CHUNK + 13, 30, 7, dtype)
+    X, y, WT, b = pass_inputs(2 * CHUNK + 13, 30, 7, dtype)
     if raw:
         images = np.random.RandomState(3).randint(0, 256, X.shape).astype(np.uint8)
         pixels, centre, scale = StandardisedImages(images).kernel_inputs()
-        X, WT = (images - centre[:, None]) * scale[:, None], WT * 0.02
+        X, WT = ((images - centre[:, None]) * scale[:, None]).astype(dtype), WT * 0.02  # float32's tolerance
         step = kernels.FusedPass(pixels, y, 7, dtype=dtype, centre=centre, scale=scale, n_threads=1)
     else:
         step = kernels.FusedPass(X, y, 7, n_threads=1)
     step(WT, b)  # here, to fill the pass's arrays
-    arrays = (step.P, step.scale, step.centre, step.residual, step.WT, step.b, step.y_index)
-    header = [step.WT.itemsize, step.P.itemsize, step.K, len(step.WT), len(step.P), step.d, step.dp, step.chunk,
-              step.chunks]
-    with open(tmp_path / "input", "wb") as file:
-        file.write(np.array(header, np.int64).tobytes())
-        for array in arrays:
-            file.write(np.int64(array.nbytes).tobytes() + array.tobytes())
-    result = subprocess.run(["qemu-aarch64", str(arm64_driver), str(tmp_path / "input"), str(tmp_path / "output")],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    target, gradient, stats = np.split(np.frombuffer((tmp_path / "output").read_bytes(), np.uint8),
-                                       [8, 8 + step.gradient.nbytes])
-    assert target.view(np.int64)[0] == kernels.TARGETS.index("default")
-    step.gradient[...] = gradient.view(step.gradient.dtype).reshape(step.gradient.shape)
-    step.stats_parts[...] = stats.view(np.float64).reshape(step.stats_parts.shape)
-    assert_plain_formulas(step._step_sums(), X, y, WT, b)
+    assert len(step.WT) == 10 and step.chunks > 3
+    ran, one = run_arm64(arm64_driver, tmp_path, step, target, 1)
+    assert ran == target
+    assert_plain_formulas(one, X, y, WT, b)
+    _, three = run_arm64(arm64_driver, tmp_path, step, target, 3)
+    for a, c in zip(one, three):
+        np.testing.assert_array_equal(a, c)
+
+
+def test_the_arm64_build_runs_neon_as_its_best_pass(arm64_driver, tmp_path):
+    """Every arm64 CPU has NEON: the driver asked for the best pass runs it."""
+    X, y, WT, b = pass_inputs(64, 16, 7, np.float64)
+    step = kernels.FusedPass(X, y, 7, n_threads=1)
+    step(WT, b)
+    ran, sums = run_arm64(arm64_driver, tmp_path, step, None, 1)
+    assert ran == "neon"
+    assert_plain_formulas(sums, X, y, WT, b)

@@ -12,7 +12,7 @@ KernelNotBuilt = kernels.KernelNotBuilt
 CHUNK = 1024  # rows: a size that makes tens of chunks
 
 
-@pytest.fixture(params=["default", "avx2", "avx512"])
+@pytest.fixture(params=kernels.TARGETS)
 def target(request, monkeypatch):
     """Each of the kernel's passes that this CPU can run (MNIST_OVA_KERNEL_TARGET picks it)."""
     if request.param not in supported_targets():
@@ -22,7 +22,7 @@ def target(request, monkeypatch):
 
 
 def supported_targets():
-    return kernels.TARGETS[:kernels.TARGETS.index(kernels.target()) + 1]
+    return kernels.supported_targets()
 
 
 def assert_plain_formulas(sums, X, y, WT, b):
@@ -73,7 +73,7 @@ def test_the_result_does_not_depend_on_the_call():
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("target", ["default", "avx2", "avx512"])
+@pytest.mark.parametrize("target", kernels.TARGETS)
 def test_the_kernels_exp_and_log1p_are_within_a_few_ulp_of_numpy(target):
     """The score's branch-free exp(-t) and log(1 + e) are what makes it one vector per model: check them
     over the whole range, tiny and huge arguments included, for every target this CPU can run."""
@@ -90,7 +90,7 @@ def test_the_kernels_exp_and_log1p_are_within_a_few_ulp_of_numpy(target):
     np.testing.assert_array_equal(log1p, e)
 
 
-@pytest.mark.parametrize("target", ["default", "avx2", "avx512"])
+@pytest.mark.parametrize("target", kernels.TARGETS)
 def test_the_float32_series_are_within_a_few_float32_ulp(target):
     """float32 weights are scored in float32 with fewer terms of both series: within a few of float32's ulp,
     as close as float32 arithmetic gets; capped where exp(-t) is the smallest normal float's order."""
@@ -209,13 +209,46 @@ def test_the_result_does_not_depend_on_the_number_of_threads(target):
         np.testing.assert_array_equal(a, c)
 
 
-@pytest.mark.parametrize("value, message", [("sse9", "must be one of numpy, default, avx2, avx512; got 'sse9'"),
+X86 = ("default", "avx2", "avx512")  # the targets built for each architecture with GCC or Clang
+ARM64 = ("default", "neon")
+
+
+@pytest.mark.parametrize("value, message", [("sse9", "must be one of numpy, {built}; got 'sse9'"),
                                             ("numpy", "names the NumPy path, which runs no pass of the kernel")])
 def test_an_unknown_kernel_target_is_an_input_error(monkeypatch, value, message):
+    """The targets listed are this architecture's only (x86's, or arm64's)."""
     from mnist_ova.errors import InputError
+    built = kernels.built_targets()
+    assert built in (X86, ARM64, ("default",))  # ("default",): a compiler without vectors (MSVC)
     monkeypatch.setenv("MNIST_OVA_KERNEL_TARGET", value)
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(InputError, match=message.format(built=", ".join(built))):
         kernels.target()
+
+
+def test_another_architectures_target_is_an_input_error_that_says_so(monkeypatch):
+    from mnist_ova.errors import InputError
+    other, architecture = ("neon", "arm64") if "avx2" in kernels.built_targets() else ("avx2", "x86-64")
+    monkeypatch.setenv("MNIST_OVA_KERNEL_TARGET", other)
+    with pytest.raises(InputError, match=f"^MNIST_OVA_KERNEL_TARGET={other} names a pass for {architecture} CPUs, "
+                                         f"which this kernel \\(built for .+\\) does not hold: this CPU supports default"):
+        kernels.target()
+
+
+def test_each_pass_pads_the_models_to_its_register_tiles_and_says_its_shape(target):
+    """The models are padded to the target's multiple of both tiles' models (their rows divide the 8-row tile),
+    and a tile's sums fit the target's registers: 32 with AVX-512 and NEON, 16 with AVX2 and SSE2."""
+    registers = {"default": 16, "avx2": 16, "avx512": 32, "neon": 32}[target]
+    for dtype in (np.float64, np.float32):
+        shape = kernels.shape(target, dtype)
+        assert shape["vector_bytes"] == {"default": 16, "avx2": 32, "avx512": 64, "neon": 16}[target]
+        for phase in ("logits", "gradient"):
+            rows, models = shape[f"{phase}_rows"], shape[f"{phase}_models"]
+            assert kernels.ROWS % rows == 0 and shape["models_multiple"] % models == 0
+            assert rows * models + min(rows, models) + 1 <= registers  # sums, the held operands, one more
+        X, y, WT, b = pass_inputs(40, 9, 3, dtype)
+        step = FusedPass(X, y, 3)
+        assert step.shape == shape and len(step.WT) == shape["models_multiple"]
+        assert_plain_formulas(step(WT, b), X, y, WT, b)
 
 
 def test_a_pass_used_as_a_context_manager_ends_its_threads():
