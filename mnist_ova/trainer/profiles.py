@@ -1,26 +1,34 @@
-"""What the report says about its data: one profile per data set, numbers and words only.
+"""Data-set profiles: what a data set is called, its class names, how its files are recognised, and the
+report's words about it.
 
-A profile says what one image is, who made the images and how, under which licence, how to cite
-them, their class names, what models trained on them are not for, and what the data leave out.
-The templates take every word about the data from here. Built-in profiles are recognised from the
-data's files (``recognise``) or named with ``--dataset``; a user gives one as the ``[dataset]`` table
-of the config file (``from_table``). Data without a profile get ``NEUTRAL``: "image", "class", and no
-claim about who made them.
+The words (who made the images and how, the licence, the citations, what models trained on them are not
+for, what the data leave out, a published result to compare with) are data, kept in the catalogue
+``templates/profiles.toml`` beside the templates that print them; this module reads it into one
+``Profile`` per built-in data set and recognises those from their files' checksums (``recognise``).
+A built-in profile is named with ``--dataset``; a user gives one as the ``[dataset]`` table of the
+config file (``from_table``). Data without a profile get ``NEUTRAL``: "image", "class", and no claim
+about who made them.
 """
 import dataclasses
+import functools
 import re
-import string
+import tomllib
+from importlib import resources
 from typing import Any
 
 from mnist_ova.errors import InputError
 
-NEUTRAL_NOT_FOR = ("Not for any decision about a person, nor for images of another kind or from another source, "
-                   "without an evaluation of its own on them.")
-NEUTRAL_LIMITATIONS = (
-    "Nothing is recorded here about who or what made these images or how they were chosen, so nothing says which "
-    "kinds of image are missing or under-represented, and the per-class figures above are the only breakdown. Anyone "
-    "who uses these models on other images should first measure the error rate on images like theirs, report it with "
-    "its interval, and let a person check every answer that matters.")
+CATALOGUE = "profiles.toml"  # in the package mnist_ova.templates
+
+
+@functools.cache
+def catalogue():
+    """The catalogue of the built-in data sets' words, as read from ``templates/profiles.toml``."""
+    return tomllib.loads(resources.files("mnist_ova.templates").joinpath(CATALOGUE).read_text(encoding="utf-8"))
+
+
+NEUTRAL_NOT_FOR = catalogue()["neutral"]["not-for"]
+NEUTRAL_LIMITATIONS = catalogue()["neutral"]["limitations"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +50,14 @@ class Profile:
     # What the models' weight pictures come to show, when known ("strokes" for handwriting); empty: the
     # report describes them in neutral words only.
     weight_shapes: str = ""
+    # The training and test images of the published files (0: the data set has no split of its own).
+    files_train: int = 0
+    files_test: int = 0
+    # A published result of the same model class on this data set, which the report places this run beside:
+    # what it was, its test accuracy, and which of ``citation`` (counted from 1) reports it; 0: none known.
+    published_result: str = ""
+    published_accuracy: float = 0.0
+    published_citation: int = 0
 
     @property
     def items(self):
@@ -93,113 +109,32 @@ def from_record(record):
 
 NEUTRAL = Profile()
 
-_NIST_DESCRIPTION = (
-    "{title} was made by {makers} from NIST's Special Database 19, forms filled in by hand by employees of the US "
-    "Census Bureau and by American high-school students, each character scanned, cut out and converted to a "
-    "28\N{MULTIPLICATION SIGN}28 grayscale image in the format of MNIST.")
-_HANDWRITING_LIMITATIONS = (
-    "{title}'s {items} were written by employees of the US Census Bureau and by American high-school students. "
-    "Handwriting taught elsewhere (a crossed seven, a one with a long upstroke), by children or older people, or by "
-    "people with motor impairments is under-represented, and nothing here measures how well it is read: the "
-    "per-class recalls above are the only breakdown, and they are by class, not by writer. Anyone who uses these "
-    "models on other people's handwriting should first measure the error rate for each group of writers affected, "
-    "report it with its interval, and let a person check every reading that matters.")
-_HANDWRITING_NOT_FOR = ("Not for reading handwriting on forms, cheques or mail, or for any decision about a person, "
-                        "without an evaluation of its own.")
-_EMNIST_CITATION = ("G. Cohen, S. Afshar, J. Tapson and A. van Schaik. EMNIST: an extension of MNIST to "
-                    "handwritten letters. arXiv:1702.05373, 2017.")
-DIGITS = tuple(string.digits)
 
-MNIST = Profile(
-    name="mnist", title="MNIST", item="handwritten digit",
-    description=("MNIST was made by Y. LeCun, C. Cortes and C. J. C. Burges from NIST's Special Databases 1 and 3: "
-                 "digits written by American high-school students and by employees of the US Census Bureau, each "
-                 "size-normalised to fit a 20\N{MULTIPLICATION SIGN}20 box and centred by its centre of mass in a "
-                 "28\N{MULTIPLICATION SIGN}28 grayscale image."),
-    licence="Creative Commons Attribution-Share Alike 3.0, as its authors' page states",
-    citation=("Y. LeCun, C. Cortes and C. J. C. Burges. The MNIST database of handwritten digits. 1998.",
-              "Y. LeCun, L. Bottou, Y. Bengio and P. Haffner. Gradient-based learning applied to document "
-              "recognition. Proceedings of the IEEE 86(11), 2278\N{EN DASH}2324, 1998."),
-    url="http://yann.lecun.com/exdb/mnist/", class_names=DIGITS, not_for=_HANDWRITING_NOT_FOR, weight_shapes="strokes",
-    limitations=_HANDWRITING_LIMITATIONS.format(title="MNIST", items="digits"),
-    keywords=("handwritten digit recognition", "MNIST"))
+def _from_catalogue(name, entry, shared):
+    """The profile ``name`` of the catalogue's ``entry``: the words of the section it ``shares`` for what
+    it leaves out, a text "{section.key}" taken from that section, then {title}, {item} and {items-written}
+    filled in from the entry."""
+    entry = {**shared.get(entry.get("shares"), {}), **entry}
+    fields = {f.name for f in dataclasses.fields(Profile)}
 
-FASHION_MNIST = Profile(
-    name="fashion-mnist", title="Fashion-MNIST", item="fashion-product image",
-    description=("Fashion-MNIST was made by H. Xiao, K. Rasul and R. Vollgraf at Zalando Research from 70,000 product "
-                 "photographs of Zalando's online shop (clothing, shoes and bags), each trimmed, resized, sharpened, "
-                 "negated and converted to a 28\N{MULTIPLICATION SIGN}28 grayscale image."),
-    licence="MIT",
-    citation=("H. Xiao, K. Rasul and R. Vollgraf. Fashion-MNIST: a novel image dataset for benchmarking machine "
-              "learning algorithms. arXiv:1708.07747, 2017.",),
-    url="https://github.com/zalandoresearch/fashion-mnist",
-    class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                 "Ankle boot"),
-    not_for=("Not for recognising garments in photographs taken elsewhere (worn, folded, on other backgrounds or "
-             "lit otherwise), nor for any decision about a person, without an evaluation of its own."),
-    limitations=(
-        "Fashion-MNIST's images are product photographs from one online shop, taken in one studio style: one article "
-        "each, on a plain background and centred, garments seen from the front and shoes from the side. Garments worn by people, photographed "
-        "elsewhere, or of styles and cultures that shop does not sell are absent, and nothing here measures how well "
-        "they are recognised. Several classes (T-shirt/top, Shirt, Pullover, Coat) differ in details that "
-        "28\N{MULTIPLICATION SIGN}28 pixels barely keep. Anyone who uses these models on other images should first "
-        "measure the error rate on images like theirs, report it with its interval, and let a person check every "
-        "answer that matters."),
-    keywords=("fashion-product image recognition", "Fashion-MNIST"))
+    def words(text):
+        if isinstance(text, list):
+            return tuple(words(t) for t in text)
+        if not isinstance(text, str):
+            return text
+        if (whole := re.fullmatch(r"\{([\w-]+)\.([\w-]+)\}", text)) and whole[1] in shared:
+            text = shared[whole[1]][whole[2]]
+        for key in ("title", "item", "items-written"):
+            text = text.replace("{" + key + "}", str(entry.get(key, "")))
+        return text
 
-KMNIST = Profile(
-    name="kmnist", title="Kuzushiji-MNIST", item="cursive Japanese character",
-    description=("Kuzushiji-MNIST was made by T. Clanuwat and colleagues at the ROIS-DS Center for Open Data in the "
-                 "Humanities from the Kuzushiji dataset of the National Institute of Japanese Literature: characters "
-                 "in cursive script (kuzushiji) cut from pre-modern Japanese books, one class per row of the "
-                 "hiragana table, converted to 28\N{MULTIPLICATION SIGN}28 grayscale images."),
-    licence="Creative Commons Attribution-Share Alike 4.0",
-    citation=("T. Clanuwat, M. Bober-Irizar, A. Kitamoto, A. Lamb, K. Yamamoto and D. Ha. Deep learning for "
-              "classical Japanese literature. NeurIPS 2018 Workshop on Machine Learning for Creativity and Design; "
-              "arXiv:1812.01718, 2018.",),
-    url="https://github.com/rois-codh/kmnist",
-    # The romanised names of the classes' hiragana (o, ki, su, ...): the report's fonts have no kana.
-    class_names=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
-    weight_shapes="strokes",
-    not_for=("Not for transcribing pre-modern Japanese documents without an expert's reading, nor for any decision "
-             "about a person, without an evaluation of its own."),
-    limitations=(
-        "Kuzushiji-MNIST's characters come from a limited set of pre-modern books, so other hands, periods and "
-        "printing styles are under-represented; each class gathers several historical forms of one hiragana, so "
-        "its images vary more than one written form would, and nothing here measures how well any one form or "
-        "book is read. Anyone who uses these models on other documents should first measure the error rate on "
-        "them, report it with its interval, and let an expert check every reading that matters."),
-    keywords=("cursive Japanese character recognition", "Kuzushiji-MNIST", "KMNIST"))
-
-# EMNIST's splits: (item, class names, first label, training rows, test rows).
-_EMNIST_SPLITS = {
-    "balanced": ("handwritten character", DIGITS + tuple(string.ascii_uppercase) + tuple("abdefghnqrt"), 0,
-                 112_800, 18_800),
-    "byclass": ("handwritten character", DIGITS + tuple(string.ascii_uppercase + string.ascii_lowercase), 0,
-                697_932, 116_323),
-    "bymerge": ("handwritten character", DIGITS + tuple(string.ascii_uppercase) + tuple("abdefghnqrt"), 0,
-                697_932, 116_323),
-    "digits": ("handwritten digit", DIGITS, 0, 240_000, 40_000),
-    # Upper and lower case of a letter share a class, labelled 1 (a) to 26 (z).
-    "letters": ("handwritten letter", tuple(c + c.lower() for c in string.ascii_uppercase), 1, 124_800, 20_800),
-    "mnist": ("handwritten digit", DIGITS, 0, 60_000, 10_000),
-}
+    return Profile(name=name, **{key.replace("-", "_"): words(value) for key, value in entry.items()
+                                 if key.replace("-", "_") in fields})
 
 
-def _emnist(split, item, class_names, first_label):
-    title = f"EMNIST {split.capitalize() if split != 'mnist' else 'MNIST'}"
-    return Profile(
-        name=f"emnist-{split}", title=title, item=item,
-        description=_NIST_DESCRIPTION.format(title=title, makers="G. Cohen, S. Afshar, J. Tapson and A. van Schaik"),
-        citation=(_EMNIST_CITATION,), url="https://www.nist.gov/itl/products-and-services/emnist-dataset",
-        class_names=class_names, first_label=first_label, not_for=_HANDWRITING_NOT_FOR, weight_shapes="strokes",
-        limitations=_HANDWRITING_LIMITATIONS.format(title=title, items=item.removeprefix("handwritten ") + "s"),
-        keywords=(f"{item} recognition", "EMNIST", title))
-
-
-BUILT_IN = {profile.name: profile for profile in (
-    MNIST, FASHION_MNIST, KMNIST,
-    *(_emnist(split, item, names, first) for split, (item, names, first, _, _) in _EMNIST_SPLITS.items()))}
+BUILT_IN = {name: _from_catalogue(name, entry, catalogue())
+            for name, entry in catalogue()["data"].items()}
+MNIST, FASHION_MNIST, KMNIST = BUILT_IN["mnist"], BUILT_IN["fashion-mnist"], BUILT_IN["kmnist"]
 
 # sha256 of each official file as published (MNIST's as trainer/download.py verifies them; Fashion-MNIST's and
 # KMNIST's as torchvision publishes them), and of the copies that apt's dataset-fashion-mnist package installs
@@ -248,10 +183,9 @@ def recognise(source, files, n_images, classes):
     if len(known) == 1 and None not in known:
         return BUILT_IN[known.pop()]
     splits = {match["split"] if (match := EMNIST_FILE.match(f["name"])) else None for f in files}
-    if len(splits) == 1 and (split := splits.pop()) in _EMNIST_SPLITS:
-        *_, first, n_train, n_test = _EMNIST_SPLITS[split]
-        profile = BUILT_IN[f"emnist-{split}"]
-        labels = range(first, first + len(profile.class_names))
+    if len(splits) == 1 and (profile := BUILT_IN.get(f"emnist-{splits.pop()}")):
+        n_train, n_test = profile.files_train, profile.files_test
+        labels = range(profile.first_label, profile.first_label + len(profile.class_names))
         if n_images in (n_train, n_test, n_train + n_test) and all(int(label) in labels for label in classes):
             return profile
     return NEUTRAL

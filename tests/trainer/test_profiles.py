@@ -118,3 +118,33 @@ def test_a_dataset_table_gives_a_profile_with_neutral_words_for_what_it_leaves_o
         profiles.from_table({"name": "x", "class-names": 3})
     with pytest.raises(InputError, match=r"\[dataset\] url must be text"):
         profiles.from_table({"name": "x", "url": ["a"]})
+
+
+def test_the_words_are_data_in_the_catalogue_beside_the_templates_not_code_of_the_trainer():
+    import ast
+    import tomllib
+
+    catalogue = (Path(profiles.__file__).parent.parent / "templates" / profiles.CATALOGUE).read_text()
+    for profile in profiles.BUILT_IN.values():
+        assert profile.description.split(" ")[-1] in catalogue and profile.url in catalogue
+        assert profile.class_names and profile.files_train > profile.files_test > 0
+    tree = ast.parse(Path(profiles.__file__).read_text())
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and ast.get_docstring(node)}
+    texts = [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+             and isinstance(node.value, str) and id(node) not in docstrings]
+    assert max(map(len, texts)) < 200  # the trainer keeps no prose about the data, only what finds and names them
+    assert tomllib.loads(catalogue)["neutral"]["limitations"] == profiles.NEUTRAL_LIMITATIONS
+    # Shared words filled in per data set: EMNIST Letters' writers wrote letters.
+    assert "letters were written by" in profiles.builtin("emnist-letters").limitations
+
+
+def test_a_published_result_is_cited_from_the_profiles_own_references():
+    for profile in profiles.BUILT_IN.values():
+        if profile.published_result:
+            assert 0 < profile.published_accuracy < 1
+            assert 1 <= profile.published_citation <= len(profile.citation)
+    assert profiles.MNIST.published_accuracy == 0.88 and "12.0 % test error" in profiles.MNIST.published_result
+    assert "LeCun, L. Bottou" in profiles.MNIST.citation[profiles.MNIST.published_citation - 1]
+    assert profiles.FASHION_MNIST.citation[profiles.FASHION_MNIST.published_citation - 1].startswith("H. Xiao")
+    assert profiles.NEUTRAL.published_result == "" and profiles.NEUTRAL.files_train == 0
