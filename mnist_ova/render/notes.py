@@ -8,7 +8,9 @@ and carried inside the report as data: URLs, never written as outputs; raw HTML 
 Cross-references use Quarto's syntax: ``@fig-NAME`` (NAME: a figure's file stem) and ``@tbl-NAME``
 (a name of ``TABLES``) become the report's own "Figure 4" / "Table 2", linked. An image alone in its
 paragraph is a numbered figure, its text the caption (as pandoc's implicit figures); Quarto's
-``![caption](file.png){#fig-NAME}`` gives it a label of its own.
+``![caption](file.png){#fig-NAME}`` gives it a label of its own. Every table of the notes is a numbered
+table; a paragraph right after it that begins with a colon is its caption, and Quarto's
+``: caption {#tbl-NAME}`` gives it a label. The notes' figures and tables number on among the report's.
 
 ``load`` reads and checks it all at once, so that the settings check can refuse a notes file before
 any training: an unknown label, a formula mathtext cannot read or an image that cannot be read is
@@ -118,8 +120,10 @@ def _load(path, labels):
     env: dict[str, Any] = {"docId": "notes"}  # footnote ids fn-notes-1…, apart from the report's own ids
     tokens = _markdown().parse(text, env)
     figures = _figures(tokens, labels, where=str(path))
-    labels = {**labels, **{figure.meta["id"]: (figure.meta["id"],) for figure in figures.values()
-                           if figure.meta["id"].startswith("fig-")}}
+    tokens = [figures.get(i, token) for i, token in enumerate(tokens) if i - 1 not in figures and i - 2 not in figures]
+    tokens = _tables(tokens, labels, {figure.meta["id"] for figure in figures.values()}, where=str(path))
+    own = [token.meta["id"] for token in tokens if token.type in ("notes_figure", "notes_table_caption")]
+    labels = {**labels, **{id: (id,) for id in own if id.startswith(("fig-", "tbl-"))}}
     formulas = sum(token.type in ("math_inline", "math_block") for token, _ in _walk(tokens))
     if formulas > FORMULA_LIMIT:
         raise InputError(f"notes file {str(path)!r} holds {formulas} formulas; at most {FORMULA_LIMIT} are typeset "
@@ -137,7 +141,6 @@ def _load(path, labels):
             token.meta.update(_typeset(token.content, display=token.type == "math_block", at=at))
         elif token.type == "image":
             token.attrSet("src", _image(path.parent, str(token.attrGet("src")), at=at))
-    tokens = [figures.get(i, token) for i, token in enumerate(tokens) if i - 1 not in figures and i - 2 not in figures]
     return Notes(tuple(_chapters(tokens)), env, labels)
 
 
@@ -167,8 +170,65 @@ def _figures(tokens, labels, *, where):
                              "choose another name")
         figure = Token("notes_figure", "figure", 0)
         figure.meta = {"id": id or f"notes-figure-{len(figures) + 1}", "image": children[0]}
+        figure.children, figure.map = [children[0]], token.map  # where _walk finds the image and its line
         figures[i - 1] = figure
     return figures
+
+
+CAPTION_LABEL = re.compile(r"\s*\{#([^}]*)\}\s*$")  # Quarto's label at the end of a table's caption
+
+
+def _tables(tokens, labels, taken, *, where):
+    """``tokens`` with a notes_table_caption token first inside each table, and the table given its id: the
+    caption is the paragraph right after the table when it begins with ": " (taken out of the text), its id
+    the caption's label ``{#tbl-NAME}`` (checked against ``labels`` and the ``taken`` ids) or notes-table-N."""
+    from markdown_it.token import Token
+
+    result: list = []
+    moved: set[int] = set()  # the caption paragraphs' tokens, now inside their tables
+    for i, token in enumerate(tokens):
+        if i in moved:
+            continue
+        result.append(token)
+        if token.type != "table_open":
+            continue
+        close = next(j for j in range(i, len(tokens)) if tokens[j].type == "table_close")
+        caption = Token("notes_table_caption", "caption", 0)
+        label, caption.children = None, []
+        if close + 3 < len(tokens) and tokens[close + 1].type == "paragraph_open" and \
+                tokens[close + 2].content.startswith(": "):
+            label, caption.children = _caption(tokens[close + 2], labels, taken, where=where)
+            caption.map = tokens[close + 2].map  # an error inside the caption names its line
+            moved |= {close + 1, close + 2, close + 3}
+        caption.meta = {"id": label or f"notes-table-{sum(t.type == 'table_open' for t in result)}"}
+        taken = taken | {caption.meta["id"]}
+        token.attrSet("id", caption.meta["id"])
+        result.append(caption)
+    return result
+
+
+def _caption(inline, labels, taken, *, where):
+    """(its label or None, the caption's inline tokens without the leading ": " and the label)."""
+    import copy
+
+    children = copy.copy(inline.children or [])
+    line = f"{where!r} line {inline.map[0] + 1}" if inline.map else repr(where)
+    first = copy.copy(children[0])
+    first.content = first.content[2:]
+    children[0] = first
+    label = None
+    match = CAPTION_LABEL.search(children[-1].content) if children[-1].type == "text" else None
+    if match:
+        label = match.group(1)
+        if not re.fullmatch(NAME, label) or not label.startswith("tbl-"):
+            raise InputError(f"notes file {line}: a table's label is #tbl-NAME (letters, digits, _ and -); got #{label}")
+        if label in labels or label in taken:
+            raise InputError(f"notes file {line}: the label #{label} is taken (by the report, a figure or another "
+                             "table); choose another name")
+        last = copy.copy(children[-1])
+        last.content = last.content[:match.start()]
+        children[-1] = last
+    return label, children
 
 
 @functools.lru_cache(maxsize=1)
@@ -185,6 +245,7 @@ def _markdown():
     md.use(attrs_plugin, after=("image",), allowed=["id"])  # Quarto's {#fig-NAME}, and no other attribute
     md.inline.ruler.before("link", "crossref", _crossref)
     md.add_render_rule("notes_figure", _figure)
+    md.add_render_rule("notes_table_caption", _table_caption)
     md.add_render_rule("crossref", lambda self, tokens, i, options, env: env["crossref"](tokens[i].meta["label"]))
     md.add_render_rule("math_inline", lambda self, tokens, i, options, env: _formula(tokens[i], "math"))
     md.add_render_rule("math_block", lambda self, tokens, i, options, env:
@@ -228,6 +289,17 @@ def _figure(renderer, tokens, i, options, env):
                                  '{}</figcaption>\n</figure>\n').format(
         figure.meta["id"], image.attrGet("src"), caption.striptags(), env["number"]("figure", figure.meta["id"]),
         caption))
+
+
+def _table_caption(renderer, tokens, i, options, env):
+    """A notes table's caption, the first thing inside its table, numbered among the report's tables; the
+    table takes the caption's id (a ref() leads to it)."""
+    import markupsafe
+
+    caption = tokens[i]
+    text = markupsafe.Markup(renderer.renderInline(caption.children, options, env))
+    label = markupsafe.Markup('<span class="label">{}.</span>').format(env["number"]("table", caption.meta["id"]))
+    return str(markupsafe.Markup("<caption>{}{}</caption>\n").format(label, " " + text if text.strip() else ""))
 
 
 def _formula(token, css_class):

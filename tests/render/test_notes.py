@@ -124,6 +124,51 @@ def test_a_figure_label_that_cannot_be_used_is_refused(tmp_path, image, text, re
         notes.load(write(tmp_path, text), LABELS)
 
 
+def test_every_table_is_numbered_and_its_caption_may_label_it(tmp_path):
+    text = ("# A\n\nAs @tbl-mine shows.\n\n| a | b |\n|--|--|\n| 1 | 2 |\n\n: My *own* table {#tbl-mine}\n\n"
+            "Between.\n\n| c |\n|--|\n| 3 |\n\n: Unlabelled.\n\n| d |\n|--|\n| 4 |\n\nAfter.\n")
+    html = body(notes.load(write(tmp_path, text), LABELS), "notes-1")
+    assert '<a class="ref" href="#tbl-mine">REF tbl-mine</a>' in html, "referred to before it is placed"
+    assert re.search(r'<table id="tbl-mine">\s*<caption><span class="label">NUMBER table tbl-mine\.</span> '
+                     r'My <em>own</em> table</caption>\s*<thead>', html)
+    assert '<caption><span class="label">NUMBER table notes-table-2.</span> Unlabelled.</caption>' in html
+    assert '<table id="notes-table-3">\n<caption><span class="label">NUMBER table notes-table-3.</span></caption>' in html
+    assert ": My" not in html and "{#" not in html and "After.</p>" in html, "a caption is no paragraph of its own"
+
+
+def test_notes_tables_and_figures_number_on_among_the_reports(tmp_path, image):
+    from mnist_ova.render import report
+
+    text = ("# A\n\nSee @tbl-mine, @fig-mine and @tbl-data.\n\n![Plot](plots/mine.png){#fig-mine}\n\n"
+            "| a |\n|--|\n| 1 |\n\n: Mine {#tbl-mine}\n")
+    document = notes.load(write(tmp_path, text), LABELS)
+    known = None
+    for _ in range(2):  # as render_html: the first pass learns the numbers, the second uses them
+        numbering = report.Numbering(known)
+        numbering.number("table", "tab_data")  # the report's own before the notes
+        numbering.number("figure", "fig_samples")
+        html = str(document.body("notes-1", numbering.ref, numbering.has, numbering.number))
+        known = numbering.placed
+    assert '<a class="ref" href="#tbl-mine">Table 2</a>' in html and '<a class="ref" href="#fig-mine">Figure 2</a>' in html
+    assert '<a class="ref" href="#tab_data">Table 1</a>' in html
+    assert '<span class="label">Table 2.</span> Mine</caption>' in html and '<span class="label">Figure 2.</span>' in html
+
+
+@pytest.mark.parametrize("caption, reason", [
+    (": x {#tbl-data}", "line 5: the label #tbl-data is taken"),
+    (": x {#fig-a}", "a table's label is #tbl-NAME"),
+    (": x {#tbl-a b}", "a table's label is #tbl-NAME")])
+def test_a_table_label_that_cannot_be_used_is_refused(tmp_path, caption, reason):
+    with pytest.raises(InputError, match=reason):
+        notes.load(write(tmp_path, f"| a |\n|--|\n| 1 |\n\n{caption}\n"), LABELS)
+
+
+def test_two_tables_may_not_share_a_label(tmp_path):
+    table = "| a |\n|--|\n| 1 |\n\n: x {#tbl-a}\n\n"
+    with pytest.raises(InputError, match="line 11: the label #tbl-a is taken"):
+        notes.load(write(tmp_path, table * 2), LABELS)
+
+
 def test_a_label_this_report_lacks_is_marked_not_linked(tmp_path, image):
     document = notes.load(write(tmp_path, NOTES), LABELS)
     html = body(document, "notes-2", placed={"tab_per_class"})
