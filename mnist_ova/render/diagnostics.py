@@ -9,7 +9,7 @@ tables name every class in full). Arrays in, one file out each.
 """
 import numpy as np
 
-from mnist_ova.render.figures import (KEY_LIMIT, SMALL_FONT, TEXT_WIDTH, _figure, class_lines, ellipsize,
+from mnist_ova.render.figures import (KEY_LIMIT, SMALL_FONT, TEXT_WIDTH, _figure, class_lines, fit_name,
                                       key_title, line_height, literal, text_width)
 from mnist_ova.render.palette import ACCENT, WRONG, hex_colour
 from mnist_ova.render.views import groups_apart, interval
@@ -36,7 +36,8 @@ KEY_LABEL_LIMIT = 1.6 * 72  # no key label is wider than this, however few the c
 
 def class_key(names, width=WIDTH * 72 - 12, size=SMALL_FONT):
     """The classes' key for a legend ``width`` points wide: (labels, columns). As many columns as the
-    names allow, the rows balanced; each name fitted into its column (ellipsis past it)."""
+    names allow, the rows balanced; each name fitted into its column (``figures.fit_name``: on two lines
+    before it is shortened, and then after a whole word)."""
     K = len(names)
     extra = (HANDLE + HANDLE_PAD + COLUMN_GAP) * size
     widest = min(max(text_width(literal(n), size) for n in names), KEY_LABEL_LIMIT)
@@ -46,12 +47,13 @@ def class_key(names, width=WIDTH * 72 - 12, size=SMALL_FONT):
     rows = -(-K // columns)
     columns = -(-K // rows)
     room = (width + COLUMN_GAP * size) / columns - extra
-    return [ellipsize(literal(n), min(room, KEY_LABEL_LIMIT), size) for n in names], columns
+    return [fit_name(n, min(room, KEY_LABEL_LIMIT), size) for n in names], columns
 
 
 def _key_height(names, title=True):
-    _, columns = class_key(names)
-    rows = -(-len(names) // columns) + (1 if title else 0)
+    labels, columns = class_key(names)
+    lines = max(label.count("\n") + 1 for label in labels)  # a row as tall as its tallest label
+    rows = -(-len(names) // columns) * lines + (1 if title else 0)
     return line_height(SMALL_FONT, rows, 1.4) + 0.12
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mnist_ova.render.palette import ACCENT, MUTED, RIGHT, WRONG, class_colour, class_dash, hex_colour
+from mnist_ova.render.palette import ACCENT, MUTED, OTHERS, RIGHT, WRONG, class_colour, class_dash, hex_colour
 
 TEXT_WIDTH = 6.5  # inches: the page's text column is 174 mm (6.85 in); figures keep a little air
 FONT = 8.0  # points: chart text
@@ -103,8 +103,47 @@ def ellipsize(text, width, size=FONT):
     return text.rstrip() + "…"
 
 
+def break_words(text, width, measure, max_lines=2):
+    """``text`` as at most ``max_lines`` lines, each at most ``width`` wide by ``measure`` (a function of a
+    string), broken at spaces and, inside a word too wide for a line, after a '/': never inside a word nor
+    after its hyphen ("T-shirt/" "top", never "T-" "shirt/top"). None when it does not fit so."""
+    import re
+
+    pieces = []  # (what joins it to the piece before, the piece)
+    for word in str(text).split():
+        parts = re.split(r"(?<=/)(?=.)", word) if measure(word) > width else [word]
+        pieces += [(" " if i == 0 else "", part) for i, part in enumerate(parts)]
+    lines: list[str] = []
+    for glue, piece in pieces:
+        if lines and measure(lines[-1] + glue + piece) <= width:
+            lines[-1] += glue + piece
+        else:
+            lines.append(piece)
+    return lines if len(lines) <= max_lines and all(measure(line) <= width for line in lines) else None
+
+
+def fit_name(text, width, size=SMALL_FONT, max_lines=2):
+    """A name for a label ``width`` points wide: on one line, else broken into ``max_lines`` by
+    ``break_words``; only a name that cannot fit so is shortened, with an ellipsis after a whole word (inside
+    one only when its first word alone is wider than the label)."""
+    text = literal(text)
+
+    def broken(words):
+        lines = break_words(words, width, lambda t: text_width(t, size), max_lines)
+        return "\n".join(lines) if lines else None
+
+    words = text.split()
+    shortened = (broken(" ".join(words[:n]) + "…") for n in range(len(words) - 1, 0, -1))
+    return broken(text) or next((name for name in shortened if name), None) or ellipsize(text, width, size)
+
+
+def label_lines(pitch, size=SMALL_FONT):
+    """How many lines of ``size`` a label may take in a row ``pitch`` points high (1 or 2)."""
+    return 2 if pitch >= 2 * size * 1.2 else 1
+
+
 def wrap(text, width, size=FONT, max_lines=2):
-    """``text`` broken at its newlines, at spaces (and inside a long word after '/' or '-') into lines
+    """``text`` broken at its newlines, at spaces (and inside a long word after '/') into lines
     at most ``width`` points wide; a word wider than a line, or the rest past ``max_lines``, ends in an ellipsis."""
     import re
 
@@ -112,8 +151,8 @@ def wrap(text, width, size=FONT, max_lines=2):
     for part in str(text).split("\n"):
         current = ""
         words = []
-        for word in re.split(r"(?<= )", part):  # a word too wide for a line may break after / or -
-            words += re.split(r"(?<=[/-])(?=.)", word) if text_width(word.rstrip(), size) > width else [word]
+        for word in re.split(r"(?<= )", part):  # a word too wide for a line may break after / (not after -)
+            words += re.split(r"(?<=/)(?=.)", word) if text_width(word.rstrip(), size) > width else [word]
         for word in (w for w in words if w):
             if not current or text_width((current + word).rstrip(), size) <= width:
                 current += word
@@ -152,10 +191,11 @@ def _figure(path, figsize, *, layout=True, **subplots):
             plt.close(fig)
 
 
-def _label_column(names, size=SMALL_FONT, limit=1.9):
-    """Names for a y axis: each fitted into ``limit`` inches; returns (labels, width in inches)."""
-    labels = [ellipsize(literal(n), limit * 72, size) for n in names]
-    return labels, max(text_width(label, size) for label in labels) / 72
+def _label_column(names, size=SMALL_FONT, limit=1.9, pitch=0.0):
+    """Names for a y axis of rows ``pitch`` points apart: each fitted into ``limit`` inches (``fit_name``, on
+    two lines where the rows leave room); returns (labels, width in inches)."""
+    labels = [fit_name(n, limit * 72, size, label_lines(pitch, size)) for n in names]
+    return labels, max(text_width(line, size) for label in labels for line in label.split("\n")) / 72
 
 
 MAX_HEIGHT = 8.0  # inches: a figure and its caption fit on one page of the PDF (its text is 10 in tall)
@@ -167,12 +207,17 @@ def _rows_height(K, per_row=0.2, extra=0.9):
     return max(2.2, min(K * per_row + extra, MAX_HEIGHT))
 
 
+def _row_pitch(K, extra=0.9):
+    """Points from one class's row to the next in a chart of ``_rows_height``."""
+    return (_rows_height(K, extra=extra) - extra) * 72 / K
+
+
 def accuracy(train_accuracy, test_accuracy, names, path, *, always_no=None):
     """Binary accuracy of every one-vs-all model as a dot plot: one row per class, test (filled) and
     train (open) dots, and what answering "not this class" every time would score (grey bar). The
     values differ in the second decimal, so the axis spans only their range, and says so."""
     K = len(names)
-    labels, _ = _label_column(names)
+    labels, _ = _label_column(names, pitch=_row_pitch(K))
     y = np.arange(K)
     with _figure(path, (TEXT_WIDTH, _rows_height(K))) as (fig, ax):
         if always_no is not None:
@@ -208,12 +253,19 @@ def _percent_formatter(decimals=0):
 
 
 def _legend_labels(labels, limit=1.7, size=SMALL_FONT):
-    return [ellipsize(literal(label), limit * 72, size) for label in labels]
+    return [fit_name(label, limit * 72, size) for label in labels]
 
 
 KEY_LIMIT = 12  # past this many classes a key would list dozens of names: it names a few instead
 NAMED = 3  # ... the classes a chart names past KEY_LIMIT
-OTHERS = "#c7ccd1"  # the unnamed classes' lines
+OTHERS = hex_colour(OTHERS)  # the unnamed classes' lines
+
+
+def named_classes(values, *, highest):
+    """The ``NAMED`` classes a chart of more than ``KEY_LIMIT`` names: those with the highest (``highest``)
+    or lowest ``values``, in that order (a tie in label order)."""
+    values = np.asarray(values, dtype=np.float64)
+    return [int(k) for k in np.argsort(-values if highest else values, kind="stable")[:NAMED]]
 
 
 def class_lines(names, values, *, highest):
@@ -225,13 +277,12 @@ def class_lines(names, values, *, highest):
     K = len(names)
     if K <= KEY_LIMIT:
         return [(k, {"color": class_colour(k), "linestyle": class_dash(k)}, names[k], True) for k in range(K)]
-    values = np.asarray(values, dtype=np.float64)
-    order = np.argsort(-values if highest else values, kind="stable")
-    named = [(int(k), {"color": class_colour(rank), "linewidth": 1.3, "zorder": 3}, names[k], True)
-             for rank, k in enumerate(order[:NAMED])]
+    chosen = named_classes(values, highest=highest)
+    named = [(k, {"color": class_colour(rank), "linewidth": 1.3, "zorder": 3}, names[k], True)
+             for rank, k in enumerate(chosen)]
     grey = {"color": OTHERS, "linewidth": 0.6, "zorder": 2}
-    others = [(int(k), grey, None if i else f"the other {K - NAMED}", False)
-              for i, k in enumerate(sorted(order[NAMED:]))]
+    others = [(k, grey, None if i else f"the other {K - NAMED}", False)
+              for i, k in enumerate(k for k in range(K) if k not in chosen)]
     return named + others
 
 
@@ -265,8 +316,10 @@ def _confusion_layout(counts, names):
     """(axis labels, side of the matrix in inches, type size of the counts or None when they would
     print under 7 pt)."""
     K = len(names)
-    labels, label_width = _label_column(names, limit=1.6)
-    side = min(TEXT_WIDTH - label_width - 1.35, 3.4 if K <= 12 else 4.6)
+    largest = 3.4 if K <= 12 else 4.6
+    # The rows' pitch with the widest label column, the least it can be: a label that takes two lines fits.
+    labels, label_width = _label_column(names, limit=1.6, pitch=min(TEXT_WIDTH - 1.6 - 1.35, largest) * 72 / K)
+    side = min(TEXT_WIDTH - label_width - 1.35, largest)
     cell = side * 72 / K  # points
     size = next((s for s in (8.0, 7.5, 7.0)
                  if text_width(str(np.max(counts)), s) <= cell - 3 and s * 1.2 <= cell), None)
@@ -286,9 +339,10 @@ def confusion(counts, normalised, names, path):
     K = len(names)
     labels, side, size = _confusion_layout(counts, names)
     cell = side * 72 / K  # points
-    widest = max(text_width(label, SMALL_FONT) for label in labels)
+    widest = max(text_width(line, SMALL_FONT) for label in labels for line in label.split("\n"))
+    lines = max(label.count("\n") + 1 for label in labels)
     vertical = widest > cell - 2
-    below = (widest / 72 if vertical else line_height(SMALL_FONT)) + 0.45
+    below = (widest / 72 if vertical else line_height(SMALL_FONT, lines)) + 0.45
     with _figure(path, (TEXT_WIDTH, side + below + 0.35)) as (fig, ax):
         image = ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
         if size:
@@ -311,7 +365,7 @@ def confusion(counts, normalised, names, path):
 def per_class(precision, recall, f1, names, path):
     """Precision, recall and F1 per class as three dot plots side by side on one shared axis."""
     K = len(names)
-    labels, _ = _label_column(names)
+    labels, _ = _label_column(names, pitch=_row_pitch(K))
     y = np.arange(K)
     values = np.concatenate([precision, recall, f1])
     low = min(0.9, max(0.0, float(np.floor(values.min() * 20) / 20)))

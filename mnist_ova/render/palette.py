@@ -14,7 +14,9 @@ MUTED = (117, 117, 117)  # secondary text and reference lines
 # Paul Tol's muted scheme (9 colours) and a dark grey as the tenth.
 CLASS_COLOURS = ((51, 34, 136), (136, 204, 238), (68, 170, 153), (17, 119, 51), (153, 153, 51),
                  (221, 204, 119), (204, 102, 119), (136, 34, 85), (170, 68, 153), (85, 85, 85))
-# Past ten classes the colours repeat, each round with its own line style.
+# Past ten classes the colours repeat, each round with its own line style; past a chart's key limit
+# (figures.KEY_LIMIT) only a few classes keep a colour and the others share this grey.
+OTHERS = (199, 204, 209)
 CLASS_DASHES = ("solid", (0, (5, 2)), (0, (1, 1.5)))
 
 

@@ -6,6 +6,9 @@ shared by the models of that frame, with its key), the cost curves drawn up to t
 the test accuracy of the models together (argmax) rising, and the iteration. Every snapshot gets an
 equal share of the film, so the first iterations, where the pictures form, are not over in a blink.
 Frames are composed with numpy, OpenCV and Pillow: the still parts (titles, axes, key) are drawn once.
+Every tile is named in full (on two lines where one is too narrow, broken as ``figures.break_words`` does)
+and coloured as the report's cost chart colours its model: past ``figures.KEY_LIMIT`` classes, the three
+whose cost ended highest keep a colour and the others are grey.
 """
 import dataclasses
 import functools
@@ -14,8 +17,9 @@ import math
 import numpy as np
 
 from mnist_ova.render import video
-from mnist_ova.render.frames import GRID, INK, WHITE, _fit, _timestamp, font
-from mnist_ova.render.palette import CLASS_COLOURS, MUTED, RIGHT
+from mnist_ova.render.figures import KEY_LIMIT, break_words, named_classes
+from mnist_ova.render.frames import GRID, INK, WHITE, _timestamp, font
+from mnist_ova.render.palette import CLASS_COLOURS, MUTED, OTHERS, RIGHT
 
 ACCURACY_HEADING = "test accuracy"
 KEY_TITLE = "weight (each frame on its own scale)"
@@ -76,6 +80,8 @@ class Layout:
     image_shape: tuple  # (height, width) of one model's weight image
     tiles: tuple  # ((x, y, tile width, tile height), …) per model
     label_size: int  # 0: the tiles are too small for names even at the smallest size (about 100 models and more)
+    label_lines: int  # lines of a name above its tile (1 or 2)
+    label_width: float  # a name's room: its tile's cell, wider than the tile by the gap between tiles
     cost_box: tuple  # (left, top, right, bottom) of the cost chart's plot area
     accuracy_box: tuple
 
@@ -83,18 +89,27 @@ class Layout:
     def unit(self):
         return self.height / 720
 
+    def name_lines(self, name):
+        """``name`` as the lines drawn above its tile, beside its colour swatch (None: it does not fit)."""
+        return _name_lines(name, self.label_size, self.label_width, self.unit, self.label_lines)
+
     @classmethod
-    def make(cls, width, height, n_models, image_shape):
+    def make(cls, width, height, n_models, image_shape, names=None):
         u = height / 720
         left, top, right, bottom = 0.025 * width, 112 * u, 0.585 * width, height - 92 * u
         # The names as large as the tiles allow, from 26 down to 16 pixels of a 720-line frame (smaller ones are
-        # not read at a video's pace); none where even those would not fit over the tiles.
-        for label_size in range(round(26 * u), round(16 * u) - 1, -1):
-            columns, rows, scale = grid_shape(n_models, right - left, bottom - top, image_shape, label_size * 1.3)
-            if scale * image_shape[1] >= 3.2 * label_size:
+        # not read at a video's pace), on one line or else two; none where even those would not fit over the
+        # tiles. Without ``names``, a tile 3.2 names' heights wide is taken to hold one.
+        for label_size, label_lines in ((size, lines) for size in range(round(26 * u), round(16 * u) - 1, -1)
+                                        for lines in ((1,) if names is None else (1, 2))):
+            columns, rows, scale = grid_shape(n_models, right - left, bottom - top, image_shape,
+                                              label_size * 1.3 * label_lines)
+            if (scale * image_shape[1] >= 3.2 * label_size if names is None else
+                    all(_name_lines(name, label_size, (right - left) / columns - 4 * u, u, label_lines)
+                        for name in names)):
                 break
         else:
-            label_size = 0
+            label_size, label_lines = 0, 1
             columns, rows, scale = grid_shape(n_models, right - left, bottom - top, image_shape, 0)
         tile_w, tile_h = max(1, int(scale * image_shape[1])), max(1, int(scale * image_shape[0]))
         cell_w, cell_h = (right - left) / columns, (bottom - top) / rows
@@ -102,12 +117,30 @@ class Layout:
         for k in range(n_models):
             r, c = divmod(k, columns)
             x = int(left + c * cell_w + (cell_w - tile_w) / 2)
-            y = int(top + r * cell_h + label_size * 1.3 + (cell_h - label_size * 1.3 - tile_h) / 2)
+            label_h = label_size * 1.3 * label_lines
+            y = int(top + r * cell_h + label_h + (cell_h - label_h - tile_h) / 2)
             tiles.append((x, y, tile_w, tile_h))
         chart_left, chart_right = int(0.675 * width), int(0.97 * width)
         cost_box = (chart_left, int(150 * u), chart_right, int(370 * u))
         accuracy_box = (chart_left, int(470 * u), chart_right, int(height - 92 * u))
-        return cls(width, height, tuple(image_shape), tuple(tiles), label_size, cost_box, accuracy_box)
+        return cls(width, height, tuple(image_shape), tuple(tiles), label_size, label_lines, cell_w - 4 * u, cost_box,
+                   accuracy_box)
+
+
+def _name_lines(name, size, width, unit, max_lines):
+    """A name broken into at most ``max_lines`` lines that fit in ``width`` beside the colour swatch, or None."""
+    room = width - round(size * 0.55) - 6 * unit
+    return break_words(str(name), room, font(size, True).getlength, max_lines) if size else None
+
+
+def model_colours(shots, names):
+    """Each model's RGB colour, as the report's cost chart gives it (``figures.class_lines``): its class's own
+    up to ``KEY_LIMIT`` classes; past that the ``NAMED`` models whose cost ended highest in colour, the rest grey."""
+    K = len(names)
+    if K <= KEY_LIMIT:
+        return [CLASS_COLOURS[k % len(CLASS_COLOURS)] for k in range(K)]
+    named = named_classes(shots.cost[-1], highest=True)
+    return [CLASS_COLOURS[named.index(k)] if k in named else OTHERS for k in range(K)]
 
 
 class _Scales:
@@ -132,8 +165,9 @@ def _x_ticks(last):
     return ticks if last in ticks or last < 2 else ticks + [last]
 
 
-def background(layout, shots, names, limit_note):
-    """The still parts: titles, chart axes and their ticks, each model's name and the key's bar."""
+def background(layout, shots, names, limit_note, colours):
+    """The still parts: titles, chart axes and their ticks, each model's name with its colour (``colours``,
+    ``model_colours``) and the key's bar."""
     from PIL import Image, ImageDraw
 
     u = layout.unit
@@ -142,19 +176,18 @@ def background(layout, shots, names, limit_note):
     line = max(1, round(u))
     last = int(shots.iterations[-1])
     scales = _Scales(layout, shots)
-    swatch = round(layout.label_size * 0.55)
-    room = layout.tiles[0][2] - swatch - 6 * u
-    smallest = max(10, round(layout.label_size * 0.7))
-    # One size for every name (the largest at which all fit, down to `smallest`; longer ones are cut).
-    size = min((_fit(str(name), layout.label_size, room, bold=True, smallest=smallest)[1] for name in names),
-               default=layout.label_size)
+    size = layout.label_size
+    swatch = round(size * 0.55)
     for k, (x, y, w, _) in enumerate(layout.tiles):
-        if layout.label_size:
-            text, _ = _fit(str(names[k]), size, room, bold=True, smallest=size)
-            width = font(size, True).getlength(text) + swatch + 6 * u
-            start = x + (w - width) / 2
-            base = y - 0.35 * layout.label_size
-            draw.rectangle((start, base - swatch, start + swatch, base), fill=CLASS_COLOURS[k % len(CLASS_COLOURS)])
+        lines = layout.name_lines(names[k]) if size else None
+        if not lines:  # no room for names (about 100 models and more): Layout.make found none that fit
+            continue
+        width = max(font(size, True).getlength(text) for text in lines) + swatch + 6 * u
+        start = x + (w - width) / 2
+        for j, text in enumerate(lines):  # the last line just above the tile, the swatch beside the first
+            base = y - 0.35 * size - (len(lines) - 1 - j) * 1.3 * size
+            if j == 0:
+                draw.rectangle((start, base - swatch, start + swatch, base), fill=colours[k])
             draw.text((start + swatch + 6 * u, base), text, fill=INK, font=font(size, True), anchor="ls")
     # The key: the colour bar with its ends and centre.
     key_left, key_right = layout.width * 0.12, layout.width * 0.42
@@ -194,16 +227,17 @@ def _top_cost(shots):
     return float(finite.max()) * 1.05 if finite.size and finite.max() > 0 else 1.0
 
 
-def draw_step(curves, layout, scales, shots, s):
-    """Extend the curves on ``curves`` (a frame, in place) from snapshot s - 1 to snapshot s: drawn a
-    step at a time, so a frame costs one segment per curve, not the whole curve again."""
+def draw_step(curves, layout, scales, shots, s, colours):
+    """Extend the curves on ``curves`` (a frame, in place) from snapshot s - 1 to snapshot s, each model's in
+    its colour (the grey ones first, under the others): drawn a step at a time, so a frame costs one segment
+    per curve, not the whole curve again."""
     import cv2
 
     if s == 0:
         return curves
     u = layout.unit
-    lines = [(layout.cost_box, 0.0, scales.top_cost, shots.cost[:, k], CLASS_COLOURS[k % len(CLASS_COLOURS)],
-              max(1, round(3 * u))) for k in range(shots.cost.shape[1])]
+    lines = [(layout.cost_box, 0.0, scales.top_cost, shots.cost[:, k], colours[k], max(1, round(3 * u)))
+             for k in sorted(range(shots.cost.shape[1]), key=lambda k: colours[k] != OTHERS)]
     if shots.test_multiclass is not None:
         lines.append((layout.accuracy_box, scales.floor, 1.0, shots.test_multiclass, RIGHT, max(1, round(4 * u))))
     for box, low, high, values, colour, thickness in lines:
@@ -248,13 +282,18 @@ def compose(layout, curves, shots, s, solver_note):
     return np.asarray(canvas)
 
 
+def _start(shots, names, image_shape, size):
+    """(layout, the still parts to draw the curves on, the charts' scales, the models' colours) of a film."""
+    layout = Layout.make(size[0], size[1], shots.coef.shape[1], image_shape, names=names)
+    colours = model_colours(shots, names)
+    return layout, background(layout, shots, names, KEY_TITLE, colours), _Scales(layout, shots), colours
+
+
 def frame_of(shots, names, image_shape, size, s, *, solver_note):
     """The frame of snapshot ``s`` alone, the same pixels as the film's (a poster, a test)."""
-    layout = Layout.make(size[0], size[1], shots.coef.shape[1], image_shape)
-    curves = background(layout, shots, names, KEY_TITLE)
-    scales = _Scales(layout, shots)
+    layout, curves, scales, colours = _start(shots, names, image_shape, size)
     for i in range(1, s + 1):
-        draw_step(curves, layout, scales, shots, i)
+        draw_step(curves, layout, scales, shots, i, colours)
     return compose(layout, curves, shots, s, solver_note)
 
 
@@ -274,11 +313,9 @@ def frame_counts(n_snapshots, fps):
 
 def film_frames(shots, names, image_shape, size, fps, *, solver_note):
     """(frame, repeat count) pairs, in order; a snapshot with no frame of its own is skipped."""
-    layout = Layout.make(size[0], size[1], shots.coef.shape[1], image_shape)
-    curves = background(layout, shots, names, KEY_TITLE)
-    scales = _Scales(layout, shots)
+    layout, curves, scales, colours = _start(shots, names, image_shape, size)
     for s, count in enumerate(schedule(len(shots.iterations), fps)):
-        draw_step(curves, layout, scales, shots, s)
+        draw_step(curves, layout, scales, shots, s, colours)
         if count:
             yield compose(layout, curves, shots, s, solver_note), int(count)
 
@@ -297,7 +334,7 @@ def write_gif(shots, names, image_shape, path, *, solver_note, size=GIF_SIZE, fp
 
     pairs = list(film_frames(shots, names, image_shape, size, fps, solver_note=solver_note))
     return gif.write_stills([frame for frame, _ in pairs], [round(1000 * count / fps) for _, count in pairs], path,
-                            exact=(WHITE, INK, GRID, RIGHT, MUTED, *CLASS_COLOURS))
+                            exact=(WHITE, INK, GRID, RIGHT, MUTED, OTHERS, *CLASS_COLOURS))
 
 
 def poster(shots, names, image_shape, path, *, size, solver_note):

@@ -89,3 +89,14 @@ def test_wrap_and_ellipsize_keep_to_the_width():
 def test_equations_have_words_for_alt_text():
     for name, (tex, words) in figures.EQUATIONS.items():
         assert len(words) > 30 and "\\" not in words and "$" not in words, name
+
+
+@pytest.mark.parametrize("text, width, expected", [
+    ("Ankle boot", 200, ["Ankle boot"]), ("Ankle boot", 30, ["Ankle", "boot"]),
+    ("T-shirt/top", 40, ["T-shirt/", "top"]), ("T-shirt/top", 20, None), ("a b c", 10, None)])
+def test_names_break_at_spaces_or_after_a_slash_never_inside_a_word(text, width, expected):
+    assert figures.break_words(text, width, len_in_points, max_lines=2) == expected
+
+
+def len_in_points(text):
+    return 4 * len(text)

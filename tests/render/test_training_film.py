@@ -146,3 +146,31 @@ def test_learning_figure_names_every_tile_when_the_models_wrap_onto_more_lines(t
     learning.learning_figure(shots, names, (28, 28), tmp_path / "many.svg")
     svg = (tmp_path / "many.svg").read_text()
     assert all(svg.count(f">c{k:02d}<") == len(learning.picks(shots.iterations)) for k in range(30))
+
+
+FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+TWENTY_SIX = FASHION + [f"digit {w}" for w in ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                                                "nine")] + [f"rotated {w}" for w in ("zero", "one", "two", "three",
+                                                                                     "four", "five")]
+
+
+@pytest.mark.parametrize("names, size", [(FASHION, (1280, 720)), (FASHION, (640, 360)), (TWENTY_SIX, (1280, 720))])
+def test_every_tile_is_named_in_full_never_cut_inside_a_word(names, size):
+    layout = training_film.Layout.make(*size, len(names), (28, 28), names=names)
+    assert layout.label_size >= round(16 * size[1] / 720)
+    for name in names:
+        lines = layout.name_lines(name)
+        assert lines and " ".join(lines).replace("/ ", "/") == name, (name, lines)
+        assert not any(line.endswith("-") for line in lines)
+
+
+def test_past_twelve_classes_the_film_colours_three_models_as_the_cost_chart_does_and_greys_the_rest():
+    from mnist_ova.render import figures, palette
+
+    shots = fake_snapshots(K=26, last=30)
+    colours = training_film.model_colours(shots, TWENTY_SIX)
+    chart = figures.class_lines(TWENTY_SIX, shots.cost[-1], highest=True)
+    named = [k for k, _, _, own in chart if own]
+    assert [colours[k] for k in named] == list(palette.CLASS_COLOURS[:3])
+    assert all(colours[k] == palette.OTHERS for k in range(26) if k not in named)
+    assert training_film.model_colours(fake_snapshots(K=10), FASHION) == list(palette.CLASS_COLOURS)
