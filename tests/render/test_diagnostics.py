@@ -104,6 +104,18 @@ def test_both_reports_feature_a_handful_and_the_html_folds_the_rest(evaluation, 
         assert "<details" not in html and "<summary" not in html
 
 
+def test_a_class_name_in_a_table_breaks_at_spaces_and_slashes_never_after_a_hyphen(evaluation):
+    import dataclasses
+
+    names = ["T-shirt/top", "Ankle boot"] + [f"c{k}" for k in range(2, 10)]
+    html = render_partial(dataclasses.replace(evaluation, class_names=names), "html")
+    head = re.search(r'<table class="confusion".*?<thead>(.*?)</thead>', html, flags=re.S)[1]
+    assert '<th scope="col"><span class="word">T-shirt/</span><wbr>top</th>' in head
+    assert '<th scope="col">Ankle boot</th>' in head
+    assert '<th scope="row"><span class="word">T-shirt/</span><wbr>top</th>' in html
+    assert "span.word { white-space: nowrap; }" in report.environment().get_template("style.css").render()
+
+
 def test_context_never_calls_overlapping_recalls_different(evaluation):
     context = diagnostics.context(views.of(evaluation), test_rows=np.arange(evaluation.true_index.size))
     # Groups of tied classes (views.ranking); this data has no tie at either end.
