@@ -20,6 +20,10 @@ CM = 1 / 2.54
 WIDTH = 16 * CM  # inches: the width the report places these charts at, inside figures.TEXT_WIDTH
 assert WIDTH <= TEXT_WIDTH
 PANEL = 2.75  # inches: the height of a row of two square panels with their titles and axis labels
+# A reliability bin is drawn only when it holds this many images: the share right among fewer would be
+# uncertain by more than BIN_MARGIN either way (the 95 % margin of a share of one half), too much to read.
+MIN_BIN = 50
+BIN_MARGIN = 1.96 * (0.25 / MIN_BIN) ** 0.5
 DIGIT_SCALE = 3  # a 28 x 28 digit becomes an 84 x 84 PNG, pixels kept square and sharp
 GALLERY_LIMIT = 30  # digits the HTML holds per confusion cell or flip list; the rest are counted
 # Both reports show the few most frequent confusions with a handful of images each, so that the galleries
@@ -83,16 +87,22 @@ def _panels(path, names):
 
 def reliability(analysis, names, path):
     """Left: the top-label reliability diagram of the normalised scores (bars: share right in each
-    of the equal-width bins; hatched: the gap up or down to the bin's mean score, the miscalibration).
-    Right: each model's own sigmoid output against the share of its class; the key below."""
+    of the equal-width bins, its number of images written in it; hatched: the gap up or down to the bin's
+    mean score, the miscalibration). Right: each model's own sigmoid output against the share of its
+    class; the key below. Only bins of at least ``MIN_BIN`` images are drawn, in both."""
     curve = analysis.confidence
     width = 1 / curve.n_bins
     models = class_lines(names, [m.expected_calibration_error for m in analysis.per_model], highest=True)
+    kept = curve.count >= MIN_BIN
     with _panels(path, _keyed(models)) as (fig, (left, right)):
-        left.bar(curve.bin_low, curve.observed, width=width, align="edge", color=ACCENT, alpha=0.85,
+        left.bar(curve.bin_low[kept], curve.observed[kept], width=width, align="edge", color=ACCENT, alpha=0.85,
                  edgecolor="white", linewidth=0.5)
-        left.bar(curve.bin_low, curve.mean_predicted - curve.observed, bottom=curve.observed, width=width,
-                 align="edge", color="none", edgecolor=WRONG, hatch="////", linewidth=0.5)
+        left.bar(curve.bin_low[kept], (curve.mean_predicted - curve.observed)[kept], bottom=curve.observed[kept],
+                 width=width, align="edge", color="none", edgecolor=WRONG, hatch="////", linewidth=0.5)
+        for low, observed, count in zip(curve.bin_low[kept], curve.observed[kept], curve.count[kept]):
+            inside = observed > 0.3  # white on the bar, else ink above its foot
+            left.text(low + width / 2, 0.02, f"{count:,}", rotation=90, ha="center", va="bottom", fontsize=SMALL_FONT,
+                      color="white" if inside else "#212121")
         _diagonal(left)
         left.set_xlabel("largest normalised score")
         left.set_ylabel("share of these predictions right")
@@ -100,7 +110,8 @@ def reliability(analysis, names, path):
         lines: list = []  # the key's handles
         for k, style, label, _ in models:
             model = analysis.per_model[k]
-            drawn = right.plot(model.mean_predicted, model.observed, marker="o", markersize=2.2, **style)
+            enough = model.count >= MIN_BIN
+            drawn = right.plot(model.mean_predicted[enough], model.observed[enough], marker="o", markersize=2.2, **style)
             lines += drawn if label is not None else []
         _diagonal(right)
         right.set_xlabel("the model's sigmoid output")
@@ -207,6 +218,8 @@ def context(views, *, test_rows, comparison=None, gates=(), baseline_label=None)
         "recall_gap_real": lowest is not highest and groups_apart(lowest, highest),
         "calibration": {"brier": a.brier, "log_loss": a.log_loss, "ece": a.expected_calibration_error,
                         "bins": a.confidence.n_bins, "overconfident": overconfident,
+                        "min_bin": MIN_BIN, "bin_margin": BIN_MARGIN,
+                        "telling_bin": telling_bin(a.confidence, over=overconfident > 0),
                         "chance_log_loss": float(np.log(K)), "mean_confidence": float(
                             np.sum(a.confidence.count * a.confidence.mean_predicted) / max(a.confidence.count.sum(), 1))},
         "matrix": matrix, "names": names,
@@ -235,6 +248,19 @@ def context(views, *, test_rows, comparison=None, gates=(), baseline_label=None)
             "baseline_config": c.baseline_config, "differences": c.config_differences,
         }
     return result
+
+
+def telling_bin(curve, *, over):
+    """The drawn bin (at least ``MIN_BIN`` images) of a top-label reliability ``curve`` whose share right
+    falls furthest below its mean score (``over``: the scores claim too much) or rises furthest above it:
+    {low, high, observed, count}, or None when no drawn bin leans that way."""
+    gap = (curve.mean_predicted - curve.observed) * (1 if over else -1)
+    gap = np.where(curve.count >= MIN_BIN, gap, -np.inf)
+    if not gap.size or gap.max() <= 0:
+        return None
+    i = int(np.argmax(gap))
+    return {"low": float(curve.bin_low[i]), "high": float(curve.bin_low[i] + 1 / curve.n_bins),
+            "observed": float(curve.observed[i]), "count": int(curve.count[i])}
 
 
 def _tie_at_cut(cells, shown):

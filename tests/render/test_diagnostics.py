@@ -146,6 +146,41 @@ def test_charts_are_vector_with_text_of_at_least_7_pt(evaluation, tmp_path):
     assert again.read_bytes() == (tmp_path / "reliability.svg").read_bytes()  # reproducible bytes
 
 
+def test_reliability_draws_only_bins_of_enough_images_and_writes_their_counts(tmp_path):
+    from types import SimpleNamespace
+
+    from mnist_ova.trainer.statistics import reliability
+
+    rng = np.random.RandomState(0)
+    top = np.concatenate([rng.uniform(0.2, 1.0, 3000), rng.uniform(0.1, 0.2, 40)])  # a bin of fewer than 50
+    curve = reliability(top, rng.uniform(size=top.size) < top)
+    models = [reliability(rng.uniform(size=800), rng.uniform(size=800) < 0.5) for _ in range(3)]
+    analysis = SimpleNamespace(confidence=curve, expected_calibration_error=curve.expected_calibration_error,
+                               per_model=models)
+    diagnostics.reliability(analysis, ["a", "b", "c"], tmp_path / "r.svg")
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", (tmp_path / "r.svg").read_text()) or \
+        re.findall(r"<!-- ([\d,]+) -->", (tmp_path / "r.svg").read_text())
+    drawn = {f"{n:,}" for n in curve.count if n >= diagnostics.MIN_BIN}
+    left_out = {f"{n:,}" for n in curve.count if n < diagnostics.MIN_BIN}
+    assert drawn and left_out and drawn <= set(texts) and not left_out & set(texts)
+
+
+def test_the_calibration_example_is_a_bin_the_figure_draws(evaluation, monkeypatch):
+    monkeypatch.setattr(diagnostics, "MIN_BIN", 5)  # 120 test images: bins of 5 and more are drawn
+    a = diagnostics.context(views.of(evaluation), test_rows=np.arange(evaluation.true_index.size))["calibration"]
+    curve = evaluation.analysis.confidence
+    bin = a["telling_bin"]
+    assert bin is not None and bin["count"] >= 5
+    i = list(curve.bin_low).index(bin["low"])
+    gap = (curve.mean_predicted - curve.observed)[curve.count >= 5]
+    assert (curve.mean_predicted[i] - curve.observed[i]) == (gap.max() if a["overconfident"] > 0 else gap.min())
+    html = render_partial(evaluation, "html")
+    if a["ece"] > 0.05:
+        assert (f"of the {bin['count']} test images whose top score lies\nbetween {100 * bin['low']:.0f} and "
+                f"{100 * bin['high']:.0f}&nbsp;%, {100 * bin['observed']:.2f}%\nare right") in html
+    assert "60&nbsp;%" not in html
+
+
 def test_a_digit_image_keeps_its_pixels_square(tmp_path):
     from PIL import Image
 
