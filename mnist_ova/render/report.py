@@ -352,13 +352,16 @@ CONFUSIONS = 3  # the conclusion names the most frequent confusions, this many a
 
 
 def context(views, *, title_page, dataset, config, video, timings, training=None, profile=None, test_rows,
-            comparison=None, gates=(), baseline_label=None):
+            comparison=None, gates=(), baseline_label=None, data=None):
     """What the report says, from one evaluation's views (``render.views``). ``profile``
     (``trainer.profiles.Profile``) gives every word about the data, and the title when ``title_page``
     has none; ``title_page`` holds the title-page fields, ``dataset``/``config`` the run's recorded
     summaries, ``video`` what the videos show (``video_context``), ``timings`` the stages' seconds (None leaves them out), ``training``
     whether the model was reused ({"reused", "train_seconds"}); ``test_rows``, ``comparison`` (with
-    the baseline ``baseline_label``) and ``gates`` are the error analysis's (``diagnostics.context``)."""
+    the baseline ``baseline_label``) and ``gates`` are the error analysis's (``diagnostics.context``).
+    ``data`` is the data set as loaded (``trainer.data.Dataset``), for what the recorded summary lacks: the
+    pixels' range and the split the files came with (without it the report states the pixels' type only,
+    and the files' split only where the profile knows it)."""
     from mnist_ova.render import diagnostics
     from mnist_ova.render.figures import EQUATIONS, KEY_LIMIT, confusion_shows_counts
     from mnist_ova.render.frames import BARS_LIMIT, TOP_BARS
@@ -428,10 +431,81 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
         "small_split_limit": SMALL_SPLIT,
         # The narrowest per-class recall interval: recalls closer than that are within chance of each other.
         "chance_gap": min(m["recall_interval"]["high"] - m["recall_interval"]["low"] for m in classes),
+        "pixels": pixel_values(dataset.get("pixel_dtype"), None if data is None else data.images),
+        "files_split": files_split(dataset, profile, None if data is None else data.official_n_train),
+        "published": published(profile, accuracy),
+        "failing": failing(views, cells),
         "equations": {name: words for name, (_, words) in EQUATIONS.items()},
         "analysis": diagnostics.context(views, test_rows=test_rows, comparison=comparison, gates=gates,
                                         baseline_label=baseline_label),
     }
+
+
+def pixel_values(dtype, images=None):
+    """What the Data chapter says of the pixels: {"type": the stored type in words, "low", "high": the smallest
+    and largest value as printed (None without ``images``), "whole": whether every value is a whole number};
+    None when neither the recorded ``dtype`` nor ``images`` is known."""
+    import numpy as np
+
+    if dtype is None and images is None:
+        return None
+    kind = np.dtype(dtype if dtype is not None else images.dtype)
+    bits = 8 * kind.itemsize
+    words = {"u": f"{bits}-bit unsigned integers", "i": f"{bits}-bit signed integers",
+             "f": f"{bits}-bit floating-point numbers", "b": "booleans"}.get(kind.kind, f"values of type {kind.name}")
+    if images is None or not np.size(images):
+        return {"type": words, "low": None, "high": None, "whole": kind.kind in "uib"}
+    low, high = np.min(images), np.max(images)
+    whole = bool(kind.kind in "uib" or np.array_equal(images, np.round(images)))
+    shown = "{:,.0f}" if whole else "{:.4g}"
+    return {"type": words, "low": shown.format(low), "high": shown.format(high), "whole": whole}
+
+
+def files_split(dataset, profile, files_train=None):
+    """{"train", "test"}: the sizes of the training and test parts the data's files came in, when known (the
+    loader's ``files_train``, else the profile's published split where this data set is exactly that
+    many images), else None."""
+    n = dataset.get("n_train", 0) + dataset.get("n_test", 0)
+    if files_train is not None and 0 < files_train < n:
+        return {"train": int(files_train), "test": int(n - files_train)}
+    if profile.files_train and profile.files_train + profile.files_test == n:
+        return {"train": profile.files_train, "test": profile.files_test}
+    return None
+
+
+def published(profile, accuracy):
+    """The profile's published result of a linear model beside this run's multiclass accuracy: {"result": its
+    words, "accuracy", "citation": its place in the profile's references (from 1), "relation": where the
+    published figure lies against this run's 95 % interval, "below", "within" or "above"}; None when the
+    profile knows none (or a recorded profile's figure is not a share with a reference of its own)."""
+    value, cited = profile.published_accuracy, profile.published_citation
+    if not (profile.published_result and isinstance(value, (int, float)) and 0 < value < 1
+            and isinstance(cited, int) and 1 <= cited <= len(profile.citation)):
+        return None
+    low, high = accuracy["interval"]["low"], accuracy["interval"]["high"]
+    relation = "below" if value < low else "above" if value > high else "within"
+    return {"result": profile.published_result, "accuracy": float(value), "citation": cited, "relation": relation}
+
+
+def failing(views, cells):
+    """The classes that fail, by the rule the discussion states: even the upper end of a class's 95 % recall
+    interval lies below the low fence of the classes' recalls (Tukey's: the first quartile less 1.5 times the
+    interquartile range), so it is recognised less often than the rest by more than the spread of the classes
+    and by more than chance. Each row with "read_as", the class its images are most often taken for, and
+    "count", how many (None when none was misread); "fence", the fence; "read_as", the class all of them are
+    most often taken for, when there are two or more and it is one."""
+    import numpy as np
+
+    classes = views.classes
+    first, third = np.percentile([m["recall"] for m in classes], [25, 75])
+    fence = float(first - 1.5 * (third - first))
+    rows = []
+    for m in classes:
+        if m["recall_interval"]["high"] < fence:
+            worst = next((c for c in cells if c["true_name"] == m["name"]), None)  # cells: most frequent first
+            rows.append(dict(m, read_as=worst and worst["predicted_name"], count=worst and worst["count"]))
+    shared = {r["read_as"] for r in rows}
+    return {"rows": rows, "fence": fence, "read_as": shared.pop() if len(rows) > 1 and len(shared) == 1 else None}
 
 
 def still_falling(histories, iterations, budget, window=10):

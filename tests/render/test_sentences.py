@@ -197,3 +197,60 @@ def test_figures_and_tables_carry_the_same_numbers_in_the_pdf_and_the_html(train
         [pdf["fig_posters"]]
     assert {i: n for i, n in pdf.items() if i not in video} == {i: n for i, n in web.items() if i not in video}
     assert len(pdf) > 20
+
+
+def test_what_a_reader_asks_pixels_split_published_result_and_failing_classes(trained):
+    c = report.context(trained.views, title_page=jobs.title_page_of(config.settings_from({})),
+                       dataset=trained.metadata["dataset"], config=trained.metadata["config"],
+                       video=context_of(trained)["video"], timings={}, profile=profiles.MNIST,
+                       test_rows=trained.test_rows, data=trained.dataset)
+    page = report.render_html(c, target="pdf", assets=_Names())
+    text = text_of(page)
+    # The pixels: their type and their range, from the data (8x8 values 0-16 are whole numbers in floats).
+    images = trained.dataset.images
+    low, high = images.min(), images.max()
+    kind = {"u": "unsigned integers", "f": "floating-point numbers"}[images.dtype.kind]
+    assert f"Pixel values {low:,.0f} to {high:,.0f}, {8 * images.dtype.itemsize}-bit {kind}" in text
+    assert f"stored as {8 * images.dtype.itemsize}-bit {kind}" in text
+    # The published result, cited, and where it lies against this run's interval.
+    interval = c["accuracy_interval"]
+    where = "below" if 0.88 < interval["low"] else "above" if 0.88 > interval["high"] else "within"
+    assert re.search(r"12\.0 % test error on the official test set \[2\] , an accuracy of 88 %", text)
+    assert f"the published figure lies {where} this run's interval" in text
+    # The classes that fail, by the stated rule, named with the class their images are most often taken for.
+    recalls = [m["recall"] for m in c["models"]]
+    q1, q3 = np.percentile(recalls, [25, 75])
+    fence = q1 - 1.5 * (q3 - q1)
+    fails = [m for m in c["models"] if m["recall_interval"]["high"] < fence]
+    assert ("fail here when even the upper end" in text) == bool(fails)
+    if fails:
+        assert f"interquartile range, {pct(fence)} here)" in text
+        paragraph = text[text.index("fail here when"):text.index("The data. Who made")]
+        for m in c["models"]:
+            assert (f" {m['name']} ({pct(m['recall'])}," in paragraph) == (m in fails and len(fails) <= report.NAME_LIMIT)
+    if trained.metadata["dataset"]["name"] == "blocks.npz":
+        assert "Class Z (" in text and "most often read as A:" in text
+
+
+def test_the_files_own_split_is_said_when_pooled_or_kept():
+    fashion = profiles.FASHION_MNIST
+    assert report.files_split({"n_train": 56_000, "n_test": 14_000}, fashion) == {"train": 60_000, "test": 10_000}
+    assert report.files_split({"n_train": 4_000, "n_test": 1_000}, fashion) is None  # not the published files
+    assert report.files_split({"n_train": 800, "n_test": 200}, profiles.NEUTRAL, files_train=900) == \
+        {"train": 900, "test": 100}
+    assert report.files_split({"n_train": 800, "n_test": 200}, profiles.NEUTRAL) is None
+    assert report.pixel_values("|u1", np.array([[0, 255]], dtype=np.uint8)) == \
+        {"type": "8-bit unsigned integers", "low": "0", "high": "255", "whole": True}
+    assert report.pixel_values("<f4", np.array([0.0, 0.5], dtype=np.float32))["high"] == "0.5"
+    assert report.pixel_values("<f8")["low"] is None
+
+
+def test_a_pooled_split_is_said_in_the_data_chapter(trained):
+    c = context_of(trained)
+    c["files_split"] = {"train": 60_000, "test": 10_000}
+    text = text_of(report.render_html(c, target="pdf", assets=_Names()))
+    assert "The files come split into 60,000 training and 10,000 test images; this run pooled the two" in text
+    assert "Split the files' own split (60,000 training, 10,000 test) pooled, then shuffled with seed 42" in text
+    c["config"] = dict(c["config"], split="official")
+    assert "This run keeps the files' own split: 60,000 training and 10,000 test images." in \
+        text_of(report.render_html(c, target="pdf", assets=_Names()))
