@@ -254,3 +254,23 @@ def test_a_pooled_split_is_said_in_the_data_chapter(trained):
     c["config"] = dict(c["config"], split="official")
     assert "This run keeps the files' own split: 60,000 training and 10,000 test images." in \
         text_of(report.render_html(c, target="pdf", assets=_Names()))
+
+
+def test_the_learning_chapter_says_when_its_accuracies_were_measured(trained):
+    c = context_of(trained)
+    c["learning"] = {"n_snapshots": 12, "first": 10, "last": 120, "shown": [10, 30, 120], "spacing": "every",
+                     "step": 10, "first_accuracy": 0.5, "last_accuracy": 0.25,
+                     "film": {"mp4": False, "gif": False, "seconds": 10}}
+    text = text_of(report.render_html(c, target="pdf", assets=_Names()))
+    assert "every 10 from 10 to 120" in text
+    assert "fell from 50.00% at iteration 10 to 25.00% at iteration 120" in text
+    assert "strokes" not in text  # the neutral profile says nothing of what the weights look like
+
+
+def test_the_history_is_named_by_its_file_not_by_the_users_folders():
+    point = {"multiclass": 0.9, "label": "build 1"}
+    across = {"history": "/home/student/private/runs.sqlite", "n_builds": 3, "data_name": "digits",
+              "first": point, "last": point, "best": point, "change": 0.0, "table": [], "real": []}
+    env = report.environment()
+    page = env.get_template("history.html.j2").render(across_builds=across, asset=lambda name: name)
+    assert "<code>runs.<wbr>sqlite</code>" in page and "/home/" not in page and "student" not in page
