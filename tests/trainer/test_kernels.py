@@ -147,6 +147,35 @@ def test_training_on_raw_pixels_gives_the_weights_of_training_on_standardised_fl
         np.testing.assert_allclose(a, c, rtol=1e-12)
 
 
+@pytest.fixture(scope="module")
+def notebook_weights(small_digits):
+    """The notebook's ten loops on small_digits' rows (300 steps), computed once for every pass's test."""
+    from mnist_ova.trainer.preprocess import standardise
+    from tests.trainer.test_model import notebook_models
+
+    images, labels = small_digits
+    return images, labels, notebook_models(standardise(images), labels, iterations=300)
+
+
+def test_every_pass_trains_the_notebooks_weights_on_any_number_of_threads(notebook_weights, target, monkeypatch):
+    """Each pass this CPU runs (its own register tiles and loads): 300 steps of gradient descent on the raw
+    pixels give the notebook's float64 weights to 1e-9, bit for bit the same on 1 thread and on 3."""
+    from mnist_ova.trainer.model import OneVsAllLogisticRegression
+    from mnist_ova.trainer.preprocess import StandardisedImages
+
+    images, labels, reference = notebook_weights
+    models = []
+    for threads in ("1", "3"):
+        monkeypatch.setenv("MNIST_OVA_THREADS", threads)
+        models.append(OneVsAllLogisticRegression(max_iter=300).fit(StandardisedImages(images), labels))
+    for k, (w, b, _, n_iter) in enumerate(reference):
+        assert models[0].n_iter_[k] == n_iter
+        np.testing.assert_allclose(models[0].coef_[k], w, rtol=0, atol=1e-9)
+        assert abs(models[0].intercept_[k] - b) <= 1e-9
+    np.testing.assert_array_equal(models[0].coef_, models[1].coef_)
+    np.testing.assert_array_equal(models[0].intercept_, models[1].intercept_)
+
+
 def test_lbfgs_on_raw_pixels_reaches_the_cost_of_the_float_path(small_digits):
     """L-BFGS's line search accepts or halves a step on a comparison, so last-bit differences can take the
     two runs along slightly different paths: they must reach the same costs and predictions."""
