@@ -174,9 +174,10 @@ def series(t, dtype, target_name, library=None):
 
 
 def aligned_zeros(shape, dtype):
-    """Zeros whose first byte is ALIGNMENT-aligned: numpy's own start 16 bytes into a line (glibc's malloc, and its
-    mmap for large blocks), so that a third of AVX2's 32-byte loads, and every AVX-512 load, of the weights and
-    the gradient's parts crossed a cache line; aligned, the AVX2 pass ran up to 20 % faster (bench/NOTES.md)."""
+    """Zeros whose first byte is ALIGNMENT-aligned: numpy's may start 16 bytes into a cache line (glibc's malloc,
+    always for the large blocks it maps), where half of AVX2's 32-byte loads and stores of the weights and the
+    gradient's parts, and every one of AVX-512's, cross a line: aligned, the AVX2 pass ran 20-26 % faster and the
+    AVX-512 pass 12-13 % on an Intel Xeon (bench/NOTES.md)."""
     dtype = np.dtype(dtype)
     size = int(np.prod(shape)) * dtype.itemsize
     raw = np.zeros(size + ALIGNMENT, np.uint8)

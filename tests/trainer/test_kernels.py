@@ -259,7 +259,8 @@ def test_another_architectures_target_is_an_input_error_that_says_so(monkeypatch
     other, architecture = ("neon", "arm64") if "avx2" in kernels.built_targets() else ("avx2", "x86-64")
     monkeypatch.setenv("MNIST_OVA_KERNEL_TARGET", other)
     with pytest.raises(InputError, match=f"^MNIST_OVA_KERNEL_TARGET={other} names a pass for {architecture} CPUs, "
-                                         f"which this kernel \\(built for .+\\) does not hold: this CPU supports default"):
+                                         r"which this kernel \(built for .+\) does not hold: this CPU supports "
+                                         "default"):
         kernels.target()
 
 
