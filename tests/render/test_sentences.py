@@ -274,3 +274,13 @@ def test_the_history_is_named_by_its_file_not_by_the_users_folders():
     env = report.environment()
     page = env.get_template("history.html.j2").render(across_builds=across, asset=lambda name: name)
     assert "<code>runs.<wbr>sqlite</code>" in page and "/home/" not in page and "student" not in page
+
+
+@pytest.mark.parametrize("target", ["pdf", "html"])
+def test_no_sentence_runs_into_the_next(trained, target):
+    c = context_of(trained)
+    c["files_split"] = {"train": 60_000, "test": 10_000}  # the Data chapter's longest paragraph
+    page = report.render_html(c, target=target, assets=_Names())
+    paragraphs = re.findall(r"<p\b[^>]*>(.*?)</p>", re.sub(r"<style>.*?</style>", "", page, flags=re.S), flags=re.S)
+    glued = [m[0] for p in paragraphs for m in re.finditer(r"\w{2}[.;:,)][A-Z]\w+", re.sub(r"<[^>]+>", "", p))]
+    assert len(paragraphs) > 40 and glued == []
