@@ -412,6 +412,15 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
         "confusion_counts": confusion_shows_counts(e.confusion, names),
         "bars_limit": BARS_LIMIT, "top_bars": TOP_BARS,
         "n_misclassified": int(e.misclassified.size),
+        # What the accuracy and confusion figures' alt texts may say: the span of the models' binary accuracies and
+        # how many lie below answering "no" every time; how many classes have most of their images found.
+        "accuracy_span": {
+            "low": min(min(m["test_accuracy"], m["train_accuracy"]) for m in classes),
+            "high": max(max(m["test_accuracy"], m["train_accuracy"]) for m in classes),
+            "above_always_no": all(m["test_accuracy"] >= 1 - share for m, share in zip(classes, views.class_shares)),
+            "below_always_no": sum(m["test_accuracy"] < 1 - share for m, share in zip(classes, views.class_shares))},
+        "recall_span": {"low": min(m["recall"] for m in classes),
+                        "above_half": sum(m["recall"] > 0.5 for m in classes)},
         "stopped_early": [m for m in classes if m["iterations"] < config["iterations"]],
         # Whose cost still fell over its last ten iterations, and the last iteration drawn: only then may
         # the report say the curves still fall, and at which iteration.

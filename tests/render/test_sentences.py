@@ -284,3 +284,16 @@ def test_no_sentence_runs_into_the_next(trained, target):
     paragraphs = re.findall(r"<p\b[^>]*>(.*?)</p>", re.sub(r"<style>.*?</style>", "", page, flags=re.S), flags=re.S)
     glued = [m[0] for p in paragraphs for m in re.finditer(r"\w{2}[.;:,)][A-Z]\w+", re.sub(r"<[^>]+>", "", p))]
     assert len(paragraphs) > 40 and glued == []
+
+
+def test_the_figures_alt_texts_say_what_the_numbers_show(trained):
+    c = context_of(trained)
+    page = report.render_html(c, target="pdf", assets=_Names())
+    alt = {name: html.unescape(text) for name, text in re.findall(r'<img src="(fig_\w+)" alt="([^"]*)"', page)}
+    models, shares = c["models"], trained.views.class_shares
+    below = sum(m["test_accuracy"] < 1 - s for m, s in zip(models, shares))
+    low = min(min(m["test_accuracy"], m["train_accuracy"]) for m in models)
+    high = max(max(m["test_accuracy"], m["train_accuracy"]) for m in models)
+    assert f"lie between {pct(low)} and {pct(high)}" in alt["fig_accuracy"]
+    assert ("above the always-no level of each class" in alt["fig_accuracy"]) == (below == 0)
+    assert ("with a dark diagonal" in alt["fig_confusion"]) == all(m["recall"] > 0.5 for m in models)
