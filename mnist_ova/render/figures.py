@@ -198,12 +198,14 @@ def _label_column(names, size=SMALL_FONT, limit=1.9, pitch=0.0):
     return labels, max(text_width(line, size) for label in labels for line in label.split("\n")) / 72
 
 
-MAX_HEIGHT = 8.0  # inches: a figure and its caption fit on one page of the PDF (its text is 10 in tall)
+# inches: a figure fits on a page of the PDF (its text is 10 in tall) with its caption and its chapter's heading
+# and lead sentence; style.css scales a taller one (another module's) down to it
+MAX_HEIGHT = 7.5
 
 
 def _rows_height(K, per_row=0.2, extra=0.9):
     """The height of a chart with a row per class: ``per_row`` inches each, closer together past the
-    number that fits in ``MAX_HEIGHT`` (at 62 classes a row is still 8.6 pt, over the 7.5 pt labels)."""
+    number that fits in ``MAX_HEIGHT`` (at 62 classes a row is still 7.7 pt, over the 7.5 pt labels)."""
     return max(2.2, min(K * per_row + extra, MAX_HEIGHT))
 
 
@@ -316,7 +318,7 @@ def _confusion_layout(counts, names):
     """(axis labels, side of the matrix in inches, type size of the counts or None when they would
     print under 7 pt)."""
     K = len(names)
-    largest = 3.4 if K <= 12 else 4.6
+    largest = 3.0 if K <= 12 else 4.6  # inches: the matrix with its labels and caption fits half a page
     # The rows' pitch with the widest label column, the least it can be: a label that takes two lines fits.
     labels, label_width = _label_column(names, limit=1.6, pitch=min(TEXT_WIDTH - 1.6 - 1.35, largest) * 72 / K)
     side = min(TEXT_WIDTH - label_width - 1.35, largest)
