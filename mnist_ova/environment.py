@@ -8,7 +8,9 @@ A bottom module like ``errors``: every layer may import it, it imports nothing o
 errors. Each function takes the mapping to read, ``os.environ`` by default, so tests pass their own.
 """
 import contextlib
+import datetime
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, MutableMapping
@@ -30,6 +32,34 @@ def source_date_epoch(environ: Mapping[str, str] = os.environ) -> int | None:
         raise InputError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970-01-01 (for example "
                          f"1700000000); got {text[:40]!r}: fix or unset it")
     return int(text)
+
+
+def reproducible(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether this is a reproducible build (SOURCE_DATE_EPOCH set): its outputs then hold no time of day nor
+    any timing, so two builds of the same inputs give the same bytes."""
+    return source_date_epoch(environ) is not None
+
+
+def run_time(environ: Mapping[str, str] = os.environ) -> datetime.datetime:
+    """The time a run's outputs carry, in UTC to the second: SOURCE_DATE_EPOCH when set, else now."""
+    epoch = source_date_epoch(environ)
+    if epoch is not None:
+        return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def dependencies(distribution: str = "mnist-ova") -> tuple[str, ...]:
+    """The names of the packages the tool needs at run time, in the order of its installed metadata
+    (pyproject.toml's dependencies; the extras' left out); empty where it runs without being installed."""
+    from importlib import metadata
+
+    try:
+        requirements = metadata.requires(distribution) or []
+    except metadata.PackageNotFoundError:
+        return ()
+    names = (re.split(r"[\s<>=!~;\[(@]", requirement, maxsplit=1)[0] for requirement in requirements
+             if not re.search(r"\bextra\s*==", requirement.partition(";")[2]))
+    return tuple(dict.fromkeys(names))
 
 
 def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
@@ -85,7 +115,7 @@ def matplotlib_folders(environ: Mapping[str, str] = os.environ) -> list[Path]:
 def usable_caches(environ: MutableMapping[str, str] = os.environ) -> Iterator[list[str]]:
     """The tool's cache (data) and matplotlib's folders, made usable: one that cannot
     be written is replaced, for this run, by a temporary folder of the tool's own, removed at the end
-    (matplotlib would make /tmp/matplotlib-* folders that a forked helper never removes, and say so on
+    (matplotlib would make /tmp/matplotlib-* folders that a helper process never removes, and say so on
     stderr). Yields the one-line notes to show; the variables come back as they were."""
     replaced: dict[str, str | None] = {}
     notes: list[str] = []

@@ -85,14 +85,13 @@ def history_command(argv):
 
 def check_input_paths(settings, args):
     """The files a run reads, there before the run's modules are imported (the readers say the rest)."""
-    from mnist_ova.pipeline import history
     from mnist_ova.trainer import data
 
     if settings.data not in data.SOURCES:
         data.check_data_path(settings.data)
     paths = [("model", "model", args.model, "give a model.npz a run wrote") if args.model else None,
              ("baseline", "baseline", settings.baseline, "give an earlier output folder, or history:last, "
-              "history:best or history:ID") if settings.baseline and history.parse_selector(settings.baseline) is None
+              "history:best or history:ID") if settings.baseline and settings.history_baseline is None
              else None]
     for what, option, path, advice in filter(None, paths):
         if not os.path.lexists(path):
@@ -156,11 +155,12 @@ def main(argv=None):
 
 def run(argv=None):
     """The command line's entry point (``mnist-ova``, ``run.py``, ``python -m mnist_ova``): ``main``, then the
-    exit with its code, without the interpreter's teardown. Freeing every module and object of scikit-learn,
-    scipy and pandas one by one took 0.22-0.26 s after the last exit handler (measured on 2 cores), a tenth
-    of a first run's time that is not training, while the run was over: its outputs committed, its children
-    stopped. What a normal exit does that matters still happens: the exit handlers run (the children's table,
-    the libraries' own) and the standard streams are flushed."""
+    exit with its code, without the interpreter's teardown. That teardown frees, one by one, what the run is
+    done with (WeasyPrint's Pango font map, the parsed SVG trees, every module of scikit-learn and scipy)
+    while the user waits and the run is over, its outputs committed and its children stopped: seconds, well
+    past the 0.3 s an optimisation must save to stay (bench/NOTES.md). What a normal exit does that matters
+    still happens: the exit handlers run (the children's table, the libraries' own) and the standard
+    streams are flushed."""
     code = main(argv)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
@@ -229,8 +229,6 @@ def describe(exc):
 
 
 def _describe(exc):
-    from mnist_ova.pipeline.staging import DISK_ERRORS
-
     if isinstance(exc, ToolError):
         # The layers below name the setting; the command line words it as its flag.
         flag = f" (--{exc.option.replace('_', '-')})" if exc.option else ""
@@ -239,12 +237,10 @@ def _describe(exc):
         # The data (rows x pixels x dtype) and the weights (classes x pixels) use it; the snapshots are bounded.
         return ExitCode.INTERNAL_ERROR, "out of memory: use fewer or smaller images, or --dtype float32"
     if isinstance(exc, OSError):
-        target = f" {exc.filename!r}" if exc.filename else ""
-        if exc.errno in DISK_ERRORS:
-            return ExitCode.BAD_INPUT, (f"cannot write{target}: {DISK_ERRORS[exc.errno]}; free some space or raise "
-                                        "the limit and run again")
-        return ExitCode.BAD_INPUT, (f"cannot write or read{target}: {exc.strerror or exc}; check that the path "
-                                    "is a folder you may write to")
+        from mnist_ova.pipeline.staging import os_error
+
+        error = os_error(exc)
+        return error.exit_code, str(error)
     # A bug: still one line, with the way to see more.
     return ExitCode.INTERNAL_ERROR, (f"internal error ({type(exc).__name__}: {exc}); rerun with --traceback and "
                                      "report it")

@@ -29,12 +29,9 @@ def parse(option, specs):
         raise InputError(f"{option} takes METRIC=VALUE, e.g. multiclass_accuracy=0.9; got {specs!r}")
     gates = []
     for spec in specs:
-        if isinstance(spec, (list, tuple)) and len(spec) == 2:  # already parsed
-            metric, text = spec
-        else:
-            metric, sep, text = str(spec).partition("=")
-            if not sep:
-                raise InputError(f"{option} takes METRIC=VALUE, e.g. multiclass_accuracy=0.9; got {spec!r}")
+        metric, sep, text = str(spec).partition("=")
+        if not sep:
+            raise InputError(f"{option} takes METRIC=VALUE, e.g. multiclass_accuracy=0.9; got {spec!r}")
         metric = str(metric).strip()
         try:
             value = float(text)

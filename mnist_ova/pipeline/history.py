@@ -17,7 +17,6 @@ tool's; ``MIGRATIONS[v]`` brings a version-``v`` file to ``v + 1``, inside the r
 """
 import contextlib
 import dataclasses
-import datetime
 import hashlib
 import json
 import math
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_ova import children
-from mnist_ova.environment import source_date_epoch
+from mnist_ova.environment import run_time
 from mnist_ova.errors import InputError
 
 APPLICATION_ID = 0x6D6F7661  # "mova": this file is an mnist-ova run history
@@ -40,8 +39,6 @@ BUSY_TIMEOUT_S = 60.0  # a writer waits this long for another run's transaction
 BUSY_SLICE_S = 0.1  # SQLite's own busy wait, between which the run's signals are acted on
 GIT_TIMEOUT_S = 5.0  # each git command (a slow hook or a network file system: the commit is left unknown)
 MAX_PREDICTION_ROWS = 1 << 21  # test rows a history row may hold: inflated to 48 MiB at most, never more
-BASELINE_PREFIX = "history:"
-SELECTORS = ("last", "best")  # and a run id
 
 # MIGRATIONS[v]: the statements that bring a version-v database to version v + 1 (0: a new file).
 # Append to it for a new version; never edit an entry that has shipped.
@@ -156,8 +153,8 @@ def _inspect(path):
     ``InputError``."""
     path = Path(path)
     if path.is_symlink():  # SQLite would create or convert the file it points to, wherever that is
-        raise InputError(f"history {str(path)!r} is a symbolic link (to {os.readlink(path)!r}); give --history the "
-                         "file itself", option="history")
+        raise InputError(f"history {str(path)!r} is a symbolic link (to {os.readlink(path)!r}); give the file "
+                         "itself", option="history")
     if not path.exists():
         if not path.parent.is_dir():
             raise InputError(f"history {str(path)!r}: its folder {str(path.parent)!r} does not exist; make it, or "
@@ -298,11 +295,8 @@ def unpack_predictions(blob, *, path="", run_id=None):
 
 
 def now_text(environ=os.environ):
-    """The run's time as UTC ISO 8601: SOURCE_DATE_EPOCH when set, else now."""
-    epoch = source_date_epoch(environ)
-    moment = (datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc) if epoch is not None
-              else datetime.datetime.now(datetime.timezone.utc))
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The run's time as UTC ISO 8601 (``environment.run_time``: SOURCE_DATE_EPOCH when set)."""
+    return run_time(environ).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def tool_version():
@@ -399,7 +393,7 @@ def baseline_run(path, selector, data_name):
     """The run a ``--baseline history:SELECTOR`` names, with its metrics.json document and its
     predictions: ``last`` or ``best`` (highest multiclass accuracy, the later one on a tie) among the
     runs of the data ``data_name``, or a run id. None when no run of that data is recorded yet."""
-    if selector in SELECTORS:
+    if not selector.isdigit():  # last or best (config.parse_selector allows nothing else)
         order = "id DESC" if selector == "last" else "multiclass_accuracy DESC, id DESC"
         query, parameters = f"WHERE data_name = ? ORDER BY {order}", (data_name,)
     else:
@@ -414,18 +408,6 @@ def baseline_run(path, selector, data_name):
     if not isinstance(metrics, dict):
         raise _bad_value(path, run_id, "metrics", "a JSON object", metrics)
     return run_id, metrics, unpack_predictions(blob, path=path, run_id=run_id)
-
-
-def parse_selector(text):
-    """'history:last' -> 'last'; None when ``text`` names no history baseline; an ``InputError`` for
-    a selector that is neither last, best nor a run id."""
-    if not isinstance(text, str) or not text.startswith(BASELINE_PREFIX):
-        return None
-    selector = text[len(BASELINE_PREFIX):]
-    if selector not in SELECTORS and not (selector.isascii() and selector.isdigit()):
-        raise InputError(f"baseline {text!r}: after history: give last, best or a run id (a number); "
-                         f"got {selector!r}")
-    return selector
 
 
 def git_state(folder="."):

@@ -26,7 +26,7 @@ def load_baseline(settings, history=None):
     checked now)."""
     if not settings.baseline:
         return None
-    selector = run_history.parse_selector(settings.baseline)
+    selector = settings.history_baseline
     if selector is None:
         return baseline_io.load(settings.baseline)
     if selector.isdigit() and int(selector) not in {run["id"] for run in history.runs}:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from mnist_ova.environment import step_summary_path
 from mnist_ova.errors import ToolError
-from mnist_ova.pipeline import bundle, deliverables, jobs, outputs, review
+from mnist_ova.pipeline import bundle, deliverables, jobs, outputs, review, tracking
 from mnist_ova.pipeline import history as run_history
 from mnist_ova.pipeline.staging import StagedOutput, check_out
 from mnist_ova.pipeline.state import Run
@@ -71,10 +71,14 @@ def execute(command_name, settings, *, model_path=None, force=False, force_out=F
 
 
 def preflight(run, *, force_out):
-    """Everything that can be checked before any work: the output folder, the templates, the system
-    libraries the deliverables need, the history and the baseline."""
+    """Everything that can be checked before any work: the output folder, the notes (their labels,
+    formulas and images), MLflow, the templates, the system libraries the deliverables need, the history
+    and the baseline."""
     settings, command = run.settings, COMMANDS[run.command_name]
     check_out(settings.out, force=force_out)
+    run.notes = deliverables.load_notes(settings.notes) if settings.notes else None
+    if settings.mlflow_uri:
+        tracking.check_available()
     report_made = command.renders and {"html", "pdf"} & set(settings.formats)
     # The chapter across builds is included only when the history has runs: its template is checked now too.
     chapter = (HISTORY_TEMPLATE,) if report_made and settings.history else ()
@@ -164,11 +168,8 @@ def record(run, artifacts, result):
 
 
 def _log_to_mlflow(run, artifacts):
-    from mnist_ova.pipeline import tracking
-
     settings, judged, trained, out = run.settings, run.review, run.trained, run.staging.out
-    files = {a["path"]: out / a["path"] for a in artifacts
-             if a["path"] in tracking.LOGGED_FILES or a["path"].startswith(f"{outputs.FIGURES_DIR}/")}
+    files = {a["path"]: out / a["path"] for a in artifacts}  # what the manifest lists
     commit = (judged.run or {}).get("git_commit") if judged.run else run_history.git_state()[0]
     run_id = tracking.log_run(settings.mlflow_uri, run_name=f"{run.command_name} {trained.metadata['dataset']['name']}",
                               metrics_document=judged.metrics, evaluation=trained.evaluation, files=files,

@@ -18,7 +18,9 @@ from pathlib import Path
 from mnist_ova import children
 from mnist_ova.errors import InputError
 
-# A full disk or a file-size limit, as the one-line reason the user reads.
+# A full disk or a file-size limit, as the one-line reason the user reads. This module alone tells these apart
+# from other failures (``disk_reason``) and words them (``disk_error``, ``os_error``); a failure elsewhere (a
+# child, ffmpeg) is written again under ``StagedOutput.writing`` to be told apart here by its errno.
 DISK_ERRORS = {errno.ENOSPC: "no space is left on the device", errno.EFBIG: "a file-size limit (ulimit -f) is reached",
                errno.EDQUOT: "the disk quota is exceeded"}
 
@@ -105,9 +107,10 @@ class StagedOutput:
         try:
             yield
         except OSError as exc:
-            if exc.errno not in DISK_ERRORS:
+            reason = disk_reason(exc)
+            if reason is None:
                 raise
-            raise disk_error(self._final(exc.filename) or self.out / name, DISK_ERRORS[exc.errno]) from None
+            raise disk_error(self._final(exc.filename) or self.out / name, reason) from None
 
     def _final(self, staged):
         """The final path of a staged file (None for any other path: scratch, elsewhere, none)."""
@@ -243,6 +246,22 @@ def _kind(out, name):
     if stat.S_ISLNK(mode):
         return "symbolic link"
     return "special file"
+
+
+def disk_reason(exc):
+    """The reason to show when the ``OSError`` ``exc`` is a full disk, a file-size limit or a quota, else None."""
+    return DISK_ERRORS.get(exc.errno) if exc.errno is not None else None
+
+
+def os_error(exc):
+    """An ``OSError`` that no stage worded, as the ``InputError`` the user reads: a full disk or a limit
+    as such, any other as a path to check."""
+    target = f" {exc.filename!r}" if exc.filename else ""
+    reason = disk_reason(exc)
+    if reason is not None:
+        return InputError(f"cannot write{target}: {reason}; free some space or raise the limit and run again")
+    return InputError(f"cannot write or read{target}: {exc.strerror or exc}; check that the path is a folder you "
+                      "may write to")
 
 
 def disk_error(path, reason):

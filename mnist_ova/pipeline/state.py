@@ -6,6 +6,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from mnist_ova.pipeline.config import Settings
+
 
 def _say(message: str) -> None:
     """A line on stderr that a scheduled job must see even with --quiet; a reader gone is no error."""
@@ -16,11 +18,12 @@ def _say(message: str) -> None:
 @dataclasses.dataclass
 class Run:
     command_name: str  # a key of ``pipeline.run.COMMANDS``
-    settings: Any  # pipeline.config.Settings
+    settings: Settings
     command_line: str = ""  # what --history records as the command
     quiet: bool = False
     progress: bool = False  # draw progress bars (a terminal, not --quiet)
     warn: Callable[[str], None] = _say
+    notes: Any = None  # the --notes file read and checked by the pre-flight, for the report to show
     history: Any = None  # pipeline.history's open history, with --history
     baseline: Any = None  # review.load_baseline's answer, with --baseline
     staging: Any = None  # pipeline.staging.StagedOutput, once the output folder is staged

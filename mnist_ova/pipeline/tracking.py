@@ -1,7 +1,7 @@
 """``--mlflow-uri URI``: the run also logged to MLflow (an optional extra, ``pip install
 "mnist-ova[mlflow]"``): the training options as parameters, the headline and per-class figures and
-every model's cost at each iteration (step = iteration) as metrics, and the model, the report, the
-videos and the figures of the run as artifacts. Logged once the outputs are committed, through an
+every model's cost at each iteration (step = iteration) as metrics, and the files the run's manifest
+lists (the table of outputs says which) as artifacts. Logged once the outputs are committed, through an
 ``MlflowClient`` of its own (no global active run is left behind).
 
 A server that does not answer costs at most ``DEADLINE_S``, then a note: MLflow's own retries and timeouts
@@ -23,8 +23,6 @@ DEADLINE_S = 15.0  # the longest the run waits for MLflow
 # MLflow's defaults (7 retries with a backoff factor of 2, 120 s a request) held an unreachable server ~250 s.
 HTTP_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
                  "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
-LOGGED_FILES = ("model.npz", "metrics.json", "summary.md", "report.html", "report.pdf", "predictions.mp4",
-                "predictions.gif", "predictions.csv")
 
 
 def check_available():

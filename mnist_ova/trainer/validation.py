@@ -1,6 +1,7 @@
 """Every check of a user-supplied value lives here, so messages read alike.
 
-Each message names the parameter, what is allowed and the value that was given.
+Each message names the parameter, what is allowed and the value that was given; a setting is named as the
+setting, never as a flag: the command line adds the flag, once (``errors.ToolError.option``).
 """
 import math
 import unicodedata
@@ -17,20 +18,44 @@ def check_choice(name, value, allowed):
     return value
 
 
+def as_number(name, value, *, minimum=None, maximum=None, integer=False, include_minimum=True,
+              include_maximum=True):
+    """``value`` as an int (``integer``) or a float, when it is a finite number of that kind; the range is not
+    checked here, but the message of a value that is no such number states it, so it says all that is allowed."""
+    whole = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    # A whole number too large for a float (a TOML file may hold one) is no number of a float option either.
+    number = value if whole and integer else _finite_float(value)
+    if number is None or (integer and not whole and not number.is_integer()):
+        raise InputError(f"{name} must be {_kind(integer)}{_range_text(minimum, maximum, include_minimum, include_maximum)}"
+                         f"; got {value!r}")
+    return int(number) if integer else number
+
+
+def _finite_float(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def check_number(name, value, *, minimum=None, maximum=None, integer=False,
                  include_minimum=True, include_maximum=True):
     """Check a finite number in [minimum, maximum] (open ends when ``include_*`` is False)."""
-    kind = "an integer" if integer else "a number"
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or (integer and not float(value).is_integer()) or not math.isfinite(value):
-        raise InputError(f"{name} must be {kind}{_range_text(minimum, maximum, include_minimum, include_maximum)}; "
-                         f"got {value!r}")
-    too_low = minimum is not None and (value < minimum or (value == minimum and not include_minimum))
-    too_high = maximum is not None and (value > maximum or (value == maximum and not include_maximum))
+    bounds = {"minimum": minimum, "maximum": maximum, "include_minimum": include_minimum,
+              "include_maximum": include_maximum}
+    number = as_number(name, value, integer=integer, **bounds)
+    too_low = minimum is not None and (number < minimum or (number == minimum and not include_minimum))
+    too_high = maximum is not None and (number > maximum or (number == maximum and not include_maximum))
     if too_low or too_high:
-        raise InputError(f"{name} must be {kind}{_range_text(minimum, maximum, include_minimum, include_maximum)}; "
-                         f"got {value!r}")
-    return int(value) if integer else float(value)
+        raise InputError(f"{name} must be {_kind(integer)}{_range_text(**bounds)}; got {value!r}")
+    return number
+
+
+def _kind(integer):
+    return "an integer" if integer else "a number"
 
 
 def _range_text(minimum, maximum, include_minimum, include_maximum):
@@ -130,7 +155,8 @@ def check_split_trains_every_class(labels, train_rows, class_names=None):
         counts = sorted({int(np.count_nonzero(labels == label)) for label in missing})
         raise InputError(f"{missing.size} of {classes.size} classes have no training rows after the split ({shown}; "
                          f"{'/'.join(map(str, counts))} row(s) each in the data): every class needs rows in the "
-                         "training part; add rows of those classes, or lower --test-size", option="data")
+                         "training part; add rows of those classes to the data, or lower the test size",
+                         option="test_size")
 
 
 def check_known_classes(labels, known, name="data"):
@@ -138,5 +164,5 @@ def check_known_classes(labels, known, name="data"):
     unknown = np.setdiff1d(np.unique(labels), np.asarray(known))
     if unknown.size:
         raise InputError(f"{name} holds classes the model was not trained on ({', '.join(map(str, unknown[:10].tolist()))}"
-                         f"; it knows {', '.join(map(str, np.asarray(known)[:10].tolist()))}): pass --data with the "
-                         "data it was trained on", option="data")
+                         f"; it knows {', '.join(map(str, np.asarray(known)[:10].tolist()))}): give the data it was "
+                         "trained on", option="data")

@@ -124,3 +124,98 @@ def test_a_flag_over_the_config_file_is_named_as_the_flag(tmp_path):
     with pytest.raises(InputError, match="^class-names must be distinct") as info:
         config.settings_from({"class-names": "a,a"}, tmp_path / "run.toml")
     assert info.value.option == "class_names"
+
+
+def _holds(value, declared):
+    """Whether ``value`` is of the declared type (unions, tuple[X, ...], tuple[X, Y] and classes)."""
+    import types
+    import typing
+
+    origin, arguments = typing.get_origin(declared), typing.get_args(declared)
+    if origin in (typing.Union, types.UnionType):
+        return any(_holds(value, option) for option in arguments)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        if len(arguments) == 2 and arguments[1] is Ellipsis:
+            return all(_holds(item, arguments[0]) for item in value)
+        return len(value) == len(arguments) and all(map(_holds, value, arguments))
+    if declared is float:
+        return isinstance(value, float)
+    return isinstance(value, declared)
+
+
+@pytest.mark.parametrize("source", ["defaults", "flags", "file"])
+def test_every_field_holds_its_declared_type_before_any_check(tmp_path, monkeypatch, source):
+    """Settings parsed, then checked: the parsed values are already of their types (a video size a pair of
+    ints, formats a tuple of names, a profile a Profile), whether they came from the defaults, flags or TOML."""
+    import typing
+
+    monkeypatch.setattr(config, "check", lambda settings, given=frozenset(): settings)  # parsed only
+    argv = ["--iterations", "7", "--learning-rate", "0.5", "--video-size", "640x360", "--formats", "pdf,gif",
+            "--class-names", "a,b", "--dataset", "kmnist", "--fail-under", "multiclass_accuracy=0.5", "--l2", "0.1",
+            "--max-bundle-mb", "5", "--seed", "3"]
+    args = build_parser().parse_args(argv)  # as the command line hands them over
+    flags = {option.name: getattr(args, option.attr) for option in config.OPTIONS}
+    (tmp_path / "run.toml").write_text('iterations = 7.0\nlearning-rate = 1\nvideo-size = "640x360"\n'
+                                       'formats = ["gif", "pdf"]\nclass-names = ["a", "b"]\n'
+                                       '[dataset]\nname = "Birds"\n')
+    settings = {"defaults": lambda: config.settings_from({}),
+                "flags": lambda: config.settings_from(flags),
+                "file": lambda: config.settings_from({}, tmp_path / "run.toml")}[source]()
+    hints = typing.get_type_hints(config.Settings)
+    wrong = {option.attr: getattr(settings, option.attr) for option in config.OPTIONS
+             if not _holds(getattr(settings, option.attr), hints[option.attr])}
+    assert wrong == {}
+    assert config.Settings().video_size == (1280, 720) and config.Settings().formats == config.FORMATS
+
+
+def test_the_checks_read_no_files_those_are_the_runs_preflight(tmp_path):
+    """A notes file that does not exist is the run's pre-flight's to refuse (pipeline.run.preflight), not the
+    settings'; the settings hold no file reader."""
+    import ast
+    import inspect
+
+    settings = config.settings_from({"notes": str(tmp_path / "absent.md")})
+    assert settings.notes == str(tmp_path / "absent.md")
+    imported = set()
+    for node in ast.walk(ast.parse(inspect.getsource(config))):
+        if isinstance(node, ast.ImportFrom):
+            imported |= {f"{node.module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+    assert "mnist_ova.pipeline.gates" in imported  # the check is of imports, found
+    assert {name for name in imported if name.startswith(("mnist_ova.render", "mnist_ova.pipeline.deliverables",
+                                                          "mnist_ova.pipeline.history"))} == set()
+
+
+def test_a_recorded_config_is_parsed_and_checked_as_the_flags_are():
+    settings = config.settings_of({"iterations": 5.0, "dtype": "float32", "test_size": 0.25})
+    assert (settings.iterations, settings.dtype, settings.test_size) == (5, "float32", 0.25)
+    assert isinstance(settings.iterations, int)
+    for values, message in [({"dtype": "float16"}, r"dtype must be one of 'float64', 'float32'; got 'float16'"),
+                            ({"test_size": "x"}, r"test-size must be a number > 0 and < 1; got 'x'"),
+                            ({"iterations": 0}, r"iterations must be an integer >= 1; got 0")]:
+        with pytest.raises(InputError, match=message):
+            config.settings_of(values)
+
+
+def test_the_title_page_fields_are_declared_here_once():
+    assert config.TITLE_PAGE == ("title", "author", "course", "institution", "seat")
+
+
+@pytest.mark.parametrize("text, message", [
+    ('baseline = "history:newest"\nhistory = "h.sqlite"\n', r"baseline 'history:newest': after history: give last, "
+                                                            r"best or a run id \(a number\); got 'newest'"),
+    ('baseline = "history:last"\n', r"baseline 'history:last' is read from the run history: give --history FILE"),
+    ('video-size = "1280 by 720"\n', r"video-size must be WIDTHxHEIGHT between 320x240 and 3840x2160; got "
+                                     r"'1280 by 720'"),
+    ('iterations = "many"\n', r"iterations must be an integer >= 1; got 'many'"),
+    ('iterations = 1e400\n', r"iterations must be an integer >= 1; got inf"),
+])
+def test_a_value_that_does_not_parse_names_the_file(tmp_path, text, message):
+    (tmp_path / "run.toml").write_text(text)
+    with pytest.raises(InputError, match=message) as info:
+        config.settings_from({}, tmp_path / "run.toml")
+    if "history:last" not in text:  # a relation of two options, worded by the settings
+        assert str(info.value).startswith(f"config file {str(tmp_path / 'run.toml')!r}: ")

@@ -175,3 +175,20 @@ def test_a_full_disk_names_the_file_by_its_final_name(out):
         with staging.writing("figures"):
             raise OSError(errno.EFBIG, os.strerror(errno.EFBIG), str(staged))
     staging.discard()
+
+
+def test_disk_errors_are_told_apart_here_alone():
+    """staging owns the classification, by errno; the command line words an escaped OSError through it."""
+    import errno
+
+    from mnist_ova.pipeline import cli, staging
+
+    assert staging.disk_reason(OSError(errno.ENOSPC, "x")) == "no space is left on the device"
+    assert staging.disk_reason(OSError(errno.EDQUOT, "x")) == "the disk quota is exceeded"
+    assert staging.disk_reason(OSError(errno.EACCES, "x")) is None and staging.disk_reason(OSError("no errno")) is None
+    code, message = cli.describe(OSError(errno.EFBIG, os.strerror(errno.EFBIG), "/o/report.pdf"))
+    assert (code, message) == (2, "cannot write '/o/report.pdf': a file-size limit (ulimit -f) is reached; free some "
+                                  "space or raise the limit and run again")
+    code, message = cli.describe(PermissionError(errno.EACCES, "Permission denied", "/o/x"))
+    assert message == ("cannot write or read '/o/x': Permission denied; check that the path is a folder you may "
+                       "write to") and code == 2
