@@ -1,10 +1,10 @@
 """``model.npz``: the learned weights and what is needed to use them again.
 
-Format 2 stores ``coef`` as (n_classes, n_features), as the estimator holds it, and the class labels
-as numbers or text (a unicode array, so the file loads with ``allow_pickle=False``). Format 3 adds the
-training snapshots (``snapshot_*``: weights, biases, costs and, once scored, accuracies at about 100
-iterations); formats 2 and 1 (the tool's first, with ``W`` as (n_features, n_classes) and integer labels)
-are still read, as models without snapshots.
+Format 3 stores ``coef`` as (n_classes, n_features), as the estimator holds it, the class labels as numbers
+or text (a unicode array, so the file loads with ``allow_pickle=False``) and the training snapshots
+(``snapshot_*``: weights, biases, costs and, once scored, accuracies at about 100 iterations) when the model
+has them. Format 1, which release 0.1.0 wrote (``W`` as (n_features, n_classes), integer labels), is still
+read, as a model without snapshots; format 2 was never released and is not.
 
 A file is checked entry by entry before a model is built from it: a damaged or crafted file
 (object arrays, wrong dtypes, shapes that do not fit together, non-finite weights, unknown or
@@ -28,7 +28,7 @@ from mnist_ova.fileio import add_to_zip
 FORMAT_VERSION = 3
 PREPROCESSING = "per-image standardisation: (x - row mean) / row std, constant images become 0"
 LABEL_KINDS = "biufU"  # bool, integer, float, text: what a label array may hold in a file
-_ENTRIES = {1: ("W", "b"), 2: ("coef", "intercept"), 3: ("coef", "intercept")}  # the weights' entries per format
+_ENTRIES = {1: ("W", "b"), FORMAT_VERSION: ("coef", "intercept")}  # the weights' entries of each format read
 SNAPSHOT_PREFIX = "snapshot_"  # + a field of trainer.snapshots.Snapshots
 
 
@@ -81,7 +81,7 @@ def _plain(value):
 
 
 def load_model(path):
-    """(model, metadata) from a file written by ``save_model`` (format 1 or 2); any damage is an
+    """(model, metadata) from a file written by ``save_model`` (or by release 0.1.0); any damage is an
     ``InputError``."""
     name = str(path)
     try:
@@ -132,8 +132,8 @@ def _model_from(arrays, name):
 
     version = entry("format_version", "iu", 0)
     if int(version) not in _ENTRIES:
-        raise InputError(f"model {name!r} has format {int(version)}; this tool reads formats 1 to "
-                         f"{FORMAT_VERSION}: train it again with this version")
+        raise InputError(f"model {name!r} has format {int(version)}; this tool reads formats "
+                         f"{' and '.join(map(str, _ENTRIES))}: train it again with this version")
     coef_key, intercept_key = _ENTRIES[int(version)]
     coef = entry(coef_key, "f", 2)
     if int(version) == 1:

@@ -125,7 +125,9 @@ def test_snapshots_and_their_scores_survive_saving(tmp_path, small_digits):
     assert loaded.coef.dtype == np.float32 and loaded.scored
 
 
-def test_a_format_2_model_loads_without_snapshots(tmp_path, small_digits):
+def test_a_model_without_snapshots_loads_and_the_unreleased_format_2_is_refused(tmp_path, small_digits):
+    """A format-3 file without snapshots (a model read from format 1 and saved again) loads as such; format 2
+    was never released (CHANGELOG.md), so no file of it is read."""
     images, labels = small_digits
     X = standardise(images)
     model = OneVsAllLogisticRegression(max_iter=20).fit(X, labels)
@@ -133,10 +135,13 @@ def test_a_format_2_model_loads_without_snapshots(tmp_path, small_digits):
     save_model(model, buffer, metadata={"key": "old"})
     with np.load(io.BytesIO(buffer.getvalue()), allow_pickle=False) as npz:
         arrays = {key: npz[key] for key in npz.files if not key.startswith("snapshot_")}
-    write_entries(tmp_path / "model.npz", {**arrays, "format_version": 2})
+    write_entries(tmp_path / "model.npz", arrays)
     loaded, metadata = load_model(tmp_path / "model.npz")
     assert metadata == {"key": "old"} and not hasattr(loaded, "snapshots_")
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    write_entries(tmp_path / "two.npz", {**arrays, "format_version": 2})
+    with pytest.raises(InputError, match=r"has format 2; this tool reads formats 1 and 3: train it again"):
+        load_model(tmp_path / "two.npz")
 
 
 @pytest.mark.parametrize("content", [b"", b"not a zip at all", b"PK\x03\x04" + bytes(60)])
@@ -209,7 +214,7 @@ CRAFTED = {
     "dtype disagrees": ({"params": '{"dtype": "float32"}'}, "weights are float64 but its dtype parameter"),
     "metadata a number": ({"metadata": "3"}, "'metadata' must be a JSON object"),
     "no classes": ({"classes": None}, "has no entry 'classes'"),
-    "newer format": ({"format_version": 4}, "has format 4; this tool reads formats 1 to 3"),
+    "newer format": ({"format_version": 4}, "has format 4; this tool reads formats 1 and 3"),
     "snapshots misfit": ({"snapshot_coef": np.zeros((5, 3, 3))}, "'snapshot_coef' has shape \\(5, 3, 3\\)"),
     "snapshot text cost": ({"snapshot_cost": np.full((5, 3), "x")}, "'snapshot_cost' is a 2-D array of <U1"),
     "snapshots out of order": ({"snapshot_iterations": np.array([1, 3, 2, 4, 5])}, "must increase and end"),
