@@ -246,7 +246,8 @@ def _lbfgs(features, y_index, K, params, callback, memory=10, armijo=1e-4, gtol=
     The models share nothing but the data, so each keeps its own curvature pairs and its own
     step length (backtracking until the Armijo condition holds); a joint L-BFGS over all
     weights would couple them through one line search and one history. A model stops once its
-    largest gradient entry is below ``gtol``.
+    largest gradient entry is below ``gtol``. Hand-written because scipy's L-BFGS-B minimises one
+    function at a time: K runs of it would read X K times an iteration instead of once.
     """
     pixels, centre, scale = features  # as in _gradient_descent
     recorder = Recorder(params["max_iter"])
