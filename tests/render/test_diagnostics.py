@@ -116,6 +116,24 @@ def test_a_class_name_in_a_table_breaks_at_spaces_and_slashes_never_after_a_hyph
     assert "span.word { white-space: nowrap; }" in report.environment().get_template("style.css").render()
 
 
+@pytest.mark.parametrize("target", ["html", "pdf"])
+def test_the_flipped_images_show_a_handful_and_the_html_folds_the_rest(evaluation, target):
+    analysis = diagnostics.context(views.of(evaluation), test_rows=np.arange(evaluation.true_index.size))
+    example = analysis["galleries"][0]["examples"][0]
+    flips = {"right_to_wrong": {"count": 40, "examples": [example] * 30}, "wrong_to_right": {"count": 0, "examples": []}}
+    analysis["comparison"] = {"label": "old", "differences": [], "changes": [], "recall_changes": [], "verdict": "none",
+                              "main": {"change": 0.0}, "alpha": 0.05, "p_value": 1.0, "pairing_problem": None,
+                              "flips": flips}
+    html = report.environment().get_template("analysis.html.j2").render(
+        analysis=analysis, target=target, asset=lambda name: f"{name}.png", n_test=120)
+    gallery = html[html.index('id="flipped-right-to-wrong"'):html.index('id="flipped-wrong-to-right"')]
+    shown = re.sub(r"<details>.*?</details>", "", gallery, flags=re.S)
+    assert shown.count("<img") == diagnostics.HANDFUL
+    assert gallery.count("<img") == (30 if target == "html" else diagnostics.HANDFUL)
+    assert ("The first 30 of 40 are\n  shown." if target == "html" else
+            f"The first {diagnostics.HANDFUL} of 40 are\n  shown (the HTML report holds 30).") in gallery
+
+
 def test_context_never_calls_overlapping_recalls_different(evaluation):
     context = diagnostics.context(views.of(evaluation), test_rows=np.arange(evaluation.true_index.size))
     # Groups of tied classes (views.ranking); this data has no tie at either end.
