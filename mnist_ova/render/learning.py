@@ -1,10 +1,13 @@
-"""The report's figure "How the models learned" (``learning.svg``): every model's weights at five
-iterations of training, spaced evenly on a log scale from the first snapshot to the last, each row with
-the iteration, the models' mean cost and the test accuracy then; and what the report says about it.
+"""The report's figure "How the models learned" (``learning.svg``): every model's weights at up to five
+iterations of training (as many rows as fit a page), spaced evenly on a log scale from the first snapshot
+to the last, each row with the iteration, the models' mean cost and the test accuracy then; and what the
+report says about it.
 
 Each row's weights are one mosaic image (the models side by side) on the film's diverging scale, a
 row's own scale (the weights grow as training goes on), so one axes per row, not one per model.
 """
+import dataclasses
+
 import numpy as np
 
 from mnist_ova.render import figures
@@ -13,6 +16,44 @@ from mnist_ova.render.training_film import diverging_rgb, weight_limit
 ROWS = 5  # iterations shown
 MAX_COLUMNS = 12  # models per line of a row; more classes wrap onto further lines
 GAP = 2  # image pixels between two models in a mosaic
+
+
+LABEL_WIDTH = 1.25  # inches for the row labels
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """Where ``learning_figure`` puts things, in inches: ``columns`` models to a line of ``lines``, each model a
+    ``tile`` wide with its name above it (``names_h``), ``inch`` per image pixel; a row of the figure (one
+    snapshot) is ``row_h`` tall, and ``rows`` of them fit in figures.MAX_HEIGHT (at most ROWS, at least 2),
+    so print never shrinks the figure's words below their size."""
+    columns: int
+    lines: int
+    tile: float
+    inch: float
+    names_h: float
+    line_h: float
+    row_h: float
+    rows: int
+
+
+def layout(K, image_shape):
+    h, w = image_shape
+    columns = min(K, MAX_COLUMNS)
+    lines = -(-K // columns)
+    tile = min((figures.TEXT_WIDTH - LABEL_WIDTH) / columns, 0.62)  # inches per model, its gap included
+    inch = tile / (w + GAP)
+    names_h = figures.line_height(figures.SMALL_FONT) + 0.04
+    line_h = names_h + (h + GAP) * inch  # a line of models with their names above it
+    row_h = max(lines * line_h, names_h + figures.line_height(figures.SMALL_FONT, 4)) + 0.12
+    rows = int(min(ROWS, max(2, figures.MAX_HEIGHT // row_h)))
+    return Layout(columns, lines, tile, inch, names_h, line_h, row_h, rows)
+
+
+def square(pixels):
+    """The (side, side) shape of ``pixels`` pixels: the image shape when none is given."""
+    side = int(round(np.sqrt(pixels)))
+    return side, side
 
 
 def picks(iterations, rows=ROWS):
@@ -46,17 +87,12 @@ def row_label(shots, s):
 
 def learning_figure(shots, names, image_shape, path):
     """Write ``learning.svg``: rows of the models' weights at the snapshots ``picks`` chooses."""
-    rows = picks(shots.iterations)
     K = shots.coef.shape[1]
-    columns = min(K, MAX_COLUMNS)
-    lines = -(-K // columns)
-    h, w = image_shape
-    label_w = 1.25  # inches for the row labels
-    tile = min((figures.TEXT_WIDTH - label_w) / columns, 0.62)  # inches per model, its gap included
-    inch = tile / (w + GAP)  # inches per image pixel
-    names_h = figures.line_height(figures.SMALL_FONT) + 0.04
-    line_h = names_h + (h + GAP) * inch  # a line of models with their names above it
-    row_h = max(lines * line_h, names_h + figures.line_height(figures.SMALL_FONT, 4)) + 0.12
+    fit = layout(K, image_shape)
+    rows = picks(shots.iterations, fit.rows)
+    columns, lines, tile, inch, names_h, line_h, row_h = (fit.columns, fit.lines, fit.tile, fit.inch, fit.names_h,
+                                                          fit.line_h, fit.row_h)
+    label_w = LABEL_WIDTH
     width = label_w + columns * tile
     height = len(rows) * row_h
     with figures._figure(path, (width, height), layout=False) as (fig, _):
@@ -100,11 +136,13 @@ def spacing(iterations):
     return None, None
 
 
-def context(shots, *, film_mp4, film_gif, film_seconds):
-    """What the report's chapter says about the snapshots and the film; None without snapshots."""
+def context(shots, *, film_mp4, film_gif, film_seconds, image_shape=None):
+    """What the report's chapter says about the snapshots and the film; None without snapshots. ``image_shape``
+    (default: square) sets how many snapshots the figure has room for, as ``learning_figure`` draws them."""
     if shots is None:
         return None
-    shown = [int(shots.iterations[s]) for s in picks(shots.iterations)]
+    _, K, pixels = shots.coef.shape
+    shown = [int(shots.iterations[s]) for s in picks(shots.iterations, layout(K, image_shape or square(pixels)).rows)]
     scored = shots.test_multiclass is not None
     spaced, step = spacing(shots.iterations)
     return {"n_snapshots": int(len(shots.iterations)), "first": int(shots.iterations[0]),

@@ -1,0 +1,24 @@
+"""The figure "How the models learned" fits a page at the size it was drawn, so print never shrinks its words,
+and the chapter names the iterations the figure shows."""
+import re
+
+import pytest
+
+from mnist_ova.render import figures, learning
+
+from tests.render.test_training_film import fake_snapshots
+
+
+@pytest.mark.parametrize("K, shape, rows", [(10, (28, 28), 5), (10, (8, 8), 5), (26, (28, 28), 3), (62, (28, 28), 2)])
+def test_the_figure_shows_as_many_snapshots_as_fit_a_page(tmp_path, K, shape, rows):
+    shots = fake_snapshots(K=K, image_shape=shape, last=300)
+    names = [f"c{k:02d}" for k in range(K)]
+    learning.learning_figure(shots, names, shape, tmp_path / "learning.svg")
+    svg = (tmp_path / "learning.svg").read_text()
+    height = float(re.search(r'<svg[^>]* height="([\d.]+)pt"', svg)[1]) / 72
+    assert learning.layout(K, shape).rows == rows and height <= figures.MAX_HEIGHT + 0.01
+    assert svg.count(">c00<") == rows  # every row names its tiles
+    said = learning.context(shots, film_mp4=False, film_gif=False, film_seconds=10, image_shape=shape)
+    assert len(said["shown"]) == rows and said["shown"][0] == 1 and said["shown"][-1] == 300
+    # Without the shape, a square image of the weights' pixel count is assumed.
+    assert learning.context(shots, film_mp4=False, film_gif=False, film_seconds=10)["shown"] == said["shown"]
