@@ -4,6 +4,7 @@ ties, in one order; intervals as they are, never ±; class names on the confusio
 no local path, no usage hint and citations before the full stop."""
 import html
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,11 +31,18 @@ def blocks26(rng):
     return X, y
 
 
-@pytest.fixture(scope="module", params=["digits", "letters8x8", "blocks26"])
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture(scope="module", params=["digits", "letters8x8", "blocks26", "fashion-mnist"])
 def trained(request, tiny_npz, tmp_path_factory):
     options = {"iterations": 5}
     if request.param == "digits":
         data = tiny_npz
+    elif request.param == "fashion-mnist":  # real data with a split of its own, pooled here, and a published result
+        if not (FASHION / "train-images-idx3-ubyte.gz").is_file():
+            pytest.skip("the Fashion-MNIST files are not installed")
+        data = FASHION
     elif request.param == "letters8x8":  # 26 classes, 8x8, values 0-16: more than 1,000 test images, ties among the weak
         rng = np.random.RandomState(3)
         y = np.repeat(np.arange(26), 200)
@@ -51,12 +59,14 @@ def trained(request, tiny_npz, tmp_path_factory):
     return jobs.train(settings, log=lambda message: None, progress=False)
 
 
-def context_of(trained, profile=profiles.NEUTRAL):
+def context_of(trained, profile=None):
+    """The report's context as the pipeline makes it, with the data's own profile unless ``profile`` is given."""
     video = report.video_context(trained.views, examples=4, seconds_per_example=1.0, shown={},
                                  rows=np.arange(4))
     return report.context(trained.views, title_page=jobs.title_page_of(config.settings_from({})), dataset=trained.metadata["dataset"],
-                          config=trained.metadata["config"], video=video, timings={}, profile=profile,
-                          test_rows=trained.test_rows)
+                          config=trained.metadata["config"], video=video, timings={},
+                          profile=profile or profiles.from_record(trained.metadata["profile"]),
+                          test_rows=trained.test_rows, data=trained.dataset)
 
 
 def text_of(page):
@@ -118,6 +128,14 @@ def test_sentences_follow_from_the_numbers(trained):
     assert listed == cells[:len(listed)]
     if len(cells) > len(listed) and listed:
         assert c["confused"][-1][0]["count"] > c["analysis"]["galleries"][len(listed)]["count"]
+    # The files' own split is said to be pooled exactly when it was; a published result only where the profile has one.
+    pooled = c["files_split"] is not None and c["config"]["split"] == "seed"
+    assert ("this run pooled the two" in text) == pooled
+    published = c["profile"].published_accuracy
+    assert ("Beside a published result." in text) == bool(published)
+    if published:
+        where = "below" if published < low else "above" if published > high else "within"
+        assert f"the published figure lies {where} this run's interval" in text
     # Counts in running text carry thousands separators.
     n_test = trained.metadata["dataset"]["n_test"]
     assert f"With {n_test:,} test images" in text
