@@ -11,9 +11,9 @@
  *   VL           lanes of a vector of T (vectors of VL * sizeof(T) bytes)
  *   LOGITS_ROWS x LOGITS_MODELS, GRADIENT_ROWS x GRADIENT_MODELS
  *                each phase's register tile (rows a divisor of ROWS): its sums or factors and the operands
- *                must fit the target's vector registers (4 x 5 in 32 zmm or NEON's q registers, 2 x 5 in 16
- *                ymm or xmm); the tile's shape does not change the result (each sum's terms are added in the
- *                same order)
+ *                must fit the target's vector registers (4 x 5 in 32 zmm, 2 x 10 in NEON's 32 q registers,
+ *                2 x 5 in 16 ymm or xmm); the tile's shape does not change the result (each sum's terms are
+ *                added in the same order)
  *   MODELS_MULTIPLE  the models are padded to a multiple of this, of both tiles' models
  *   TARGET_ATTR  the functions' target attribute (empty for the compiler's default target)
  *   WITH_SERIES  defined for the one inclusion per weights' type that also makes the score's series (NAME_series)

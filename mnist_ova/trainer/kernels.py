@@ -13,8 +13,8 @@ counter.
 A step needs Z = X Wᵀ (forward) and dW = Gᵀ X (backward) for all K models. OpenBLAS runs
 these thin products (K = 10) far below the machine's speed and reads X twice; this kernel
 reads each tile of 8 rows once, computes its logits with the weights held in registers
-(a register tile of rows x models per target and phase: 4 x 5 in AVX-512's and NEON's 32
-registers, smaller in 16; ``shape`` says which), and adds the tile's gradient while the rows
+(a register tile of rows x models per target and phase: 4 x 5 in AVX-512's 32 registers, 2 x 10
+in NEON's 32, 2 x 5 in 16; ``shape`` says which), and adds the tile's gradient while the rows
 are still in cache, again a register tile at a time: each load of X serves several models (one
 model per load would make the step load-bound). Between the
 two, each model's 8 sigmoids and costs are one vector: exp and log are written out as
