@@ -114,8 +114,6 @@ def _check_video_size(name, size):
 
 def _dataset(name, raw):
     """A built-in profile's name, or (in the config file) a [dataset] table, as a Profile."""
-    if isinstance(raw, profiles.Profile):
-        return raw
     if isinstance(raw, dict):
         return profiles.from_table(raw)
     if not isinstance(raw, str):
