@@ -381,6 +381,7 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
         confused.append(group)
     accuracy = views.headline["multiclass_accuracy"]
     falling = still_falling(e.cost_history, [m["iterations"] for m in classes], config["iterations"])
+    split = files_split(dataset, profile, None if data is None else data.official_n_train)
     when = report_time()
     reproducible = source_date_epoch() is not None
     versions = package_versions()
@@ -441,8 +442,9 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
         # The narrowest per-class recall interval: recalls closer than that are within chance of each other.
         "chance_gap": min(m["recall_interval"]["high"] - m["recall_interval"]["low"] for m in classes),
         "pixels": pixel_values(dataset.get("pixel_dtype"), None if data is None else data.images),
-        "files_split": files_split(dataset, profile, None if data is None else data.official_n_train),
-        "published": published(profile, accuracy),
+        "files_split": split,
+        "published": published(profile, accuracy, same_test_set=config.get("split") == "official" and split == {
+            "train": profile.files_train, "test": profile.files_test}),
         "failing": failing(views, cells),
         "equations": {name: words for name, (_, words) in EQUATIONS.items()},
         "analysis": diagnostics.context(views, test_rows=test_rows, comparison=comparison, gates=gates,
@@ -482,18 +484,20 @@ def files_split(dataset, profile, files_train=None):
     return None
 
 
-def published(profile, accuracy):
+def published(profile, accuracy, same_test_set=False):
     """The profile's published result of a linear model beside this run's multiclass accuracy: {"result": its
     words, "accuracy", "citation": its place in the profile's references (from 1), "relation": where the
-    published figure lies against this run's 95 % interval, "below", "within" or "above"}; None when the
-    profile knows none (or a recorded profile's figure is not a share with a reference of its own)."""
+    published figure lies against this run's 95 % interval, "below", "within" or "above", "same_test_set":
+    whether this run was tested on the published test set (else the two are a guide to each other, no test)};
+    None when the profile knows none (or a recorded profile's figure is not a share with a reference of its own)."""
     value, cited = profile.published_accuracy, profile.published_citation
     if not (profile.published_result and isinstance(value, (int, float)) and 0 < value < 1
             and isinstance(cited, int) and 1 <= cited <= len(profile.citation)):
         return None
     low, high = accuracy["interval"]["low"], accuracy["interval"]["high"]
     relation = "below" if value < low else "above" if value > high else "within"
-    return {"result": profile.published_result, "accuracy": float(value), "citation": cited, "relation": relation}
+    return {"result": profile.published_result, "accuracy": float(value), "citation": cited, "relation": relation,
+            "same_test_set": same_test_set}
 
 
 def failing(views, cells):

@@ -2,6 +2,7 @@
 bundled digits and on a synthetic set of 26 classes of 8x8 images with values 0-16; ties are named as
 ties, in one order; intervals as they are, never ±; class names on the confusion table; a hand-in with
 no local path, no usage hint and citations before the full stop."""
+import dataclasses
 import html
 import re
 from pathlib import Path
@@ -142,7 +143,7 @@ def test_sentences_follow_from_the_numbers(trained):
     # The confusion table names the classes in its columns, not 1..K.
     head = re.search(r'<table class="confusion".*?<thead>(.*?)</thead>', page, flags=re.S)
     if head:
-        assert [re.sub("<wbr>", "", h) for h in re.findall(r'<th scope="col">(.*?)</th>', head[1])[1:]] == \
+        assert [html.unescape(re.sub(r"<[^>]+>", "", h)) for h in re.findall(r'<th scope="col">(.*?)</th>', head[1])[1:]] == \
             [m["name"] for m in c["models"]]
 
 
@@ -235,6 +236,7 @@ def test_what_a_reader_asks_pixels_split_published_result_and_failing_classes(tr
     where = "below" if 0.88 < interval["low"] else "above" if 0.88 > interval["high"] else "within"
     assert re.search(r"12\.0 % test error on the official test set \[2\] , an accuracy of 88 %", text)
     assert f"the published figure lies {where} this run's interval" in text
+    assert "on a test set of this run's own" in text and "Their test sets differ, so this is a guide, not a test." in text
     # The classes that fail, by the stated rule, named with the class their images are most often taken for.
     recalls = [m["recall"] for m in c["models"]]
     q1, q3 = np.percentile(recalls, [25, 75])
@@ -261,6 +263,17 @@ def test_the_files_own_split_is_said_when_pooled_or_kept():
         {"type": "8-bit unsigned integers", "low": "0", "high": "255", "whole": True}
     assert report.pixel_values("<f4", np.array([0.0, 0.5], dtype=np.float32))["high"] == "0.5"
     assert report.pixel_values("<f8")["low"] is None
+
+
+def test_the_published_result_is_a_test_only_on_the_published_test_set():
+    accuracy = {"interval": {"low": 0.80, "high": 0.86}}
+    assert report.published(profiles.FASHION_MNIST, accuracy)["relation"] == "within"
+    assert report.published(profiles.MNIST, accuracy, same_test_set=True) == {
+        "result": profiles.MNIST.published_result, "accuracy": 0.88, "citation": 2, "relation": "above",
+        "same_test_set": True}
+    assert report.published(profiles.NEUTRAL, accuracy) is None
+    forged = dataclasses.replace(profiles.MNIST, name="x", published_accuracy="88")
+    assert report.published(forged, accuracy) is None  # a recorded profile's figure must be a share
 
 
 def test_a_pooled_split_is_said_in_the_data_chapter(trained):
