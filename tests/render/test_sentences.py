@@ -328,3 +328,17 @@ def test_the_figures_alt_texts_say_what_the_numbers_show(trained):
     assert f"lie between {pct(low)} and {pct(high)}" in alt["fig_accuracy"]
     assert ("above the always-no level of each class" in alt["fig_accuracy"]) == (below == 0)
     assert ("with a dark diagonal" in alt["fig_confusion"]) == all(m["recall"] > 0.5 for m in models)
+
+
+@pytest.mark.parametrize("film", [{"mp4": True, "gif": True}, {"mp4": False, "gif": True}, {"mp4": False, "gif": False}])
+def test_the_training_film_takes_the_number_of_the_still_it_replaces(trained, film):
+    c = context_of(trained)
+    c["video"] = report.video_context(trained.views, examples=4, seconds_per_example=1.0, shown={"gif": "p.gif"},
+                                      rows=np.arange(4))
+    c["learning"] = {"n_snapshots": 12, "first": 10, "last": 120, "shown": [10, 30, 120], "spacing": "every",
+                     "step": 10, "first_accuracy": 0.5, "last_accuracy": 0.25, "film": dict(film, seconds=10)}
+    pdf, web = (numbers_of(report.render_html(c, target=t, assets=_Names())) for t in ("pdf", "html"))
+    films = {"fig_film", "fig_film_gif"}
+    assert [n for i, n in pdf.items() if i in films] == [n for i, n in web.items() if i in films] == \
+        ([pdf["fig_film"]] if film["mp4"] or film["gif"] else [])
+    assert list(pdf.values()) == list(web.values())
