@@ -1,55 +1,68 @@
-"""Every child process of a run, and the run's signal handling, in one place.
+"""The run's scheduler: it alone starts, watches and stops every child process of a run, and it handles the
+run's signals.
 
-Jobs fork only on Linux, and only while no other thread runs (``forks``); elsewhere ``fork`` runs the job
-in this process when its result is asked for (Windows has no fork; on macOS a forked child of a process
-that used the system's frameworks, Accelerate's BLAS among them, may crash or hang, which is why Python's
-multiprocessing spawns there).
+Two kinds of children: a job (a Python function: a render lane, the data loader) started by ``Scheduler.start``,
+and a program (ffmpeg, git) started by ``program`` or ``output``. Jobs run on ``multiprocessing`` rather than
+``subprocess`` and a worker script of our own: it starts a process by fork or by spawn through one API, pickles
+a job's arguments and its result, and gives each process a sentinel that the run waits on in slices, acting on
+its signals.
 
-A child of the tool (the forked data loader, a forked video encoder, the ffmpeg it starts)
+How a job starts is decided here and nowhere else (``start_method``): ``MNIST_OVA_START_METHOD`` (``fork``,
+``spawn`` or ``inline``) when set, else fork on Linux while no other thread runs, else spawn. Fork is never
+used where it is unsafe, even when asked for: with another thread alive (a lock it held stays locked in the
+child; Python 3.12 warns), or where there is none (Windows) or it may crash (macOS, whose frameworks, Accelerate's
+BLAS among them, do not survive a fork: why Python spawns there); spawn is used instead. ``inline`` runs a job in
+this process when its result is asked for. Under spawn a child imports the job's module and unpickles its
+arguments, so a job is an importable top-level function with picklable arguments; it never runs the command line
+again, since every entry point runs it only under ``if __name__ == "__main__"``.
 
-* never holds the caller's stdout or stderr: its standard streams are /dev/null or a log file, so
-  ``out=$(mnist-ova ...)`` returns as soon as the run itself ends;
-* dies with the process that started it, for any reason, SIGKILL included (``PR_SET_PDEATHSIG`` on
-  Linux; the chain run -> encoder -> ffmpeg dies link by link);
-* is stopped and reaped before the run exits: every child is in one table, and ``stop_all`` (called by
-  the command line on every way out, and at exit as a backstop) ends and waits for each;
+A child of the tool
+
+* never holds the caller's stdout or stderr: its streams are /dev/null or a log file, so ``out=$(mnist-ova ...)``
+  returns as soon as the run itself ends;
+* is stopped and reaped when the block that started it ends, normally, by an error or by a stopping signal
+  (raised as an exception in the main thread, so it leaves the same block): ``Scheduler`` for jobs, ``program``
+  and ``output`` for programs. That is the one way children are stopped;
+* is stopped even when the run is SIGKILLed and nothing of its own runs, on Linux: the backstop is a job's
+  ``PR_SET_PDEATHSIG``, set first thing in the child; a program a job started (ffmpeg) then ends as its input
+  closes with the job, and git within its own timeout;
 * keeps no descriptor the run registered with ``keep_from_children`` (the output folder's lock).
 
 The run's own signals: SIGTERM and SIGHUP stop it as Ctrl-C does (``handling_signals``), a stopping signal whose
 exception got lost is raised again at the next step (``raise_if_stopped``), SIGXFSZ becomes an
 error on the write that hit the limit, and ``signals_held`` defers SIGINT/SIGTERM/SIGHUP over a block that
-must not be cut (a fork, the commit's renames). The main thread never waits without a timeout, so a
-signal that the kernel hands to another thread still stops the run at once (``wait_for``).
+must not be cut (a child's start, the commit's renames). The main thread never waits without a timeout, so a
+signal that the kernel hands to another thread still stops the run at once.
 
 A bottom module like ``errors``: every layer may import it.
 """
-import atexit
 import contextlib
-import mmap
+import multiprocessing
+import multiprocessing.connection
 import os
-import pickle
-import select
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from mnist_ova.errors import HungUp, Terminated, ToolError
+from mnist_ova.errors import HungUp, InputError, Terminated, ToolError
 
 # SIGHUP: the terminal or ssh session is gone (none on Windows).
 STOPPING = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
 POLL_S = 0.05  # how often a wait of the main thread looks at its signals
 GRACE_S = 2.0  # how long a child asked to stop may take to end (and stop its own child) before SIGKILL
+# A job that yields runs at this niceness, off the first CPU, with every program it starts. Measured with the
+# video lanes, the default job on 2 busy cores of a Xeon: 39.7 s yielding, 43.6 s not (bench/NOTES.md).
+YIELD_NICENESS = 5
+START_METHODS = ("fork", "spawn", "inline")
 
-_children: dict[int, "Child"] = {}  # pid -> every forked child not yet reaped
+_jobs: set["Job"] = set()  # every job's process not yet reaped
 _processes: set[subprocess.Popen] = set()  # every started program not yet reaped
 _inherited: set[int] = set()  # descriptors a child must not keep open (locks)
-_job_stderr: list[Any] = []  # the log of the job ``fork`` runs in this process, for the programs it starts
-_in_child = False  # whether this process is a child that ``fork`` made
+_job_stderr: list[Any] = []  # the log of the job run inline, for the programs it starts
 
 LINUX = sys.platform.startswith("linux")
 WINDOWS = sys.platform == "win32"
@@ -94,7 +107,7 @@ def _terminate(signum, frame):
 def handling_signals() -> Iterator[None]:
     """SIGTERM and SIGHUP stop the run as Ctrl-C does; a file-size limit (SIGXFSZ) becomes an error on the write
     that hit it, reported with the file's name, instead of killing the process without a word. On the
-    way out every child is stopped and reaped, and the previous handlers come back."""
+    way out the previous handlers come back."""
     previous: dict[int, Any] = {}
     _stopped.clear()
     handlers: list[tuple[int | None, Any]] = [(signum, _stop) for signum in STOPPING]
@@ -109,7 +122,6 @@ def handling_signals() -> Iterator[None]:
         yield
     finally:
         with signals_held():
-            stop_all()
             _stopped.clear()  # acted on: the run ends here
             for signum in set(previous) & set(STOPPING):
                 signal.signal(signum, signal.SIG_IGN)  # one more while the run ends is dropped, not raised here
@@ -157,22 +169,11 @@ def block_signals_in_thread() -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
 
 
-def wait_for(future: Any) -> Any:
-    """``future.result()`` waited for in slices, so that the main thread acts on a signal at once."""
-    import concurrent.futures
-
-    while True:
-        raise_if_stopped()
-        try:
-            return future.result(timeout=POLL_S)
-        except concurrent.futures.TimeoutError:
-            continue
-
-
-# --- children ----------------------------------------------------------------------------------
+# --- jobs --------------------------------------------------------------------------------------
 
 def keep_from_children(fd: int) -> None:
-    """``fd`` is closed in every child forked from now on (its copy; the run's stays open)."""
+    """``fd`` is closed in every child forked from now on (its copy; the run's stays open). A spawned child or a
+    program inherits no descriptor it is not given."""
     _inherited.add(fd)
 
 
@@ -191,74 +192,102 @@ if hasattr(os, "register_at_fork"):  # none on Windows, which has no fork
     os.register_at_fork(after_in_child=_close_inherited)  # any fork, ours or a library's
 
 
-def forks() -> bool:
-    """Whether ``fork`` starts a process now: on Linux, while this is the only thread (a fork copies no other
-    thread, and a lock one of them held stays locked in the child; Python 3.12 warns)."""
-    return LINUX and hasattr(os, "fork") and threading.active_count() == 1
+def start_method(environ=os.environ) -> str:
+    """How a job starts now: fork, spawn or inline (see the module's docstring)."""
+    asked = environ.get("MNIST_OVA_START_METHOD", "").strip().lower()
+    if asked and asked not in START_METHODS:
+        raise InputError(f"MNIST_OVA_START_METHOD must be one of {', '.join(START_METHODS)}; got {asked!r:.40}")
+    if asked == "inline":
+        return asked
+    fork_safe = LINUX and hasattr(os, "fork") and threading.active_count() == 1
+    return "fork" if fork_safe and asked in ("", "fork") else "spawn"
+
+
+def starts_as_a_copy() -> bool:
+    """Whether a job started now is a copy of this process (fork), with its imports and data, rather than a new
+    interpreter that imports its own."""
+    return start_method() == "fork"
 
 
 def progress_bar(**options):
-    """A tqdm bar without tqdm's monitor thread: alive when a job is started, it would keep ``forks`` false."""
+    """A tqdm bar without tqdm's monitor thread: alive when a job is started, it would rule out fork."""
     from tqdm import tqdm
 
     tqdm.monitor_interval = 0  # tqdm's own switch: its bars then start no monitor
     return tqdm(**options)
 
 
-def in_child() -> bool:
-    """Whether this process is a child that ``fork`` started (not the run, which a job may run in)."""
-    return _in_child
+class Scheduler:
+    """Starts jobs (``start``); when its block ends, normally, by an error or by a stopping signal, it stops every
+    job still running (a job that failed first does not wait for the others) and reaps it."""
+
+    def __init__(self, method: str | None = None):
+        self._method = method
+        self._started: list[Job | InProcess] = []
+
+    def start(self, function: Callable[..., Any], *args: Any, stderr: str | os.PathLike | None = None,
+              unwinds: bool = False, yields: bool = False) -> "Job | InProcess":
+        """``function(*args)`` in a child process (in this one for ``inline``); its streams are /dev/null (stderr:
+        the file ``stderr`` when given). Its value, and a ``ToolError`` it raises, must pickle. ``unwinds``: the job
+        has children of its own, so ``stop`` lets it unwind (and stop them) rather than kill it at once.
+        ``yields``: nothing waits for it soon, so it leaves the CPU to this process (``_yield``)."""
+        method = self._method or start_method()
+        job = (InProcess(function, args, stderr) if method == "inline"
+               else Job(multiprocessing.get_context(method), function, args, stderr, unwinds=unwinds, yields=yields))
+        self._started.append(job)
+        return job
+
+    def __enter__(self) -> "Scheduler":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with signals_held():
+            for job in self._started:
+                job.stop()
 
 
-def _death_signal_setter() -> Callable[[], Any] | None:
-    """libc's prctl(PR_SET_PDEATHSIG, SIGKILL), looked up before a fork (the child between fork and exec
-    should run as little as it can); None where there is none (not Linux)."""
-    import ctypes
+class Job:
+    """A job's process; ``result`` returns the job's value."""
 
-    if not LINUX:  # prctl is Linux's; ctypes.CDLL(None) is even a TypeError on Windows
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    return lambda: prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
-
-
-def die_with_parent(parent: int, set_death_signal: Callable[[], Any] | None) -> None:
-    """In a new child: be killed when ``parent`` ends; if it has already ended, end now."""
-    if set_death_signal is not None:
-        set_death_signal()
-    if os.getppid() != parent:  # the parent died before the line above
-        os._exit(1)
-
-
-class Child:
-    """A forked process running one job; ``result`` returns the job's value."""
-
-    def __init__(self, pid: int, results: int, file: int, *, unwinds: bool):
-        self.pid, self._results, self._file, self._unwinds = pid, results, file, unwinds
-        self.status: int | None = None
+    def __init__(self, context: Any, function: Callable[..., Any], args: tuple, stderr: str | os.PathLike | None,
+                 *, unwinds: bool, yields: bool):
+        self._results, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=_run_child, args=(function, args, send, stderr, os.getpid(), yields),
+                                        name=getattr(function, "__name__", "job"))
+        self._unwinds = unwinds
+        self.status: int | None = None  # the exit code once reaped (negative: the signal that ended it)
+        try:
+            with signals_held():  # the child must not run the run's handlers before it has its own
+                self._process.start()
+        except BaseException:  # no child (EAGAIN, ENOMEM): nothing stays open
+            self._results.close()
+            raise
+        finally:
+            send.close()
+        self.pid: int = self._process.pid
+        _jobs.add(self)
 
     def result(self) -> Any:
-        """The job's value once the child has ended (waited for in slices); the tool's own error (a
-        ``ToolError``) the job raised, as it was raised; else ``ChildFailed`` with its one-line reason when it
-        failed or died."""
-        chunks = []
-        while True:
+        """The job's value once the child has sent it (waited for in slices); the tool's own error (a ``ToolError``)
+        the job raised, as it was raised; else ``ChildFailed`` with its one-line reason when it failed or died."""
+        reply: Any = None
+        while reply is None:
             raise_if_stopped()
-            ready, _, _ = select.select([self._results], [], [], POLL_S)
-            if ready:
-                chunk = os.read(self._results, 1 << 16)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        self._reap()
-        try:
-            status, value = _received(b"".join(chunks), self._file)
-        except Exception:
-            raise ChildFailed(f"the helper process ended without a result ({self._ending()})") from None
-        finally:
-            self._close_file()
+            ready = multiprocessing.connection.wait([self._results, self._process.sentinel], POLL_S)
+            if self._results in ready:
+                with contextlib.suppress(EOFError, OSError):
+                    reply = self._results.recv()
+                break
+            if ready:  # ended without a word
+                break
+        while self._process.is_alive():
+            raise_if_stopped()
+            self._process.join(POLL_S)
+        ending = self._ending()
+        self.stop()
+        if reply is None:
+            raise ChildFailed(f"the helper process ended without a result ({ending})")
+        status, value = reply
         if status == "raise":
             raise value
         if status != "ok":
@@ -266,58 +295,88 @@ class Child:
         return value
 
     def stop(self) -> None:
-        """SIGKILL, or for a job that ``unwinds`` SIGTERM first (the job stops its own children) and
-        SIGKILL after a grace period; returns once the child is reaped. A no-op once it has been."""
-        if self.status is None and self._unwinds:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGTERM)
-            deadline = time.monotonic() + GRACE_S
-            while self.status is None and time.monotonic() < deadline:
-                self._poll()
-                time.sleep(0.005)
-        if self.status is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-        self._reap()
-        self._close_file()
-
-    def _poll(self) -> None:
-        with contextlib.suppress(ChildProcessError):
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self._ended(status)
-
-    def _reap(self) -> None:
-        if self.status is None:
-            try:
-                self._ended(os.waitpid(self.pid, 0)[1])
-            except ChildProcessError:
-                self._ended(0)
-        if self._results >= 0:
-            os.close(self._results)
-            self._results = -1
-
-    def _close_file(self) -> None:
-        if self._file >= 0:  # the result's memory goes with its last mapping
-            os.close(self._file)
-            self._file = -1
-
-    def _ended(self, status: int) -> None:
-        self.status = status
-        _children.pop(self.pid, None)
+        """SIGKILL, or for a job that ``unwinds`` SIGTERM first and SIGKILL after a grace period; returns once the
+        child is reaped. A no-op once it has been."""
+        if self not in _jobs:
+            return
+        if self._unwinds and self._process.is_alive():
+            self._process.terminate()
+            self._process.join(GRACE_S)
+        if self._process.is_alive():
+            self._process.kill()
+        self._process.join()
+        self.status = self._process.exitcode
+        self._process.close()
+        self._results.close()
+        _jobs.discard(self)
 
     def _ending(self) -> str:
-        signum = os.WTERMSIG(self.status) if self.status is not None and os.WIFSIGNALED(self.status) else None
-        return f"killed by {signal.Signals(signum).name}" if signum else f"exit status {os.waitstatus_to_exitcode(self.status or 0)}"
+        code = self._process.exitcode or 0
+        return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+
+
+def _run_child(function: Callable[..., Any], args: tuple, send: Any, stderr: str | os.PathLike | None,
+               parent: int, yields: bool) -> None:
+    """A job's process: dies with the run, takes its own signals and streams, runs the job and sends one reply."""
+    _die_with(parent)
+    if yields:
+        _yield()
+    _jobs.clear()  # the run's, not ours (a forked copy)
+    _processes.clear()
+    _stopped.clear()
+    _redirect_streams(stderr)
+    for signum in set(STOPPING) - {signal.SIGTERM}:
+        signal.signal(signum, signal.SIG_IGN)  # the run decides, and stops the job
+    signal.signal(signal.SIGTERM, _terminate)  # unwinds the job: it stops its programs
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file-size limit is an error on the write that hit it
+    try:
+        with contextlib.suppress(AttributeError):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)  # a SIGTERM already sent acts here
+        reply = ("ok", function(*args))
+    except ToolError as exc:  # the run raises it as it is: the same message and exit code
+        reply = ("raise", exc)
+    except BaseException as exc:  # a signal too: no traceback, one reply
+        reply = ("error", _one_line(exc))
+    with contextlib.suppress(BaseException):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    try:
+        send.send(reply)
+    except Exception as exc:  # a value or an error that does not pickle: one line says so
+        what = reply[1] if reply[0] != "ok" else f"its result could not be passed back ({exc})"
+        send.send(("error", _one_line(Exception(str(what)))))
+
+
+def _yield() -> None:
+    """Run (with every program started from here) at a lower priority and, with several CPUs, on all but the first:
+    one core is left to the run, whatever else runs on the machine."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.nice(YIELD_NICENESS)
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) > 1:
+            os.sched_setaffinity(0, cpus[1:])
+
+
+def _die_with(parent: int) -> None:
+    """Linux's backstop for a SIGKILLed run, whose own clean-up never runs: this process gets SIGKILL when the
+    process that started it ends (``PR_SET_PDEATHSIG``); if that has already happened, it ends now."""
+    if LINUX:
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 class InProcess:
-    """A job that ``fork`` runs in this process (where it does not fork): run by ``result``, with its stdout
-    on /dev/null and its stderr, and that of the programs it starts, in ``stderr`` as a child's would be;
-    its error is raised as a child's is. ``stop`` before ``result``: it never runs."""
+    """A job run in this process (``inline``): by ``result``, with its stdout on /dev/null and its stderr, and that
+    of the programs it starts, in ``stderr`` as a child's would be; its error is raised as a child's is. ``stop``
+    before ``result``: it never runs."""
 
-    def __init__(self, job: Callable[[], Any], stderr: str | os.PathLike | None):
-        self._job: Callable[[], Any] | None = job
+    def __init__(self, function: Callable[..., Any], args: tuple, stderr: str | os.PathLike | None):
+        self._job: Callable[[], Any] | None = lambda: function(*args)
         self._stderr = stderr
 
     def result(self) -> Any:
@@ -342,141 +401,8 @@ class InProcess:
         self._job = None
 
 
-def fork(job: Callable[[], Any], *, stderr: str | os.PathLike | None = None,
-         unwinds: bool = False) -> Child | InProcess:
-    """Run ``job()`` in a forked process where ``forks``, else in this one (``InProcess``); its standard
-    streams are /dev/null (stderr: the file ``stderr`` when given), so it never holds the caller's. In the
-    child SIGINT and SIGHUP are ignored (the run decides, and stops it) and SIGTERM unwinds the job; its value, and a
-    ``ToolError`` it raises, must pickle. ``unwinds``: the job has children of its own, so ``stop`` lets it
-    unwind (and stop them) rather than kill it at once."""
-    if not forks():
-        return InProcess(job, stderr)
-    results, send = os.pipe()
-    opened = [results, send]
-    try:
-        file = _result_file()
-        opened.append(file)
-        parent, set_death_signal = os.getpid(), _death_signal_setter()
-        _register_stop_at_exit()
-        with signals_held():  # the child must not run the parent's handlers before it has its own
-            pid = os.fork()
-            if pid == 0:  # never returns
-                _run_child(job, lambda: die_with_parent(parent, set_death_signal), results, send, file, stderr)
-    except BaseException:  # no child (no memory file, or the fork failed: EAGAIN, ENOMEM): nothing stays open
-        for fd in opened:
-            os.close(fd)
-        raise
-    os.close(send)
-    child = Child(pid, results, file, unwinds=unwinds)
-    _children[pid] = child
-    return child
-
-
-def _run_child(job: Callable[[], Any], die_with_parent: Callable[[], None], results: int, send: int, file: int,
-               stderr: str | os.PathLike | None) -> None:
-    global _in_child
-    code = 1
-    try:
-        os.close(results)
-        die_with_parent()
-        _in_child = True
-        _children.clear()  # the parent's, not ours
-        _processes.clear()
-        _stopped.clear()
-        _redirect_streams(stderr)
-        for signum in set(STOPPING) - {signal.SIGTERM}:
-            signal.signal(signum, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, _terminate)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)
-        try:
-            reply = ("ok", job())
-            code = 0
-        except ToolError as exc:  # the parent raises it as it is: the same message and exit code
-            reply = ("raise", exc)
-        except BaseException as exc:  # a signal too: no traceback, one reply
-            reply = ("error", _one_line(exc))
-        with contextlib.suppress(BaseException):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        with contextlib.suppress(BaseException):
-            try:
-                message = _message(reply, file)
-            except Exception as exc:  # a value or an error that does not pickle: one line says so
-                what = reply[1] if reply[0] != "ok" else f"its result could not be passed back ({exc})"
-                message = _message(("error", (str(what).strip().splitlines() or ["error"])[0]), file)
-            _write_all(send, message)
-    finally:
-        os._exit(code)
-
-
 def _one_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-# --- a child's result --------------------------------------------------------------------------
-# The value is pickled with its large arrays out of band, into a file in memory that the parent created
-# before the fork and maps when the child is done; the pipe carries only where each part lies. So a data
-# set (tens of MB) is written while the parent works on (it imported scikit-learn meanwhile), not pushed
-# through a pipe the parent reads only once it waits for the result: 0.15-0.2 s of a first run (measured
-# on 2 cores, 55 MB of Fashion-MNIST) became a few milliseconds, and the arrays are not copied again.
-# Where the file cannot take it (a file-size limit, ulimit -f, holds for files in memory too), the pickle
-# itself goes through the pipe, as before.
-
-ALIGN = 64  # bytes: each array's place in the file, so that the mapped arrays are aligned as allocated ones
-
-
-def _result_file() -> int:
-    """An anonymous file in memory (``memfd``; an unlinked temporary file where there is none), closed on exec."""
-    if hasattr(os, "memfd_create"):
-        return os.memfd_create("mnist-ova-result", os.MFD_CLOEXEC)
-    with tempfile.TemporaryFile() as temporary:
-        return os.dup(temporary.fileno())
-
-
-def _pack(value: Any, file: int) -> list[tuple[int, int]]:
-    """Write ``value`` pickled into ``file``, its out-of-band buffers each at a multiple of ALIGN; return the
-    layout: where the value's pickle and each buffer lie, as (offset, length)."""
-    buffers: list[pickle.PickleBuffer] = []
-    data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
-    places, offset = [], 0
-    os.ftruncate(file, 0)  # an earlier attempt's part (an error that did not pickle)
-    for view in (memoryview(data), *(buffer.raw() for buffer in buffers)):  # bytes, flat
-        offset = -(-offset // ALIGN) * ALIGN
-        places.append((offset, view.nbytes))
-        written = 0
-        while written < view.nbytes:
-            written += os.pwrite(file, view[written:], offset + written)
-        offset += written
-    return places
-
-
-def _message(reply: Any, file: int) -> bytes:
-    """What the pipe carries for ``reply``: where ``_pack`` put it in ``file``, else the pickle itself."""
-    try:
-        return pickle.dumps(("file", _pack(reply, file)))
-    except OSError:  # EFBIG: a file-size limit (the run ignores SIGXFSZ, so the write fails instead)
-        return pickle.dumps(("pipe", reply), protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _received(message: bytes, file: int) -> Any:
-    """The reply a ``_message`` carries."""
-    how, content = pickle.loads(message)
-    return _unpack(content, file) if how == "file" else content
-
-
-def _unpack(layout: list[tuple[int, int]], file: int) -> Any:
-    """The value ``_pack`` wrote, its arrays in a private (copy-on-write) mapping of ``file``."""
-    size = os.fstat(file).st_size
-    view = memoryview(mmap.mmap(file, size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)) \
-        if size else memoryview(b"")
-    (start, length), *buffers = layout
-    return pickle.loads(view[start:start + length], buffers=[view[o:o + n] for o, n in buffers])
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def _redirect_streams(stderr: str | os.PathLike | None) -> None:
@@ -495,12 +421,14 @@ def _redirect_streams(stderr: str | os.PathLike | None) -> None:
     sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
 
 
+# --- programs ----------------------------------------------------------------------------------
+
 @contextlib.contextmanager
 def program(argv: list[str]) -> Iterator[subprocess.Popen]:
     """Start ``argv`` with a pipe to its stdin, its stdout on /dev/null and this process's stderr (the log of
     the job that starts it), in a process group of its own (a terminal's Ctrl-C reaches the run, which
-    decides) and, on Linux, dying with this process (elsewhere it ends when its stdin closes with this
-    process). On leaving the block it is waited for; on an error or a signal, killed first."""
+    decides). On leaving the block it is waited for; on an error or a signal, killed first. Where the job that
+    started it is itself killed, it ends as its stdin closes."""
     process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                stderr=_job_stderr[-1] if _job_stderr else None, close_fds=True, **_own_group())
     _processes.add(process)
@@ -518,14 +446,10 @@ def program(argv: list[str]) -> Iterator[subprocess.Popen]:
 
 
 def _own_group() -> dict[str, Any]:
-    """``Popen``'s options for a program in a process group of its own that, on Linux, dies with this process."""
-    parent, set_death_signal = os.getpid(), _death_signal_setter()
-    options: dict[str, Any] = {"process_group": 0}
+    """``Popen``'s options for a program in a process group of its own (no ``preexec_fn``: unsafe with threads)."""
     if WINDOWS:  # a group of its own is a creation flag there
-        options = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
-    if set_death_signal is not None:
-        options["preexec_fn"] = lambda: die_with_parent(parent, set_death_signal)
-    return options
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
+    return {"process_group": 0}
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -539,9 +463,8 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 def output(argv: list[str], *, timeout: float, env: dict[str, str] | None = None) -> str | None:
     """The stdout of ``argv`` when it succeeds within ``timeout`` seconds, else None (missing, failed, too slow).
-    Started as ``program`` starts one (its own group, dying with this process), with no stdin and its stderr
-    dropped; waited for in slices that act on the run's signals; on leaving, its whole group is killed, so
-    nothing it started outlives it."""
+    Started as ``program`` starts one (its own group), with no stdin and its stderr dropped; waited for in slices
+    that act on the run's signals; on leaving, its whole group is killed, so nothing it started outlives it."""
     try:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                    close_fds=True, env=env, **_own_group())
@@ -565,25 +488,6 @@ def output(argv: list[str], *, timeout: float, env: dict[str, str] | None = None
         _processes.discard(process)
 
 
-def stop_all() -> None:
-    """Stop and reap every child still running (a job that failed first does not wait for them)."""
-    for process in list(_processes):
-        process.kill()
-        process.wait()
-        _processes.discard(process)
-    for child in list(_children.values()):
-        child.stop()
-
-
-_at_exit: list[bool] = []
-
-
-def _register_stop_at_exit() -> None:
-    if not _at_exit:
-        atexit.register(stop_all)
-        _at_exit.append(True)
-
-
 def alive() -> list[int]:
     """The ids of the children not yet reaped (for tests and diagnostics)."""
-    return sorted([*_children, *(p.pid for p in _processes)])
+    return sorted([*(job.pid for job in _jobs), *(p.pid for p in _processes)])

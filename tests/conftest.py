@@ -8,6 +8,13 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 
 
+def pytest_report_header(config):
+    """How the run's jobs start in this session (CI runs the children's tests under fork and under spawn)."""
+    from mnist_ova import children
+
+    return f"mnist-ova jobs start by: {children.start_method()} (MNIST_OVA_START_METHOD)"
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory):
     """One cache for the whole run, outside the user's home."""

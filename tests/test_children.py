@@ -31,25 +31,57 @@ def session_members(sid):
     return [row for row in rows.splitlines() if int(row.split()[1]) == sid and " Z" not in f" {row.split()[2]}"]
 
 
-@linux
-def test_a_forked_job_returns_its_value_and_holds_none_of_the_callers_streams(tmp_path):
-    def job():
-        print("the child's stdout")
-        print("the child's stderr", file=sys.stderr)
-        return 42
+"""Children belong to the run: they never hold the caller's streams, die with the run (SIGKILL of it
+included) and are reaped before it exits. CI runs this file under each start method (MNIST_OVA_START_METHOD=fork,
+then spawn): the jobs here are top-level functions, as a spawned child imports them."""
+import multiprocessing.process
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 
-    child = children.fork(job, stderr=tmp_path / "log")
-    assert child.result() == 42
-    assert child.pid not in children.alive() and (tmp_path / "log").read_text() == "the child's stderr\n"
+import numpy as np
+import pytest
+
+from mnist_ova import children
+from mnist_ova.errors import InputError
+from tests.conftest import REPO
+
+linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc, ps's sid and PR_SET_PDEATHSIG are "
+                           "Linux's")
+posix = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and programs (sleep, SIGKILL)")
 
 
-def test_the_tools_own_error_in_a_child_is_raised_as_it_was():
-    def refuse():
-        raise InputError("data file 'x.npz' holds no images", option="data")
+@pytest.fixture(autouse=True)
+def only_thread():
+    """A job forks only while no other thread runs: one left by an earlier test would make these spawn."""
+    assert threading.active_count() == 1, f"threads left running: {threading.enumerate()}"
 
-    with pytest.raises(InputError, match="^data file 'x.npz' holds no images$") as raised:
-        children.fork(refuse).result()
-    assert raised.value.option == "data"
+
+def session_members(sid):
+    """Every process of the session ``sid`` (the run started with start_new_session has sid = its pid)."""
+    rows = subprocess.run(["ps", "-eo", "pid=,sid=,stat=,args="], capture_output=True, text=True).stdout
+    return [row for row in rows.splitlines() if int(row.split()[1]) == sid and " Z" not in f" {row.split()[2]}"]
+
+
+def speak_and_answer():
+    print("the child's stdout")
+    print("the child's stderr", file=sys.stderr)
+    return 42
+
+
+def refuse():
+    raise InputError("data file 'x.npz' holds no images", option="data")
+
+
+def divide_by_zero():
+    return 1 / 0
+
+
+def a_lambda():
+    return lambda: None
 
 
 def open_descriptors():
@@ -57,76 +89,85 @@ def open_descriptors():
 
 
 @linux
-def test_a_large_value_comes_back_whole_aligned_and_writable_and_its_file_is_closed():
-    """The arrays come back out of band, mapped from a file in memory: equal, each at an aligned address,
-    writable (a copy-on-write mapping) and left to the caller; the file goes with the arrays, and with a
-    stopped child."""
+def test_a_job_returns_its_value_and_holds_none_of_the_callers_streams(tmp_path):
+    with children.Scheduler() as scheduler:
+        job = scheduler.start(speak_and_answer, stderr=tmp_path / "log")
+        assert job.result() == 42
+    assert job.pid not in children.alive() and (tmp_path / "log").read_text() == "the child's stderr\n"
+
+
+def test_the_tools_own_error_in_a_child_is_raised_as_it_was():
+    with pytest.raises(InputError, match="^data file 'x.npz' holds no images$") as raised, children.Scheduler() as s:
+        s.start(refuse).result()
+    assert raised.value.option == "data"
+
+
+@linux
+def test_a_large_value_comes_back_whole_and_nothing_stays_open():
     big = np.arange(20_000_000, dtype=np.uint8)  # 20 MB
-    value = {"images": big, "labels": np.arange(1001, dtype=np.int64), "strided": big[:4000:3],
-             "name": "fashion", "empty": np.zeros(0)}
+    with children.Scheduler() as scheduler:
+        scheduler.start(os.getpid).result()  # under spawn, multiprocessing's resource tracker starts once, now
     before = open_descriptors()
-    got = children.fork(lambda: value).result()
-    assert set(got) == set(value) and got["name"] == "fashion" and got["empty"].shape == (0,)
-    for name in ("images", "labels", "strided"):
-        np.testing.assert_array_equal(got[name], value[name])
-    assert all(got[name].ctypes.data % children.ALIGN == 0 for name in ("images", "labels"))
-    got["images"][:3] = 7  # the caller's to change
-    assert got["images"][:4].tolist() == [7, 7, 7, 3]
+    with children.Scheduler() as scheduler:
+        got = scheduler.start(np.copy, big).result()
+        scheduler.start(time.sleep, 60)  # stopped on leaving the block
+    np.testing.assert_array_equal(got, big)
     del got
-    assert open_descriptors() == before
-    children.fork(lambda: time.sleep(60)).stop()
-    assert open_descriptors() == before
+    assert open_descriptors() == before and children.alive() == []
 
 
 @linux
-def test_under_a_file_size_limit_the_value_comes_back_through_the_pipe():
-    """A file-size limit (ulimit -f) holds for the file in memory too: the child then sends the value itself."""
-    program = ("import resource, signal, numpy as np; from mnist_ova import children; "
-               "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
-               "resource.setrlimit(resource.RLIMIT_FSIZE, (2000, resource.getrlimit(resource.RLIMIT_FSIZE)[1])); "
-               "big = np.arange(1_000_000) % 251; "
-               "print(np.array_equal(children.fork(lambda: big).result(), big))")
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=REPO)
-    assert result.stdout == "True\n", result.stderr
-
-
-@linux
-def test_a_fork_that_fails_leaves_nothing_open(monkeypatch):
-    def no_fork():
+def test_a_start_that_fails_leaves_nothing_open(monkeypatch):
+    def no_process(self):
         raise BlockingIOError(11, "Resource temporarily unavailable")
 
     before = open_descriptors()
-    monkeypatch.setattr(os, "fork", no_fork)
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", no_process)
     for _ in range(3):
-        with pytest.raises(BlockingIOError):
-            children.fork(lambda: 1)
+        with pytest.raises(BlockingIOError), children.Scheduler() as scheduler:
+            scheduler.start(os.getpid)
     assert open_descriptors() == before
 
 
-@linux
 def test_a_value_that_cannot_come_back_is_one_line_that_says_so():
-    with pytest.raises(children.ChildFailed, match="^its result could not be passed back .*lambda"):
-        children.fork(lambda: lambda: None).result()
+    with pytest.raises(children.ChildFailed, match="^its result could not be passed back .*lambda"), \
+            children.Scheduler() as scheduler:
+        scheduler.start(a_lambda).result()
 
 
 @linux
 def test_a_failed_job_is_one_line_and_a_stopped_one_is_reaped():
-    child = children.fork(lambda: 1 / 0)
-    with pytest.raises(children.ChildFailed, match="^division by zero$"):
-        child.result()
-    sleeper = children.fork(lambda: time.sleep(60))
-    start = time.monotonic()
-    sleeper.stop()
-    assert time.monotonic() - start < 1 and sleeper.status is not None and not children.alive()
+    with children.Scheduler() as scheduler:
+        with pytest.raises(children.ChildFailed, match="^division by zero$"):
+            scheduler.start(divide_by_zero).result()
+        sleeper = scheduler.start(time.sleep, 60)
+        start = time.monotonic()
+        sleeper.stop()
+        assert time.monotonic() - start < 1 and sleeper.status == -signal.SIGKILL and not children.alive()
     with pytest.raises(ChildProcessError):
         os.waitpid(sleeper.pid, os.WNOHANG)  # reaped: no zombie left
 
 
 @linux
+def test_leaving_the_scheduler_on_an_error_stops_its_jobs_at_once():
+    """A job that failed first does not wait for the others: the one way a job is stopped on an error."""
+    start = time.monotonic()
+    with pytest.raises(ZeroDivisionError), children.Scheduler() as scheduler:
+        sleepers = [scheduler.start(time.sleep, 60, unwinds=unwinds) for unwinds in (False, True)]
+        assert sorted(job.pid for job in sleepers) == children.alive()
+        1 / 0
+    assert time.monotonic() - start < 5 and children.alive() == []
+    assert [job.status for job in sleepers] == [-signal.SIGKILL, 0]  # one that unwinds ends itself, on SIGTERM
+
+
+@linux
 def test_a_child_dies_with_its_parent(tmp_path):
-    """The parent is SIGKILLed: no clean-up of its own runs, yet its child is gone at once."""
+    """The parent is SIGKILLed: no clean-up of its own runs, yet its child is gone at once (PR_SET_PDEATHSIG)."""
     script = ("import time\nfrom mnist_ova import children\n"
-              "child = children.fork(lambda: time.sleep(60))\nprint(child.pid, flush=True)\ntime.sleep(60)\n")
+              "with children.Scheduler() as scheduler:\n"
+              "    child = scheduler.start(time.sleep, 60)\n"
+              "    print(child.pid, flush=True)\n"
+              "    time.sleep(60)\n")
     parent = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True,
                               start_new_session=True)
     child = int(parent.stdout.readline())
@@ -136,6 +177,28 @@ def test_a_child_dies_with_its_parent(tmp_path):
     while session_members(parent.pid) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert session_members(parent.pid) == [], f"child {child} outlived its killed parent"
+
+
+@posix
+@pytest.mark.parametrize("signame, raised", [("SIGTERM", "Terminated"), ("SIGINT", "KeyboardInterrupt")])
+def test_a_signal_to_the_run_alone_stops_its_jobs_at_once(signame, raised):
+    """The signal reaches the run's process only (``kill PID``, not the terminal's whole group): the run stops its
+    jobs on the way out, at once, rather than waiting for them."""
+    code = ("import time\nfrom mnist_ova import children\n"
+            "try:\n"
+            "    with children.handling_signals(), children.Scheduler() as scheduler:\n"
+            "        jobs = [scheduler.start(time.sleep, 60, unwinds=True), scheduler.start(time.sleep, 60)]\n"
+            "        print(*(job.pid for job in jobs), flush=True)\n"
+            "        jobs[0].result()\n"
+            "except BaseException as exc:\n"
+            "    print(type(exc).__name__, children.alive(), flush=True)\n")
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    pids = [int(pid) for pid in process.stdout.readline().split()]
+    time.sleep(0.5)
+    process.send_signal(getattr(signal, signame))
+    assert process.communicate(timeout=10)[0].strip() == f"{raised} []"
+    assert session_members(process.pid) == [] and len(pids) == 2
 
 
 @posix
@@ -194,71 +257,66 @@ def test_a_signal_whose_exception_a_finalizer_swallowed_is_raised_at_the_next_st
     children.raise_if_stopped()  # acted on: nothing pending once the run has ended
 
 
-# --- where jobs do not fork (Windows, macOS, or another thread alive): checked here by taking Linux's calls away
+# --- how jobs start: decided in one place
 
 
-def test_without_fork_a_job_runs_in_this_process_as_a_child_would(tmp_path, monkeypatch, capfd):
+def speak_run_a_program_and_answer(ran):
+    ran.append(os.getpid())
+    print("the job's stdout")
+    print("the job's stderr", file=sys.stderr)
+    with children.program([sys.executable, "-c", "import sys; sys.stderr.write('the program says\\n')"]):
+        pass
+    return {"value": 42}
+
+
+def test_an_inline_job_runs_in_this_process_as_a_child_would(tmp_path, capfd):
     """Its value as it is, its stdout on /dev/null and its stderr in the log (a program's it starts too), the
     tool's own error raised as it was, any other as one line; stopped before its result, it never runs."""
-    monkeypatch.delattr(os, "fork")
-    ran = []
-
-    def job():
-        ran.append(os.getpid())
-        print("the job's stdout")
-        print("the job's stderr", file=sys.stderr)
-        with children.program([sys.executable, "-c", "import sys; sys.stderr.write('the program says\\n')"]):
-            pass
-        return {"value": 42}
-
-    running = children.fork(job, stderr=tmp_path / "log")
-    assert not ran  # run when its result is asked for
-    assert running.result() == {"value": 42} and ran == [os.getpid()] and not children.alive()
-    assert (tmp_path / "log").read_text() == "the job's stderr\nthe program says\n"
-    assert capfd.readouterr() == ("", "")
-
-    def refuse():
-        raise InputError("data file 'x.npz' holds no images", option="data")
-
-    with pytest.raises(InputError, match="^data file 'x.npz' holds no images$"):
-        children.fork(refuse).result()
-    with pytest.raises(children.ChildFailed, match="^division by zero$"):
-        children.fork(lambda: 1 / 0).result()
-    stopped = children.fork(lambda: ran.append("stopped"))
-    stopped.stop()
-    assert ran == [os.getpid()]
+    ran: list = []
+    with children.Scheduler("inline") as scheduler:
+        running = scheduler.start(speak_run_a_program_and_answer, ran, stderr=tmp_path / "log")
+        assert not ran  # run when its result is asked for
+        assert running.result() == {"value": 42} and ran == [os.getpid()] and not children.alive()
+        assert (tmp_path / "log").read_text() == "the job's stderr\nthe program says\n"
+        assert capfd.readouterr() == ("", "")
+        with pytest.raises(InputError, match="^data file 'x.npz' holds no images$"):
+            scheduler.start(refuse).result()
+        with pytest.raises(children.ChildFailed, match="^division by zero$"):
+            scheduler.start(divide_by_zero).result()
+        scheduler.start(ran.append, "stopped")
+    assert ran == [os.getpid()]  # stopped on leaving the block before it was asked for: it never ran
 
 
-def test_a_job_does_not_fork_while_another_thread_runs():
+def test_the_start_method_is_asked_for_and_fork_is_used_only_where_it_is_safe(monkeypatch):
     """Forking a process with threads is unsafe (a lock a thread held stays locked in the child; Python 3.12
-    warns): the job runs in this process instead."""
+    warns), and elsewhere than Linux there is no fork or it may crash: the job is spawned instead."""
+    assert [children.start_method({"MNIST_OVA_START_METHOD": method}) for method in children.START_METHODS] == \
+        (["fork", "spawn", "inline"] if sys.platform.startswith("linux") else ["spawn", "spawn", "inline"])
+    with pytest.raises(InputError, match="^MNIST_OVA_START_METHOD must be one of fork, spawn, inline; got 'thread'"):
+        children.start_method({"MNIST_OVA_START_METHOD": "thread"})
     release = threading.Event()
     thread = threading.Thread(target=release.wait)
     thread.start()
     try:
-        assert not children.forks()
-        assert children.fork(os.getpid).result() == os.getpid()
+        assert children.start_method({}) == children.start_method({"MNIST_OVA_START_METHOD": "fork"}) == "spawn"
+        with children.Scheduler() as scheduler:
+            assert scheduler.start(os.getppid).result() == os.getpid()  # in a child of its own
     finally:
         release.set()
         thread.join()
+    monkeypatch.setattr(children, "LINUX", False)
+    assert children.start_method({}) == "spawn"
 
 
 def test_a_program_starts_without_linux_calls_elsewhere(monkeypatch):
-    """No prctl (ctypes.CDLL(None) is a TypeError on Windows) and no preexec_fn (a ValueError there); on Windows
-    its own process group is a creation flag."""
-    import ctypes
-
-    def no_default_library(name, *args, **kwargs):
-        raise TypeError("expected str, bytes or os.PathLike object, not NoneType")
-
+    """No preexec_fn anywhere (unsafe with threads; a ValueError on Windows); on Windows its own process group
+    is a creation flag."""
     started, start = [], subprocess.Popen
 
     def popen(argv, **options):
         started.append(options)
         return start([sys.executable, "-c", ""], stdin=subprocess.PIPE)
 
-    monkeypatch.setattr(ctypes, "CDLL", no_default_library)
-    monkeypatch.setattr(children, "LINUX", False)
     monkeypatch.setattr(subprocess, "Popen", popen)
     with children.program(["ffmpeg"]):
         pass
@@ -272,11 +330,12 @@ def test_a_program_starts_without_linux_calls_elsewhere(monkeypatch):
 
 
 # Python without Linux's calls, as on Windows (no fork, no fcntl or resource, ctypes.CDLL(None) a TypeError,
-# Popen's preexec_fn a ValueError) and where children takes the platform for another (no prctl). Then the tool runs.
+# Popen's preexec_fn a ValueError) and where children takes the platform for another (no prctl; jobs spawned).
+# Then the tool runs.
 ELSEWHERE = """
-import ctypes, mmap, os, select, signal, subprocess, sys, tempfile, threading
-for module, names in ((os, ("fork", "forkpty", "register_at_fork", "memfd_create", "sched_setaffinity",
-                            "sched_getaffinity", "nice", "killpg", "setsid")), (signal, ("pthread_sigmask",))):
+import ctypes, os, signal, subprocess, sys
+for module, names in ((os, ("fork", "forkpty", "register_at_fork", "sched_setaffinity", "sched_getaffinity",
+                            "killpg", "setsid")), (signal, ("pthread_sigmask",))):
     for name in names:
         if hasattr(module, name):
             delattr(module, name)
@@ -339,10 +398,12 @@ def test_a_program_waited_for_stops_the_run_on_a_signal(signame, raised):
     code = ("from mnist_ova import children\n"
             "try:\n"
             "    with children.handling_signals():\n"
+            "        print('waiting', flush=True)\n"
             "        children.output(['sleep', '60'], timeout=60)\n"
             "except BaseException as exc:\n"
             "    print(type(exc).__name__, flush=True)\n")
     process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    assert process.stdout.readline() == "waiting\n"
+    time.sleep(0.3)
     process.send_signal(getattr(signal, signame))
     assert process.communicate(timeout=5)[0].strip() == raised

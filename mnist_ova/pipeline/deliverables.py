@@ -1,16 +1,19 @@
-"""The render stage: schedules every deliverable into the staged output folder. What each one
-contains is decided in ``render/`` and ``templates/``; this module only says where and when."""
+"""The render stage: every deliverable declared in one table (``DELIVERABLES``): the function that makes it,
+when it is wanted, the lane it runs in and the lanes it waits for. ``render_all`` runs the table on the
+scheduler (``children.Scheduler``). What each one contains is decided in ``render/`` and ``templates/``; this
+module only says where and when."""
 import contextlib
-import errno
+import dataclasses
 import functools
 import hashlib
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
 from mnist_ova import children
 from mnist_ova.errors import ToolError
 from mnist_ova.pipeline import jobs, outputs
-from mnist_ova.pipeline.staging import DISK_ERRORS, disk_error
 from mnist_ova.render import diagnostics, figures, frames, gif, learning, notes, report, training_film, trends, video
 from mnist_ova.trainer import profiles
 from mnist_ova.fileio import json_text
@@ -18,112 +21,190 @@ from mnist_ova.fileio import json_text
 FIGURE_SCRATCH = "figures"  # in the staging scratch folder when the figures are not an output
 GALLERY_SCRATCH = "gallery"  # the drill-down digits, always inside the report
 VIDEOS = ("mp4", "gif", "training")  # the formats of the videos the report plays
+ROOM_PROBE = 1 << 16  # bytes written where a deliverable failed, to learn whether the disk was the reason
+
+
+@dataclasses.dataclass
+class Render:
+    """What the deliverables are made from: picklable, so that a lane's process has it under spawn too. Its
+    ``trained``, ``settings``, ``staging`` and ``review`` are the run's, so it stands for the run where the
+    report's context is made."""
+
+    trained: Any  # pipeline.jobs.Trained
+    settings: Any
+    staging: Any
+    review: Any
+    paths: dict  # {asset name: path} of every figure, equation and gallery digit
+    digits: dict  # the gallery's part of ``paths``
+    images_test: Any  # the test images, shaped
+    rows: Any  # the test positions the prediction videos show
+    examples: Any  # those positions' images and scores (frames.examples_of)
+    shots: Any  # the training snapshots, or None
+
+    @property
+    def formats(self):
+        return set(self.settings.formats)
+
+
+def _report_wanted(r):
+    return bool(r.formats & {"html", "pdf"})
+
+
+def _drawn(r):
+    """The figures are drawn: the report shows them, or they are an output of their own."""
+    return _report_wanted(r) or "figures" in r.formats
+
+
+def _film_wanted(r):
+    return "training" in r.formats and r.shots is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class Deliverable:
+    name: str  # its step ("<name>_s" in timings.json)
+    output: str  # what it writes: a name of outputs.ARTIFACTS
+    make: Callable[[Render], object]  # a top-level function, which a spawned lane imports
+    wanted: Callable[[Render], bool]  # asked for by the formats, and possible with what the model holds
+    lane: str = "main"  # "main": this process, in table order; any other: a child process running its steps in order
+    after: tuple[str, ...] = ()  # the lanes it waits for
+
+
+# Three lanes beside this process, each started at once (in a thread they would wait for the interpreter lock
+# that matplotlib and WeasyPrint hold), so both cores work: the figures this process does not draw (the PDF
+# waits for them), the predictions MP4, and the training film with the GIFs. This process draws the charts and
+# equations (about half the figures' time), then the PDF, then the HTML, which embeds everything: the longest
+# chain. Where jobs run inline, each lane runs when it is first waited for, in the same order.
+DELIVERABLES = (
+    Deliverable("figures", outputs.FIGURES_DIR, lambda r: figures.chart_figures(r.trained.views, r.paths), _drawn),
+    Deliverable("captions", outputs.CAPTIONS, lambda r: r.staging.path(outputs.CAPTIONS).write_text(
+        frames.captions(r.examples, _names(r), r.settings.seconds_per_example, r.settings.fps), encoding="utf-8"),
+        lambda r: "mp4" in r.formats),
+    Deliverable("images", outputs.FIGURES_DIR, lambda r: _image_figures(r), _drawn, lane="drawings"),
+    Deliverable("analysis", outputs.FIGURES_DIR, lambda r: _analysis_figures(r), _drawn, lane="drawings"),
+    Deliverable("learning", outputs.FIGURES_DIR, lambda r: learning.learning_figure(
+        r.shots, _names(r), r.trained.dataset.image_shape, r.paths["fig_learning"]),
+        lambda r: _drawn(r) and r.shots is not None, lane="drawings"),
+    Deliverable("history", outputs.FIGURES_DIR, lambda r: _history_figure(r),
+                lambda r: _drawn(r) and bool(r.review and r.review.across_builds), lane="drawings"),
+    Deliverable("posters", outputs.FIGURES_DIR, lambda r: (
+        frames.poster_strip(r.examples, _names(r), r.paths["fig_posters"]),
+        frames.poster(r.examples, _names(r), r.paths["video_poster"], r.settings.video_size)),
+        _report_wanted, lane="drawings"),
+    # The PDF shows it: drawn where the PDF waits, not with the film.
+    Deliverable("film_poster", outputs.FIGURES_DIR, lambda r: training_film.poster(
+        r.shots, _names(r), r.trained.dataset.image_shape, r.paths["film_poster"],
+        size=video.even_size(r.settings.video_size), solver_note=solver_note(r.trained.metadata["config"])),
+        lambda r: _drawn(r) and _film_wanted(r), lane="drawings"),
+    Deliverable("mp4", outputs.MP4, lambda r: video.write_mp4(
+        frames.frames(r.examples, _names(r), r.settings.video_size, r.settings.fps, r.settings.seconds_per_example),
+        r.staging.path(outputs.MP4), size=r.settings.video_size, fps=r.settings.fps,
+        counts=frames.frame_counts(len(r.examples), r.settings.fps, r.settings.seconds_per_example)),
+        lambda r: "mp4" in r.formats, lane="video"),
+    Deliverable("training", outputs.TRAINING_MP4, lambda r: _film(r), _film_wanted, lane="film"),
+    Deliverable("gif", outputs.GIF, lambda r: gif.write_gif(r.examples, _names(r), r.staging.path(outputs.GIF),
+                                                            seconds=r.settings.seconds_per_example),
+                lambda r: "gif" in r.formats, lane="film"),
+    Deliverable("pdf", outputs.PDF, lambda r: _pdf(r), lambda r: "pdf" in r.formats, after=("drawings",)),
+    # Last: it embeds the videos.
+    Deliverable("html", outputs.HTML, lambda r: _html(r), lambda r: "html" in r.formats,
+                after=("drawings", "video", "film")),
+)
+BY_NAME = {deliverable.name: deliverable for deliverable in DELIVERABLES}
+YIELDING = ("video", "film")  # the lanes only the HTML waits for: they yield the CPU to the chain before it
 
 
 def render_all(run):
     """Write every deliverable named by ``run.settings.formats``; returns their timings. ``run.review``
     (``pipeline.review.Review``) adds the comparison with a baseline and the gates to the report."""
-    trained, settings, staging, review = run.trained, run.settings, run.staging, run.review
+    r = prepare(run)
+    wanted = [d for d in DELIVERABLES if d.wanted(r)]
+    lanes = {d.lane: [e for e in wanted if e.lane == d.lane] for d in wanted if d.lane != "main"}
+    timings = {}
+    with children.progress_bar(total=len(wanted), desc="rendering", unit="step", disable=not run.progress,
+                               leave=False) as bar, children.Scheduler() as scheduler:
+        started = {lane: scheduler.start(run_lane, [d.name for d in steps], r, unwinds=True,  # it stops its ffmpeg
+                                         yields=lane in YIELDING, stderr=r.staging.scratch / f"{lane}.log")
+                   for lane, steps in lanes.items()}
+
+        def wait(lane):
+            if lane in started:
+                timings.update(_lane_result(started.pop(lane), lanes[lane], r.staging))
+                bar.update(len(lanes[lane]))
+
+        for step in [d for d in wanted if d.lane == "main"]:
+            for lane in step.after:
+                wait(lane)
+            bar.set_postfix_str(step.name)
+            timings[f"{step.name}_s"] = make(step, r)
+            bar.update()
+        for lane in lanes:  # those no step waited for (figures or videos alone)
+            wait(lane)
+    return timings
+
+
+def prepare(run):
+    """The run's ``Render``: the figures' folder made, and what more than one deliverable shows chosen once."""
+    trained, settings, staging = run.trained, run.settings, run.staging
     formats = set(settings.formats)
-    want_report = bool(formats & {"html", "pdf"})
     keep_figures = "figures" in formats or ("html" in formats and settings.html_assets == "external")
     figure_dir = staging.path(outputs.FIGURES_DIR) if keep_figures else staging.scratch / FIGURE_SCRATCH
     figure_dir.mkdir(parents=True, exist_ok=True)
-    paths = figure_paths(figure_dir)
-
-    evaluation, names = trained.evaluation, list(trained.evaluation.class_names)
     images_test = trained.dataset.images[trained.test_rows].reshape(-1, *trained.dataset.image_shape)
     rows = video_rows(trained, settings)
-    examples = frames.examples_of(evaluation, images_test, rows)
-
     digits = gallery_paths(run)
-    paths.update(digits)
+    trained.views  # made once, here, for every lane
+    return Render(trained, settings, staging, run.review, {**figure_paths(figure_dir), **digits}, digits,
+                  images_test, rows, frames.examples_of(trained.evaluation, images_test, rows), snapshots_of(trained))
 
-    shots = snapshots_of(trained)
-    film = "training" in formats and shots is not None
-    shape = trained.dataset.image_shape
-    # Three lanes beside this process, each forked at once (in a thread they would wait for the interpreter
-    # lock that matplotlib and WeasyPrint hold), so both cores work: the figures this process does not draw
-    # (the PDF waits for them), the predictions MP4, and the training film with the GIFs. This process draws
-    # the charts and equations (about half the figures' time; the lane draws the rest), then the PDF, then
-    # the HTML, which embeds everything: the longest chain, so the video lanes run at a lower priority and
-    # fill the other core without slowing it down. Where children.fork does not fork (not Linux, or another
-    # thread alive), each lane runs in this process when its result is waited for, in the same order.
-    drawings, videos, films = [], [], []
-    steps = []
-    if want_report or "figures" in formats:
-        steps.append(("figures", outputs.FIGURES_DIR, lambda: figures.chart_figures(trained.views, paths)))
-        drawings.append(("images", outputs.FIGURES_DIR, lambda: _image_figures(trained, paths, images_test, rows)))
-        drawings.append(("analysis", outputs.FIGURES_DIR,
-                         lambda: _analysis_figures(trained.views, paths, images_test, digits)))
-        if shots is not None:
-            drawings.append(("learning", outputs.FIGURES_DIR,
-                             lambda: learning.learning_figure(shots, names, shape, paths["fig_learning"])))
-        if review is not None and review.across_builds:
-            chart = review.across_builds["chart"]
-            drawings.append(("history", outputs.FIGURES_DIR, lambda: trends.accuracy_over_builds(
-                chart["labels"], chart["multiclass"], chart["multiclass_interval"], chart["one_vs_all"],
-                paths["fig_across_builds"], urls=chart["urls"])))
-    if want_report:
-        drawings.append(("posters", outputs.FIGURES_DIR, lambda: (
-            frames.poster_strip(examples, names, paths["fig_posters"]),
-            frames.poster(examples, names, paths["video_poster"], settings.video_size))))
-    if film and (want_report or "figures" in formats):  # the PDF shows it: drawn where the PDF waits, not with the film
-        drawings.append(("film_poster", outputs.FIGURES_DIR, lambda: training_film.poster(
-            shots, names, shape, paths["film_poster"], size=video.even_size(settings.video_size),
-            solver_note=solver_note(trained.metadata["config"]))))
-    if "mp4" in formats:
-        steps.append(("captions", outputs.CAPTIONS, lambda: staging.path(outputs.CAPTIONS).write_text(
-            frames.captions(examples, names, settings.seconds_per_example, settings.fps), encoding="utf-8")))
-        videos.append(("mp4", outputs.MP4, lambda: video.write_mp4(
-            frames.frames(examples, names, settings.video_size, settings.fps, settings.seconds_per_example),
-            staging.path(outputs.MP4), size=settings.video_size, fps=settings.fps,
-            counts=frames.frame_counts(len(examples), settings.fps, settings.seconds_per_example))))
-    if film:
-        films.append(("training", outputs.TRAINING_MP4, lambda: _film(trained, shots, settings, staging)))
-    if "gif" in formats:
-        films.append(("gif", outputs.GIF, lambda: gif.write_gif(examples, names, staging.path(outputs.GIF),
-                                                                seconds=settings.seconds_per_example)))
-    timings = {}
-    lanes = [(lane, what, nice) for lane, what, nice in ((drawings, "figures", 0), (videos, "video", VIDEO_NICENESS),
-                                                         (films, "video", VIDEO_NICENESS)) if lane]
-    with children.progress_bar(total=len(steps) + sum(len(lane) for lane, _, _ in lanes) + ("pdf" in formats)
-                           + ("html" in formats), desc="rendering", unit="step", disable=not run.progress,
-                           leave=False) as bar:
-        forked: list[_Encoder] = []
+
+def run_lane(names, r):
+    """A lane's steps, by name, in order (in the lane's process); their seconds by name."""
+    return {f"{name}_s": make(BY_NAME[name], r) for name in names}
+
+
+def make(deliverable, r):
+    """Make one deliverable; its seconds. A failure there that the disk explains (a full disk, a quota, a
+    file-size limit: ffmpeg says so only in words) is reported as the staging area reports a write's."""
+    with r.staging.writing(deliverable.output):
+        start = time.perf_counter()
         try:
-            for lane, what, nice in lanes:
-                output = lane[0][1]
-                forked.append(_Encoder(lambda lane=lane, nice=nice: _run_lane(lane, staging, nice),
-                                       log=staging.scratch / f"lane-{len(forked)}.log", staged=staging.path(output),
-                                       target=staging.out / output, what=what))
-            for name, output, step in steps:
-                bar.set_postfix_str(name)
-                with staging.writing(output):
-                    timings[f"{name}_s"] = _timed(step)
-                bar.update()
-            if drawings:
-                with staging.writing(outputs.FIGURES_DIR):
-                    timings.update(forked[0].result())
-                bar.update(len(drawings))
-            if "pdf" in formats:
-                bar.set_postfix_str("pdf")
-                with staging.writing(outputs.PDF):
-                    timings["pdf_s"] = _timed(lambda: _report("pdf", run, paths))
-                bar.update()
-            for encoder, (lane, _, _) in zip(forked[1 if drawings else 0:], lanes[1 if drawings else 0:]):
-                with staging.writing(lane[0][1]):
-                    timings.update(encoder.result())
-                bar.update(len(lane))
-        finally:
-            for encoder in forked:
-                encoder.stop()  # at once, on an error or a signal; a no-op once it has ended
-        if "html" in formats:  # last: it embeds the videos
-            bar.set_postfix_str("html")
-            with staging.writing(outputs.HTML):
-                timings["html_s"] = _timed(lambda: _report("html", run, paths))
-            bar.update()
-    return timings
+            deliverable.make(r)
+        except Exception:
+            try:
+                with r.staging.writing(deliverable.output):
+                    _write_probe(r.staging.path(deliverable.output))
+            except OSError:
+                pass  # not the disk: the failure stands as it is
+            raise
+        return round(time.perf_counter() - start, 3)
+
+
+def _write_probe(path):
+    """Write where ``path`` is (at its end, or in it when a folder), so that the OSError a full disk, a quota or a
+    file-size limit gives there now is raised for ``StagedOutput.writing`` to classify. The run fails either way."""
+    with open(path / ".probe" if path.is_dir() else path, "ab") as file:
+        file.write(bytes(ROOM_PROBE))
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _lane_result(job, steps, staging):
+    """A lane's timings; its failure as one line naming the first file it makes, with ffmpeg's last word."""
+    output = steps[0].output
+    with staging.writing(output):
+        try:
+            return job.result()
+        except children.ChildFailed as exc:
+            value = str(exc)
+    target = staging.out / output
+    log = _last_line(staging.scratch / f"{steps[0].lane}.log")
+    what = "figures" if output == outputs.FIGURES_DIR else "video"
+    raise ToolError(f"the {what} {str(target)!r} could not be made: {value.replace(str(staging.root), str(staging.out))}"
+                    + (f" (ffmpeg: {log})" if log else ""))
+
+
+def _names(r):
+    return list(r.trained.evaluation.class_names)
 
 
 def figure_paths(figure_dir):
@@ -159,77 +240,6 @@ def gallery_paths(run):
             for i in diagnostics.shown_positions(trained.evaluation, comparison)}
 
 
-# The video lanes yield to the chain of figures, PDF and HTML that the run waits for: a little (niceness 5)
-# and off its core (``_leave_the_first_cpu``). Measured on the 2-core Zen 4, `run.py render`: 8.7-8.9 s
-# quiet and 15.8 s beside two busy processes; niceness 5 unpinned 9.4-10.2 s and 16-17 s; niceness 19
-# 8.1-8.9 s quiet but 131 s beside the busy processes, which left the lanes almost nothing.
-VIDEO_NICENESS = 5
-
-
-def _leave_the_first_cpu():
-    """Run (with every child, ffmpeg too) on the CPUs this process may use but the first, when there are
-    several: one core is left to the chain the run waits for, whatever else runs on the machine."""
-    with contextlib.suppress(AttributeError, OSError):
-        cpus = sorted(os.sched_getaffinity(0))
-        if len(cpus) > 1:
-            os.sched_setaffinity(0, cpus[1:])
-
-
-def _run_lane(lane, staging, niceness):
-    """Run a lane's (name, output, step) steps in order; their seconds by name."""
-    if niceness and children.in_child():  # never the run's own process, where a lane that did not fork runs
-        os.nice(niceness)
-        _leave_the_first_cpu()
-    timings = {}
-    for name, output, step in lane:
-        with staging.writing(output):
-            timings[f"{name}_s"] = _timed(step)
-    return timings
-
-
-class _Encoder:
-    """``job()`` run in a child process (``children.fork``; in this one where it does not fork), its seconds
-    returned by ``result``. ``stop`` ends the process (and with it its ffmpeg) at once, so an interrupted run
-    does not wait for the video.
-
-    The process's stderr goes to ``log``: ffmpeg's own messages stay out of the run's one line,
-    and a failure (ffmpeg's exit status says) is reported with their last line, naming the final file
-    ``target``; a warning of a library there is no failure.
-    """
-
-    def __init__(self, job, *, log, staged, target, what="video"):
-        self._log, self._staged, self._target, self._what = log, staged, target, what
-        self._child = children.fork(job, stderr=log, unwinds=True)  # unwinds: it stops its ffmpeg
-
-    def result(self):
-        try:
-            return self._child.result()
-        except children.ChildFailed as exc:
-            value = str(exc)
-        log = _last_line(self._log)
-        for code, reason in DISK_ERRORS.items():
-            if os.strerror(code).lower() in f"{value} {log}".lower():
-                raise disk_error(self._target, reason)
-        if _at_file_size_limit(self._staged):  # ffmpeg is killed by SIGXFSZ there, without a word
-            raise disk_error(self._target, DISK_ERRORS[errno.EFBIG])
-        value = value.replace(str(self._staged), str(self._target))
-        raise ToolError(f"the {self._what} {str(self._target)!r} could not be made: {value}"
-                        + (f" (ffmpeg: {log})" if log else ""))
-
-    def stop(self):
-        self._child.stop()
-
-
-def _at_file_size_limit(path):
-    try:
-        import resource
-
-        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
-        return limit != resource.RLIM_INFINITY and os.path.getsize(path) >= limit
-    except (ImportError, OSError, ValueError):
-        return False
-
-
 def _last_line(path):
     with contextlib.suppress(OSError):
         with open(path, errors="replace") as log:
@@ -248,55 +258,56 @@ def solver_note(config):
     return "L-BFGS" if config["solver"] == "lbfgs" else f"gradient descent, α {config['learning_rate']:g}"
 
 
-def _film(trained, shots, settings, staging):
-    """``training.mp4`` with its captions, and ``training.gif``: run in a process of its own."""
-    names, shape = list(trained.evaluation.class_names), trained.dataset.image_shape
-    note = solver_note(trained.metadata["config"])
-    size = video.even_size(settings.video_size)
-    staging.path(outputs.TRAINING_CAPTIONS).write_text(training_film.captions(shots, training_film.FPS),
+def _film(r):
+    """``training.mp4`` with its captions, and ``training.gif``."""
+    names, shape, staging = _names(r), r.trained.dataset.image_shape, r.staging
+    note = solver_note(r.trained.metadata["config"])
+    staging.path(outputs.TRAINING_CAPTIONS).write_text(training_film.captions(r.shots, training_film.FPS),
                                                        encoding="utf-8")
-    training_film.write_mp4(shots, names, shape, staging.path(outputs.TRAINING_MP4), size=size,
-                            fps=training_film.FPS, solver_note=note)
-    training_film.write_gif(shots, names, shape, staging.path(outputs.TRAINING_GIF), solver_note=note)
+    training_film.write_mp4(r.shots, names, shape, staging.path(outputs.TRAINING_MP4),
+                            size=video.even_size(r.settings.video_size), fps=training_film.FPS, solver_note=note)
+    training_film.write_gif(r.shots, names, shape, staging.path(outputs.TRAINING_GIF), solver_note=note)
 
 
-def _timed(step):
-    """Seconds that ``step()`` took."""
-    start = time.perf_counter()
-    step()
-    return round(time.perf_counter() - start, 3)
-
-
-def _image_figures(trained, paths, test_images, example_rows):
-    dataset = trained.dataset
+def _image_figures(r):
+    dataset = r.trained.dataset
     figures.image_figures(
-        trained.evaluation, weights=trained.model.coef_, images=dataset.images.reshape(-1, *dataset.image_shape),
-        class_index=trained.evaluation.classes.searchsorted(dataset.labels), train_rows=trained.train_rows,
-        test_images=test_images, example_rows=example_rows, paths=paths)
+        r.trained.evaluation, weights=r.trained.model.coef_, images=dataset.images.reshape(-1, *dataset.image_shape),
+        class_index=r.trained.evaluation.classes.searchsorted(dataset.labels), train_rows=r.trained.train_rows,
+        test_images=r.images_test, example_rows=r.rows, paths=r.paths)
 
 
-def _analysis_figures(views, paths, test_images, digits):
-    diagnostics.reliability(views.evaluation.analysis, views.names, paths["fig_reliability"])
-    diagnostics.roc_and_precision_recall(views, paths["fig_roc_pr"])
-    if digits:
-        next(iter(digits.values())).parent.mkdir(parents=True, exist_ok=True)
-    for name, path in digits.items():
-        diagnostics.digit(test_images[int(name.rsplit("_", 1)[1])], path)
+def _analysis_figures(r):
+    views = r.trained.views
+    diagnostics.reliability(views.evaluation.analysis, views.names, r.paths["fig_reliability"])
+    diagnostics.roc_and_precision_recall(views, r.paths["fig_roc_pr"])
+    if r.digits:
+        next(iter(r.digits.values())).parent.mkdir(parents=True, exist_ok=True)
+    for name, path in r.digits.items():
+        diagnostics.digit(r.images_test[int(name.rsplit("_", 1)[1])], path)
 
 
-def _report(target, run, paths):
-    """``report.pdf`` (needs the figures) or ``report.html`` (needs the videos too, which it embeds)."""
-    settings, staging = run.settings, run.staging
-    context = _report_context(run)
-    assets = {name: path for name, path in paths.items() if path.is_file()}
-    if target == "pdf":
-        # data: URLs here too: WeasyPrint names each image after its URL, and a file URL would carry
-        # the staging folder's random name into the PDF's bytes.
-        html = report.render_html(context, target="pdf", assets=report.inline_assets(assets),
-                                  template_dir=settings.template_dir)
-        with children.stops_through_log("weasyprint"):  # it catches a stop while it draws an SVG
-            report.write_pdf(html, staging.path(outputs.PDF), base_url=staging.root)
-        return
+def _history_figure(r):
+    chart = r.review.across_builds["chart"]
+    trends.accuracy_over_builds(chart["labels"], chart["multiclass"], chart["multiclass_interval"],
+                                chart["one_vs_all"], r.paths["fig_across_builds"], urls=chart["urls"])
+
+
+def _pdf(r):
+    """``report.pdf``, from the figures."""
+    assets = {name: path for name, path in r.paths.items() if path.is_file()}
+    # data: URLs here too: WeasyPrint names each image after its URL, and a file URL would carry
+    # the staging folder's random name into the PDF's bytes.
+    html = report.render_html(_report_context(r), target="pdf", assets=report.inline_assets(assets),
+                              template_dir=r.settings.template_dir)
+    with children.stops_through_log("weasyprint"):  # it catches a stop while it draws an SVG
+        report.write_pdf(html, r.staging.path(outputs.PDF), base_url=r.staging.root)
+
+
+def _html(r):
+    """``report.html``, from the figures and the videos, which it embeds or links."""
+    staging, settings = r.staging, r.settings
+    assets = {name: path for name, path in r.paths.items() if path.is_file()}
     for name, file in outputs.assets(VIDEOS).items():
         if (staging.root / file).is_file():
             assets[name] = staging.root / file
@@ -304,7 +315,7 @@ def _report(target, run, paths):
     urls = (report.inline_assets(assets) if settings.html_assets == "inline"
             else {**report.linked_assets({n: p for n, p in assets.items() if n not in scratch}, staging.root),
                   **report.inline_assets(scratch)})
-    html = report.render_html(context, target="html", assets=urls, template_dir=settings.template_dir)
+    html = report.render_html(_report_context(r), target="html", assets=urls, template_dir=settings.template_dir)
     staging.path(outputs.HTML).write_text(html, encoding="utf-8")
 
 

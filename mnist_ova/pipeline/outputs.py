@@ -10,8 +10,6 @@ refuses a name that is not in the table).
 """
 import dataclasses
 
-from mnist_ova.render.figures import EQUATIONS
-
 MODEL = "model.npz"
 METRICS = "metrics.json"
 TIMINGS = "timings.json"
@@ -30,6 +28,9 @@ SUMMARY = "summary.md"
 FIGURES_DIR = "figures"
 # The tool's private folder in --out: the staging area of a run and its lock, nothing else.
 PRIVATE_DIR = ".mnist-ova"
+
+# The report's equations, each drawn as an SVG (render.figures.EQUATIONS holds how; a test keeps the two in step).
+EQUATIONS = ("eq_standardise", "eq_forward", "eq_loss", "eq_cost", "eq_gradients", "eq_update", "eq_stop", "eq_predict")
 
 # The report's figures, kept in FIGURES_DIR when asked for: template asset name -> file. Charts and image
 # grids are SVG, drawn at their printed size with their words as text; the video stills are pixel-exact PNGs.

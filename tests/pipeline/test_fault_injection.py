@@ -11,6 +11,8 @@ import contextlib
 import errno
 import os
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ from mnist_ova.pipeline import deliverables, jobs, outputs
 from mnist_ova.render import figures, report, training_film, video
 from mnist_ova.pipeline.cli import main
 from mnist_ova.pipeline.staging import StagedOutput
+from tests.conftest import REPO
 from tests.pipeline.test_bad_inputs import snapshot
 from tests.pipeline.test_deliverables import SMALL
 from tests.pipeline.test_ownership import foreign
@@ -30,7 +33,7 @@ class Injected(Exception):
 
 def instrument(fault_at=None, fault=None):
     """Wrap every stage boundary of this process; the ``fault_at``-th one calls ``fault(name)``. Returns
-    the names seen and a function that undoes the wrapping. The render's lanes (forked processes) count
+    the names seen and a function that undoes the wrapping. The render's lanes (child processes) count
     their own boundaries in their copy of ``seen``: they are not this process's, and are left alone."""
     seen, me = [], os.getpid()
     originals = {(StagedOutput, "writing"): StagedOutput.writing,
@@ -92,15 +95,16 @@ def quick_drawing(monkeypatch):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"<svg xmlns='http://www.w3.org/2000/svg'/>")
 
+    monkeypatch.setenv("MNIST_OVA_START_METHOD", "fork")  # the lanes inherit these stand-ins (spawned, they would not)
     monkeypatch.setattr(figures, "chart_figures", lambda views, paths: placeholders(paths.values()))
-    monkeypatch.setattr(deliverables, "_image_figures", lambda trained, paths, *args: None)
-    monkeypatch.setattr(deliverables, "_analysis_figures", lambda evaluation, paths, *args: None)
+    monkeypatch.setattr(deliverables, "_image_figures", lambda r: None)
+    monkeypatch.setattr(deliverables, "_analysis_figures", lambda r: None)
     monkeypatch.setattr(training_film, "poster", lambda *args, **kwargs: None)
     monkeypatch.setattr(report, "write_pdf", lambda html, path, **kwargs: placeholders([path]))
     monkeypatch.setattr(video, "write_mp4", lambda frames, path, **kwargs: placeholders([path]) or 0)
-    monkeypatch.setattr(deliverables, "_film", lambda trained, shots, settings, staging: placeholders(
-        [staging.path(outputs.TRAINING_MP4), staging.path(outputs.TRAINING_GIF),
-         staging.path(outputs.TRAINING_CAPTIONS)]))
+    monkeypatch.setattr(deliverables, "_film", lambda r: placeholders(
+        [r.staging.path(outputs.TRAINING_MP4), r.staging.path(outputs.TRAINING_GIF),
+         r.staging.path(outputs.TRAINING_CAPTIONS)]))
 
 
 def lock_is_free_and_leftovers_go(out):
@@ -152,7 +156,7 @@ def test_every_stage_boundary_survives_an_exception_a_sigkill_and_a_full_disk(tm
     assert main(run_args(tiny_npz, out)) == 0 and not (out / ".mnist-ova").exists()
 
 
-@pytest.mark.parametrize("step", ["images", "mp4", "training"])  # the first step of each forked lane
+@pytest.mark.parametrize("step", ["images", "mp4", "training"])  # the first step of each lane
 @pytest.mark.parametrize("mode, error, code", [
     ("exception", Injected("injected in a lane"), 1),
     ("full disk", OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/injected/lane"), 2)])
@@ -163,16 +167,46 @@ def test_a_fault_inside_a_render_lane_changes_nothing(tmp_path, quick_drawing, m
     foreign(out, tmp_path / "outside.txt")
     assert main(run_args(tiny_npz, out)) == 0
     before = snapshot(out)
-    run_lane = deliverables._run_lane
+    owner, name = {"images": (deliverables, "_image_figures"), "mp4": (video, "write_mp4"),
+                   "training": (deliverables, "_film")}[step]
+    works = getattr(owner, name)
 
-    def failing(lane, staging, niceness):  # runs in the lane's forked process
-        if any(name == step for name, _, _ in lane):
-            raise error
-        return run_lane(lane, staging, niceness)
+    def failing(*args, **kwargs):  # runs in the lane's process
+        raise error
 
-    monkeypatch.setattr(deliverables, "_run_lane", failing)
+    monkeypatch.setattr(owner, name, failing)
     assert main(run_args(tiny_npz, out)) == code
     assert snapshot(out) == before
-    monkeypatch.setattr(deliverables, "_run_lane", run_lane)
+    monkeypatch.setattr(owner, name, works)
     lock_is_free_and_leftovers_go(out)
     assert main(run_args(tiny_npz, out)) == 0
+
+
+# ffmpeg killed at a file-size limit says so only in words: the failed step's probe of the disk finds the
+# limit, and the staging area's classification names the file as it names a write of the tool's own.
+FFMPEG_AT_A_LIMIT = """
+import resource, signal, sys
+from types import SimpleNamespace
+import numpy as np
+from mnist_ova.pipeline import deliverables, outputs
+from mnist_ova.pipeline.staging import StagedOutput
+from mnist_ova.render import video
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # as the run does
+staging = StagedOutput(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+noise = np.random.RandomState(0).randint(0, 256, (60, 240, 320, 3), dtype=np.uint8)
+mp4 = deliverables.Deliverable("mp4", outputs.MP4, lambda r: video.write_mp4(
+    iter(noise), r.staging.path(outputs.MP4), size=(320, 240), fps=10), lambda r: True)
+try:
+    deliverables.make(mp4, SimpleNamespace(staging=staging))
+except Exception as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a file-size limit (resource) is POSIX's")
+def test_ffmpeg_stopped_by_a_file_size_limit_is_reported_as_the_limit(tmp_path):
+    result = subprocess.run([sys.executable, "-c", FFMPEG_AT_A_LIMIT, str(tmp_path / "out")], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.stdout.startswith(f"InputError cannot write '{tmp_path / 'out' / 'predictions.mp4'}': a file-size "
+                                    "limit (ulimit -f) is reached"), result.stdout + result.stderr

@@ -1,9 +1,10 @@
 """The table of outputs carries every fact about an artifact; the choices of --formats, the report's
 assets, the summary's links and the bundle's drop order are read from it."""
+import ast
 import re
 
 from mnist_ova.pipeline import bundle, config, deliverables, outputs, summary
-from mnist_ova.render import report
+from mnist_ova.render import figures, report
 
 
 def test_the_formats_are_the_tables_flags_in_their_documented_order():
@@ -38,3 +39,24 @@ def test_the_bundle_drops_by_rank_then_every_other_optional_file_alone():
     assert bundle._drop_steps(included) == [
         ["training.mp4", "training.vtt"], ["predictions.mp4"], ["report.html"], ["predictions.gif", "training.gif"],
         ["figures/accuracy.svg", "figures/eq_cost.svg"], ["predictions.csv"], ["predictions.vtt"], ["summary.md"]]
+
+
+def test_the_table_of_names_imports_no_renderer_and_names_every_equation_drawn():
+    imported = {alias.name for node in ast.walk(ast.parse(open(outputs.__file__).read()))
+                if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(ast.parse(open(outputs.__file__).read()))
+                 if isinstance(node, ast.ImportFrom)}
+    assert imported == {"dataclasses"}
+    assert outputs.EQUATIONS == tuple(figures.EQUATIONS)
+
+
+def test_every_deliverable_writes_an_output_of_the_table_and_waits_only_for_lanes_that_exist():
+    lanes = {d.lane for d in deliverables.DELIVERABLES}
+    assert lanes == {"main", "drawings", "video", "film"}
+    for d in deliverables.DELIVERABLES:
+        assert d.output in outputs.ARTIFACTS or d.output == outputs.FIGURES_DIR, d.name
+        assert set(d.after) <= lanes - {"main"} and (not d.after or d.lane == "main"), d.name
+    # The PDF waits for every figure; the HTML, which embeds the videos, for every lane.
+    assert deliverables.BY_NAME["html"].after == ("drawings", "video", "film")
+    assert {d.lane for d in deliverables.DELIVERABLES if d.output == outputs.FIGURES_DIR} <= \
+        {"main", *deliverables.BY_NAME["pdf"].after}

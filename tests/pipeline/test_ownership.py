@@ -196,16 +196,21 @@ def test_a_closed_stdout_is_quiet(tmp_path, tiny_npz):
     assert result.stdout == "{" and result.stderr == ""
 
 
+ENCODING = (["--iterations", "5", "--examples", "300", "--fps", "60", "--formats", "mp4"],
+            lambda staging: (staging / "predictions.mp4").exists())
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals to a process group (killpg)")
-@pytest.mark.parametrize("signame, code, extra, ready", [
-    ("SIGTERM", 143, ["--iterations", "200000"], lambda staging: True),  # training
-    ("SIGINT", 130, ["--iterations", "200000"], lambda staging: True),
-    ("SIGTERM", 143, ["--iterations", "5", "--examples", "300", "--fps", "60", "--formats", "mp4"],
-     lambda staging: (staging / "predictions.mp4").exists()),  # encoding the video
-    ("SIGINT", 143 - 13, ["--iterations", "5", "--examples", "300", "--fps", "60", "--formats", "mp4"],
-     lambda staging: (staging / "predictions.mp4").exists()),
+@pytest.mark.parametrize("signame, code, extra, ready, to", [
+    ("SIGTERM", 143, ["--iterations", "200000"], lambda staging: True, "group"),  # training
+    ("SIGINT", 130, ["--iterations", "200000"], lambda staging: True, "group"),
+    ("SIGTERM", 143, *ENCODING, "group"),  # encoding the video: a terminal's Ctrl-C, systemd's stop
+    ("SIGINT", 130, *ENCODING, "group"),
+    # `kill PID`: the run alone gets it, and stops the video's lane itself, at once
+    ("SIGTERM", 143, *ENCODING, "run"),
+    ("SIGHUP", 129, *ENCODING, "run"),
 ])
-def test_a_signal_stops_the_run_within_seconds_with_one_line(tmp_path, tiny_npz, signame, code, extra, ready):
+def test_a_signal_stops_the_run_within_seconds_with_one_line(tmp_path, tiny_npz, signame, code, extra, ready, to):
     out = tmp_path / "out"
     mine = foreign(out, tmp_path / "outside.txt")
     # A session of its own, so the signal reaches the run and its helpers as a terminal's Ctrl-C would.
@@ -217,7 +222,7 @@ def test_a_signal_stops_the_run_within_seconds_with_one_line(tmp_path, tiny_npz,
         assert process.poll() is None, process.stderr.read()
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    os.killpg(process.pid, getattr(signal, signame))
+    (os.killpg if to == "group" else os.kill)(process.pid, getattr(signal, signame))
     sent = time.monotonic()
     err = process.stderr.read()
     process.wait(timeout=30)
