@@ -134,6 +134,27 @@ def test_the_flipped_images_show_a_handful_and_the_html_folds_the_rest(evaluatio
             f"The first {diagnostics.HANDFUL} of 40 are\n  shown (the HTML report holds 30).") in gallery
 
 
+def test_a_link_to_a_folded_gallery_opens_it_in_a_browser(evaluation, tmp_path):
+    """Chromium (headless) follows the matrix's link to a confusion the HTML folds: its <details> opens, no script."""
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not browser:
+        pytest.skip("chromium is not installed")
+    css = report.environment().get_template("style.css").render()
+    page = tmp_path / "analysis.html"
+    page.write_text(f"<!DOCTYPE html><html><head><style>{css}</style></head><body>"
+                    f"{render_partial(evaluation, 'html')}</body></html>")
+    t, p, _ = confusion_cells(evaluation)[diagnostics.FEATURED]  # the first folded one
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=3000", "--dump-dom",
+                          f"{page.as_uri()}#confusion-{t}-{p}"], capture_output=True, text=True, timeout=60).stdout
+    assert '<details class="folded" open="">' in dom
+    assert '<details class="folded">' in render_partial(evaluation, "html"), "closed until a reader opens it"
+
+
 def test_context_never_calls_overlapping_recalls_different(evaluation):
     context = diagnostics.context(views.of(evaluation), test_rows=np.arange(evaluation.true_index.size))
     # Groups of tied classes (views.ranking); this data has no tie at either end.
