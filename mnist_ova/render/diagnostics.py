@@ -111,7 +111,8 @@ def reliability(analysis, names, path):
         for k, style, label, _ in models:
             model = analysis.per_model[k]
             enough = model.count >= MIN_BIN
-            drawn = right.plot(model.mean_predicted[enough], model.observed[enough], marker="o", markersize=2.2, **style)
+            drawn = right.plot(model.mean_predicted[enough], model.observed[enough], marker="o", markersize=2.2,
+                               **style)
             lines += drawn if label is not None else []
         _diagonal(right)
         right.set_xlabel("the model's sigmoid output")

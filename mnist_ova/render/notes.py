@@ -221,7 +221,8 @@ def _caption(inline, labels, taken, *, where):
     if match:
         label = match.group(1)
         if not re.fullmatch(NAME, label) or not label.startswith("tbl-"):
-            raise InputError(f"notes file {line}: a table's label is #tbl-NAME (letters, digits, _ and -); got #{label}")
+            raise InputError(f"notes file {line}: a table's label is #tbl-NAME (letters, digits, _ and -); "
+                             f"got #{label}")
         if label in labels or label in taken:
             raise InputError(f"notes file {line}: the label #{label} is taken (by the report, a figure or another "
                              "table); choose another name")

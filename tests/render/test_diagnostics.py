@@ -120,7 +120,8 @@ def test_a_class_name_in_a_table_breaks_at_spaces_and_slashes_never_after_a_hyph
 def test_the_flipped_images_show_a_handful_and_the_html_folds_the_rest(evaluation, target):
     analysis = diagnostics.context(views.of(evaluation), test_rows=np.arange(evaluation.true_index.size))
     example = analysis["galleries"][0]["examples"][0]
-    flips = {"right_to_wrong": {"count": 40, "examples": [example] * 30}, "wrong_to_right": {"count": 0, "examples": []}}
+    flips = {"right_to_wrong": {"count": 40, "examples": [example] * 30},
+             "wrong_to_right": {"count": 0, "examples": []}}
     analysis["comparison"] = {"label": "old", "differences": [], "changes": [], "recall_changes": [], "verdict": "none",
                               "main": {"change": 0.0}, "alpha": 0.05, "p_value": 1.0, "pairing_problem": None,
                               "flips": flips}

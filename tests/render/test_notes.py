@@ -132,7 +132,8 @@ def test_every_table_is_numbered_and_its_caption_may_label_it(tmp_path):
     assert re.search(r'<table id="tbl-mine">\s*<caption><span class="label">NUMBER table tbl-mine\.</span> '
                      r'My <em>own</em> table</caption>\s*<thead>', html)
     assert '<caption><span class="label">NUMBER table notes-table-2.</span> Unlabelled.</caption>' in html
-    assert '<table id="notes-table-3">\n<caption><span class="label">NUMBER table notes-table-3.</span></caption>' in html
+    assert ('<table id="notes-table-3">\n<caption><span class="label">NUMBER table notes-table-3.</span></caption>'
+            in html)
     assert ": My" not in html and "{#" not in html and "After.</p>" in html, "a caption is no paragraph of its own"
 
 
@@ -149,9 +150,11 @@ def test_notes_tables_and_figures_number_on_among_the_reports(tmp_path, image):
         numbering.number("figure", "fig_samples")
         html = str(document.body("notes-1", numbering.ref, numbering.has, numbering.number))
         known = numbering.placed
-    assert '<a class="ref" href="#tbl-mine">Table 2</a>' in html and '<a class="ref" href="#fig-mine">Figure 2</a>' in html
+    assert '<a class="ref" href="#tbl-mine">Table 2</a>' in html
+    assert '<a class="ref" href="#fig-mine">Figure 2</a>' in html
     assert '<a class="ref" href="#tab_data">Table 1</a>' in html
-    assert '<span class="label">Table 2.</span> Mine</caption>' in html and '<span class="label">Figure 2.</span>' in html
+    assert '<span class="label">Table 2.</span> Mine</caption>' in html
+    assert '<span class="label">Figure 2.</span>' in html
 
 
 @pytest.mark.parametrize("caption, reason", [

@@ -58,11 +58,13 @@ def test_a_figure_taller_than_a_page_keeps_its_caption_heading_and_lead():
 @pytest.mark.parametrize("before", range(4, 12))
 def test_a_chapters_closing_paragraph_is_not_alone_on_a_page(before):
     """As the model card's "Fair use" paragraph after its table (which never breaks)."""
-    table = "<table id='t'>" + "".join(f"<tr><th>row {n}</th><td>{'text ' * 30}</td></tr>" for n in range(6)) + "</table>"
+    rows = "".join(f"<tr><th>row {n}</th><td>{'text ' * 30}</td></tr>" for n in range(6))
+    table = f"<table id='t'>{rows}</table>"
     body = "<section>" + "".join(paragraph(n) for n in range(before)) + table + paragraph(99, 40) + "</section>"
     pages = pages_of(body)
     last = next(page for page in pages if "p99" in page)
-    assert last & ({f"p{n}" for n in range(before)} | {"t"}), f"p99 alone on page {pages.index(last) + 1} of {len(pages)}"
+    alone = f"p99 alone on page {pages.index(last) + 1} of {len(pages)}"
+    assert last & ({f"p{n}" for n in range(before)} | {"t"}), alone
 
 
 @pytest.mark.parametrize("lead_paragraphs", range(10, 14))
