@@ -5,7 +5,6 @@ with a context of numbers and asset references, and writes the two files.
 """
 import base64
 import contextlib
-import datetime
 import mimetypes
 import os
 import traceback
@@ -14,7 +13,7 @@ from pathlib import Path
 
 
 from mnist_ova.errors import InputError
-from mnist_ova.environment import source_date_epoch
+from mnist_ova.environment import dependencies, reproducible, run_time
 from mnist_ova.fileio import MiB, read_bounded
 
 ENTRY = "report.html.j2"
@@ -302,17 +301,6 @@ def _fetcher():
     return Fetcher()
 
 
-PACKAGES = ("numpy", "scipy", "scikit-learn", "matplotlib", "opencv-python-headless", "pillow", "imageio",
-            "imageio-ffmpeg", "jinja2", "weasyprint", "tqdm", "mlxtend")
-
-
-def report_time():
-    """SOURCE_DATE_EPOCH when set (reproducible builds), else now, in UTC."""
-    epoch = source_date_epoch()
-    return (datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc) if epoch is not None
-            else datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0))
-
-
 # Stage keys of timings.json as the report names them, in the order they run.
 STAGES = {"load_s": "Loading the data", "preprocess_s": "Standardising and splitting",
           "train_s": "Training", "snapshots_s": "Scoring the snapshots of training",
@@ -382,8 +370,7 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
     accuracy = views.headline["multiclass_accuracy"]
     falling = still_falling(e.cost_history, [m["iterations"] for m in classes], config["iterations"])
     split = files_split(dataset, profile, None if data is None else data.official_n_train)
-    when = report_time()
-    reproducible = source_date_epoch() is not None
+    when = run_time()
     versions = package_versions()
     return {
         "meta": dict(title_page, title=title_page.get("title") or profile.default_title,
@@ -428,7 +415,7 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
         "still_falling": falling and dict(falling, rows=[classes[k] for k in falling["models"]]),
         "video": video,
         # Timings differ from run to run: a reproducible build (SOURCE_DATE_EPOCH set) leaves them out.
-        "timings": None if reproducible else timing_rows(timings or {}, training),
+        "timings": None if reproducible() else timing_rows(timings or {}, training),
         "versions": versions,
         "version_of": dict(versions),
         # The multiclass accuracy's 95 % Wilson interval as it is, the interval the error analysis states
@@ -534,7 +521,7 @@ def package_versions():
     import platform
 
     versions = [("python", platform.python_version())]
-    for name in PACKAGES:
+    for name in dependencies():
         try:
             versions.append((name, package_metadata.version(name)))
         except package_metadata.PackageNotFoundError:

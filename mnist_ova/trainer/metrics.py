@@ -23,13 +23,16 @@ def normalise_rows(counts):
 
 
 def most_confused_pairs(counts, top=3):
-    """The ``top`` off-diagonal (true, predicted, count) cells, largest first, ties in row-major order
-    (the order of ``statistics.confusion_cells`` and of the report)."""
+    """The ``top`` largest off-diagonal (true, predicted, count) cells and every cell tied with the last of
+    them (a tie is named whole, as the report names it), largest first, ties in row-major order (the order
+    of ``statistics.confusion_cells`` and of the report)."""
     off_diagonal = np.array(counts, dtype=np.int64)
     np.fill_diagonal(off_diagonal, 0)
-    order = np.lexsort((np.arange(off_diagonal.size), -off_diagonal.ravel()))[:top]
-    pairs = [(*np.unravel_index(i, off_diagonal.shape), off_diagonal.flat[i]) for i in order]
-    return [(int(t), int(p), int(c)) for t, p, c in pairs if c > 0]
+    flat = off_diagonal.ravel()
+    order = np.lexsort((np.arange(flat.size), -flat))
+    least = flat[order[min(top, flat.size) - 1]] if flat.size else 0
+    return [(*map(int, np.unravel_index(i, off_diagonal.shape)), int(flat[i])) for i in order
+            if flat[i] >= max(least, 1)]
 
 
 def roc_curve(scores, positive):
@@ -111,7 +114,7 @@ class Evaluation:
         return analyse(self)
 
     def most_confused(self, top=3):
-        """(true index, predicted index, count) of the ``top`` largest off-diagonal cells."""
+        """(true index, predicted index, count) of the ``top`` largest off-diagonal cells, and any tied with the last."""
         return most_confused_pairs(self.confusion, top)
 
     def to_dict(self):

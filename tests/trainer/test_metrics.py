@@ -47,6 +47,12 @@ def test_most_confused_pairs():
     assert metrics.most_confused_pairs(counts, top=2) == [(1, 0, 9), (0, 1, 3)]
 
 
+def test_most_confused_pairs_name_a_tie_whole():
+    counts = np.array([[5, 2, 2], [9, 5, 2], [0, 1, 5]])
+    assert metrics.most_confused_pairs(counts, top=2) == [(1, 0, 9), (0, 1, 2), (0, 2, 2), (1, 2, 2)]
+    assert metrics.most_confused_pairs(np.eye(3, dtype=int), top=3) == [], "no mistakes: no confusions"
+
+
 def test_evaluate_matches_plain_counts(small_digits):
     images, labels = small_digits
     X = standardise(images)
