@@ -421,12 +421,13 @@ def image_grid(images, titles, path, *, columns=6, colors=None, max_side=1.0, ti
     columns = max(1, min(columns, n))
     rows = max(1, -(-n // columns))
     cell = TEXT_WIDTH / columns
-    side = min(cell - 0.12, max_side)
     titles = [wrap(literal(t), (cell - 0.06) * 72, SMALL_FONT, title_lines) for t in titles]
     lines = max((t.count("\n") + 1 for t in titles), default=1)
     title_h = line_height(SMALL_FONT, lines) + 0.05
-    row_h = side + title_h + 0.1
     bar_h = 0.1 + line_height(SMALL_FONT, 2) + 0.12 + 0.08 if colorbar_label else 0
+    # Many rows take smaller images, so that the grid stays within MAX_HEIGHT (its words keep their size).
+    side = min(cell - 0.12, max_side, (MAX_HEIGHT - bar_h) / rows - title_h - 0.1)
+    row_h = side + title_h + 0.1
     height = rows * row_h + bar_h
     with _figure(path, (columns * cell, height), layout=False) as (fig, _):
         for i, (image, title) in enumerate(zip(images, titles)):

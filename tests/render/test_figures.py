@@ -53,7 +53,7 @@ def test_figures_fit_the_text_column(typeset):
         width, height = (float(v) for v in re.search(r'<svg[^>]*width="([\d.]+)pt" height="([\d.]+)pt"',
                                                       path.read_text()).groups())
         assert width <= figures.TEXT_WIDTH * 72 + 0.5, name
-        assert height <= 9.5 * 72, name  # fits an A4 page's text block with its caption
+        assert height <= figures.MAX_HEIGHT * 72 + 0.5, name  # a page with its caption, heading and lead sentence
 
 
 def test_no_two_words_meet(typeset):
@@ -100,3 +100,12 @@ def test_names_break_at_spaces_or_after_a_slash_never_inside_a_word(text, width,
 
 def len_in_points(text):
     return 4 * len(text)
+
+
+def test_a_grid_of_many_images_stays_within_the_page_and_keeps_its_type_size(tmp_path):
+    rng = np.random.RandomState(0)
+    figures.weights_grid(rng.normal(size=(62, 64)), (8, 8), [f"class {k}" for k in range(62)], tmp_path / "w.svg")
+    svg = (tmp_path / "w.svg").read_text()
+    height = float(re.search(r'<svg[^>]*height="([\d.]+)pt"', svg).group(1))
+    assert height <= figures.MAX_HEIGHT * 72 + 0.5
+    assert min(float(size) for size in re.findall(r"font:\s*(?:[a-z]+\s+)*([\d.]+)px", svg)) >= figures.MIN_FONT
