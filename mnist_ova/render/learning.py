@@ -7,6 +7,7 @@ Each row's weights are one mosaic image (the models side by side) on the film's 
 row's own scale (the weights grow as training goes on), so one axes per row, not one per model.
 """
 import dataclasses
+import re
 
 import numpy as np
 
@@ -24,9 +25,11 @@ LABEL_WIDTH = 1.25  # inches for the row labels
 @dataclasses.dataclass(frozen=True)
 class Layout:
     """Where ``learning_figure`` puts things, in inches: ``columns`` models to a line of ``lines``, each model a
-    ``tile`` wide with its name above it (``names_h``), ``inch`` per image pixel; a row of the figure (one
-    snapshot) is ``row_h`` tall, and ``rows`` of them fit in figures.MAX_HEIGHT (at most ROWS, at least 2),
-    so print never shrinks the figure's words below their size."""
+    ``tile`` wide with its name above it (``names``, each fitted to the tile on one or two lines; ``names_h``
+    their height), ``inch`` per image pixel; a row of the figure (one snapshot) is ``row_h`` tall, and
+    ``rows`` of them fit in figures.MAX_HEIGHT (at most ROWS, at least 2), so print never shrinks the
+    figure's words below their size."""
+    names: tuple
     columns: int
     lines: int
     tile: float
@@ -37,17 +40,24 @@ class Layout:
     rows: int
 
 
-def layout(K, image_shape):
+def layout(names, image_shape):
     h, w = image_shape
-    columns = min(K, MAX_COLUMNS)
+    K = len(names)
+    # As many models to a line as leave each tile room for the widest word of a name: a name then breaks
+    # between words (or after a '/'), never inside one.
+    widest = max(figures.text_width(word, figures.SMALL_FONT) for name in names
+                 for word in re.split(r"\s+|(?<=/)", figures.literal(name)))
+    columns = max(1, min(K, MAX_COLUMNS, int((figures.TEXT_WIDTH - LABEL_WIDTH) * 72 // (widest + 2))))
     lines = -(-K // columns)
     tile = min((figures.TEXT_WIDTH - LABEL_WIDTH) / columns, 0.62)  # inches per model, its gap included
     inch = tile / (w + GAP)
-    names_h = figures.line_height(figures.SMALL_FONT) + 0.04
+    # Broken between words or shortened after one, never cut inside a word (figures.fit_name, as the charts do).
+    fitted = tuple(figures.fit_name(name, tile * 72 - 2, figures.SMALL_FONT, 2) for name in names)
+    names_h = figures.line_height(figures.SMALL_FONT, max(name.count("\n") + 1 for name in fitted)) + 0.04
     line_h = names_h + (h + GAP) * inch  # a line of models with their names above it
     row_h = max(lines * line_h, names_h + figures.line_height(figures.SMALL_FONT, 4)) + 0.12
     rows = int(min(ROWS, max(2, figures.MAX_HEIGHT // row_h)))
-    return Layout(columns, lines, tile, inch, names_h, line_h, row_h, rows)
+    return Layout(fitted, columns, lines, tile, inch, names_h, line_h, row_h, rows)
 
 
 def square(pixels):
@@ -88,7 +98,7 @@ def row_label(shots, s):
 def learning_figure(shots, names, image_shape, path):
     """Write ``learning.svg``: rows of the models' weights at the snapshots ``picks`` chooses."""
     K = shots.coef.shape[1]
-    fit = layout(K, image_shape)
+    fit = layout(names, image_shape)
     rows = picks(shots.iterations, fit.rows)
     columns, lines, tile, inch, names_h, line_h, row_h = (fit.columns, fit.lines, fit.tile, fit.inch, fit.names_h,
                                                           fit.line_h, fit.row_h)
@@ -109,9 +119,10 @@ def learning_figure(shots, names, image_shape, path):
                 ax.imshow(image, interpolation="nearest", aspect="auto")
                 ax.set_axis_off()
                 for k in range(first, stop):
-                    name = figures.ellipsize(figures.literal(names[k]), tile * 72 - 2, figures.SMALL_FONT)
-                    fig.text((label_w + (k - first + 0.5) * tile) / width, (line_top - names_h + 0.04) / height,
-                             name, ha="center", va="baseline", fontsize=figures.SMALL_FONT, color="#212121")
+                    for j, part in enumerate(reversed(fit.names[k].split("\n"))):  # each line placed on its own
+                        fig.text((label_w + (k - first + 0.5) * tile) / width,
+                                 (line_top - names_h + 0.04 + figures.line_height(figures.SMALL_FONT, j)) / height,
+                                 part, ha="center", va="baseline", fontsize=figures.SMALL_FONT, color="#212121")
             for j, text in enumerate(row_label(shots, s)):
                 baseline = top - names_h - figures.SMALL_FONT * (0.95 + 1.2 * j) / 72
                 fig.text(0.02 / width, baseline / height, text, ha="left", va="baseline",
@@ -136,13 +147,15 @@ def spacing(iterations):
     return None, None
 
 
-def context(shots, *, film_mp4, film_gif, film_seconds, image_shape=None):
+def context(shots, *, film_mp4, film_gif, film_seconds, image_shape=None, names=None):
     """What the report's chapter says about the snapshots and the film; None without snapshots. ``image_shape``
-    (default: square) sets how many snapshots the figure has room for, as ``learning_figure`` draws them."""
+    (default: square) and ``names`` (default: the models' numbers) set how many snapshots the figure has room
+    for, as ``learning_figure`` draws them."""
     if shots is None:
         return None
     _, K, pixels = shots.coef.shape
-    shown = [int(shots.iterations[s]) for s in picks(shots.iterations, layout(K, image_shape or square(pixels)).rows)]
+    fit = layout(names if names is not None else [str(k) for k in range(K)], image_shape or square(pixels))
+    shown = [int(shots.iterations[s]) for s in picks(shots.iterations, fit.rows)]
     scored = shots.test_multiclass is not None
     spaced, step = spacing(shots.iterations)
     return {"n_snapshots": int(len(shots.iterations)), "first": int(shots.iterations[0]),

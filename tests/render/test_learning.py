@@ -16,9 +16,25 @@ def test_the_figure_shows_as_many_snapshots_as_fit_a_page(tmp_path, K, shape, ro
     learning.learning_figure(shots, names, shape, tmp_path / "learning.svg")
     svg = (tmp_path / "learning.svg").read_text()
     height = float(re.search(r'<svg[^>]* height="([\d.]+)pt"', svg)[1]) / 72
-    assert learning.layout(K, shape).rows == rows and height <= figures.MAX_HEIGHT + 0.01
+    assert learning.layout(names, shape).rows == rows and height <= figures.MAX_HEIGHT + 0.01
     assert svg.count(">c00<") == rows  # every row names its tiles
     said = learning.context(shots, film_mp4=False, film_gif=False, film_seconds=10, image_shape=shape)
     assert len(said["shown"]) == rows and said["shown"][0] == 1 and said["shown"][-1] == 300
     # Without the shape, a square image of the weights' pixel count is assumed.
     assert learning.context(shots, film_mp4=False, film_gif=False, film_seconds=10)["shown"] == said["shown"]
+
+
+def test_long_names_break_between_words_on_two_lines_and_the_chapter_counts_the_rows_drawn(tmp_path):
+    """26 long names: each tile's name in full on two lines (never 'rotat…'), and the chapter names as many
+    snapshots as the figure, with its taller name lines, draws."""
+    from tests.render.test_training_film import TWENTY_SIX
+
+    shots = fake_snapshots(K=26, last=300)
+    learning.learning_figure(shots, TWENTY_SIX, (28, 28), tmp_path / "long.svg")
+    svg = (tmp_path / "long.svg").read_text()
+    fit = learning.layout(TWENTY_SIX, (28, 28))
+    assert "…" not in svg and svg.count(">rotated<") == 6 * fit.rows and svg.count(">five<") == fit.rows
+    assert svg.count(">digit five<") == fit.rows, "a name that fits one line stays on one"
+    assert fit.names_h > learning.layout([f"c{k}" for k in range(26)], (28, 28)).names_h
+    said = learning.context(shots, film_mp4=False, film_gif=False, film_seconds=10, names=TWENTY_SIX)
+    assert len(said["shown"]) == fit.rows

@@ -145,7 +145,7 @@ def test_learning_figure_names_every_tile_when_the_models_wrap_onto_more_lines(t
     names = [f"c{k:02d}" for k in range(30)]  # short enough for a tile
     learning.learning_figure(shots, names, (28, 28), tmp_path / "many.svg")
     svg = (tmp_path / "many.svg").read_text()
-    rows = learning.picks(shots.iterations, learning.layout(30, (28, 28)).rows)  # as many as fit a page
+    rows = learning.picks(shots.iterations, learning.layout(names, (28, 28)).rows)  # as many as fit a page
     assert all(svg.count(f">c{k:02d}<") == len(rows) for k in range(30))
 
 
