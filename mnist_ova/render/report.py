@@ -40,6 +40,7 @@ def environment(template_dir=None):
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["breakable"] = breakable
     env.filters["thousands"] = "{:,}".format  # a count in running text: 14,000, not 14000
+    env.filters["first_upper"] = lambda text: text[:1].upper() + text[1:]  # capitalize lowers a name's other letters
     env.globals["name_limit"] = NAME_LIMIT
     env.filters.update(md=markdown_text, md_code=markdown_code, md_link=markdown_link)
     # A template rendered on its own (a section, in a test) numbers its figures and tables from 1;

@@ -342,3 +342,17 @@ def test_the_training_film_takes_the_number_of_the_still_it_replaces(trained, fi
     assert [n for i, n in pdf.items() if i in films] == [n for i, n in web.items() if i in films] == \
         ([pdf["fig_film"]] if film["mp4"] or film["gif"] else [])
     assert list(pdf.values()) == list(web.values())
+
+
+def test_class_names_keep_their_capitals_and_break_only_between_words_in_every_table(trained):
+    """A name in a table cell breaks at its spaces and after a '/', never after a hyphen; a sentence that
+    starts with a name capitalises its first letter only ('Class iPhone', never 'Class iphone')."""
+    names = ["T-shirt/top", "iPhone X"] + [f"c{k}" for k in range(2, len(trained.views.names))]
+    evaluation = dataclasses.replace(trained.evaluation, class_names=names)
+    c = context_of(dataclasses.replace(trained, evaluation=evaluation))
+    page = report.render_html(c, target="html", assets=_Names())
+    tables = re.findall(r"<table.*?</table>", page, flags=re.S)
+    shirt = '<th scope="row"><span class="word">T-shirt/</span><wbr>top</th>'
+    assert sum(shirt in table for table in tables) >= 4, "the models', accuracies', per-class and analysis tables"
+    assert ">T-<" not in page and "T-shirt/top</th>" not in page
+    assert report.environment().from_string("{{ 'class iPhone X' | first_upper }}").render() == "Class iPhone X"
