@@ -9,7 +9,7 @@ tables name every class in full). Arrays in, one file out each.
 """
 import numpy as np
 
-from mnist_ova.render.figures import (KEY_LIMIT, SMALL_FONT, TEXT_WIDTH, _figure, class_lines, fit_name,
+from mnist_ova.render.figures import (KEY_LIMIT, SMALL_FONT, TEXT_WIDTH, svg_figure, class_lines, fit_name,
                                       key_title, line_height, literal, text_width)
 from mnist_ova.render.palette import ACCENT, WRONG, hex_colour
 from mnist_ova.render.views import groups_apart, interval
@@ -82,7 +82,7 @@ def _diagonal(ax):
 
 
 def _panels(path, names):
-    return _figure(path, (WIDTH, PANEL + _key_height(names)), ncols=2)
+    return svg_figure(path, (WIDTH, PANEL + _key_height(names)), ncols=2)
 
 
 def reliability(analysis, names, path):

@@ -174,7 +174,7 @@ def line_height(size, lines=1, spacing=1.2):
 
 
 @contextlib.contextmanager
-def _figure(path, figsize, *, layout=True, **subplots):
+def svg_figure(path, figsize, *, layout=True, **subplots):
     """A figure of exactly ``figsize`` inches saved as SVG to ``path``."""
     import matplotlib
 
@@ -221,7 +221,7 @@ def accuracy(train_accuracy, test_accuracy, names, path, *, always_no=None):
     K = len(names)
     labels, _ = _label_column(names, pitch=_row_pitch(K))
     y = np.arange(K)
-    with _figure(path, (TEXT_WIDTH, _rows_height(K))) as (fig, ax):
+    with svg_figure(path, (TEXT_WIDTH, _rows_height(K))) as (fig, ax):
         if always_no is not None:
             ax.scatter(always_no, y, marker="|", s=90, color="#9e9e9e", linewidths=1.4,
                        label='always "not this class"', zorder=2)
@@ -236,7 +236,7 @@ def accuracy(train_accuracy, test_accuracy, names, path, *, always_no=None):
         ax.set_ylim(K - 0.4, -0.6)
         ax.grid(axis="x")
         ax.set_axisbelow(True)
-        ax.xaxis.set_major_formatter(_percent_formatter())
+        ax.xaxis.set_major_formatter(percent_formatter())
         ax.set_xlabel(f"binary accuracy (axis from {100 * low:.0f} %, not from zero)")
         ax.set_ylabel("one-vs-all model")
         right = ax.secondary_yaxis("right")
@@ -248,7 +248,7 @@ def accuracy(train_accuracy, test_accuracy, names, path, *, always_no=None):
         fig.legend(loc="outside upper center", ncol=3, handletextpad=0.3, columnspacing=1.5)
 
 
-def _percent_formatter(decimals=0):
+def percent_formatter(decimals=0):
     import matplotlib.ticker
 
     return matplotlib.ticker.FuncFormatter(lambda v, _: f"{100 * v:.{decimals}f} %")
@@ -301,7 +301,7 @@ def cost_curves(histories, names, path):
     final = [history[-1] for history in histories]
     lines = class_lines(_legend_labels(names), final, highest=True)
     entries = sum(label is not None for _, _, label, _ in lines)
-    with _figure(path, (TEXT_WIDTH, max(3.0, line_height(SMALL_FONT, entries, 1.45) + 0.9))) as (fig, ax):
+    with svg_figure(path, (TEXT_WIDTH, max(3.0, line_height(SMALL_FONT, entries, 1.45) + 0.9))) as (fig, ax):
         for k, style, label, _ in lines:
             ax.plot(np.arange(1, len(histories[k]) + 1), histories[k], label=label, **style)
         ax.set_xlabel("iteration")
@@ -345,7 +345,7 @@ def confusion(counts, normalised, names, path):
     lines = max(label.count("\n") + 1 for label in labels)
     vertical = widest > cell - 2
     below = (widest / 72 if vertical else line_height(SMALL_FONT, lines)) + 0.45
-    with _figure(path, (TEXT_WIDTH, side + below + 0.35)) as (fig, ax):
+    with svg_figure(path, (TEXT_WIDTH, side + below + 0.35)) as (fig, ax):
         image = ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
         if size:
             for (i, j), v in np.ndenumerate(counts):
@@ -360,7 +360,7 @@ def confusion(counts, normalised, names, path):
         ax.set_ylabel("true class")
         bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02, shrink=0.8)
         bar.set_label("share of the true class's test images")
-        bar.ax.yaxis.set_major_formatter(_percent_formatter())
+        bar.ax.yaxis.set_major_formatter(percent_formatter())
         bar.outline.set_visible(False)
 
 
@@ -371,14 +371,14 @@ def per_class(precision, recall, f1, names, path):
     y = np.arange(K)
     values = np.concatenate([precision, recall, f1])
     low = min(0.9, max(0.0, float(np.floor(values.min() * 20) / 20)))
-    with _figure(path, (TEXT_WIDTH, _rows_height(K)), ncols=3, sharey=True) as (fig, axes):
+    with svg_figure(path, (TEXT_WIDTH, _rows_height(K)), ncols=3, sharey=True) as (fig, axes):
         for ax, scores, title in zip(axes, (precision, recall, f1), ("precision", "recall", "F1")):
             ax.hlines(y, low, scores, color="#cfd8dc", linewidth=1.0, zorder=1)
             ax.scatter(scores, y, s=20, color=ACCENT, zorder=3)
             ax.set_title(title)
             ax.set_xlim(low, 1.0 + (1 - low) * 0.03)
             ax.xaxis.set_major_locator(_few_ticks())
-            ax.xaxis.set_major_formatter(_percent_formatter())
+            ax.xaxis.set_major_formatter(percent_formatter())
             ax.grid(axis="x")
             ax.set_axisbelow(True)
         axes[0].set_yticks(y, labels)
@@ -399,7 +399,7 @@ def roc(curves, names, path):
     lines = class_lines(_legend_labels(names, limit=1.4), [auc for _, _, auc in curves], highest=False)
     entries = sum(label is not None for _, _, label, _ in lines)
     side = 3.3
-    with _figure(path, (TEXT_WIDTH, max(side + 0.5, line_height(SMALL_FONT, entries, 1.45) + 0.8))) as (fig, ax):
+    with svg_figure(path, (TEXT_WIDTH, max(side + 0.5, line_height(SMALL_FONT, entries, 1.45) + 0.8))) as (fig, ax):
         for k, style, label, own in lines:
             fpr, tpr, auc = curves[k]
             ax.plot(fpr, tpr, label=f"{label}  {auc:.4f}" if own else label, **style)
@@ -429,7 +429,7 @@ def image_grid(images, titles, path, *, columns=6, colors=None, max_side=1.0, ti
     side = min(cell - 0.12, max_side, (MAX_HEIGHT - bar_h) / rows - title_h - 0.1)
     row_h = side + title_h + 0.1
     height = rows * row_h + bar_h
-    with _figure(path, (columns * cell, height), layout=False) as (fig, _):
+    with svg_figure(path, (columns * cell, height), layout=False) as (fig, _):
         for i, (image, title) in enumerate(zip(images, titles)):
             r, c = divmod(i, columns)
             top = height - r * row_h

@@ -356,7 +356,7 @@ def write_png(rgb, path):
     Path(path).write_bytes(data.tobytes())
 
 
-def _timestamp(seconds):
+def timestamp(seconds):
     millis = round(seconds * 1000)
     return f"{millis // 3_600_000:02d}:{millis // 60_000 % 60:02d}:{millis // 1000 % 60:02d}.{millis % 1000:03d}"
 
@@ -370,7 +370,7 @@ def captions(examples, class_names, seconds, fps):
     per_example = max(1, round(fps * seconds)) / fps
     cues = ["WEBVTT", ""]
     for i, e in enumerate(examples):
-        cues += [str(i + 1), f"{_timestamp(i * per_example)} --> {_timestamp((i + 1) * per_example)}",
+        cues += [str(i + 1), f"{timestamp(i * per_example)} --> {timestamp((i + 1) * per_example)}",
                  f"true {escape(class_names[e.true])}, predicted {escape(class_names[e.predicted])}, "
                  f"{100 * e.proba[e.predicted]:.0f} %", ""]
     return "\n".join(cues)

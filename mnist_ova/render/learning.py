@@ -105,7 +105,7 @@ def learning_figure(shots, names, image_shape, path):
     label_w = LABEL_WIDTH
     width = label_w + columns * tile
     height = len(rows) * row_h
-    with figures._figure(path, (width, height), layout=False) as (fig, _):
+    with figures.svg_figure(path, (width, height), layout=False) as (fig, _):
         for i, s in enumerate(rows):
             top = height - i * row_h
             limit = weight_limit(shots.coef[s])  # one scale for the row, all its lines

@@ -18,7 +18,7 @@ import numpy as np
 
 from mnist_ova.render import video
 from mnist_ova.render.figures import KEY_LIMIT, break_words, named_classes
-from mnist_ova.render.frames import GRID, INK, WHITE, _timestamp, font
+from mnist_ova.render.frames import GRID, INK, WHITE, timestamp, font
 from mnist_ova.render.palette import CLASS_COLOURS, MUTED, OTHERS, RIGHT
 
 ACCURACY_HEADING = "test accuracy"
@@ -365,5 +365,5 @@ def captions(shots, fps, *, cue_seconds=1.0):
         if shots.test_multiclass is not None:
             text += f": test accuracy {100 * shots.test_multiclass[s]:.1f} %"
         text += f", mean cost {np.nanmean(shots.cost[s]):.3f}"
-        cues += [str((len(cues) - 2) // 4 + 1), f"{_timestamp(start)} --> {_timestamp(stop)}", text, ""]
+        cues += [str((len(cues) - 2) // 4 + 1), f"{timestamp(start)} --> {timestamp(stop)}", text, ""]
     return "\n".join(cues)

@@ -4,7 +4,7 @@ size, words as text, colours from ``palette.py``. Arrays in, one file out; a poi
 web page links to it (in the SVG file itself: an image inside a page shows no links)."""
 import numpy as np
 
-from mnist_ova.render.figures import (SMALL_FONT, TEXT_WIDTH, _figure, _percent_formatter, ellipsize, literal,
+from mnist_ova.render.figures import (SMALL_FONT, TEXT_WIDTH, svg_figure, percent_formatter, ellipsize, literal,
                                       text_width)
 from mnist_ova.render.palette import ACCENT, MUTED, hex_colour
 
@@ -23,7 +23,7 @@ def accuracy_over_builds(labels, multiclass, intervals, one_vs_all, path, *, url
     slot = (TEXT_WIDTH - 0.8) * 72 / max(len(labels), 1)
     shown = [ellipsize(literal(label), 60, SMALL_FONT) for label in labels]
     upright = max(text_width(label, SMALL_FONT) for label in shown) > slot - 4
-    with _figure(path, (TEXT_WIDTH, HEIGHT)) as (fig, ax):
+    with svg_figure(path, (TEXT_WIDTH, HEIGHT)) as (fig, ax):
         ax.errorbar(x, multiclass, yerr=[multiclass - low, high - multiclass], fmt="none", ecolor=ACCENT,
                     elinewidth=1.0, capsize=2.5, alpha=0.6, zorder=2)
         ax.plot(x, multiclass, color=ACCENT, linewidth=1.0, zorder=3)
@@ -41,7 +41,7 @@ def accuracy_over_builds(labels, multiclass, intervals, one_vs_all, path, *, url
         ax.set_ylim(bottom, top + (top - bottom) * 0.05 if top > bottom else bottom + 0.02)
         ax.set_xlim(-0.5, len(labels) - 0.5)
         ax.set_xticks(x, shown, rotation=90 if upright else 0)
-        ax.yaxis.set_major_formatter(_percent_formatter(1 if top - bottom < 0.1 else 0))
+        ax.yaxis.set_major_formatter(percent_formatter(1 if top - bottom < 0.1 else 0))
         ax.set_xlabel("build (run number in the history)")
         ax.set_ylabel(f"test accuracy (from {100 * bottom:.0f} %)")
         ax.grid(axis="y")
