@@ -1,20 +1,22 @@
 """The run's scheduler: it alone starts, watches and stops every child process of a run, and it handles the
 run's signals.
 
-Two kinds of children: a job (a Python function: a render lane, the data loader) started by ``Scheduler.start``,
+Two kinds of children: a job (a Python function: a render lane) started by ``Scheduler.start``,
 and a program (ffmpeg, git) started by ``program`` or ``output``. Jobs run on ``multiprocessing`` rather than
 ``subprocess`` and a worker script of our own: it starts a process by fork or by spawn through one API, pickles
 a job's arguments and its result, and gives each process a sentinel that the run waits on in slices, acting on
 its signals.
 
 How a job starts is decided here and nowhere else (``start_method``): ``MNIST_OVA_START_METHOD`` (``fork``,
-``spawn`` or ``inline``) when set, else fork on Linux while no other thread runs, else spawn. Fork is never
-used where it is unsafe, even when asked for: with another thread alive (a lock it held stays locked in the
-child; Python 3.12 warns), or where there is none (Windows) or it may crash (macOS, whose frameworks, Accelerate's
-BLAS among them, do not survive a fork: why Python spawns there); spawn is used instead. ``inline`` runs a job in
-this process when its result is asked for. Under spawn a child imports the job's module and unpickles its
-arguments, so a job is an importable top-level function with picklable arguments; it never runs the command line
-again, since every entry point runs it only under ``if __name__ == "__main__"``.
+``spawn`` or ``inline``) when set, else fork on Linux while no other thread runs, else inline: the job runs in
+this process when its result is asked for. Fork is never used where it is unsafe, even when asked for (spawn is
+used instead): with another thread alive (a lock it held stays locked in the child; Python 3.12 warns), where
+there is none (Windows) or where it may crash (macOS, whose frameworks, Accelerate's BLAS among them, do not
+survive a fork: why Python spawns there). Spawn is not the default there: each spawned lane imports matplotlib
+and the renderers again and receives the model and data pickled, and the default job took 28.2 s with spawned
+lanes against 19.3 s inline (2 busy cores of a Xeon). Under spawn a child imports the job's module and
+unpickles its arguments, so a job is an importable top-level function with picklable arguments; it never runs
+the command line again, since every entry point runs it only under ``if __name__ == "__main__"``.
 
 A child of the tool
 
@@ -27,6 +29,9 @@ A child of the tool
   ``PR_SET_PDEATHSIG``, set first thing in the child; a program a job started (ffmpeg) then ends as its input
   closes with the job, and git within its own timeout;
 * keeps no descriptor the run registered with ``keep_from_children`` (the output folder's lock).
+
+Under spawn, multiprocessing runs a resource tracker process of its own beside the run; it ends as the run's
+exit closes its pipe.
 
 The run's own signals: SIGTERM and SIGHUP stop it as Ctrl-C does (``handling_signals``), a stopping signal whose
 exception got lost is raised again at the next step (``raise_if_stopped``), SIGXFSZ becomes an
@@ -54,8 +59,8 @@ from mnist_ova.errors import HungUp, InputError, Terminated, ToolError
 STOPPING = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
 POLL_S = 0.05  # how often a wait of the main thread looks at its signals
 GRACE_S = 2.0  # how long a child asked to stop may take to end (and stop its own child) before SIGKILL
-# A job that yields runs at this niceness, off the first CPU, with every program it starts. Measured with the
-# video lanes, the default job on 2 busy cores of a Xeon: 39.7 s yielding, 43.6 s not (bench/NOTES.md).
+# A job that yields runs at this niceness, with every program it starts: the default job took 11.7 s so against
+# 13.2 s without (the video lanes; 2 cores of a Xeon, quiet). Keeping it off the first CPU too saved 0.16 s: not kept.
 YIELD_NICENESS = 5
 START_METHODS = ("fork", "spawn", "inline")
 
@@ -200,13 +205,9 @@ def start_method(environ=os.environ) -> str:
     if asked == "inline":
         return asked
     fork_safe = LINUX and hasattr(os, "fork") and threading.active_count() == 1
-    return "fork" if fork_safe and asked in ("", "fork") else "spawn"
-
-
-def starts_as_a_copy() -> bool:
-    """Whether a job started now is a copy of this process (fork), with its imports and data, rather than a new
-    interpreter that imports its own."""
-    return start_method() == "fork"
+    if fork_safe and asked in ("", "fork"):
+        return "fork"
+    return "spawn" if asked else "inline"
 
 
 def progress_bar(**options):
@@ -349,13 +350,9 @@ def _run_child(function: Callable[..., Any], args: tuple, send: Any, stderr: str
 
 
 def _yield() -> None:
-    """Run (with every program started from here) at a lower priority and, with several CPUs, on all but the first:
-    one core is left to the run, whatever else runs on the machine."""
+    """Run (with every program started from here) at a lower priority, where there are priorities."""
     with contextlib.suppress(AttributeError, OSError):
         os.nice(YIELD_NICENESS)
-        cpus = sorted(os.sched_getaffinity(0))
-        if len(cpus) > 1:
-            os.sched_setaffinity(0, cpus[1:])
 
 
 def _die_with(parent: int) -> None:

@@ -25,10 +25,18 @@ def only_thread():
     assert threading.active_count() == 1, f"threads left running: {threading.enumerate()}"
 
 
-def session_members(sid):
-    """Every process of the session ``sid`` (the run started with start_new_session has sid = its pid)."""
-    rows = subprocess.run(["ps", "-eo", "pid=,sid=,stat=,args="], capture_output=True, text=True).stdout
-    return [row for row in rows.splitlines() if int(row.split()[1]) == sid and " Z" not in f" {row.split()[2]}"]
+def session_members(sid, within=0.5):
+    """Every process of the session ``sid`` (the run started with start_new_session has sid = its pid) still
+    there ``within`` seconds from now: under spawn, multiprocessing's resource tracker ends only as the run's exit
+    closes its pipe, a moment after the run."""
+    deadline = time.monotonic() + within
+    while True:
+        rows = subprocess.run(["ps", "-eo", "pid=,sid=,stat=,args="], capture_output=True, text=True).stdout
+        members = [row for row in rows.splitlines()
+                   if int(row.split()[1]) == sid and " Z" not in f" {row.split()[2]}"]
+        if not members or time.monotonic() > deadline:
+            return members
+        time.sleep(0.02)
 
 
 """Children belong to the run: they never hold the caller's streams, die with the run (SIGKILL of it
@@ -60,10 +68,18 @@ def only_thread():
     assert threading.active_count() == 1, f"threads left running: {threading.enumerate()}"
 
 
-def session_members(sid):
-    """Every process of the session ``sid`` (the run started with start_new_session has sid = its pid)."""
-    rows = subprocess.run(["ps", "-eo", "pid=,sid=,stat=,args="], capture_output=True, text=True).stdout
-    return [row for row in rows.splitlines() if int(row.split()[1]) == sid and " Z" not in f" {row.split()[2]}"]
+def session_members(sid, within=0.5):
+    """Every process of the session ``sid`` (the run started with start_new_session has sid = its pid) still
+    there ``within`` seconds from now: under spawn, multiprocessing's resource tracker ends only as the run's exit
+    closes its pipe, a moment after the run."""
+    deadline = time.monotonic() + within
+    while True:
+        rows = subprocess.run(["ps", "-eo", "pid=,sid=,stat=,args="], capture_output=True, text=True).stdout
+        members = [row for row in rows.splitlines()
+                   if int(row.split()[1]) == sid and " Z" not in f" {row.split()[2]}"]
+        if not members or time.monotonic() > deadline:
+            return members
+        time.sleep(0.02)
 
 
 def speak_and_answer():
@@ -105,8 +121,6 @@ def test_the_tools_own_error_in_a_child_is_raised_as_it_was():
 @linux
 def test_a_large_value_comes_back_whole_and_nothing_stays_open():
     big = np.arange(20_000_000, dtype=np.uint8)  # 20 MB
-    with children.Scheduler() as scheduler:
-        scheduler.start(os.getpid).result()  # under spawn, multiprocessing's resource tracker starts once, now
     before = open_descriptors()
     with children.Scheduler() as scheduler:
         got = scheduler.start(np.copy, big).result()
@@ -160,23 +174,28 @@ def test_leaving_the_scheduler_on_an_error_stops_its_jobs_at_once():
     assert [job.status for job in sleepers] == [-signal.SIGKILL, 0]  # one that unwinds ends itself, on SIGTERM
 
 
+def sleep_once_started(path):
+    open(path, "w").close()
+    time.sleep(60)
+
+
 @linux
 def test_a_child_dies_with_its_parent(tmp_path):
-    """The parent is SIGKILLed: no clean-up of its own runs, yet its child is gone at once (PR_SET_PDEATHSIG)."""
-    script = ("import time\nfrom mnist_ova import children\n"
+    """The parent is SIGKILLed once its child runs the job: no clean-up of its own runs, yet its child is gone at
+    once (PR_SET_PDEATHSIG)."""
+    script = ("import os, sys, time\nfrom mnist_ova import children\nfrom tests.test_children import sleep_once_started\n"
               "with children.Scheduler() as scheduler:\n"
-              "    child = scheduler.start(time.sleep, 60)\n"
+              "    child = scheduler.start(sleep_once_started, sys.argv[1])\n"
+              "    while not os.path.exists(sys.argv[1]):\n"
+              "        time.sleep(0.01)\n"
               "    print(child.pid, flush=True)\n"
               "    time.sleep(60)\n")
-    parent = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True,
-                              start_new_session=True)
+    parent = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "started")], cwd=REPO,
+                              stdout=subprocess.PIPE, text=True, start_new_session=True)
     child = int(parent.stdout.readline())
     parent.kill()
     parent.wait()
-    deadline = time.monotonic() + 2
-    while session_members(parent.pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert session_members(parent.pid) == [], f"child {child} outlived its killed parent"
+    assert session_members(parent.pid, within=2) == [], f"child {child} outlived its killed parent"
 
 
 @posix
@@ -289,7 +308,8 @@ def test_an_inline_job_runs_in_this_process_as_a_child_would(tmp_path, capfd):
 
 def test_the_start_method_is_asked_for_and_fork_is_used_only_where_it_is_safe(monkeypatch):
     """Forking a process with threads is unsafe (a lock a thread held stays locked in the child; Python 3.12
-    warns), and elsewhere than Linux there is no fork or it may crash: the job is spawned instead."""
+    warns), and elsewhere than Linux there is no fork or it may crash: a job asked to fork is spawned, and by
+    default it runs inline."""
     assert [children.start_method({"MNIST_OVA_START_METHOD": method}) for method in children.START_METHODS] == \
         (["fork", "spawn", "inline"] if sys.platform.startswith("linux") else ["spawn", "spawn", "inline"])
     with pytest.raises(InputError, match="^MNIST_OVA_START_METHOD must be one of fork, spawn, inline; got 'thread'"):
@@ -298,14 +318,15 @@ def test_the_start_method_is_asked_for_and_fork_is_used_only_where_it_is_safe(mo
     thread = threading.Thread(target=release.wait)
     thread.start()
     try:
-        assert children.start_method({}) == children.start_method({"MNIST_OVA_START_METHOD": "fork"}) == "spawn"
-        with children.Scheduler() as scheduler:
+        assert children.start_method({}) == "inline"
+        assert children.start_method({"MNIST_OVA_START_METHOD": "fork"}) == "spawn"
+        with children.Scheduler("spawn") as scheduler:
             assert scheduler.start(os.getppid).result() == os.getpid()  # in a child of its own
     finally:
         release.set()
         thread.join()
     monkeypatch.setattr(children, "LINUX", False)
-    assert children.start_method({}) == "spawn"
+    assert children.start_method({}) == "inline"
 
 
 def test_a_program_starts_without_linux_calls_elsewhere(monkeypatch):
@@ -330,8 +351,8 @@ def test_a_program_starts_without_linux_calls_elsewhere(monkeypatch):
 
 
 # Python without Linux's calls, as on Windows (no fork, no fcntl or resource, ctypes.CDLL(None) a TypeError,
-# Popen's preexec_fn a ValueError) and where children takes the platform for another (no prctl; jobs spawned).
-# Then the tool runs.
+# Popen's preexec_fn a ValueError) and where children takes the platform for another (no prctl; jobs inline,
+# or spawned where CI asks). Then the tool runs.
 ELSEWHERE = """
 import ctypes, os, signal, subprocess, sys
 for module, names in ((os, ("fork", "forkpty", "register_at_fork", "sched_setaffinity", "sched_getaffinity",

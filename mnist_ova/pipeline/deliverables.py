@@ -110,7 +110,7 @@ DELIVERABLES = (
                 after=("drawings", "video", "film")),
 )
 BY_NAME = {deliverable.name: deliverable for deliverable in DELIVERABLES}
-YIELDING = ("video", "film")  # the lanes only the HTML waits for: they yield the CPU to the chain before it
+YIELDING = ("video", "film")  # the lanes only the HTML waits for: they leave a core to the chain before it
 
 
 def render_all(run):
@@ -152,7 +152,6 @@ def prepare(run):
     images_test = trained.dataset.images[trained.test_rows].reshape(-1, *trained.dataset.image_shape)
     rows = video_rows(trained, settings)
     digits = gallery_paths(run)
-    trained.views  # made once, here, for every lane
     return Render(trained, settings, staging, run.review, {**figure_paths(figure_dir), **digits}, digits,
                   images_test, rows, frames.examples_of(trained.evaluation, images_test, rows), snapshots_of(trained))
 

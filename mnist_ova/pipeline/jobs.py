@@ -90,44 +90,16 @@ def features_and_split(settings, dataset):
     return X, train_rows, test_rows
 
 
-def load_beside_the_imports(settings, scheduler):
-    """Where the data are a file or folder: a job of ``scheduler`` loading and standardising them while this
-    process imports the estimator (scikit-learn and scipy: 0.8 s of one core, most of a first run's time that
-    is not training); its ``result()`` is (dataset, (X, train rows, test rows)), its errors raised here as they
-    were. Threads did not do it: the import holds the GIL, and the load's reads and inflates took it back
-    between their calls (bench/NOTES.md). None, and the caller loads here, for the named sources (whose
-    downloads and fallbacks speak to the user) and where a job does not start as a copy of this process (a
-    new interpreter would spend on its own imports what the job saves)."""
-    if str(settings.data) in data.SOURCES or not children.starts_as_a_copy():
-        return None
-    loading = scheduler.start(load_and_prepare, settings)
-    from mnist_ova.trainer import persist  # noqa: F401 (the estimator's imports, on this core meanwhile)
-
-    return loading
-
-
-def load_and_prepare(settings):
-    """The data of ``settings`` loaded, hashed and split: the job ``load_beside_the_imports`` starts."""
-    dataset = data.load(settings.data, cache_dir=settings.cache_dir, progress=False, log=lambda message: None)
-    dataset.sha256  # hashed here, beside the imports too
-    return dataset, features_and_split(settings, dataset)
-
-
 def train(settings, *, log, progress, warn=None, cached_model=None):
     """Load the data, fit the ten models (or reuse ``cached_model``, a path, when it was trained on
     the same data with the same config) and score them. ``warn`` says what must be seen even when
     ``log`` is quiet (the bundled sample used in place of MNIST)."""
     watch = Stopwatch()
-    with children.Scheduler() as scheduler:
-        loading = load_beside_the_imports(settings, scheduler)
-        with watch("load"):  # beside the imports: what is left to wait for, standardising included
-            if loading is None:
-                dataset = data.load(settings.data, cache_dir=settings.cache_dir, progress=progress, log=log)
-            else:
-                dataset, prepared = loading.result()  # waited for in slices, acting on signals
+    with watch("load"):
+        dataset = data.load(settings.data, cache_dir=settings.cache_dir, progress=progress, log=log)
     announce_fallback(dataset, warn or log)
     with watch("preprocess"):
-        X, train_rows, test_rows = prepared if loading is not None else features_and_split(settings, dataset)
+        X, train_rows, test_rows = features_and_split(settings, dataset)
         classes = np.unique(dataset.labels)
         profile = profile_for(settings, dataset, log)
         class_names = class_names_for(classes, settings.class_names, profile)

@@ -210,3 +210,19 @@ def test_ffmpeg_stopped_by_a_file_size_limit_is_reported_as_the_limit(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.stdout.startswith(f"InputError cannot write '{tmp_path / 'out' / 'predictions.mp4'}': a file-size "
                                     "limit (ulimit -f) is reached"), result.stdout + result.stderr
+
+
+def test_a_failed_step_stops_the_lanes_still_running_at_once(tmp_path, quick_drawing, monkeypatch):
+    """The PDF fails while the video's lane still works: the run ends with the error at once, its lanes
+    stopped and reaped (by the scheduler's block, the one place a job is stopped), not after the video."""
+    import time
+
+    from mnist_ova import children
+
+    tiny_npz = tmp_path / "three-classes.npz"
+    np.savez(tiny_npz, X=np.random.RandomState(0).randint(0, 256, (60, 64)), y=np.arange(60) % 3)
+    monkeypatch.setattr(video, "write_mp4", lambda frames, path, **kwargs: time.sleep(60))
+    monkeypatch.setattr(report, "write_pdf", lambda html, path, **kwargs: raise_error("the PDF"))
+    start = time.monotonic()
+    assert main(run_args(tiny_npz, tmp_path / "out")) == 1
+    assert time.monotonic() - start < 30 and children.alive() == []

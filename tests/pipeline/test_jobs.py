@@ -2,8 +2,6 @@
 import dataclasses
 import io
 import json
-import os
-import sys
 import zipfile
 
 import numpy as np
@@ -62,36 +60,6 @@ def test_render_of_a_saved_model_takes_the_class_names_given_now(tmp_path, small
     assert renamed.evaluation.class_names == names
     kept = jobs.from_saved_model(tmp_path / "o" / outputs.MODEL, settings, log=lambda m: None)
     assert kept.evaluation.class_names == tuple(str(k) for k in range(10))
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the loader forks only on Linux")
-def test_data_in_a_file_load_in_a_child_beside_the_imports_as_they_load_here(tmp_path, monkeypatch):
-    """The same dataset and split as loading in this process; the child's input errors raised here as they were."""
-    import threading
-
-    from mnist_ova.trainer import data
-
-    assert threading.active_count() == 1, f"threads left running: {threading.enumerate()}"  # as in a fresh run
-    rng = np.random.RandomState(0)
-    np.savez(tmp_path / "d.npz", X=rng.randint(0, 256, (300, 64)).astype(np.uint8), y=np.arange(300) % 10)
-    settings = config.Settings(data=str(tmp_path / "d.npz"))
-    dataset, (X, train_rows, test_rows) = jobs.load_beside_the_imports(settings).result()
-    here = data.load(settings.data)
-    np.testing.assert_array_equal(dataset.images, here.images)
-    assert dataset.sha256 == here.sha256
-    expected = jobs.features_and_split(settings, here)
-    np.testing.assert_array_equal(train_rows, expected[1])
-    np.testing.assert_array_equal(np.asarray(X[:5]), np.asarray(expected[0][:5]))
-    (tmp_path / "empty.npz").write_bytes(b"")
-    with pytest.raises(InputError, match="is empty"):
-        jobs.load_beside_the_imports(dataclasses.replace(settings, data=str(tmp_path / "empty.npz"))).result()
-    assert jobs.load_beside_the_imports(dataclasses.replace(settings, data="sample")) is None  # speaks to the user
-
-
-def test_without_fork_the_data_load_in_this_process(tmp_path, monkeypatch):
-    monkeypatch.delattr(os, "fork")
-    np.savez(tmp_path / "d.npz", X=np.zeros((20, 4), np.uint8), y=np.arange(20) % 2)
-    assert jobs.load_beside_the_imports(config.Settings(data=str(tmp_path / "d.npz"))) is None
 
 
 class Fitted:
