@@ -4,7 +4,6 @@ scheduler (``children.Scheduler``). What each one contains is decided in ``rende
 module only says where and when."""
 import contextlib
 import dataclasses
-import functools
 import hashlib
 import os
 import time
@@ -40,6 +39,7 @@ class Render:
     rows: Any  # the test positions the prediction videos show
     examples: Any  # those positions' images and scores (frames.examples_of)
     shots: Any  # the training snapshots, or None
+    notes: Any = None  # the --notes file as the pre-flight read it (render.notes.Notes), or None
 
     @property
     def formats(self):
@@ -153,7 +153,8 @@ def prepare(run):
     rows = video_rows(trained, settings)
     digits = gallery_paths(run)
     return Render(trained, settings, staging, run.review, {**figure_paths(figure_dir), **digits}, digits,
-                  images_test, rows, frames.examples_of(trained.evaluation, images_test, rows), snapshots_of(trained))
+                  images_test, rows, frames.examples_of(trained.evaluation, images_test, rows), snapshots_of(trained),
+                  run.notes)
 
 
 def run_lane(names, r):
@@ -213,18 +214,8 @@ def figure_paths(figure_dir):
 
 
 def load_notes(path):
-    """The notes file (--notes), checked against the labels of the report's figures and tables. Read and
-    typeset once per version of the file: the run checks it before training, and the PDF, the HTML and
-    the bundle's page show it."""
-    try:
-        stat = os.stat(path)
-    except OSError:  # notes.load says what is wrong with it
-        return notes.load(path, notes.labels(outputs.FIGURES))
-    return _parsed_notes(os.fspath(path), stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=4)
-def _parsed_notes(path, mtime_ns, size):
+    """The notes file (--notes), read and checked against the labels of the report's figures and tables:
+    once, by the run's pre-flight, which keeps it for the PDF, the HTML and the bundle's page."""
     return notes.load(path, notes.labels(outputs.FIGURES))
 
 
@@ -360,11 +351,13 @@ def _report_context(run, *, videos=None):
         training={"reused": trained.reused, "train_seconds": trained.metadata.get("train_seconds")},
         profile=profiles.from_record(trained.metadata["profile"]), test_rows=trained.test_rows,
         comparison=review.comparison if review else None,
-        gates=review.gates if review else (), baseline_label=review.baseline_path if review else None)
-    context["notes"] = load_notes(settings.notes) if settings.notes else None
+        gates=review.gates if review else (), baseline_label=review.baseline_path if review else None,
+        data=trained.dataset)
+    context["notes"] = run.notes
     context["across_builds"] = review.across_builds if review else None
     context["learning"] = learning.context(snapshots_of(trained), film_mp4=outputs.TRAINING_MP4 in films,
-                                           film_gif=outputs.TRAINING_GIF in films, film_seconds=training_film.SECONDS)
+                                           film_gif=outputs.TRAINING_GIF in films, film_seconds=training_film.SECONDS,
+                                           image_shape=trained.dataset.image_shape, names=_names(run))
     return context
 
 

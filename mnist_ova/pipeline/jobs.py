@@ -1,5 +1,6 @@
 """The stages of the batch job. Each takes checked settings and returns what it made;
 only ``write_training`` and the render stage touch the output folder."""
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -10,9 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mnist_ova import children
-from mnist_ova.pipeline import outputs
+from mnist_ova.pipeline import config, outputs
 from mnist_ova.render import views as render_views
-from mnist_ova.environment import source_date_epoch
+from mnist_ova.environment import reproducible
 from mnist_ova.trainer import data, metrics, preprocess, profiles, validation
 from mnist_ova.errors import InputError, ToolError
 from mnist_ova.fileio import json_text
@@ -51,19 +52,15 @@ class Stopwatch:
     def __init__(self):
         self.seconds = {}
 
+    @contextlib.contextmanager
     def __call__(self, name):
-        stopwatch = self
-
-        class _Stage:
-            def __enter__(self):
-                children.raise_if_stopped()
-                self.start = time.perf_counter()
-
-            def __exit__(self, *exc):
-                key = f"{name}_s"
-                stopwatch.seconds[key] = round(stopwatch.seconds.get(key, 0) + time.perf_counter() - self.start, 3)
-
-        return _Stage()
+        children.raise_if_stopped()
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            key = f"{name}_s"
+            self.seconds[key] = round(self.seconds.get(key, 0) + time.perf_counter() - start, 3)
 
 
 def class_names_for(classes, names, profile=profiles.NEUTRAL):
@@ -126,7 +123,7 @@ def train(settings, *, log, progress, warn=None, cached_model=None):
         check_finite(model, class_names, learning_rate=settings.learning_rate)
         # How long training took, for a report rendered later from the saved model; a reproducible
         # build (SOURCE_DATE_EPOCH set) keeps model.npz free of times.
-        if source_date_epoch() is None:
+        if not reproducible():
             metadata["train_seconds"] = watch.seconds["train_s"]
     with watch("snapshots"):
         score_snapshots(model, X_train, y_train, X_test, y_test)
@@ -186,7 +183,6 @@ TRAINING_CONFIG = ("iterations", "learning_rate", "tol", "dtype", "solver", "l2"
 def check_metadata(metadata, n_classes):
     """Every field of a saved model's metadata that the tool reads back, checked as the settings are: a
     crafted or damaged file is one line naming the field, never a crash further on."""
-    from mnist_ova.pipeline import config
 
     def table(key, value):
         if not isinstance(value, dict):
@@ -199,7 +195,7 @@ def check_metadata(metadata, n_classes):
     if missing:
         raise InputError(f"config lacks {', '.join(missing)}")
     try:  # the settings' own checks, so a recorded value is held to what a flag would be
-        config.check(dataclasses.replace(config.Settings(), **{key: recorded[key] for key in TRAINING_CONFIG}))
+        config.settings_of({key: recorded[key] for key in TRAINING_CONFIG})
     except InputError as exc:
         raise InputError(f"config: {exc}") from None
     dataset = table("dataset", metadata.get("dataset"))
@@ -306,20 +302,20 @@ def from_saved_model(path, settings, *, log, warn=None):
     """
     watch = Stopwatch()
     model, metadata = load_saved_model(path, hint="train one with 'run.py train' (--force replaces a damaged one)")
-    config = metadata["config"]
+    recorded = metadata["config"]
     source = settings.data if settings.data != "auto" else metadata["data"]
     with watch("load"):
         dataset = data.load(source, cache_dir=settings.cache_dir, progress=False, log=log)
     announce_fallback(dataset, warn or log)
     if dataset.sha256 != metadata["dataset"]["sha256"]:
         log(f"note: the data {source!r} is not the data the model was trained on; the figures describe this data")
-    trained_settings = dataclasses.replace(settings, dtype=config["dtype"], split=config["split"],
-                                  test_size=config["test_size"], seed=config["seed"])
+    trained_settings = dataclasses.replace(settings, dtype=recorded["dtype"], split=recorded["split"],
+                                           test_size=recorded["test_size"], seed=recorded["seed"])
     with watch("preprocess"):
         X, train_rows, test_rows = features_and_split(trained_settings, dataset)
     if X.shape[1] != model.n_features_in_:
         raise InputError(f"the model expects images of {model.n_features_in_} pixels but the data {source!r} has "
-                         f"{X.shape[1]}: pass --data with the data it was trained on")
+                         f"{X.shape[1]}: give the data it was trained on", option="data")
     validation.check_known_classes(dataset.labels, model.classes_)
     # A profile or names given now win over the ones recorded at training time.
     profile = (profile_for(settings, dataset, log) if settings.dataset is not None or "profile" not in metadata
@@ -346,13 +342,10 @@ def dataset_summary(dataset, train_rows, test_rows, class_names, profile):
             "class_names": list(class_names), "fallback": dataset.fallback}
 
 
-TITLE_PAGE = ("title", "author", "course", "institution", "seat")
-
-
 def title_page_of(settings, recorded=None):
     """The title-page fields of ``settings``; with ``recorded`` (those of the run that trained the
     model, for a re-render), a field left at its default keeps the recorded value."""
-    given = {field: getattr(settings, field) for field in TITLE_PAGE}
+    given = {field: getattr(settings, field) for field in config.TITLE_PAGE}
     if recorded is None:
         return given
     defaults = {f.name: f.default for f in dataclasses.fields(settings)}

@@ -28,13 +28,13 @@ DISK_ERRORS = {errno.ENOSPC: "no space is left on the device", errno.EFBIG: "a f
 class StagedOutput:
     """A run's outputs, built in a hidden folder and moved into place together.
 
-    Until ``commit`` nothing under a final name changes, so a run that fails or is killed
+    Until ``commit`` nothing under a final name changes, so a run that fails or is stopped without warning
     leaves the previous complete set of outputs as it was. ``commit`` first checks every
     target (nothing in the way, every folder writable), then marks the staged set complete,
     removes the artifacts of earlier runs that this run did not make (``owned`` names only, and
     only regular files), and renames each file (``last`` after the others, so that a reader who
-    sees a new manifest sees everything it lists). A run killed during those renames leaves the
-    mark, and the next run finishes the job before anything else; staging folders that killed
+    sees a new manifest sees everything it lists). A run stopped without warning during those renames leaves the
+    mark, and the next run finishes the job before anything else; staging folders that stopped
     runs left unmarked are removed. One run at a time may write to ``out``.
 
     ``owned`` are the names this tool may write (default: ``outputs.ARTIFACTS``); ``keep`` are
@@ -337,7 +337,7 @@ def _lock_private(private, out):
         except FileNotFoundError:
             current = None
         if current is not None and (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino):
-            children.keep_from_children(fd)  # a child killed with the run must not keep the folder locked
+            children.keep_from_children(fd)  # a child stopped with the run must not keep the folder locked
             return fd
         os.close(fd)
     raise InputError(f"could not lock {str(private)!r}: other runs keep replacing it; try again")

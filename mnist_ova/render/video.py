@@ -59,7 +59,7 @@ def write_mp4(frames, path, *, size, fps, counts=None):
     prediction video's 1800 frame times are 600 distinct frames, half the encoder's CPU time.
 
     Each frame is converted to yuv420p here, so ffmpeg does no colour conversion. ffmpeg is a child of
-    ``children.program``: on an error or a signal it is killed at once (closing its input would make
+    ``children.program``: on an error or a signal it is stopped at once (closing its input would make
     it encode what it has, for many seconds) and reaped.
     """
     import cv2

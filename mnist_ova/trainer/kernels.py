@@ -197,8 +197,8 @@ def _address(array):
 
 class FusedPass:
     """Reusable buffers and threads for one training run: ``__call__(WT, b)`` gives the step's sums. Used as a
-    context manager (``with FusedPass(...) as step_sums:``) its threads end with the block, so that no process
-    forks while they live (Python 3.12 warns of that); ``close()`` ends them too (a later call starts them again).
+    context manager (``with FusedPass(...) as step_sums:``) its threads end with the block, so that no job
+    starts as a copy of the process while they live (Python 3.12 warns of that); ``close()`` ends them too (a later call starts them again).
 
     The features are ``(pixels - centre[:, None]) * scale[:, None]``, made a tile at a time inside
     the pass: ``pixels`` may be the raw uint8 images (with each row's mean as ``centre`` and

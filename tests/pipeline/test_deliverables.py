@@ -163,8 +163,7 @@ def test_a_model_of_the_previous_format_renders_everything_but_the_film(built, t
     import zipfile
 
     with np.load(built / "model.npz", allow_pickle=False) as npz:
-        arrays = {key: npz[key] for key in npz.files if not key.startswith("snapshot_")}
-    arrays["format_version"] = np.array(2)
+        arrays = {key: npz[key] for key in npz.files if not key.startswith("snapshot_")}  # saved without snapshots
     old = tmp_path / "old.npz"
     with zipfile.ZipFile(old, "w") as archive:
         for name, value in arrays.items():

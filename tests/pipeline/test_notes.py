@@ -79,7 +79,9 @@ def test_notes_are_numbered_chapters_after_the_results_in_the_html(noted):
     assert f'<a class="ref" href="#tab_per_class">{placed["tab_per_class"]}</a>' in section
     assert placed["fig_confusion"].startswith("Figure ") and placed["tab_per_class"].startswith("Table ")
     assert section.count('<img class="math"') == 1 and section.count('<div class="equation"><img') == 1
-    assert "<table>" in section and 'id="fn-notes-1"' in section
+    table = re.search(r'<table id="(notes-table-\d+)">\s*<caption><span class="label">(Table \d+)\.</span>', section)
+    assert table and placed[table[1]] == table[2], "the notes' own table is numbered among the report's"
+    assert 'id="fn-notes-1"' in section
     assert f'<a class="ref" href="#fig-sketch">{placed["fig-sketch"]}</a>' in section
     assert re.search(r'<figure id="fig-sketch"><img src="data:image/png;base64,[^"]+" alt="A sketch of my own">',
                      section)
