@@ -53,7 +53,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from mnist_ova.errors import HungUp, InputError, Terminated, ToolError
+from mnist_ova import environment
+from mnist_ova.errors import HungUp, Terminated, ToolError
 
 # SIGHUP: the terminal or ssh session is gone (none on Windows).
 STOPPING = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
@@ -62,7 +63,7 @@ GRACE_S = 2.0  # how long a child asked to stop may take to end (and stop its ow
 # A job that yields runs at this niceness, with every program it starts: the default job took 11.7 s so against
 # 13.2 s without (the video lanes; 2 cores of a Xeon, quiet). Keeping it off the first CPU too saved 0.16 s: not kept.
 YIELD_NICENESS = 5
-START_METHODS = ("fork", "spawn", "inline")
+START_METHODS = environment.START_METHODS
 
 _jobs: set["Job"] = set()  # every job's process not yet reaped
 _processes: set[subprocess.Popen] = set()  # every started program not yet reaped
@@ -199,9 +200,7 @@ if hasattr(os, "register_at_fork"):  # none on Windows, which has no fork
 
 def start_method(environ=os.environ) -> str:
     """How a job starts now: fork, spawn or inline (see the module's docstring)."""
-    asked = environ.get("MNIST_OVA_START_METHOD", "").strip().lower()
-    if asked and asked not in START_METHODS:
-        raise InputError(f"MNIST_OVA_START_METHOD must be one of {', '.join(START_METHODS)}; got {asked!r:.40}")
+    asked = environment.start_method_asked(environ) or ""
     if asked == "inline":
         return asked
     fork_safe = LINUX and hasattr(os, "fork") and threading.active_count() == 1

@@ -1,6 +1,7 @@
 """Everything the tool reads from its environment, in one place: the variables that change what it
 writes (``SOURCE_DATE_EPOCH``), where it caches (``MNIST_OVA_CACHE``, ``XDG_CACHE_HOME``), how many
 threads train (``MNIST_OVA_THREADS``) with which of the kernel's passes, or NumPy (``MNIST_OVA_KERNEL_TARGET``),
+how the run's jobs start (``MNIST_OVA_START_METHOD``),
 and where a CI job wants its summary (``GITHUB_STEP_SUMMARY``);
 and the caches made usable for a run where the environment's cannot be written (``usable_caches``).
 
@@ -85,6 +86,17 @@ def kernel_target(environ: Mapping[str, str] = os.environ) -> str | None:
     (trainer.steps), else one of the kernel's passes (trainer.kernels checks it); or None: the kernel's best
     pass for this CPU where it is built."""
     return environ.get("MNIST_OVA_KERNEL_TARGET", "").strip().lower() or None
+
+
+START_METHODS = ("fork", "spawn", "inline")  # how the run's jobs may start (children.start_method decides)
+
+
+def start_method_asked(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The start method MNIST_OVA_START_METHOD asks for (lower case), checked; None when unset."""
+    asked = environ.get("MNIST_OVA_START_METHOD", "").strip().lower()
+    if asked and asked not in START_METHODS:
+        raise InputError(f"MNIST_OVA_START_METHOD must be one of {', '.join(START_METHODS)}; got {asked!r:.40}")
+    return asked or None
 
 
 def step_summary_path(environ: Mapping[str, str] = os.environ) -> Path | None:
