@@ -1,45 +1,4 @@
 """Children belong to the run: they never hold the caller's streams, die with the run (SIGKILL of it
-included) and are reaped before it exits."""
-import os
-import signal
-import subprocess
-import sys
-import threading
-import time
-
-import numpy as np
-import pytest
-
-from mnist_ova import children
-from mnist_ova.errors import InputError
-from tests.conftest import REPO
-
-linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="jobs fork only on Linux (elsewhere they run "
-                           "in the caller's process); /proc, ps's sid and PR_SET_PDEATHSIG are Linux's")
-posix = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and programs (sleep, SIGKILL)")
-
-
-@pytest.fixture(autouse=True)
-def only_thread():
-    """A job forks only while no other thread runs: one left by an earlier test would make these run in-process."""
-    assert threading.active_count() == 1, f"threads left running: {threading.enumerate()}"
-
-
-def session_members(sid, within=0.5):
-    """Every process of the session ``sid`` (the run started with start_new_session has sid = its pid) still
-    there ``within`` seconds from now: under spawn, multiprocessing's resource tracker ends only as the run's exit
-    closes its pipe, a moment after the run."""
-    deadline = time.monotonic() + within
-    while True:
-        rows = subprocess.run(["ps", "-eo", "pid=,sid=,stat=,args="], capture_output=True, text=True).stdout
-        members = [row for row in rows.splitlines()
-                   if int(row.split()[1]) == sid and " Z" not in f" {row.split()[2]}"]
-        if not members or time.monotonic() > deadline:
-            return members
-        time.sleep(0.02)
-
-
-"""Children belong to the run: they never hold the caller's streams, die with the run (SIGKILL of it
 included) and are reaped before it exits. CI runs this file under each start method (MNIST_OVA_START_METHOD=fork,
 then spawn): the jobs here are top-level functions, as a spawned child imports them."""
 import multiprocessing.process
