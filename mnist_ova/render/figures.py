@@ -293,6 +293,25 @@ def key_title(title, names, measure):
     return title if len(names) <= KEY_LIMIT else f"{title}: the {NAMED} {measure}"
 
 
+LOG_TICKS = 3  # labels on a log axis, at least
+
+
+def log_ticks(low, high):
+    """The labelled values of a log axis from ``low`` to ``high`` (both > 0): the coarsest of 1, 2, 5 or every
+    digit times a power of ten that gives ``LOG_TICKS`` or more inside the range, else (a range narrower than
+    one step of those) round values evenly spaced in it."""
+    import matplotlib.ticker
+
+    decades = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+    for subs in ((1,), (1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
+        ticks = [float(f"{s * 10.0 ** e:.3g}") for e in decades for s in subs]
+        ticks = [t for t in ticks if low <= t <= high]
+        if len(ticks) >= LOG_TICKS:
+            return ticks
+    even = matplotlib.ticker.MaxNLocator(nbins=LOG_TICKS + 1, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+    return [float(f"{t:.3g}") for t in even if low <= t <= high]
+
+
 def cost_curves(histories, names, path):
     """The cost of every model at every iteration, in one figure; one colour per class (past
     ``KEY_LIMIT`` classes, the three that ended highest), the key beside the plot."""
@@ -307,8 +326,13 @@ def cost_curves(histories, names, path):
         ax.set_xlabel("iteration")
         ax.set_ylabel("cross-entropy cost J (log scale)")
         ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        # Labels enough to read a curve off: with the decades alone, costs from 0.02 to 0.26 had one, "0.1".
+        low, high = ax.get_ylim()
+        ax.yaxis.set_major_locator(matplotlib.ticker.FixedLocator(log_ticks(low, high)))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
+        ax.yaxis.set_minor_locator(matplotlib.ticker.LogLocator(subs="all"))
         ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_ylim(low, high)
         ax.grid(alpha=0.8)
         fig.legend(loc="outside right upper", title=key_title("model", names, "highest at the end"),
                    handlelength=1.8)

@@ -147,6 +147,38 @@ def spacing(iterations):
     return None, None
 
 
+def kept(iterations):
+    """When the snapshots were taken, in words that cannot be read as "at iteration N" (finding 12 of the
+    review: "at 100 iterations, from 1 to 300" read so): how many times, then the leading evenly spaced run
+    ("at every iteration from 1 to 36"), then the rest as a count and the span of its gaps, or the whole as
+    a log scale where ``spacing`` finds one."""
+    iterations = [int(i) for i in iterations]
+    n = len(iterations)
+    times = "once" if n == 1 else "twice" if n == 2 else f"{n:,} times"
+    if n <= 2:
+        return f"{times}, at iteration{'s' if n == 2 else ''} {' and '.join(f'{i:,}' for i in iterations)}"
+    spaced, _ = spacing(iterations)
+    if spaced == "log":
+        return f"{times}, at iterations spaced evenly on a log scale from {iterations[0]:,} to {iterations[-1]:,}"
+    steps = np.diff(iterations)
+    run = 1 + int(np.argmax(steps != steps[0])) if np.any(steps != steps[0]) else n  # the leading run's length
+    if run == 2 and n > 2:  # two snapshots are no run: the gaps say it all
+        run = 1
+    if run >= 2:
+        step = int(steps[0])
+        head = (f"at every iteration from {iterations[0]:,} to {iterations[run - 1]:,}" if step == 1 else
+                f"once every {step:,} iterations from {iterations[0]:,} to {iterations[run - 1]:,}")
+    else:
+        head = f"first at iteration {iterations[0]:,}"
+    if run == n:
+        return f"{times}: {head}"
+    gaps = steps[run - 1:]
+    low, high = int(gaps.min()), int(gaps.max())
+    more = n - run
+    gap = f"{low:,} iterations apart" if low == high else f"at gaps of {low:,} to {high:,} iterations"
+    return f"{times}: {head}, then {more:,} {'time' if more == 1 else 'times'} more, {gap}, up to iteration {iterations[-1]:,}"
+
+
 def context(shots, *, film_mp4, film_gif, film_seconds, image_shape=None, names=None):
     """What the report's chapter says about the snapshots and the film; None without snapshots. ``image_shape``
     (default: square) and ``names`` (default: the models' numbers) set how many snapshots the figure has room
@@ -160,6 +192,7 @@ def context(shots, *, film_mp4, film_gif, film_seconds, image_shape=None, names=
     spaced, step = spacing(shots.iterations)
     return {"n_snapshots": int(len(shots.iterations)), "first": int(shots.iterations[0]),
             "last": int(shots.iterations[-1]), "shown": shown, "spacing": spaced, "step": step,
+            "kept": kept(shots.iterations),
             "first_accuracy": float(shots.test_multiclass[0]) if scored else None,
             "last_accuracy": float(shots.test_multiclass[-1]) if scored else None,
             "film": {"mp4": film_mp4, "gif": film_gif, "seconds": film_seconds}}

@@ -245,6 +245,9 @@ def _markdown():
           .use(footnote_plugin).use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False))
     md.use(attrs_plugin, after=("image",), allowed=["id"])  # Quarto's {#fig-NAME}, and no other attribute
     md.inline.ruler.before("link", "crossref", _crossref)
+    # A footnote's marker is a bare superscript number, as pandoc writes it: markdown-it's "[1]" reads as a
+    # citation of the report's reference [1], in the PDF (where the superscript is slight) above all.
+    md.add_render_rule("footnote_caption", lambda self, tokens, i, options, env: str(tokens[i].meta["id"] + 1))
     md.add_render_rule("notes_figure", _figure)
     md.add_render_rule("notes_table_caption", _table_caption)
     md.add_render_rule("crossref", lambda self, tokens, i, options, env: env["crossref"](tokens[i].meta["label"]))

@@ -431,6 +431,7 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
         "chance_gap": min(m["recall_interval"]["high"] - m["recall_interval"]["low"] for m in classes),
         "pixels": pixel_values(dataset.get("pixel_dtype"), None if data is None else data.images),
         "files_split": split,
+        "official_part": official_part(dataset, profile, None if data is None else data.official_n_train),
         "published": published(profile, accuracy, same_test_set=config.get("split") == "official" and split == {
             "train": profile.files_train, "test": profile.files_test}),
         "failing": failing(views, cells),
@@ -470,6 +471,17 @@ def files_split(dataset, profile, files_train=None):
     if profile.files_train and profile.files_train + profile.files_test == n:
         return {"train": profile.files_train, "test": profile.files_test}
     return None
+
+
+def official_part(dataset, profile, files_train=None):
+    """"test" or "training": the data are one of the profile's published parts alone (read from one file, and
+    exactly as many images as that part holds), which this run splits again; else None. MNIST's t10k files
+    alone are "test": a published result measured on that test set was then measured on images this run
+    trains on."""
+    n = dataset.get("n_train", 0) + dataset.get("n_test", 0)
+    if files_train is not None or not profile.files_train or profile.files_train == profile.files_test:
+        return None
+    return {profile.files_test: "test", profile.files_train: "training"}.get(n)
 
 
 def published(profile, accuracy, same_test_set=False):

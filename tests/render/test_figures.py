@@ -1,5 +1,6 @@
 """The figures with 2 to 26 classes and long, alike or non-ASCII names: typeset the way the PDF
 typesets them (WeasyPrint), no two words may meet and no text may be under 7 pt."""
+import html
 import re
 
 import numpy as np
@@ -109,3 +110,22 @@ def test_a_grid_of_many_images_stays_within_the_page_and_keeps_its_type_size(tmp
     height = float(re.search(r'<svg[^>]*height="([\d.]+)pt"', svg).group(1))
     assert height <= figures.MAX_HEIGHT * 72 + 0.5
     assert min(float(size) for size in re.findall(r"font-size:\s*([\d.]+)px", svg)) >= figures.MIN_FONT
+
+
+@pytest.mark.parametrize("low, high", [(0.2, 0.26), (0.5, 0.55), (0.02, 0.3), (0.0011, 0.7), (1e-5, 10.0)])
+def test_a_log_axis_labels_at_least_three_values_inside_its_range(low, high):
+    ticks = figures.log_ticks(low, high)
+    assert len(ticks) >= 3 and all(low <= t <= high for t in ticks) and ticks == sorted(set(ticks))
+
+
+@pytest.mark.parametrize("final", [0.2, 0.02], ids=["narrow", "wide"])
+def test_the_cost_figure_labels_enough_of_its_log_axis_to_read_a_curve_off(tmp_path, final):
+    """Review finding 11: costs from 0.02 to 0.26 had one label on their axis, "0.1"."""
+    histories = [np.geomspace(0.26 if k else 0.3, final * (1 + k / 10), 100) for k in range(3)]
+    figures.cost_curves(histories, ["a", "b", "c"], tmp_path / "cost.svg")
+    svg = (tmp_path / "cost.svg").read_text()
+    # The y axis' labels end at the axis (text-anchor: end); the x axis' are centred, the key's start.
+    labels = [html.unescape(t) for t in re.findall(r'<text style="[^"]*text-anchor: end"[^>]*>([^<]+)</text>', svg)]
+    assert len(labels) >= 3, labels
+    values = [float(label.replace("\u2212", "-")) for label in labels]
+    assert min(values) >= final * 0.9 and max(values) <= 0.3 * 1.1

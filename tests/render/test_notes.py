@@ -95,6 +95,9 @@ def test_references_math_table_footnote_and_image_render(tmp_path, image):
     assert re.search(r'<div class="equation"><img src="data:image/svg\+xml;base64,[^"]+" alt="J = \\frac', html)
     assert '<th style="text-align:right">recall</th>' in html and "<td style=\"text-align:left\">4</td>" in html
     assert 'href="#fn-notes-1"' in html
+    # The marker is a superscript number, not "[1]", which reads as a citation of reference [1].
+    assert re.search(r'<sup class="footnote-ref"><a href="#fn-notes-1" id="fnref-notes-1">1</a></sup>', html)
+    assert "[1]" not in re.sub(r"<[^>]+>", "", html)
     last = body(document, "notes-3")
     assert 'id="fn-notes-1"' in last and "REF fig_cost" in last, "the footnotes close the last chapter"
     assert f'src="data:image/png;base64,{base64.b64encode(image.read_bytes()).decode()}" alt="My own plot"' in last
