@@ -9,8 +9,8 @@ tables name every class in full). Arrays in, one file out each.
 """
 import numpy as np
 
-from mnist_ova.render.figures import (KEY_LIMIT, SMALL_FONT, TEXT_WIDTH, svg_figure, class_lines, fit_name,
-                                      key_title, line_height, literal, text_width)
+from mnist_ova.render.figures import (KEY_LIMIT, SMALL_FONT, TEXT_WIDTH, svg_figure, class_lines,
+                                      confusion_shows_counts, fit_name, key_title, line_height, literal, text_width)
 from mnist_ova.render.palette import ACCENT, WRONG, hex_colour
 from mnist_ova.render.views import groups_apart, interval
 
@@ -227,6 +227,8 @@ def context(views, *, test_rows, comparison=None, gates=(), baseline_label=None)
         "galleries": galleries, "featured": galleries[:FEATURED], "folded": galleries[FEATURED:],
         "handful": HANDFUL, "featured_tie": _tie_at_cut(galleries, FEATURED),
         "pdf_matrix_limit": PDF_MATRIX_LIMIT, "pdf_confusion_rows": PDF_CONFUSION_ROWS,
+        # Whether the results' confusion figure prints every cell's count (else shades alone): what the text says of it.
+        "confusion_counts": confusion_shows_counts(e.confusion, names),
         "named_only": K > KEY_LIMIT,  # the charts' keys name a few classes, the rest are grey
         "comparison": None, "gates": [{"kind": g.kind, "metric": g.metric, "bound": g.bound, "value": g.value,
                                         "baseline": g.baseline, "limit": g.limit, "passed": g.passed,

@@ -251,3 +251,46 @@ def test_strongest_weakest_hardest_and_easiest_name_their_measure(evaluation):
     assert context["hardest_shown"] == (low[1] < high[0])
     low, high = (proportion_confint(found[order[k]], e.support[order[k]], method="wilson") for k in (-2, -1))
     assert context["easiest_shown"] == (low[1] < high[0])
+
+
+def caption_of(html, id):
+    match = re.search(r'<table[^>]*id="' + id + r'"[^>]*>\s*<caption>(.*?)</caption>(.*?)</table>', html, flags=re.S)
+    return match[1], re.sub(r'<a href="#[^"]*">|</a>', "", match[2])
+
+
+@pytest.mark.parametrize("counts", [True, False])
+def test_past_the_pdf_matrix_limit_a_table_number_means_one_table_in_both_reports(evaluation, monkeypatch, counts):
+    """The table the number names is the list of the largest confusions in the PDF and in the HTML alike (the
+    HTML's whole matrix, one click away, takes no number); what the text says of the confusion figure follows
+    from whether the figure prints the counts."""
+    monkeypatch.setattr(diagnostics, "PDF_MATRIX_LIMIT", 5)
+    monkeypatch.setattr(diagnostics, "confusion_shows_counts", lambda counts_, names: counts)
+    html, pdf = render_partial(evaluation, "html"), render_partial(evaluation, "pdf")
+    assert caption_of(html, "confusion-table") == caption_of(pdf, "confusion-table")
+    assert "The largest confusions of the test set" in caption_of(pdf, "confusion-table")[0]
+    matrix = caption_of(html, "confusion-matrix")[0]
+    assert "Table" not in matrix and "no table number" in matrix and "confusion-matrix" not in pdf
+    assert len(re.findall(r'<span class="label">Table \d+\.</span>', html)) == len(
+        re.findall(r'<span class="label">Table \d+\.</span>', pdf))
+    for report_html in (html, pdf):
+        lead = re.search(r"<p>([^<]*<a class=\"ref\" href=\"#fig_confusion\".*?)</p>", report_html, flags=re.S)[1]
+        said_shades = "as shades" in lead or "wider than the page" in lead
+        assert said_shades == (not counts), lead
+        assert ("prints every count" in lead) == counts, lead
+
+
+def test_the_model_card_names_classes_and_files_without_breaking_after_a_hyphen(evaluation):
+    import dataclasses
+
+    names = ["T-shirt/top", "Ankle boot"] + [f"c{k}" for k in range(2, 10)]
+    views_ = views.of(dataclasses.replace(evaluation, class_names=names))
+    env = report.environment()
+    html = env.get_template("model_card.html.j2").render(
+        analysis=diagnostics.context(views_, test_rows=np.arange(120)), cite=lambda key: "[1]",
+        dataset={"image_shape": [28, 28], "source": "IDX files train-images-idx3-ubyte.gz, t10k-images-idx3-ubyte.gz",
+                 "n_train": 480, "n_test": 120, "sha256": "0" * 64, "name": "tiny"},
+        config={"solver": "gd"}, profile={"items": "images", "title": "", "not_for": "", "limitations": ""})
+    data = re.search(r'<th scope="row">Data</th><td>(.*?)</td>', html, flags=re.S)[1]
+    assert '<span class="word">T-shirt/</span><wbr>top, Ankle boot' in data
+    assert ('<span class="word">train-images-idx3-ubyte.gz,</span> <span class="word">t10k-images-idx3-ubyte.gz</span>:'
+            in data)

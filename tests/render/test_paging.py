@@ -1,6 +1,7 @@
 """The PDF's paging as style.css sets it, read from WeasyPrint's page boxes on small synthetic chapters: a
 figure and its caption share a page, even when the figure is drawn taller than a page; a chapter's heading and
-lead sentence stay with the figure they introduce; a chapter's closing paragraph is never alone on a page."""
+lead sentence stay with the figure they introduce; a chapter's closing paragraph is never alone on a page; a long table keeps
+at least five rows on each page; a chapter with a half-page figure fits below a short table."""
 import logging
 
 import pytest
@@ -76,3 +77,34 @@ def test_a_figure_that_moves_to_the_next_page_leaves_no_page_of_a_few_lines(lead
     pages = pages_of(body)
     start = next(page for page in pages if "h2" in page)
     assert {"h2", "p50", "i", "c"} <= start, "the heading and lead sentence stay with their figure"
+
+
+def rows_of(pages, n):
+    return [sum(f"r{k}" in page for k in range(n)) for page in pages]
+
+
+@pytest.mark.parametrize("lead", range(24))
+def test_a_long_table_breaks_with_at_least_five_rows_on_each_page(lead):
+    """As mix26's Table 3: its caption, header and two rows at the foot of a page, the other 24 on the next."""
+    rows = "".join(f"<tr id='r{k}'><th>{k}</th><td>{k / 7:.4f}</td></tr>" for k in range(26))
+    table = (f"<table id='t'><caption id='c'>Table 1. Rows.</caption><thead><tr><th>Class</th><th>Value</th></tr>"
+             f"</thead><tbody>{rows}</tbody></table>")
+    pages = pages_of("<section>" + paragraph(0, 40 * lead + 20) + table + "</section>")
+    counts = [n for n in rows_of(pages, 26) if n]
+    assert sum(counts) == 26 and all(n >= 5 for n in counts), counts
+    assert "c" in next(page for page in pages if "r0" in page), "the caption stays with the first rows"
+
+
+def test_a_chapter_with_a_half_page_figure_fits_below_a_short_table():
+    """As Fashion-MNIST's page 6: Table 3 (10 rows) at the top of the page, then chapter 5's heading, its lead (three
+    lines here, four there) and Figure 3 (6.5 x 4.675 in, a three-line caption). The tighter print spacing keeps them on the
+    page; before, the chapter moved whole to the next page and left this one 29 % filled."""
+    rows = "".join(f"<tr><th>Class {k}</th><td>50</td><td>0.14412</td><td>95.17%</td></tr>" for k in range(10))
+    table = (f"<section><table id='t'><caption>Table 3. Where each model's training ended.</caption><thead><tr>"
+             f"<th>Model</th><th>Iterations</th><th>Final cost</th><th>Train accuracy</th></tr></thead>"
+             f"<tbody>{rows}</tbody></table></section>")
+    chapter = ("<section><h2 id='h'>5. How the models learned</h2>" + paragraph(1, 22) +
+               f"<figure id='f'><img id='i' src='{tall_svg(6.5, 4.675)}' alt='x'><figcaption id='c'>Figure 3. "
+               + "caption " * 26 + "</figcaption></figure></section>")
+    pages = pages_of(table + chapter)
+    assert len(pages) == 1 and {"t", "h", "p1", "i", "c"} <= pages[0], [sorted(p) for p in pages]
