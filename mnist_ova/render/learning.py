@@ -41,17 +41,26 @@ class Layout:
 
 
 def layout(names, image_shape):
-    h, w = image_shape
     K = len(names)
-    # As many models to a line as leave each tile room for the widest word of a name: a name then breaks
-    # between words (or after a '/'), never inside one.
+    most = min(K, MAX_COLUMNS)
+    # As many models to a line as leave each tile room for the widest word of a name, so that a name breaks
+    # between words (or after a '/'), never inside one; more where that would make two snapshots taller than
+    # a page (a name then gives way, shortened by figures.fit_name, rather than the figure's type size).
     widest = max(figures.text_width(word, figures.SMALL_FONT) for name in names
                  for word in re.split(r"\s+|(?<=/)", figures.literal(name)))
-    columns = max(1, min(K, MAX_COLUMNS, int((figures.TEXT_WIDTH - LABEL_WIDTH) * 72 // (widest + 2))))
-    lines = -(-K // columns)
+    fewest = max(1, min(most, int((figures.TEXT_WIDTH - LABEL_WIDTH) * 72 // (widest + 2))))
+    for columns in range(fewest, most + 1):
+        fit = _layout(names, image_shape, columns)
+        if 2 * fit.row_h <= figures.MAX_HEIGHT:
+            return fit
+    return fit
+
+
+def _layout(names, image_shape, columns):
+    h, w = image_shape
+    lines = -(-len(names) // columns)
     tile = min((figures.TEXT_WIDTH - LABEL_WIDTH) / columns, 0.62)  # inches per model, its gap included
     inch = tile / (w + GAP)
-    # Broken between words or shortened after one, never cut inside a word (figures.fit_name, as the charts do).
     fitted = tuple(figures.fit_name(name, tile * 72 - 2, figures.SMALL_FONT, 2) for name in names)
     names_h = figures.line_height(figures.SMALL_FONT, max(name.count("\n") + 1 for name in fitted)) + 0.04
     line_h = names_h + (h + GAP) * inch  # a line of models with their names above it

@@ -38,3 +38,16 @@ def test_long_names_break_between_words_on_two_lines_and_the_chapter_counts_the_
     assert fit.names_h > learning.layout([f"c{k}" for k in range(26)], (28, 28)).names_h
     said = learning.context(shots, film_mp4=False, film_gif=False, film_seconds=10, names=TWENTY_SIX)
     assert len(said["shown"]) == fit.rows
+
+
+def test_names_too_long_for_any_tile_give_way_before_the_figure_outgrows_a_page(tmp_path):
+    """47 models, some with one 17-letter word: tiles wide enough for it would need 12 lines a row, taller than a
+    page for two snapshots; the names are shortened instead, and the figure stays within figures.MAX_HEIGHT."""
+    names = [f"Q{k:02d}" if k % 5 else f"Quiteverylongname{k:02d}" for k in range(47)]
+    shots = fake_snapshots(K=47, last=300)
+    learning.learning_figure(shots, names, (28, 28), tmp_path / "many.svg")
+    svg = (tmp_path / "many.svg").read_text()
+    height = float(re.search(r'<svg[^>]* height="([\d.]+)pt"', svg)[1]) / 72
+    fit = learning.layout(names, (28, 28))
+    assert height <= figures.MAX_HEIGHT + 0.01 and fit.rows == 2 and fit.columns > 4
+    assert svg.count(">Q01<") == 2, "the short names stay whole"
