@@ -443,3 +443,21 @@ def test_class_names_keep_their_capitals_and_break_only_between_words_in_every_t
     assert sum(shirt in table for table in tables) >= 4, "the models', accuracies', per-class and analysis tables"
     assert ">T-<" not in page and "T-shirt/top</th>" not in page
     assert report.environment().from_string("{{ 'class iPhone X' | first_upper }}").render() == "Class iPhone X"
+
+
+def test_file_names_never_break_after_a_hyphen_and_the_matrix_caption_names_what_the_table_holds(trained):
+    c = context_of(trained)
+    page = report.render_html(c, target="pdf", assets=_Names())
+    source = c["dataset"]["source"]
+    for word in (w for w in source.split(" ") if "-" in w):
+        assert f'<span class="word">{html.escape(word, quote=False)}</span>' in page, word
+    for f in c["dataset"]["files"]:
+        if "-" in f["name"]:
+            assert f'<th scope="row"><span class="word">{f["name"]}</span></th>' in page
+    caption = re.search(r'<figure id="fig_confusion">.*?<figcaption>(.*?)</figcaption>', page, flags=re.S)[1]
+    K, limit = len(c["models"]), c["analysis"]["pdf_matrix_limit"]
+    if c["confusion_counts"]:
+        assert "each number is a count of images" in caption
+    else:
+        assert ("the largest counts" in caption) == (K > limit) and ("too many to print" in caption) == (K <= limit)
+    assert "often misread" not in page, "the model card claims only what the numbers support"
