@@ -81,6 +81,8 @@ class ChildFailed(Exception):
 # --- signals -----------------------------------------------------------------------------------
 
 _stopped: list[int] = []  # the stopping signal received, until the run has acted on it
+_holding: list[bool] = []  # one entry per signals_held block the main thread is in
+_deferred: list[int] = []  # a stopping signal received inside such a block, raised as the outermost one ends
 
 
 def _stop(signum, frame):
@@ -89,6 +91,9 @@ def _stop(signum, frame):
     "Exception ignored" and lost: ``raise_if_stopped`` raises it again at the next step of the run."""
     if not _stopped:
         _stopped.append(signum)
+    if _holding:  # raised as the held block ends (another thread of the process, BLAS's say, took the signal)
+        _deferred.append(signum)
+        return
     _raise_for(signum)
 
 
@@ -131,6 +136,7 @@ def handling_signals() -> Iterator[None]:
             _stopped.clear()  # acted on: the run ends here
             for signum in set(previous) & set(STOPPING):
                 signal.signal(signum, signal.SIG_IGN)  # one more while the run ends is dropped, not raised here
+            _deferred.clear()
         for signum, earlier in previous.items():
             with contextlib.suppress(ValueError, OSError, TypeError):
                 signal.signal(signum, earlier)
@@ -143,11 +149,17 @@ def signals_held() -> Iterator[tuple[int, ...]]:
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
     except (AttributeError, ValueError, OSError):
         previous = None
+    # The mask holds back only what this thread would take: a signal the kernel gives a thread that does not
+    # block it (BLAS's, a library's) still runs the handler here, which then only notes it.
+    _holding.append(True)
     try:
         yield STOPPING
     finally:
+        _holding.pop()
         if previous is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if _deferred and not _holding:
+            _raise_for(_deferred.pop())
 
 
 @contextlib.contextmanager

@@ -269,10 +269,13 @@ class FusedPass:
             # Signals go to the main thread, which acts on them between steps.
             self._pool = concurrent.futures.ThreadPoolExecutor(
                 self.n_threads - 1, thread_name_prefix="mnist-ova-kernel", initializer=children.block_signals_in_thread)
-        others = [self._pool.submit(function) for _ in range(self.n_threads - 1)]
-        function()
-        for future in others:
-            future.result()
+        # A stopping signal waits for the step (milliseconds): raised inside the pool's locks (a submit, a
+        # semaphore), it left one held, and the threads' end then waited for it for ever.
+        with children.signals_held():
+            others = [self._pool.submit(function) for _ in range(self.n_threads - 1)]
+            function()
+            for future in others:
+                future.result()
 
     def _pass(self):
         if self.library.fused_pass(*self._arguments):

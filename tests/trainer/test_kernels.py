@@ -356,3 +356,33 @@ def test_the_best_target_is_what_the_cpu_and_its_system_offer():
     else:
         expected = "default"
     assert kernels.TARGETS[kernels._library.fused_best_target()] == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "kill") or os.name == "nt", reason="POSIX signals")
+def test_a_stopping_signal_during_a_step_is_raised_after_it_never_inside_the_threads_locks(monkeypatch):
+    """SIGTERM arriving while the main thread hands work to the pool is raised once the step is done: raised
+    inside the pool's locks, it left one held and ending the threads hung the run (a SIGHUP test did)."""
+    import concurrent.futures
+    import signal
+    import threading
+
+    from mnist_ova import children
+    from mnist_ova.errors import Terminated
+
+    X, y, WT, b = pass_inputs(3 * CHUNK, 16, 4, np.float64)
+    submit = concurrent.futures.ThreadPoolExecutor.submit
+    sent = []
+
+    def submit_and_signal(pool, *args):
+        if not sent:
+            sent.append(os.kill(os.getpid(), signal.SIGTERM))  # delivered at once unless held
+        return submit(pool, *args)
+
+    monkeypatch.setattr(concurrent.futures.ThreadPoolExecutor, "submit", submit_and_signal)
+    with children.handling_signals(), pytest.raises(Terminated) as stopped:
+        with FusedPass(X, y, 4, n_threads=3) as step:
+            step(WT, b)
+    frames = [frame.name for frame in stopped.traceback]
+    assert sent and "_run_threads" in frames, frames
+    assert "submit_and_signal" not in frames and "submit" not in frames, "raised inside the pool's hand-over"
+    assert not [t for t in threading.enumerate() if t.name.startswith("mnist-ova-kernel") and t.is_alive()]
