@@ -36,9 +36,9 @@ def execute(command_name, settings, *, model_path=None, force=False, force_out=F
     """Run the command named ``command_name`` and return its summary; every output appears in
     ``settings.out`` together at the end, or none does. ``command_line`` is what ``--history``
     records as the command."""
-    run = Run(command_name, settings, command_line=command_line or f"mnist-ova {command_name}", quiet=quiet,
-              progress=not quiet and sys.stderr.isatty())
     command = COMMANDS[command_name]
+    run = Run(command_name, command, settings, command_line=command_line or f"mnist-ova {command_name}",
+              quiet=quiet, progress=not quiet and sys.stderr.isatty())
     preflight(run, force_out=force_out)
     # Staged first, so that an output folder that cannot be written fails before any work. `render`
     # reads the training outputs and leaves them as they are; every other artifact of an earlier run
@@ -74,7 +74,7 @@ def preflight(run, *, force_out):
     """Everything that can be checked before any work: the output folder, the notes (their labels,
     formulas and images), MLflow, the templates, the system libraries the deliverables need, the history
     and the baseline."""
-    settings, command = run.settings, COMMANDS[run.command_name]
+    settings, command = run.settings, run.command
     check_out(settings.out, force=force_out)
     run.notes = deliverables.load_notes(settings.notes) if settings.notes else None
     if settings.mlflow_uri:
@@ -117,10 +117,10 @@ def pack(run):
 def closing_lines(run, artifacts, dropped):
     """What the run says once its outputs are in place."""
     out, trained = run.staging.out, run.trained
-    closing = [jobs.summary_table(trained)] if COMMANDS[run.command_name].trains else []
+    closing = [jobs.summary_table(trained)] if run.command.trains else []
     closing.append(f"wrote to {out}/: " + ", ".join(f"{a['path']} ({a['bytes'] / 1024:.0f} KiB)"
                                                    for a in artifacts if "/" not in a["path"]))
-    if COMMANDS[run.command_name].bundles:
+    if run.command.bundles:
         size = run.staging.path(outputs.BUNDLE).stat().st_size
         closing.append(f"bundle: {out / outputs.BUNDLE} ({size / 2**20:.2f} MB)"
                        + (f"; left out to fit {run.settings.max_bundle_mb} MB: {', '.join(dropped)}" if dropped
@@ -142,7 +142,7 @@ def result_document(run, artifacts, left_out):
         "one_vs_all_accuracy": trained.evaluation.one_vs_all_accuracy,
         "artifacts": artifacts, "timings": trained.timings,
         **({"bundle": str(out / outputs.BUNDLE), "bundle_left_out": left_out}
-           if COMMANDS[run.command_name].bundles else {}),
+           if run.command.bundles else {}),
     }
 
 

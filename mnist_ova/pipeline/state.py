@@ -18,6 +18,7 @@ def _say(message: str) -> None:
 @dataclasses.dataclass
 class Run:
     command_name: str  # a key of ``pipeline.run.COMMANDS``
+    command: Any  # its ``pipeline.run.Command``: what it trains, renders and bundles
     settings: Settings
     command_line: str = ""  # what --history records as the command
     quiet: bool = False
