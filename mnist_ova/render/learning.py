@@ -25,16 +25,19 @@ LABEL_WIDTH = 1.25  # inches for the row labels
 @dataclasses.dataclass(frozen=True)
 class Layout:
     """Where ``learning_figure`` puts things, in inches: ``columns`` models to a line of ``lines``, each model a
-    ``tile`` wide with its name above it (``names``, each fitted to the tile on one or two lines; ``names_h``
-    their height), ``inch`` per image pixel; a row of the figure (one snapshot) is ``row_h`` tall, and
-    ``rows`` of them fit in figures.MAX_HEIGHT (at most ROWS, at least 2), so print never shrinks the
-    figure's words below their size."""
+    ``tile`` wide with its name (``names``, each fitted to the tile on one or two lines; ``names_h`` their
+    height), ``inch`` per image pixel. With one line a row the names head the columns once (``header_h``, the
+    figure's top); with more, every line is named (``line_names_h`` above each), so each tile says whose it
+    is. A row of the figure (one snapshot) is ``row_h`` tall, and ``rows`` of them fit in figures.MAX_HEIGHT
+    with the heads (at most ROWS, at least 2), so print never shrinks the figure's words below their size."""
     names: tuple
     columns: int
     lines: int
     tile: float
     inch: float
     names_h: float
+    header_h: float
+    line_names_h: float
     line_h: float
     row_h: float
     rows: int
@@ -51,7 +54,7 @@ def layout(names, image_shape):
     fewest = max(1, min(most, int((figures.TEXT_WIDTH - LABEL_WIDTH) * 72 // (widest + 2))))
     for columns in range(fewest, most + 1):
         fit = _layout(names, image_shape, columns)
-        if 2 * fit.row_h <= figures.MAX_HEIGHT:
+        if fit.header_h + 2 * fit.row_h <= figures.MAX_HEIGHT:
             return fit
     return fit
 
@@ -63,10 +66,13 @@ def _layout(names, image_shape, columns):
     inch = tile / (w + GAP)
     fitted = tuple(figures.fit_name(name, tile * 72 - 2, figures.SMALL_FONT, 2) for name in names)
     names_h = figures.line_height(figures.SMALL_FONT, max(name.count("\n") + 1 for name in fitted)) + 0.04
-    line_h = names_h + (h + GAP) * inch  # a line of models with their names above it
-    row_h = max(lines * line_h, names_h + figures.line_height(figures.SMALL_FONT, 4)) + 0.12
-    rows = int(min(ROWS, max(2, figures.MAX_HEIGHT // row_h)))
-    return Layout(fitted, columns, lines, tile, inch, names_h, line_h, row_h, rows)
+    # One line a row: the same models in every row, named once above the first, as a table's column heads
+    # (names on every row took a fifth of the figure's height at 10 classes).
+    header_h, line_names_h = (names_h, 0.0) if lines == 1 else (0.0, names_h)
+    line_h = line_names_h + (h + GAP) * inch  # a line of models, with their names above it where it has them
+    row_h = max(lines * line_h, line_names_h + figures.line_height(figures.SMALL_FONT, 4)) + 0.12
+    rows = int(min(ROWS, max(2, (figures.MAX_HEIGHT - header_h) // row_h)))
+    return Layout(fitted, columns, lines, tile, inch, names_h, header_h, line_names_h, line_h, row_h, rows)
 
 
 def square(pixels):
@@ -113,27 +119,29 @@ def learning_figure(shots, names, image_shape, path):
                                                           fit.line_h, fit.row_h)
     label_w = LABEL_WIDTH
     width = label_w + columns * tile
-    height = len(rows) * row_h
+    height = fit.header_h + len(rows) * row_h
     with figures.svg_figure(path, (width, height), layout=False) as (fig, _):
         for i, s in enumerate(rows):
-            top = height - i * row_h
+            top = height - fit.header_h - i * row_h
             limit = weight_limit(shots.coef[s])  # one scale for the row, all its lines
-            for line in range(lines):  # every line named, so that each tile says whose it is
+            for line in range(lines):
                 first, stop = line * columns, min(K, (line + 1) * columns)
                 line_top = top - line * line_h
                 image = mosaic(shots.coef[s][first:stop], image_shape, columns, limit)
                 image_h, image_w = image.shape[0] * inch, image.shape[1] * inch
-                ax = fig.add_axes([label_w / width, (line_top - names_h - image_h) / height, image_w / width,
-                                   image_h / height])
+                image_top = line_top - fit.line_names_h
+                ax = fig.add_axes([label_w / width, (image_top - image_h) / height, image_w / width, image_h / height])
                 ax.imshow(image, interpolation="nearest", aspect="auto")
                 ax.set_axis_off()
+                if fit.line_names_h == 0 and i > 0:
+                    continue  # named once, above the first row
                 for k in range(first, stop):
                     for j, part in enumerate(reversed(fit.names[k].split("\n"))):  # each line placed on its own
                         fig.text((label_w + (k - first + 0.5) * tile) / width,
-                                 (line_top - names_h + 0.04 + figures.line_height(figures.SMALL_FONT, j)) / height,
+                                 (image_top + 0.04 + figures.line_height(figures.SMALL_FONT, j)) / height,
                                  part, ha="center", va="baseline", fontsize=figures.SMALL_FONT, color="#212121")
             for j, text in enumerate(row_label(shots, s)):
-                baseline = top - names_h - figures.SMALL_FONT * (0.95 + 1.2 * j) / 72
+                baseline = top - fit.line_names_h - figures.SMALL_FONT * (0.95 + 1.2 * j) / 72
                 fig.text(0.02 / width, baseline / height, text, ha="left", va="baseline",
                          fontsize=figures.SMALL_FONT, color="#212121" if j == 0 else figures.MUTED,
                          weight="bold" if j == 0 else "normal")
