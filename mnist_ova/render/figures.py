@@ -475,6 +475,9 @@ def image_grid(images, titles, path, *, columns=6, colors=None, max_side=1.0, ti
             colorbar = fig.colorbar(shown, cax=bar, orientation="horizontal")
             colorbar.set_label(colorbar_label, fontsize=SMALL_FONT)
             colorbar.ax.tick_params(labelsize=SMALL_FONT)
+            # matplotlib's default puts 9 labels on a bar of +-0.1 ("-0.100" to "0.100", 1.5 pt apart): at most 5
+            from matplotlib.ticker import MaxNLocator
+            colorbar.ax.xaxis.set_major_locator(MaxNLocator(nbins=4, symmetric=limits is not None))
             colorbar.outline.set_visible(False)
 
 

@@ -385,7 +385,7 @@ def context(views, *, title_page, dataset, config, video, timings, training=None
         "one_vs_all_accuracy": e.one_vs_all_accuracy,
         "multiclass_accuracy": e.multiclass_accuracy,
         "chance_accuracy": 1 / e.n_classes,
-        "always_no_accuracy": views.always_no_accuracy,
+        "always_no_accuracy": views.always_no_accuracy, "always_no_span": views.always_no_span,
         # The strongest and weakest models by ROC AUC, its own threshold-free measure (binary accuracy
         # flatters every model alike); the hardest and easiest classes by recall, each with the runner-up
         # and whether their 95 % intervals keep them apart (if not, the ranking is not shown). Each is a

@@ -42,6 +42,12 @@ class EvaluationViews:
         """The mean binary accuracy of models that always answer "no": what the real ones must beat."""
         return float(np.mean(1 - self.class_shares))
 
+    @property
+    def always_no_span(self):
+        """The lowest and highest binary accuracy of a model that always answers "no", class by class."""
+        levels = 1 - np.asarray(self.class_shares)
+        return {"low": float(levels.min()), "high": float(levels.max())}
+
 
 # How the report prints each ranked value (a recall as a percentage to two decimals, as macros.html.j2's
 # percent does; an AUC to four): values that print alike are tied, so no ranking reads "1.0000, then 1.0000".

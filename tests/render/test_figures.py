@@ -129,3 +129,17 @@ def test_the_cost_figure_labels_enough_of_its_log_axis_to_read_a_curve_off(tmp_p
     assert len(labels) >= 3, labels
     values = [float(label.replace("\u2212", "-")) for label in labels]
     assert min(values) >= final * 0.9 and max(values) <= 0.3 * 1.1
+
+
+@pytest.mark.parametrize("limit", [0.1, 0.013, 0.06, 0.3, 2.5])
+def test_the_weights_colour_bar_labels_stand_apart(tmp_path, limit):
+    """At a largest weight of 0.1 matplotlib's default labelled the bar -0.100, -0.075, ... 0.100, 1.5 pt apart."""
+    coef = np.linspace(-limit, limit, 10 * 784).reshape(10, 784)
+    figures.weights_grid(coef, (28, 28), [str(k) for k in range(10)], tmp_path / "weights.svg")
+    html = f'<img src="{report.inline_assets({"w": tmp_path / "weights.svg"})["w"]}" alt="">'
+    report.write_pdf(html, tmp_path / "weights.pdf", base_url=tmp_path)
+    words = pdf_words(tmp_path / "weights.pdf")[1]
+    bottom = max(w[1] for w in words)
+    ticks = sorted((w for w in words if re.fullmatch(r"[−-]?\d[\d.]*", w[4]) and w[1] > bottom - 30), key=lambda w: w[0])
+    gaps = [b[0] - a[2] for a, b in zip(ticks, ticks[1:])]
+    assert len(ticks) >= 3 and min(gaps) >= 6, [(w[4], round(g, 1)) for w, g in zip(ticks, gaps)]

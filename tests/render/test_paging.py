@@ -108,3 +108,13 @@ def test_a_chapter_with_a_half_page_figure_fits_below_a_short_table():
                + "caption " * 26 + "</figcaption></figure></section>")
     pages = pages_of(table + chapter)
     assert len(pages) == 1 and {"t", "h", "p1", "i", "c"} <= pages[0], [sorted(p) for p in pages]
+
+
+@pytest.mark.parametrize("before", range(10, 16))
+def test_an_equation_stays_with_the_sentence_that_introduces_it(before):
+    """As the method chapter's "...the outputs divided by their sum:" at the foot of a page and its equation at
+    the top of the next."""
+    equation = f"<div class='equation' id='e'><img src='{tall_svg(3, 0.7)}' alt='x'></div>"
+    body = "<section>" + "".join(paragraph(n) for n in range(before)) + paragraph(99, 30) + equation + "</section>"
+    pages = pages_of(body)
+    assert "p99" in next(page for page in pages if "e" in page)

@@ -250,6 +250,11 @@ def test_html_has_landmarks_and_reads_on_a_phone(long_names, browser):
     assert page.evaluate("document.querySelector('nav a[href=\"#introduction\"]') !== null")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, "nothing scrolls sideways"
     assert page.evaluate("parseFloat(getComputedStyle(document.querySelector('main p')).fontSize)") >= 15
+    # A table wider than the phone scrolls in its box; its caption stays the box's width (it was cut mid-line).
+    boxes = page.evaluate("[...document.querySelectorAll('.wide')].map(w => [w.clientWidth, w.scrollWidth, "
+                          "w.querySelector('caption') ? w.querySelector('caption').getBoundingClientRect().width : 0])")
+    assert any(wide > box for box, wide, _ in boxes), f"the case: a table wider than the phone {boxes}"
+    assert all(caption <= box + 1 for box, _, caption in boxes), boxes
     alts = page.evaluate("[...document.querySelectorAll('img')].map(i => i.alt)")
     assert all(alt and not alt.startswith(("eq_", "fig_")) for alt in alts)
     assert any(alt.startswith("x prime equals") for alt in alts)

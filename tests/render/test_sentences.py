@@ -106,7 +106,25 @@ def test_sentences_follow_from_the_numbers(trained):
     assert ("The test split is small." in text) == (high - low > report.SMALL_SPLIT)
     assert f"wider than {100 * report.SMALL_SPLIT:.0f} points" in text
     widths = [m["recall_interval"]["high"] - m["recall_interval"]["low"] for m in c["models"]]
-    assert f"at least {100 * min(widths):.1f} points wide, so per-class differences of less than that are within chance" in text
+    # "at least": the narrowest width rounded down (9.96 printed as "10.0" was wider than the narrowest)
+    narrowest = f"{np.floor(1000 * min(widths)) / 10:.1f}"
+    assert f"at least {narrowest} points wide, so per-class differences of less than that are within chance" in text
+    # The always-no level is an average over the classes: said so, with the classes' span.
+    shares = np.array([m["support"] for m in c["models"]]) / sum(m["support"] for m in c["models"])
+    assert (f'never says "yes" already scores {pct(np.mean(1 - shares))} on average ({pct(np.min(1 - shares))} to '
+            f"{pct(np.max(1 - shares))}, by the class)") in text
+    # A cut through tied confusions is said: the table's last rows and how many share their count.
+    cells = c["analysis"]["galleries"]
+    shown = c["analysis"]["pdf_confusion_rows"]
+    listed = "largest off-diagonal counts of" in text  # past the PDF's matrix limit: a table of the largest
+    assert listed == (K > c["analysis"]["pdf_matrix_limit"])
+    if listed and shown < len(cells) and cells[shown - 1]["count"] == cells[shown]["count"]:
+        cut = cells[shown - 1]["count"]
+        tied = sum(g["count"] == cut for g in cells)
+        kept = sum(g["count"] == cut for g in cells[:shown])
+        assert f"(the last {kept} of the {tied} tied at {cut:,}, in the order of the classes)" in text
+    elif listed:
+        assert "tied at" not in text.split("largest off-diagonal counts of")[1][:120]
     # The video's score is quoted from the video's own examples.
     e = trained.evaluation
     top = f"{100 * e.scores[np.arange(4), e.predicted_index[:4]].max():.0f}"
@@ -154,6 +172,9 @@ def test_a_hand_in_not_a_log(trained):
     assert not re.search(r"\.\s*\[\d+\]", text)  # citations before the full stop
     assert re.search(r"image \[1\] \[2\] ?\.", text)  # (tags become spaces here)
     assert "a.footnote-backref { display: none; }" in page_of(trained, profiles.MNIST)
+    # The reader's words, not the tool's: no build variable, no "output folder"; the inputs are standardised.
+    assert "SOURCE_DATE_EPOCH" not in text and "output folder" not in text
+    assert "raw pixels" not in text and "A linear model of standardised pixels" in text
 
 
 def test_words_about_the_pictures_come_from_the_profile():
@@ -267,7 +288,7 @@ def test_what_a_reader_asks_pixels_split_published_result_and_failing_classes(tr
     assert ("fail here when even the upper end" in text) == bool(fails)
     if fails:
         assert f"interquartile range, {pct(fence)} here)" in text
-        paragraph = text[text.index("fail here when"):text.index("The data. Who made")]
+        paragraph = text[text.index("fail here when"):text.index("The data. What is known of who made")]
         for m in c["models"]:
             assert (f" {m['name']} ({pct(m['recall'])}," in paragraph) == (m in fails and len(fails) <= report.NAME_LIMIT)
     if trained.metadata["dataset"]["name"] == "blocks.npz":
