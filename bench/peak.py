@@ -78,7 +78,8 @@ def pass_shape(target):
         lanes = shape["vector_bytes"] // np.dtype(dtype).itemsize
         lines.append(f"{dtype}: {8 * shape['vector_bytes']}-bit vectors ({lanes} lanes), register tiles of "
                      f"{shape['logits_rows']} rows x {shape['logits_models']} models (logits) and "
-                     f"{shape['gradient_rows']} x {shape['gradient_models']} (gradient), the models padded to a "
+                     f"{shape['gradient_rows']} rows x {shape['gradient_vectors']} vectors of columns x "
+                     f"{shape['gradient_models']} models (gradient), the models padded to a "
                      f"multiple of {shape['models_multiple']}")
     return "; ".join(lines)
 

@@ -18,7 +18,7 @@
 
 /* The exported functions' interface, raised with every change of their arguments: kernels.py refuses a library
  * of another one (an install not rebuilt after this file changed would read its arguments wrongly). */
-#define INTERFACE 4
+#define INTERFACE 5
 
 EXPORT int fused_interface(void) { return INTERFACE; }
 

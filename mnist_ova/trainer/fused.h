@@ -40,12 +40,12 @@ typedef struct {
 } pass_scratch;
 
 /* What a target's shape holds, in this order (fused_shape's values; kernels.py's SHAPE names them). */
-enum { SHAPE_VECTOR_BYTES, SHAPE_LOGITS_ROWS, SHAPE_LOGITS_MODELS, SHAPE_GRADIENT_ROWS, SHAPE_GRADIENT_MODELS,
-       SHAPE_MODELS_MULTIPLE, SHAPE_SIZE };
+enum { SHAPE_VECTOR_BYTES, SHAPE_LOGITS_ROWS, SHAPE_LOGITS_MODELS, SHAPE_GRADIENT_ROWS, SHAPE_GRADIENT_VECTORS,
+       SHAPE_GRADIENT_MODELS, SHAPE_MODELS_MULTIPLE, SHAPE_SIZE };
 
 /* A target's passes, by [weights are float64][pixels are uint8], its score's series by [float64], and its
- * shape by [float64]: the vectors' bytes, each phase's register tile (rows x models) and the multiple the models
- * are padded to. */
+ * shape by [float64]: the vectors' bytes, the logits' register tile (rows x models), the gradient's
+ * (rows x vectors of columns x models) and the multiple the models are padded to. */
 typedef struct {
     void (*pass[2][2])(const pass_job *, const pass_scratch *);
     void (*series[2])(const double *t, double *exp_minus, double *log1p, int64_t n);

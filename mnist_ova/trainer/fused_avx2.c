@@ -7,14 +7,17 @@
 #define TABLE passes_avx2
 #define TARGET_ATTR TARGET("avx2,fma")
 #define VECTOR_BYTES 32
-/* 2 rows x 5 models in each phase: 10 sums (or factors), 2 rows' vectors, their centres and a vector of weights
- * (or of the gradient) in the 16 ymm. Measured on an Intel Xeon (bench/NOTES.md, 2026-12-07), no other shape
- * that fits was faster: 1 x 10 logits (all ten models per row's vector) streamed float64's 62 KB of weights
- * through L1 for each row (11 % slower; float32's logits 12 % faster but the pass no faster), 4 x 2 logits or
- * gradient 8-25 % slower. */
+/* The logits: 2 rows x 5 models, 10 sums, 2 rows' vectors, their centres and a vector of weights in the 16 ymm.
+ * Measured on an Intel Xeon (bench/NOTES.md, 2026-12-07), no other shape that fits was faster: 1 x 10 (all ten
+ * models per row's vector) streamed float64's 62 KB of weights through L1 for each row (11 % slower; float32's
+ * 12 % faster but the pass no faster), 4 x 2 8-25 % slower. The gradient: 2 vectors of columns x 5 models summed
+ * over all 8 rows, 10 sums, 2 rows' vectors, a factor, the centre and the widening's constant (15 ymm): no load
+ * or store of dW inside the rows' loop; its phase 4-7 % faster than 2 rows x 1 vector x 5 models on that Xeon
+ * (float32 a little more than float64), 4 rows x 2 vectors no faster. */
 #define LOGITS_ROWS 2
 #define LOGITS_MODELS 5
-#define GRADIENT_ROWS 2
+#define GRADIENT_ROWS ROWS
+#define GRADIENT_VECTORS 2
 #define GRADIENT_MODELS 5
 #define MODELS_MULTIPLE 5
 

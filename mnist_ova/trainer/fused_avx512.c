@@ -15,7 +15,11 @@
 #define VECTOR_BYTES 64
 #define LOGITS_ROWS 4 /* 4 x 5 sums, 4 rows and a vector of weights in 32 zmm registers */
 #define LOGITS_MODELS 5
+/* The gradient: 4 rows x 1 vector of columns x 5 models, its 20 factors and 4 centres held in registers. Summing
+ * 2-4 vectors over all 8 rows (the AVX2 pass's tile, whose 40 factors are loaded) made the phase 10-30 % slower
+ * on the Intel Xeon of 2026-12-07 (8-14 % with the data in L1). */
 #define GRADIENT_ROWS 4
+#define GRADIENT_VECTORS 1
 #define GRADIENT_MODELS 5
 #define MODELS_MULTIPLE 5
 /* Bytes widened into the mantissa of 2^52 (float64) or 2^23 (float32) and ORed with its exponent, as the AVX2

@@ -9,11 +9,11 @@
  *                default target: SSE2 has no vector widening of bytes)
  *   PIXEL_BIAS   that number (0 where LOAD_PIXELS converts)
  *   VL           lanes of a vector of T (vectors of VL * sizeof(T) bytes)
- *   LOGITS_ROWS x LOGITS_MODELS, GRADIENT_ROWS x GRADIENT_MODELS
- *                each phase's register tile (rows a divisor of ROWS): its sums or factors and the operands
- *                must fit the target's vector registers (4 x 5 in 32 zmm, 2 x 10 in NEON's 32 q registers,
- *                2 x 5 in 16 ymm or xmm); the tile's shape does not change the result (each sum's terms are
- *                added in the same order)
+ *   LOGITS_ROWS x LOGITS_MODELS  the logits' register tile (rows a divisor of ROWS)
+ *   GRADIENT_ROWS x GRADIENT_VECTORS x GRADIENT_MODELS  the gradient's: the rows (a divisor of ROWS) summed
+ *                between a load and a store of dW, the vectors of columns, the models. Each tile's sums and
+ *                operands must fit the target's vector registers; a tile's shape does not change the result
+ *                (each sum's terms are added in the same order)
  *   MODELS_MULTIPLE  the models are padded to a multiple of this, of both tiles' models
  *   TARGET_ATTR  the functions' target attribute (empty for the compiler's default target)
  *   WITH_SERIES  defined for the one inclusion per weights' type that also makes the score's series (NAME_series)
@@ -192,40 +192,65 @@ HELPER void FN(logits)(FN(tile) tile, int r0, const T *WT, int64_t k, V *sums, i
 #undef LR
 #undef LM
 
-/* dW[k:k+GM] += (G * scale)[k:k+GM, r0:r0+GR] @ (rows r0 to r0 + GR - 1 minus their centres): the GR x GM factors
- * in registers, each row read once, each vector of dW loaded and stored once per GR rows (the rows' terms added
- * in their order whatever the tile: the result is the same). Held across the inner loop: the rows' vectors
- * where they are fewer than the models', else the models' sums. */
+/* dW[k:k+GM] += (G * scale)[k:k+GM, r0:r0+GR] @ (rows r0 to r0 + GR - 1 minus their centres), GV vectors of
+ * columns at a time: each vector of dW loaded and stored once per GR rows (with GR = ROWS once per tile, as a
+ * GEMM's C += A^T B holds its tile over the reduction), each row's vectors serving GM models and each factor GV
+ * vectors. The sums take the rows' terms in their order whatever the tile: the same result. Held across the
+ * rows: the rows' vectors where they are fewer than the models' sums, else the sums. The factors and centres
+ * are made into vectors once (`factor`, `centre`): held in registers where they fit, else loaded as they are
+ * (a scalar made into a vector in the loop cost a shuffle and, as SPLAT adds 0, an addition). `vectors` (GV, or
+ * 1 for the columns' last vectors) is a constant where it is inlined. */
 #define GR GRADIENT_ROWS
+#define GV GRADIENT_VECTORS
 #define GM GRADIENT_MODELS
-HELPER void FN(gradient)(FN(tile) tile, int r0, const T *G, int64_t k, T *dW, int64_t dp) {
-    V g[GR][GM], centre[GR];
-    for (int r = 0; r < GR; r++) {
-        centre[r] = CENTRE(tile.centre[r0 + r]);
-        for (int q = 0; q < GM; q++) g[r][q] = SPLAT(G[(k + q) * ROWS + r0 + r] * tile.scale[r0 + r]);
-    }
-    for (int64_t j = 0; j < tile.columns; j += VL) {
+HELPER void FN(gradient_columns)(FN(tile) tile, int r0, const V (*factor)[GM], const V *centre, int64_t j,
+                                 int vectors, T *dW, int64_t dp) {
 #if GR <= GM
-        V x[GR];
-        for (int r = 0; r < GR; r++) x[r] = CENTRED(tile.rows + (r0 + r) * tile.stride + j, centre[r]);
-        for (int q = 0; q < GM; q++) {
-            T *row = dW + (k + q) * dp + j;
-            V sum = FN(load)(row);
-            for (int r = 0; r < GR; r++) sum += g[r][q] * x[r];
-            FN(store)(row, sum);
+    V x[GR][GV];
+    for (int r = 0; r < GR; r++)
+        for (int v = 0; v < vectors; v++)
+            x[r][v] = CENTRED(tile.rows + (r0 + r) * tile.stride + j + v * VL, centre[r]);
+    for (int q = 0; q < GM; q++)
+        for (int v = 0; v < vectors; v++) {
+            T *at = dW + q * dp + j + v * VL;
+            V sum = FN(load)(at);
+            for (int r = 0; r < GR; r++) sum += factor[r][q] * x[r][v];
+            FN(store)(at, sum);
         }
 #else
-        V sum[GM];
-        for (int q = 0; q < GM; q++) sum[q] = FN(load)(dW + (k + q) * dp + j);
-        for (int r = 0; r < GR; r++) {
-            const V x = CENTRED(tile.rows + (r0 + r) * tile.stride + j, centre[r]);
-            for (int q = 0; q < GM; q++) sum[q] += g[r][q] * x;
+    V sum[GV][GM];
+    for (int v = 0; v < vectors; v++)
+        for (int q = 0; q < GM; q++) sum[v][q] = FN(load)(dW + q * dp + j + v * VL);
+    UNROLL_16
+    for (int r = 0; r < GR; r++) {
+        V c = centre[r], x[GV];
+        IN_REGISTER(c);
+        for (int v = 0; v < vectors; v++) x[v] = CENTRED(tile.rows + (r0 + r) * tile.stride + j + v * VL, c);
+        for (int q = 0; q < GM; q++) {
+            V f = factor[r][q];
+            IN_REGISTER(f);
+            for (int v = 0; v < vectors; v++) sum[v][q] += f * x[v];
         }
-        for (int q = 0; q < GM; q++) FN(store)(dW + (k + q) * dp + j, sum[q]);
-#endif
     }
+    for (int v = 0; v < vectors; v++)
+        for (int q = 0; q < GM; q++) FN(store)(dW + q * dp + j + v * VL, sum[v][q]);
+#endif
+}
+
+HELPER void FN(gradient)(FN(tile) tile, int r0, const T *G, int64_t k, T *dW, int64_t dp) {
+    V factor[GR][GM], centre[GR];
+    for (int r = 0; r < GR; r++) {
+        centre[r] = CENTRE(tile.centre[r0 + r]);
+        for (int q = 0; q < GM; q++) factor[r][q] = SPLAT(G[(k + q) * ROWS + r0 + r] * tile.scale[r0 + r]);
+    }
+    int64_t j = 0;
+    for (; j + GV * VL <= tile.columns; j += GV * VL)
+        FN(gradient_columns)(tile, r0, (const V (*)[GM])factor, centre, j, GV, dW + k * dp, dp);
+    for (; j < tile.columns; j += VL)
+        FN(gradient_columns)(tile, r0, (const V (*)[GM])factor, centre, j, 1, dW + k * dp, dp);
 }
 #undef GR
+#undef GV
 #undef GM
 
 /* Start loading into L2 the rows that register-tile call `call` of the tile at row `tile` asks for: its share

@@ -15,8 +15,9 @@ these thin products (K = 10) far below the machine's speed and reads X twice; th
 reads each tile of 8 rows once, computes its logits with the weights held in registers
 (a register tile of rows x models per target and phase: 4 x 5 in AVX-512's 32 registers, 2 x 10
 in NEON's 32, 2 x 5 in 16; ``shape`` says which), and adds the tile's gradient while the rows
-are still in cache, again a register tile at a time: each load of X serves several models (one
-model per load would make the step load-bound). Between the
+are still in cache, again a register tile at a time (with AVX2, 2 vectors of columns x 5 models
+summed over all 8 rows before they are stored, as a GEMM holds its tile): each load of X serves
+several models (one model per load would make the step load-bound). Between the
 two, each model's 8 sigmoids and costs are one vector: exp and log are written out as
 polynomials (within 1 and 3 ulp; float32 needs fewer terms), much cheaper than the library's
 scalar calls. While a tile is worked on, the tile four on is prefetched into L2, a share per
@@ -49,7 +50,8 @@ PHASES = ("logits (the pixels converted as they are loaded)", "sigmoid and cost"
 TARGETS = ("default", "avx2", "avx512", "neon")  # fused.h's targets, by number
 ARCHITECTURES = {"avx2": "x86-64", "avx512": "x86-64", "neon": "arm64"}  # where each target but the default is built
 # fused.h's SHAPE_*: a pass's vector width, its register tile per phase and the multiple the models are padded to
-SHAPE = ("vector_bytes", "logits_rows", "logits_models", "gradient_rows", "gradient_models", "models_multiple")
+SHAPE = ("vector_bytes", "logits_rows", "logits_models", "gradient_rows", "gradient_vectors", "gradient_models",
+         "models_multiple")
 # A pass's rows are cut into chunks, the threads' tasks, in a way that depends on the rows alone (each chunk's
 # sums are added in order, so the result is the same whatever the threads): 48 of them, divided evenly among
 # 2, 3, 4, 6, 8, 12, 16 or 24 threads (with 1,024-row chunks the 56,000 training rows of Fashion-MNIST made 55,
@@ -57,7 +59,7 @@ SHAPE = ("vector_bytes", "logits_rows", "logits_models", "gradient_rows", "gradi
 CHUNKS = 48
 MAX_CHUNK = 2048
 ALIGNMENT = 64  # bytes: each row of the weights is padded to a multiple, so every target's vectors fit it
-INTERFACE = 4  # fused.c's INTERFACE: the arguments of the functions this module calls
+INTERFACE = 5  # fused.c's INTERFACE: the arguments of the functions this module calls
 
 
 # setup.py builds the kernel under this name (the same rule there): no interpreter tag, as it uses no Python ABI.
@@ -107,8 +109,9 @@ _library = load_library()
 
 def shape(target_name, dtype, library=None):
     """The shape of ``target_name``'s pass for weights in ``dtype`` (in ``library``, the installed kernel by
-    default), a dict of SHAPE's names: its vectors' bytes, each phase's register tile (rows x models) and the
-    multiple the models are padded to; None where that pass is not built there (another architecture's)."""
+    default), a dict of SHAPE's names: its vectors' bytes, the logits' register tile (rows x models), the
+    gradient's (rows x vectors of columns x models) and the multiple the models are padded to; None where that pass is
+    not built there (another architecture's)."""
     values = np.zeros(len(SHAPE), np.int64)
     library = _library if library is None else library
     if library.fused_shape(TARGETS.index(target_name), np.dtype(dtype).itemsize, _address(values)):

@@ -55,10 +55,12 @@ def pass_inputs(n, d, K, dtype):
 
 @pytest.mark.parametrize("n, d, K, dtype", [(37, 13, 3, np.float64), (CHUNK + 21, 30, 10, np.float64),
                                             (2 * CHUNK + 5, 9, 7, np.float32), (8, 5, 5, np.float64),
-                                            (3 * CHUNK, 64, 10, np.float32)])
+                                            (3 * CHUNK, 64, 10, np.float32), (CHUNK + 29, 12, 10, np.float64),
+                                            (45, 24, 4, np.float32)])
 def test_fused_pass_equals_the_plain_formulas(n, d, K, dtype, target):
     """Every tail: rows not a multiple of the tile, K not a multiple of the register tile, columns not a
-    multiple of the vector, several chunks; and whole tiles and vectors."""
+    multiple of the vector, or whole vectors (read in place) but not a whole number of the gradient's tiles
+    of vectors (3 of AVX2's), several chunks; and whole tiles and vectors."""
     X, y, WT, b = pass_inputs(n, d, K, dtype)
     assert_plain_formulas(FusedPass(X, y, K)(WT, b), X, y, WT, b)
 
@@ -274,7 +276,13 @@ def test_each_pass_pads_the_models_to_its_register_tiles_and_says_its_shape(targ
         for phase in ("logits", "gradient"):
             rows, models = shape[f"{phase}_rows"], shape[f"{phase}_models"]
             assert kernels.ROWS % rows == 0 and shape["models_multiple"] % models == 0
-            assert rows * models + min(rows, models) + 1 <= registers  # sums, the held operands, one more
+        rows, models = shape["logits_rows"], shape["logits_models"]
+        assert rows * models + min(rows, models) + 1 <= registers  # sums, the held operands, one more
+        # the gradient holds the rows' vectors (and their factors) where they are fewer than the models, else
+        # its sums (GV x GM), a row's GV vectors, a factor and the row's centre (fused_pass.h)
+        rows, vectors, models = shape["gradient_rows"], shape["gradient_vectors"], shape["gradient_models"]
+        held = rows * vectors + rows * models + 1 if rows <= models else vectors * models + vectors + 2
+        assert held <= registers
         X, y, WT, b = pass_inputs(40, 9, 3, dtype)
         step = FusedPass(X, y, 3)
         assert step.shape == shape and len(step.WT) == shape["models_multiple"]
