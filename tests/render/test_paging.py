@@ -118,3 +118,14 @@ def test_an_equation_stays_with_the_sentence_that_introduces_it(before):
     body = "<section>" + "".join(paragraph(n) for n in range(before)) + paragraph(99, 30) + equation + "</section>"
     pages = pages_of(body)
     assert "p99" in next(page for page in pages if "e" in page)
+
+
+@pytest.mark.parametrize("before", range(8, 14))
+def test_a_tables_caption_of_several_lines_stays_whole_with_its_rows(before):
+    """A three-line caption at the foot of a page: its lines and the table's first rows share one page."""
+    rows = "".join(f"<tr id='r{k}'><th>Class {k}</th><td>100</td><td>0.14412</td></tr>" for k in range(10))
+    table = (f"<table id='t'><caption id='c'>Table 3. " + "caption " * 45 + "</caption><thead><tr><th>Model</th>"
+             f"<th>Iterations</th><th>Final cost</th></tr></thead><tbody>{rows}</tbody></table>")
+    body = "<section>" + "".join(paragraph(n) for n in range(before)) + table + "</section>"
+    pages = pages_of(body)
+    assert [page for page in pages if "c" in page] == [page for page in pages if "r0" in page]
