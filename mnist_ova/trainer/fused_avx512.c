@@ -16,7 +16,7 @@
 #define LOGITS_ROWS 4 /* 4 x 5 sums, 4 rows and a vector of weights in 32 zmm registers */
 #define LOGITS_MODELS 5
 /* The gradient: 4 rows x 1 vector of columns x 5 models, its 20 factors and 4 centres held in registers. Summing
- * 2-4 vectors over all 8 rows (the AVX2 pass's tile, whose 40 factors are loaded) made the phase 10-30 % slower
+ * 2-4 vectors over all 8 rows (the AVX2 pass's tile, whose 40 factors are loaded) made the phase 10-35 % slower
  * on the Intel Xeon of 2026-12-07 (8-14 % with the data in L1). */
 #define GRADIENT_ROWS 4
 #define GRADIENT_VECTORS 1

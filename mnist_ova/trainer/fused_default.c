@@ -8,7 +8,7 @@
 #define VECTOR_BYTES 16
 #define LOGITS_ROWS 2 /* 2 x 5 sums in 16 registers (SSE2's xmm) */
 #define LOGITS_MODELS 5
-#define GRADIENT_ROWS 2 /* 2 rows x 1 vector x 5 models: all 8 rows x 2 vectors was 13 % slower (no FMA in SSE2) */
+#define GRADIENT_ROWS 2 /* 2 rows x 1 vector x 5 models: all 8 rows x 2 vectors was 13-15 % slower (SSE2: no FMA) */
 #define GRADIENT_VECTORS 1
 #define GRADIENT_MODELS 5
 #define MODELS_MULTIPLE 5

@@ -246,7 +246,7 @@ HELPER void FN(gradient)(FN(tile) tile, int r0, const T *G, int64_t k, T *dW, in
     int64_t j = 0;
     for (; j + GV * VL <= tile.columns; j += GV * VL)
         FN(gradient_columns)(tile, r0, (const V (*)[GM])factor, centre, j, GV, dW + k * dp, dp);
-    for (; j < tile.columns; j += VL)
+    for (; GV > 1 && j < tile.columns; j += VL)  /* (with GV = 1 none are left: no code for them) */
         FN(gradient_columns)(tile, r0, (const V (*)[GM])factor, centre, j, 1, dW + k * dp, dp);
 }
 #undef GR
