@@ -85,6 +85,14 @@ def _panels(path, names):
     return svg_figure(path, (WIDTH, PANEL + _key_height(names)), ncols=2)
 
 
+def _model_points(per_model):
+    """How many points the per-model reliability panel draws (bins of at least MIN_BIN outputs) and the largest
+    mean output among them."""
+    drawn = [model.mean_predicted[model.count >= MIN_BIN] for model in per_model]
+    return {"model_points": int(sum(d.size for d in drawn)),
+            "model_points_top": float(max((d.max() for d in drawn if d.size), default=0.0))}
+
+
 def reliability(analysis, names, path):
     """Left: the top-label reliability diagram of the normalised scores (bars: share right in each
     of the equal-width bins, its number of images written in it; hatched: the gap up or down to the bin's
@@ -220,6 +228,9 @@ def context(views, *, test_rows, comparison=None, gates=(), baseline_label=None)
         "calibration": {"brier": a.brier, "log_loss": a.log_loss, "ece": a.expected_calibration_error,
                         "bins": a.confidence.n_bins, "overconfident": overconfident,
                         "min_bin": MIN_BIN, "bin_margin": BIN_MARGIN,
+                        # the per-model panel's points: on a small test set few bins reach MIN_BIN, and the
+                        # caption says how few and how far up they go, not only the rule
+                        **_model_points(a.per_model),
                         "telling_bin": telling_bin(a.confidence, over=overconfident > 0),
                         "chance_log_loss": float(np.log(K)), "mean_confidence": float(
                             np.sum(a.confidence.count * a.confidence.mean_predicted) / max(a.confidence.count.sum(), 1))},

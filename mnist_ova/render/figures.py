@@ -274,14 +274,15 @@ def class_lines(names, values, *, highest):
     """Each class's line in a chart with a key: (class index, line style, key label or None, whether the
     label is the class's own name), in drawing order. Up to ``KEY_LIMIT`` classes, each in its own
     colour and named. Past it, only the ``NAMED`` classes with the highest (``highest``) or lowest
-    ``values`` keep a colour and a name, drawn last so they stay on top; the others are thin grey lines
-    under one entry, "the other N"."""
+    ``values`` keep their colour and line style (the class's own, as in every chart: by its rank here,
+    navy was model 8 in one figure and model 9 in the next) and a name, drawn last so they stay on top;
+    the others are thin grey lines under one entry, "the other N"."""
     K = len(names)
     if K <= KEY_LIMIT:
         return [(k, {"color": class_colour(k), "linestyle": class_dash(k)}, names[k], True) for k in range(K)]
     chosen = named_classes(values, highest=highest)
-    named = [(k, {"color": class_colour(rank), "linewidth": 1.3, "zorder": 3}, names[k], True)
-             for rank, k in enumerate(chosen)]
+    named = [(k, {"color": class_colour(k), "linestyle": class_dash(k), "linewidth": 1.3, "zorder": 3}, names[k], True)
+             for k in chosen]
     grey = {"color": OTHERS, "linewidth": 0.6, "zorder": 2}
     others = [(k, grey, None if i else f"the other {K - NAMED}", False)
               for i, k in enumerate(k for k in range(K) if k not in chosen)]
@@ -397,7 +398,8 @@ def per_class(precision, recall, f1, names, path):
     low = min(0.9, max(0.0, float(np.floor(values.min() * 20) / 20)))
     with svg_figure(path, (TEXT_WIDTH, _rows_height(K)), ncols=3, sharey=True) as (fig, axes):
         for ax, scores, title in zip(axes, (precision, recall, f1), ("precision", "recall", "F1")):
-            ax.hlines(y, low, scores, color="#cfd8dc", linewidth=1.0, zorder=1)
+            # a guide across the row, not a stem from the axis's cut start (a stem reads as a bar's length)
+            ax.hlines(y, low, 1.0 + (1 - low) * 0.03, color="#eceff1", linewidth=1.0, zorder=1)
             ax.scatter(scores, y, s=20, color=ACCENT, zorder=3)
             ax.set_title(title)
             ax.set_xlim(low, 1.0 + (1 - low) * 0.03)
@@ -490,7 +492,7 @@ def weights_grid(coef, image_shape, names, path):
     columns = K if K <= 6 else (5 if K <= 10 else 7)
     image_grid([W[k].reshape(image_shape) for k in range(K)], list(names), path, columns=columns,
                max_side=1.1, cmap="RdBu_r", limits=(-limit, limit),
-               colorbar_label="weight (red: evidence for the class, blue: against it)")
+               colorbar_label="weight (red: a brighter pixel raises the score, blue: lowers it)")
 
 
 # How the report typesets mathematics: matplotlib mathtext in Computer Modern, glyphs as outlines

@@ -140,7 +140,7 @@ def model_colours(shots, names):
     if K <= KEY_LIMIT:
         return [CLASS_COLOURS[k % len(CLASS_COLOURS)] for k in range(K)]
     named = named_classes(shots.cost[-1], highest=True)
-    return [CLASS_COLOURS[named.index(k)] if k in named else OTHERS for k in range(K)]
+    return [CLASS_COLOURS[k % len(CLASS_COLOURS)] if k in named else OTHERS for k in range(K)]
 
 
 class _Scales:

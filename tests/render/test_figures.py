@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from mnist_ova.render import figures, report, views
+from mnist_ova.render import figures, palette, report, views
 from mnist_ova.trainer import metrics
 from mnist_ova.trainer.model import OneVsAllLogisticRegression
 from tests.render.test_report_quality import overlaps, pdf_words, type_sizes
@@ -143,3 +143,35 @@ def test_the_weights_colour_bar_labels_stand_apart(tmp_path, limit):
     ticks = sorted((w for w in words if re.fullmatch(r"[−-]?\d[\d.]*", w[4]) and w[1] > bottom - 30), key=lambda w: w[0])
     gaps = [b[0] - a[2] for a, b in zip(ticks, ticks[1:])]
     assert len(ticks) >= 3 and min(gaps) >= 6, [(w[4], round(g, 1)) for w, g in zip(ticks, gaps)]
+
+
+def test_past_the_key_limit_a_named_class_keeps_its_own_colour_in_every_chart():
+    """The three classes a chart names past KEY_LIMIT took its first three colours by rank: on the 26-class set navy
+    was model 8 in the cost chart and model 9 in the reliability panel. A class's colour and line style are now its
+    own, and the film's colours follow the cost chart's."""
+    from types import SimpleNamespace
+
+    from mnist_ova.render import training_film
+
+    names = [f"c{k}" for k in range(26)]
+    cost = np.arange(26.0)  # names 25, 24 and 23
+    error = np.zeros(26)
+    error[[24, 5, 15]] = [3, 2, 1]  # names 24, 5 and 15: 5 and 15 share a colour
+    charts = [{k: (style["color"], style["linestyle"]) for k, style, _, named in
+               figures.class_lines(names, values, highest=True) if named} for values in (cost, error)]
+    assert sorted(charts[0]) == [23, 24, 25] and sorted(charts[1]) == [5, 15, 24]
+    assert charts[0][24] == charts[1][24] == (palette.class_colour(24), palette.class_dash(24))
+    assert len(set(charts[1].values())) == 3, "two named classes of one colour differ in line style"
+    film = training_film.model_colours(SimpleNamespace(cost=cost[None, :]), names)
+    assert [palette.hex_colour(film[k]) for k in (23, 24, 25)] == [charts[0][k][0] for k in (23, 24, 25)]
+
+
+def test_the_per_class_dots_have_guides_across_the_row_not_stems_from_the_cut_axis(tmp_path):
+    """Figure 7's axis starts near its lowest value: a line from there to each dot read as a bar's length."""
+    rng = np.random.RandomState(0)
+    scores = [rng.uniform(0.6, 1.0, 10) for _ in range(3)]
+    figures.per_class(*scores, [str(k) for k in range(10)], tmp_path / "per_class.svg")
+    svg = (tmp_path / "per_class.svg").read_text()
+    ends = [max(float(x) for x in re.findall(r"[ML] ([-\d.]+) [-\d.]+", d))
+            for d in re.findall(r'<path d="([^"]+)"[^>]*style="[^"]*stroke: ?#eceff1', svg)]
+    assert len(ends) == 30 and len({round(e) for e in ends}) == 3, ends  # one right end per panel

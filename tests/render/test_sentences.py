@@ -116,6 +116,12 @@ def test_sentences_follow_from_the_numbers(trained):
     # A cut through tied confusions is said: the table's last rows and how many share their count.
     cells = c["analysis"]["galleries"]
     shown = c["analysis"]["pdf_confusion_rows"]
+    # The per-model reliability panel's caption says how many points it draws and how far up they go.
+    drawn = [m.mean_predicted[m.count >= 50] for m in trained.evaluation.analysis.per_model]
+    points = sum(d.size for d in drawn)
+    assert f"of the model's outputs ({points:,} point{'s' if points != 1 else ''} in all" in text
+    if points:
+        assert f"at outputs up to {pct(max(d.max() for d in drawn if d.size))})" in text
     listed = "largest off-diagonal counts of" in text  # past the PDF's matrix limit: a table of the largest
     assert listed == (K > c["analysis"]["pdf_matrix_limit"])
     if listed and shown < len(cells) and cells[shown - 1]["count"] == cells[shown]["count"]:
@@ -175,6 +181,17 @@ def test_a_hand_in_not_a_log(trained):
     # The reader's words, not the tool's: no build variable, no "output folder"; the inputs are standardised.
     assert "SOURCE_DATE_EPOCH" not in text and "output folder" not in text
     assert "raw pixels" not in text and "A linear model of standardised pixels" in text
+    # Every reference is cited in the text (NumPy, scikit-learn, Matplotlib and the report's tools were listed only).
+    page = page_of(trained, profiles.MNIST)
+    listed = re.findall(r'<li id="(ref-[\w-]+)"', page)
+    assert len(listed) >= 7 and [ref for ref in listed if f'href="#{ref}"' not in page] == []
+    # Red means a brighter pixel raises the score: the images are standardised, so a red weight on a dark
+    # background lowers it; no pixel "speaks for" a class.
+    assert "speak" not in text and "red where a pixel brighter than its image's mean raises the model's score" in text
+    # The Discussion promises the fair-use paragraph only what it says: for data without a profile, nothing is known.
+    neutral, _ = words_of(trained, profiles.NEUTRAL)
+    assert "Nothing is recorded about who made these images" in neutral and "is said in the model card" not in neutral
+    assert "is said in the model card's fair-use paragraph" in text
 
 
 def test_words_about_the_pictures_come_from_the_profile():
@@ -288,7 +305,7 @@ def test_what_a_reader_asks_pixels_split_published_result_and_failing_classes(tr
     assert ("fail here when even the upper end" in text) == bool(fails)
     if fails:
         assert f"interquartile range, {pct(fence)} here)" in text
-        paragraph = text[text.index("fail here when"):text.index("The data. What is known of who made")]
+        paragraph = text[text.index("fail here when"):text.index("The data.")]
         for m in c["models"]:
             assert (f" {m['name']} ({pct(m['recall'])}," in paragraph) == (m in fails and len(fails) <= report.NAME_LIMIT)
     if trained.metadata["dataset"]["name"] == "blocks.npz":
