@@ -541,7 +541,7 @@ def math_svg(tex, *, fontsize):
                                                                                       prop=prop)[:3])
         # A figure exactly the formula's size, the baseline at its depth (as mathtext.math_to_image).
         fig = Figure(figsize=(width / 72, height / 72))
-        fig.text(0, depth / height, f"${tex}$", fontproperties=prop)
+        fig.text(0, depth / height if height else 0.0, f"${tex}$", fontproperties=prop)  # spacing alone: no height
         buffer = io.BytesIO()
         fig.savefig(buffer, format="svg", dpi=72, metadata={"Date": None, "Creator": None})
     return buffer.getvalue(), width, height, depth

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mnist_ova.errors import InputError
-from mnist_ova.render import notes
+from mnist_ova.render import figures, notes
 
 FIGURES = {"fig_confusion": "confusion_matrix.svg", "fig_cost": "cost_curves.svg", "fig_posters": "video_posters.png",
            "video_poster": "video_poster.png"}
@@ -449,3 +449,15 @@ def test_formulas_past_the_time_allowed_are_refused(tmp_path, monkeypatch):
 def test_a_formula_too_long_or_too_deep_is_refused(tmp_path, tex, reason):
     with pytest.raises(InputError, match=f"line 3: {re.escape(reason)}"):
         notes.load(write(tmp_path, f"# A\n\n${tex}$\n"), LABELS)
+
+
+@pytest.mark.parametrize("tex", [r"\,", r"\quad", "{}"])
+def test_a_formula_of_spacing_alone_typesets_with_no_height(tex):
+    """Found by the fuzz test: a formula with no height divided its depth by zero (a RuntimeWarning, a NaN
+    baseline in the SVG)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        svg, width, height, depth = figures.math_svg(tex, fontsize=10)
+    assert height == 0 and depth == 0 and b"nan" not in svg.lower()
