@@ -256,7 +256,7 @@ def test_html_has_landmarks_and_reads_on_a_phone(long_names, browser):
     assert any(wide > box for box, wide, _ in boxes), f"the case: a table wider than the phone {boxes}"
     assert all(caption <= box + 1 for box, _, caption in boxes), boxes
     # A keyed table's heads sit over their left-aligned values ("Value" was right-aligned over them).
-    heads = page.evaluate("[...document.querySelectorAll('table.keyed thead th')].map(t => getComputedStyle(t).textAlign)")
+    heads = page.evaluate("[...document.querySelectorAll('table.keyed th[scope=col]')].map(t => getComputedStyle(t).textAlign)")
     assert heads and set(heads) == {"left"}, heads
     alts = page.evaluate("[...document.querySelectorAll('img')].map(i => i.alt)")
     assert all(alt and not alt.startswith(("eq_", "fig_")) for alt in alts)
