@@ -396,13 +396,14 @@ def per_class(precision, recall, f1, names, path):
     y = np.arange(K)
     values = np.concatenate([precision, recall, f1])
     low = min(0.9, max(0.0, float(np.floor(values.min() * 20) / 20)))
+    high = 1.0 + (1 - low) * 0.03
     with svg_figure(path, (TEXT_WIDTH, _rows_height(K)), ncols=3, sharey=True) as (fig, axes):
         for ax, scores, title in zip(axes, (precision, recall, f1), ("precision", "recall", "F1")):
             # a guide across the row, not a stem from the axis's cut start (a stem reads as a bar's length)
-            ax.hlines(y, low, 1.0 + (1 - low) * 0.03, color="#eceff1", linewidth=1.0, zorder=1)
+            ax.hlines(y, low, high, color="#eceff1", linewidth=1.0, zorder=1)
             ax.scatter(scores, y, s=20, color=ACCENT, zorder=3)
             ax.set_title(title)
-            ax.set_xlim(low, 1.0 + (1 - low) * 0.03)
+            ax.set_xlim(low, high)
             ax.xaxis.set_major_locator(_few_ticks())
             ax.xaxis.set_major_formatter(percent_formatter())
             ax.grid(axis="x")
